@@ -1,0 +1,86 @@
+"""``quantum-trader policy``: show and validate the risk policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quantum_trader.config import Policy, PolicyError, load_policy, policy_to_yaml
+
+app = typer.Typer(help="Show or validate the policy that holds every limit of the spec.", no_args_is_help=True)
+console = Console()
+
+
+def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        rows: list[tuple[str, object]] = []
+        for key, item in value.items():
+            rows.extend(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    return [(prefix, value)]
+
+
+def _load_or_exit(path: Path | None) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        console.print(f"[bold red]invalid policy[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+@app.command("show")
+def show(
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_yaml: Annotated[bool, typer.Option("--yaml", help="Print the full policy as YAML.")] = False,
+    section: Annotated[
+        str | None, typer.Option("--section", help="Only this top-level section, e.g. portfolio.")
+    ] = None,
+) -> None:
+    """Print the effective policy (defaults, your file, QT__ overrides).
+
+    Example: quantum-trader policy show --section portfolio
+    """
+    policy = _load_or_exit(policy_file)
+    data = policy.model_dump(mode="json")
+    if section is not None:
+        if section not in data:
+            console.print(f"[red]no section {section!r}[/]; sections: {', '.join(data)}")
+            raise typer.Exit(code=2)
+        data = {section: data[section]}
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    if as_yaml:
+        typer.echo(policy_to_yaml(policy) if section is None else json.dumps(data, indent=2))
+        return
+    table = Table(title="Quantum Trader policy", show_lines=False)
+    table.add_column("key", style="cyan", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value in _flatten(data):
+        table.add_row(key, json.dumps(value) if isinstance(value, list | dict) else str(value))
+    console.print(table)
+
+
+@app.command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="Policy YAML to check (merged over the defaults).")],
+) -> None:
+    """Check a policy file: every error names the key path, the value and the rule.
+
+    Example: quantum-trader policy validate my_policy.yaml
+    """
+    policy = _load_or_exit(file)
+    pf = policy.portfolio
+    console.print(
+        f"[green]valid[/] {file}: {pf.max_positions} positions, total exposure {pf.max_total_exposure:.0%}, "
+        f"correlated {pf.max_correlated_exposure:.0%}, daily loss {pf.max_daily_loss_portfolio:.0%}, "
+        f"drawdown {pf.max_drawdown_portfolio:.0%}"
+    )

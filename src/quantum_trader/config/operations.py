@@ -1,0 +1,137 @@
+"""Operations: scenarios (section 7), dashboard and alerts (section 8), data feeds and
+capacity (section 5), venue costs, and the reference market data (sectors, supply)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from quantum_trader.config.base import PolicyModel
+from quantum_trader.config.types import AssetCode, Fraction, NonNegative, PositiveInt, Timeframe
+
+
+class Scenario(PolicyModel):
+    description: str
+    probability: str
+    """As the spec states it ("5% per year", "Higher (frequent)", "Low but catastrophic")."""
+    probability_per_year: Fraction | None = None
+    mitigation: tuple[str, ...]
+    worst_case: str
+    worst_case_loss: Fraction | None = None
+    """Equity loss the mitigations cap the scenario at, where the spec gives a number."""
+
+
+def _default_scenarios() -> dict[str, Scenario]:
+    return {
+        "correlated_crash": Scenario(
+            description="All assets crash together", probability="5% per year", probability_per_year=0.05,
+            mitigation=("Portfolio max exposure 40%", "Kill-switch still at -5%/-20%",
+                        "Correlation monitoring stops new positions"),
+            worst_case="-20% (kill-switch)", worst_case_loss=0.20,
+        ),
+        "single_asset_anomaly": Scenario(
+            description="One asset moves against position", probability="Higher (frequent)",
+            mitigation=("Per-asset daily limit 3%", "Individual stop-losses", "Position slot limits"),
+            worst_case="-3% from single asset", worst_case_loss=0.03,
+        ),
+        "liquidity_crisis": Scenario(
+            description="Sudden liquidity drops", probability="Low but catastrophic",
+            mitigation=("Only trade Tier 1-2 assets", "No illiquid alts", "Position sizes respect liquidity"),
+            worst_case="Slippage on exits",
+        ),
+    }
+
+
+class AlertRules(PolicyModel):
+    correlation_spike: bool = True
+    """Threshold in ``correlation.spike_threshold``."""
+    portfolio_exposure_above: Fraction = 0.35
+    """spec: Portfolio exposure > 35%"""
+    asset_removed_from_tier: bool = True
+    liquidity_drop: Fraction = 0.5
+    """Alert when depth within 1% falls by this share against its trailing median."""
+
+
+class Dashboard(PolicyModel):
+    portfolio_view: tuple[str, ...] = (
+        "Total equity", "Total exposure", "Total P&L (24h)", "Correlation heatmap", "Position slot usage",
+    )
+    per_asset_view: tuple[str, ...] = (
+        "Current position", "Entry price", "Current P&L", "Risk remaining", "Regime classification",
+    )
+    alerts: AlertRules = AlertRules()
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+
+
+FeedName = Literal["candles_1m", "candles_5m", "candles_1h", "orderbook_l2", "trade_flow", "funding_rate"]
+CrossFeedName = Literal["correlation_matrix_24h", "btc_dominance", "total_market_cap", "sector_performance"]
+
+
+class DataRequirements(PolicyModel):
+    per_asset: tuple[FeedName, ...] = (
+        "candles_1m", "candles_5m", "candles_1h", "orderbook_l2", "trade_flow", "funding_rate",
+    )
+    cross_asset: tuple[CrossFeedName, ...] = (
+        "correlation_matrix_24h", "btc_dominance", "total_market_cap", "sector_performance",
+    )
+    base_timeframe: Timeframe = "1m"
+
+
+class CapacityRow(PolicyModel):
+    signals_per_minute: PositiveInt
+    evaluations_per_minute: PositiveInt
+    servers_required: PositiveInt
+
+
+def _default_capacity() -> dict[str, CapacityRow]:
+    return {
+        "tier_1_only": CapacityRow(signals_per_minute=10, evaluations_per_minute=50, servers_required=1),
+        "tier_1_plus_2": CapacityRow(signals_per_minute=30, evaluations_per_minute=150, servers_required=2),
+        "full_portfolio": CapacityRow(signals_per_minute=50, evaluations_per_minute=250, servers_required=3),
+    }
+
+
+class VenueFees(PolicyModel):
+    maker: float = Field(ge=-0.01, le=0.01)
+    """Fraction of notional; negative is a rebate."""
+    taker: float = Field(ge=0, le=0.01)
+
+
+def _default_fees() -> dict[str, VenueFees]:
+    return {
+        "binanceusdm": VenueFees(maker=0.0002, taker=0.0005),
+        "bybit": VenueFees(maker=0.0002, taker=0.00055),
+    }
+
+
+class Venue(PolicyModel):
+    exchange: str = "binanceusdm"
+    fees: dict[str, VenueFees] = Field(default_factory=_default_fees)
+    funding_hours_utc: tuple[int, ...] = (0, 8, 16)
+    latency_bars: int = Field(default=1, ge=0)
+    """A signal at the close of bar t fills at the open of bar t + latency_bars."""
+
+
+def _default_sectors() -> dict[str, tuple[str, ...]]:
+    return {
+        "L1": ("BTC", "ETH", "SOL", "AVAX"),
+        "L2": ("MATIC",),
+        "DeFi": ("LINK",),
+        "exchange_tokens": ("BNB",),
+        "payments": ("XRP",),
+    }
+
+
+def _default_supply() -> dict[str, float]:
+    # Approximate circulating supply (units), used to turn prices into market caps.
+    return {
+        "BTC": 19_800_000, "ETH": 120_500_000, "SOL": 470_000_000, "BNB": 145_000_000,
+        "XRP": 57_000_000_000, "AVAX": 410_000_000, "LINK": 630_000_000, "MATIC": 9_900_000_000,
+    }
+
+
+class MarketReference(PolicyModel):
+    sectors: dict[str, tuple[AssetCode, ...]] = Field(default_factory=_default_sectors)
+    circulating_supply: dict[AssetCode, NonNegative] = Field(default_factory=_default_supply)

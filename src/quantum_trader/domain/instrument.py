@@ -1,0 +1,47 @@
+"""The tradable contract and its precision: where floats become exact money."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from quantum_trader.domain.symbols import asset_of, parse_symbol
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A USDT-margined linear perpetual (or spot pair) with its exchange precision.
+
+    Quantities are in base units (contract size 1), prices in quote. Orders are
+    quantised here, once, so the ledger only ever sees exact, exchange-valid values.
+    """
+
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_notional: Decimal
+    min_qty: Decimal = Decimal("0")
+
+    def __post_init__(self) -> None:
+        parse_symbol(self.symbol)
+        for name in ("tick_size", "lot_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{self.symbol}: {name} must be > 0, got {getattr(self, name)}")
+        if self.min_notional < 0 or self.min_qty < 0:
+            raise ValueError(f"{self.symbol}: min_notional and min_qty must be >= 0")
+
+    @property
+    def asset(self) -> str:
+        return asset_of(self.symbol)
+
+    def round_price(self, price: float | Decimal) -> Decimal:
+        value = Decimal(str(price))
+        return (value / self.tick_size).to_integral_value(ROUND_HALF_EVEN) * self.tick_size
+
+    def round_qty_down(self, qty: float | Decimal) -> Decimal:
+        """Round a quantity down to the lot: sizing must never round up past a limit."""
+        value = Decimal(str(qty))
+        return (value / self.lot_size).to_integral_value(ROUND_DOWN) * self.lot_size
+
+    def is_tradable(self, qty: Decimal, price: Decimal) -> bool:
+        return qty > 0 and qty >= self.min_qty and qty * price >= self.min_notional
