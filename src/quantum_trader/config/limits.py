@@ -99,16 +99,20 @@ class MaintenanceTier(PolicyModel):
     maintenance_amount: NonNegative = 0.0
 
 
+def _default_maintenance_tiers() -> dict[str, tuple[MaintenanceTier, ...]]:
+    return {
+        "default": (
+            MaintenanceTier(max_notional=50_000, maintenance_margin_rate=0.01),
+            MaintenanceTier(max_notional=250_000, maintenance_margin_rate=0.02, maintenance_amount=500),
+            MaintenanceTier(max_notional=1e12, maintenance_margin_rate=0.05, maintenance_amount=8_000),
+        )
+    }
+
+
 class MarginPolicy(PolicyModel):
     leverage: float = Field(default=5.0, gt=0, le=125)
     """Initial-margin leverage used to compute margin used/free."""
     maintenance_tiers: dict[str, tuple[MaintenanceTier, ...]] = Field(
-        default_factory=lambda: {
-            "default": (
-                MaintenanceTier(max_notional=50_000, maintenance_margin_rate=0.01),
-                MaintenanceTier(max_notional=250_000, maintenance_margin_rate=0.02, maintenance_amount=500),
-                MaintenanceTier(max_notional=1e12, maintenance_margin_rate=0.05, maintenance_amount=8_000),
-            )
-        }
+        default_factory=_default_maintenance_tiers
     )
     """Per asset code, or ``default``; brackets ascending by ``max_notional``."""

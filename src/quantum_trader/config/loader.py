@@ -39,7 +39,7 @@ def _format_error(source: str, exc: ValidationError) -> str:
         elif err["type"] == "missing":
             msg = "required key is missing"
         got = f", got {err['input']!r}" if "input" in err and err["type"] not in ("missing",) else ""
-        if err["type"] == "extra_forbidden" or (isinstance(err.get("input"), dict) and not err["loc"]):
+        if err["type"] == "extra_forbidden" or isinstance(err.get("input"), dict | list):
             got = ""
         lines.append(f"{path}: {msg}{got}" if path else msg)
     return f"{source}: " + ("\n  ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines))

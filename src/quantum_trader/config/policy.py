@@ -20,6 +20,7 @@ from quantum_trader.config.limits import (
     PortfolioLimits,
     SizingPolicy,
 )
+from quantum_trader.config.operations import CapacityRow as CapacityRow
 from quantum_trader.config.operations import (
     Dashboard,
     DataRequirements,
@@ -29,7 +30,6 @@ from quantum_trader.config.operations import (
     _default_capacity,
     _default_scenarios,
 )
-from quantum_trader.config.operations import CapacityRow as CapacityRow
 from quantum_trader.config.signals import Signals
 from quantum_trader.config.universe import AssetRequirements, AssetTiers, Expansion, PositionSlots
 

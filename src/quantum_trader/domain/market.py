@@ -218,10 +218,16 @@ class BookSnapshot:
         return (self.asks[0][0] - self.bids[0][0]) / self.mid
 
     def depth_within(self, fraction: float) -> tuple[float, float]:
-        """Quote-currency depth (bid side, ask side) within ``fraction`` of mid."""
+        """Quote-currency depth (bid side, ask side) within ``fraction`` of mid, bounds included.
+
+        The bounds get a relative tolerance of 1e-12: ``100 * 1.015`` is 101.49999... in
+        floating point, and a level exactly 1.5% away must still count.
+        """
         mid = self.mid
-        bid = sum(p * s for p, s in self.bids if p >= mid * (1.0 - fraction))
-        ask = sum(p * s for p, s in self.asks if p <= mid * (1.0 + fraction))
+        lo = mid * (1.0 - fraction) * (1.0 - 1e-12)
+        hi = mid * (1.0 + fraction) * (1.0 + 1e-12)
+        bid = sum(p * s for p, s in self.bids if p >= lo)
+        ask = sum(p * s for p, s in self.asks if p <= hi)
         return bid, ask
 
 

@@ -46,7 +46,7 @@ def to_datetime(ts_ms: int) -> datetime:
 def from_datetime(value: datetime) -> int:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: engine time is UTC, pass a timezone-aware value")
-    return int(round(value.timestamp() * 1000))
+    return round(value.timestamp() * 1000)
 
 
 def parse_time(text: str) -> int:
