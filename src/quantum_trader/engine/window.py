@@ -1,0 +1,135 @@
+"""Between two decisions, find the first thing that must happen, in one vectorised pass.
+
+The kernel does not visit every 1m bar in Python. Between two decision points it asks
+this module for the earliest event among: a position's stop (or liquidation price)
+reached, an asset's loss for the UTC day reaching its limit (flatten and lock), and the
+portfolio's day loss or drawdown reaching the kill switch. Nothing happened -> the whole
+window is skipped; something happened -> the kernel handles it at that bar and scans on
+from the next. Live mode calls the same scan with a one-bar window, so both modes take
+the very same decisions.
+
+Equity inside the window is marked at bar closes (the mark the kill switch is defined
+on); stops and liquidations are tested against bar highs and lows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from quantum_trader.domain.market import F64
+
+
+class WindowEventKind(StrEnum):
+    STOP = "stop"
+    LIQUIDATION = "liquidation"
+    ASSET_DAILY_LOSS = "asset_daily_loss"
+    KILL_DAILY = "kill_switch_daily"
+    KILL_DRAWDOWN = "kill_switch_drawdown"
+
+
+# Lower sorts first when two events fall on the same bar: a stop or liquidation fills
+# inside the bar, before the close at which losses are measured.
+_PRIORITY = {
+    WindowEventKind.LIQUIDATION: 0,
+    WindowEventKind.STOP: 1,
+    WindowEventKind.ASSET_DAILY_LOSS: 2,
+    WindowEventKind.KILL_DRAWDOWN: 3,
+    WindowEventKind.KILL_DAILY: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPosition:
+    """What the scan needs of one position, in floats (the ledger stays exact elsewhere)."""
+
+    column: int
+    quantity: float
+    """Signed, base units."""
+    entry_price: float
+    stop_price: float | None
+    liquidation_price: float | None
+    day_realised: float
+    """This asset's realised P&L today, net of costs."""
+    day_start_unrealised: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFigures:
+    cash: float
+    day_start_equity: float
+    peak_equity: float
+    max_daily_loss: float
+    """Portfolio day loss that trips the kill switch, as a fraction (0.05)."""
+    max_drawdown: float
+    max_daily_loss_per_asset: float
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEvent:
+    row: int
+    """Absolute grid row of the bar where it happens."""
+    kind: WindowEventKind
+    column: int
+    """Grid column of the asset concerned; -1 for portfolio events."""
+    equity: float
+    """Equity marked at that bar's close."""
+
+
+def _first(mask: np.ndarray) -> int:
+    if mask.size == 0:
+        return -1
+    idx = int(np.argmax(mask))
+    return idx if bool(mask[idx]) else -1
+
+
+def scan_window(
+    start: int,
+    stop: int,
+    high: F64,
+    low: F64,
+    mark: F64,
+    positions: tuple[HeldPosition, ...],
+    account: AccountFigures,
+) -> WindowEvent | None:
+    """The earliest event in grid rows [start, stop), or None.
+
+    ``high``/``low``/``mark`` are the grid's full (T, N) arrays; only the window is read.
+    """
+    if stop <= start:
+        return None
+    candidates: list[tuple[int, int, WindowEventKind, int]] = []
+    n = stop - start
+    unrealised = np.zeros(n)
+    for pos in positions:
+        long = pos.quantity > 0
+        hi = high[start:stop, pos.column]
+        lo = low[start:stop, pos.column]
+        for level, kind in ((pos.stop_price, WindowEventKind.STOP),
+                            (pos.liquidation_price, WindowEventKind.LIQUIDATION)):
+            if level is None:
+                continue
+            hit = _first(lo <= level) if long else _first(hi >= level)
+            if hit >= 0:
+                candidates.append((hit, _PRIORITY[kind], kind, pos.column))
+        pnl = pos.quantity * (mark[start:stop, pos.column] - pos.entry_price)
+        unrealised += pnl
+        asset_day = pos.day_realised + pnl - pos.day_start_unrealised
+        hit = _first(asset_day <= -account.max_daily_loss_per_asset * account.day_start_equity)
+        if hit >= 0:
+            candidates.append((hit, _PRIORITY[WindowEventKind.ASSET_DAILY_LOSS],
+                               WindowEventKind.ASSET_DAILY_LOSS, pos.column))
+    equity = account.cash + unrealised
+    hit = _first(equity <= account.day_start_equity * (1.0 - account.max_daily_loss))
+    if hit >= 0:
+        candidates.append((hit, _PRIORITY[WindowEventKind.KILL_DAILY], WindowEventKind.KILL_DAILY, -1))
+    peaks = np.maximum(account.peak_equity, np.maximum.accumulate(equity))
+    hit = _first(equity <= peaks * (1.0 - account.max_drawdown))
+    if hit >= 0:
+        candidates.append((hit, _PRIORITY[WindowEventKind.KILL_DRAWDOWN], WindowEventKind.KILL_DRAWDOWN, -1))
+    if not candidates:
+        return None
+    offset, _, kind, column = min(candidates)
+    return WindowEvent(row=start + offset, kind=kind, column=column, equity=float(equity[offset]))
