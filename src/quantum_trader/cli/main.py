@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantum_trader.cli import policy_cmd
+from quantum_trader.cli import data_cmd, policy_cmd
 
 app = typer.Typer(
     help="Quantum Trader: multi-asset crypto perpetuals under a strict, measured risk framework.",
@@ -12,6 +12,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(data_cmd.app, name="data")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,268 @@
+"""``quantum-trader data``: fill, inspect, check and resample the market-data catalog.
+
+Every failure is one red line naming the file, dataset or row, with exit code 2; the
+catalog code underneath guarantees nothing is half-written when that happens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import ccxt
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from quantum_trader.data.catalog import DEFAULT_EXCHANGE, Catalog, DatasetInfo, default_catalog_root
+from quantum_trader.data.catalog_schema import Series, columns_of
+from quantum_trader.data.download import DownloadProgress, download
+from quantum_trader.data.ingest import ingest_file
+from quantum_trader.data.quality import QualityReport, check_frame
+from quantum_trader.data.resample import resample_bars, resample_trade_flow
+from quantum_trader.domain.market import DataKind
+from quantum_trader.domain.time import parse_time, to_datetime
+
+app = typer.Typer(
+    help="Market data: ingest files, download from exchanges, list, check and resample the catalog.",
+    no_args_is_help=True,
+)
+
+
+def _console() -> Console:
+    """A fresh console per call, so the terminal width (or $COLUMNS) is read when printing."""
+    return Console()
+
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="Catalog folder (default: ./catalog, or env QT_CATALOG).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _catalog(root: Path | None) -> Catalog:
+    return Catalog(root if root is not None else default_catalog_root())
+
+
+def _say(markup: str) -> None:
+    """One logical line per message, never re-wrapped: scripts and tests grep these lines."""
+    _console().print(markup, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    _say(f"[bold red]error[/] {escape(message)}")
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def _errors(prefix: str = "") -> Iterator[None]:
+    """Turn the domain's errors (all ValueError subclasses), I/O and exchange errors into one red line."""
+    try:
+        yield
+    except (ValueError, OSError) as exc:
+        raise _fail(f"{prefix}{exc}") from None
+    except ccxt.BaseError as exc:
+        raise _fail(f"{prefix}exchange error: {exc}; pages already received are stored, re-run to resume"
+                    ) from None
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else to_datetime(ts).isoformat()
+
+
+class VolumeUnit(StrEnum):
+    BASE = "base"
+    QUOTE = "quote"
+
+
+@app.command("ingest")
+def ingest(
+    file: Annotated[Path, typer.Argument(help="Candle, funding, book or trade file (CSV, gz, zip, Feather...).")],
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Unified symbol; default: the file's own.")] = None,
+    timeframe: Annotated[str | None, typer.Option("--timeframe", help="e.g. 1m, 1h; default: the file's.")] = None,
+    catalog: CatalogOpt = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Loader format name; default: detected.")] = None,
+    exchange: Annotated[str, typer.Option("--exchange", help="Exchange name in the catalog.")] = DEFAULT_EXCHANGE,
+    kind: Annotated[DataKind | None, typer.Option("--kind", help="Data kind; default: detected.")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Sort, reverse newest-first, drop exact dupes.")] = False,
+    volume_unit: Annotated[
+        VolumeUnit | None,
+        typer.Option("--volume-unit", help="What a bare 'volume' column holds (base or quote); default: base."),
+    ] = None,
+) -> None:
+    """Check a market-data file and store it in the catalog (refused whole on any blocking issue).
+
+    Example: quantum-trader data ingest BTCUSDT.csv.gz --symbol BTC/USDT:USDT --timeframe 1h
+    """
+    cat = _catalog(catalog)
+    with _errors():
+        result = ingest_file(cat, file, symbol=symbol, timeframe=timeframe, exchange=exchange, fmt=fmt, kind=kind,
+                             repair=repair, volume_unit=None if volume_unit is None else volume_unit.value)
+    if result.repair is not None:
+        for action in result.repair.actions:
+            _say(f"[yellow]repaired[/] {escape(action.message)}")
+    for report in (result.report, *result.extra_reports):
+        for issue in report.warnings:
+            _say(f"[yellow]warning[/] {escape(issue.describe())}")
+    for w in result.writes:
+        tf = f" {w.timeframe}" if w.timeframe else ""
+        _say(
+            f"[green]stored[/] {w.exchange} {w.symbol} {w.kind.value}{tf}: {w.rows_added} added, "
+            f"{w.rows_replaced} replaced, {w.rows_unchanged} unchanged ({w.rows_total} rows)"
+        )
+
+
+def _info_dict(info: DatasetInfo) -> dict[str, Any]:
+    return {
+        "exchange": info.exchange,
+        "symbol": info.symbol,
+        "kind": info.kind.value,
+        "timeframe": info.timeframe,
+        "rows": info.rows,
+        "first": _iso(info.first_ts),
+        "last": _iso(info.last_ts),
+        "path": str(info.path),
+    }
+
+
+@app.command("list")
+def list_(catalog: CatalogOpt = None, as_json: JsonOpt = False) -> None:
+    """List the catalog's datasets with row counts and time span.
+
+    Example: quantum-trader data list --json
+    """
+    infos = _catalog(catalog).datasets()
+    if as_json:
+        typer.echo(json.dumps([_info_dict(i) for i in infos], indent=2))
+        return
+    table = Table(title=f"catalog {_catalog(catalog).root}")
+    for col in ("exchange", "symbol", "kind", "timeframe", "rows", "first", "last"):
+        table.add_column(col, justify="right" if col == "rows" else "left", no_wrap=True)
+    for i in infos:
+        d = _info_dict(i)
+        table.add_row(i.exchange, i.symbol, i.kind.value, i.timeframe or "-", f"{i.rows:,}", d["first"] or "-",
+                      d["last"] or "-")
+    _console().print(table)
+
+
+def _stored_report(cat: Catalog, info: DatasetInfo) -> QualityReport:
+    series = cat.read(info.symbol, info.kind, info.timeframe, exchange=info.exchange)
+    frame = pd.DataFrame(columns_of(series))
+    return check_frame(frame, info.kind, timeframe=info.timeframe, source=info.label())
+
+
+@app.command("check")
+def check(
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this unified symbol.")] = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Quality report of stored datasets: gaps, zero-volume runs, outlier returns (and anything blocking).
+
+    Example: quantum-trader data check --symbol BTC/USDT:USDT
+    """
+    cat = _catalog(catalog)
+    infos = [i for i in cat.datasets() if symbol is None or i.symbol == symbol]
+    if not infos:
+        raise _fail(f"no datasets{f' for {symbol}' if symbol else ''} in catalog {cat.root}")
+    with _errors():
+        reports = [_stored_report(cat, i) for i in infos]
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
+        return
+    table = Table(title="data quality")
+    for col in ("dataset", "rows", "status", "issues"):
+        table.add_column(col, overflow="fold")
+    for report in reports:
+        status = "[red]blocking[/]" if not report.ok else ("[yellow]warnings[/]" if report.issues else "[green]ok[/]")
+        text = "\n".join(escape(f"{i.code}: {i.describe(limit=3)}") for i in report.issues) or "-"
+        table.add_row(escape(report.source), f"{report.rows:,}", status, text)
+    _console().print(table)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@app.command("resample")
+def resample(
+    symbol: Annotated[str, typer.Option("--symbol", help="Unified symbol, e.g. BTC/USDT:USDT.")],
+    to: Annotated[str, typer.Option("--to", help="Target timeframe(s), comma-separated, e.g. 5m,1h.")],
+    source_tf: Annotated[str, typer.Option("--from", help="Source timeframe in the catalog.")] = "1m",
+    catalog: CatalogOpt = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="Needed when several hold it.")] = None,
+    keep_partial: Annotated[bool, typer.Option("--keep-partial", help="Keep the unfinished last bar.")] = False,
+) -> None:
+    """Build longer bars (and trade flow, when stored) from shorter ones and store them.
+
+    Example: quantum-trader data resample --symbol BTC/USDT:USDT --from 1m --to 5m,1h
+    """
+    cat = _catalog(catalog)
+    with _errors():
+        targets = _split(to)
+        if not targets:
+            raise ValueError(f"--to {to!r} names no timeframe")
+        info = cat.dataset(symbol, DataKind.CANDLES, source_tf, exchange=exchange)
+        bars = cat.read_bars(symbol, source_tf, exchange=exchange)
+        ex = info.exchange if info is not None else DEFAULT_EXCHANGE
+        flow_info = cat.dataset(symbol, DataKind.TRADE_FLOW, source_tf, exchange=ex)
+        flow = cat.read_trade_flow(symbol, source_tf, exchange=ex) if flow_info is not None else None
+        outputs = [resample_bars(bars, tf, keep_partial=keep_partial) for tf in targets]
+        flows = [resample_trade_flow(flow, tf, keep_partial=keep_partial) for tf in targets] if flow is not None else []
+        items: list[tuple[Series, DataKind | None]] = [(s, None) for s in outputs]
+        items.extend((s, None) for s in flows)
+        writes = cat.write_many(items, exchange=ex)
+    for w in writes:
+        _say(f"[green]stored[/] {w.exchange} {w.symbol} {w.kind.value} {w.timeframe}: {w.rows_added} added, "
+             f"{w.rows_replaced} replaced, {w.rows_total} rows")
+
+
+def _progress_callback(progress: Progress) -> Callable[[DownloadProgress], None]:
+    tasks: dict[tuple[str, DataKind], TaskID] = {}
+
+    def update(event: DownloadProgress) -> None:
+        key = (event.symbol, event.kind)
+        total = max(event.end_ms - event.start_ms, 1)
+        if key not in tasks:
+            tasks[key] = progress.add_task(f"{event.symbol} {event.kind.value}", total=total)
+        progress.update(tasks[key], total=total, completed=max(event.done_ms - event.start_ms, 0))
+
+    return update
+
+
+@app.command("download")
+def download_cmd(
+    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated unified symbols.")],
+    since: Annotated[str, typer.Option("--since", help="Start (UTC), e.g. 2024-01-01; resumes past stored data.")],
+    exchange: Annotated[str, typer.Option("--exchange", help="ccxt exchange id.")] = DEFAULT_EXCHANGE,
+    timeframe: Annotated[str, typer.Option("--timeframe", help="Candle timeframe.")] = "1m",
+    until: Annotated[str | None, typer.Option("--until", help="End (UTC, exclusive); default: now.")] = None,
+    funding: Annotated[bool, typer.Option("--funding", help="Also the funding-rate history.")] = False,
+    book: Annotated[bool, typer.Option("--book", help="Also one order-book snapshot.")] = False,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Download candles (and funding, a book snapshot) through ccxt into the catalog; re-runs resume.
+
+    Example: quantum-trader data download --exchange binanceusdm --symbols BTC/USDT:USDT --since 2024-01-01
+    """
+    cat = _catalog(catalog)
+    with _errors():
+        names = _split(symbols)
+        since_ms = parse_time(since)
+        until_ms = parse_time(until) if until else None
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                        TimeRemainingColumn(), console=_console(), transient=False)
+    with _errors(), progress:
+        results = download(cat, exchange, names, timeframe, since_ms, until_ms=until_ms, funding=funding, book=book,
+                           progress=_progress_callback(progress))
+    for r in results:
+        tf = f" {r.timeframe}" if r.timeframe else ""
+        _say(f"[green]downloaded[/] {r.symbol} {r.kind.value}{tf}: {r.rows_fetched} rows in {r.requests} "
+             f"requests, {r.rows_added} new")
