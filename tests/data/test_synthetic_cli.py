@@ -23,7 +23,7 @@ def test_synth_writes_the_catalog_and_prints_a_summary(tmp_path: Path) -> None:
     result = runner.invoke(app, ["synth", "--days", "2", "--seed", "3", "--catalog", str(root),
                                  "--assets", "btc,SOL"], env={"COLUMNS": "220"})
     assert result.exit_code == 0, result.output
-    assets = [line.split()[0] for line in result.output.splitlines() if line[:1].isalpha() and "%" in line]
+    assets = [line.split()[0] for line in result.output.splitlines() if line.strip()[:1].isalpha() and "%" in line]
     assert assets == ["BTC", "SOL"]
     assert "2,880 1m bars per asset" in result.output  # 2 days of 1m bars
     info = Catalog(root).dataset("BTC/USDT:USDT", DataKind.BOOK, exchange="synthetic")
