@@ -24,7 +24,7 @@ def test_synth_writes_the_catalog_and_prints_a_summary(tmp_path: Path) -> None:
                                  "--assets", "btc,SOL"], env={"COLUMNS": "220"})
     assert result.exit_code == 0, result.output
     assets = [line.split()[0] for line in result.output.splitlines() if line.strip()[:1].isalpha() and "%" in line]
-    assert assets == ["BTC", "SOL"]
+    assert assets == ["asset", "BTC", "SOL"]  # the header names "depth 1%"
     assert "2,880 1m bars per asset" in result.output  # 2 days of 1m bars
     info = Catalog(root).dataset("BTC/USDT:USDT", DataKind.BOOK, exchange="synthetic")
     assert info is not None and info.rows == 2 * 288
