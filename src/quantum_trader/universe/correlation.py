@@ -1,0 +1,254 @@
+"""The rolling cross-asset correlation picture: matrix, BTC correlation, spike and breakdown.
+
+Inputs are closes of ``n`` assets sampled on one clock (``correlation.returns_timeframe``,
+5m by default); correlations are of log returns. The matrix over ``correlation.window``
+(24h = 288 five-minute returns) and each asset's correlation to BTC over
+``correlation.btc_correlation_window`` (90d, used by screening) are both formulas over
+window sums of ``x`` and of ``x x^T``:
+
+* live (:class:`CorrelationMonitorState`): a ring buffer of returns and compensated running
+  sums, O(n^2) per bar, never recomputed from scratch (see
+  :mod:`quantum_trader.signals.rolling` for how drift is prevented);
+* batch (:meth:`CorrelationMonitor.batch`): block window sums over the whole history.
+
+Events (edge-triggered: raised on the bar a condition starts, not on every bar it holds):
+
+* ``correlation_spike``: the average pairwise correlation is at or above
+  ``correlation.spike_threshold``, or has risen by ``correlation.spike_jump`` or more
+  since one window earlier;
+* ``correlation_breakdown``: an asset's 24h correlation to BTC falls below
+  ``signals.cross_asset.correlation_breakdown.normal_correlation - breakdown_margin``.
+
+A missing bar of one asset must be forward-filled by the caller (a zero return): the
+sums assume every asset contributes to every row, which keeps the matrix a true
+correlation matrix.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from quantum_trader.config.policy import Policy
+from quantum_trader.domain.time import duration_ms, timeframe_ms
+from quantum_trader.signals.rolling import RollingSums, rolling_sum
+
+F64 = npt.NDArray[np.float64]
+SPIKE = "correlation_spike"
+BREAKDOWN = "correlation_breakdown"
+
+
+def corr_from_sums(s1: F64, sxx: F64, window: int) -> F64:
+    """Correlation matrix (or stack of them) from window sums; NaN where a variance is 0."""
+    cov = sxx - s1[..., :, None] * s1[..., None, :] / window
+    var = np.diagonal(cov, axis1=-2, axis2=-1)
+    inv = 1.0 / np.sqrt(np.where(var > 0.0, var, np.nan))
+    corr = cov * inv[..., :, None] * inv[..., None, :]
+    return np.minimum(np.maximum(corr, -1.0), 1.0)
+
+
+def _channels(r: F64) -> F64:
+    """Rows of [x, vec(x x^T)]: the only quantities the window needs to remember."""
+    n = r.shape[-1]
+    outer = r[..., :, None] * r[..., None, :]
+    return np.concatenate([r, outer.reshape((*r.shape[:-1], n * n))], axis=-1)
+
+
+def rolling_correlation(returns: F64, window: int) -> F64:
+    """Batch: correlation matrices (T, n, n) over the last ``window`` rows; NaN until full."""
+    n = returns.shape[1]
+    sums = rolling_sum(_channels(returns), window)
+    return corr_from_sums(sums[:, :n], sums[:, n:].reshape((-1, n, n)), window)
+
+
+@lru_cache(maxsize=16)
+def _upper(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    iu = np.triu_indices(n, 1)
+    return iu[0], iu[1]
+
+
+def average_pairwise(corr: F64) -> F64:
+    """Mean of the off-diagonal correlations (the market's "everything moves together")."""
+    n = corr.shape[-1]
+    if n < 2:
+        return np.full(corr.shape[:-2], np.nan)
+    rows, cols = _upper(n)
+    return np.asarray(corr[..., rows, cols].mean(axis=-1), dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationEvent:
+    ts: int
+    kind: str
+    asset: str | None
+    value: float
+    threshold: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationHistory:
+    """Batch output, row-aligned with the input closes (row 0 has no return: NaN)."""
+
+    assets: tuple[str, ...]
+    ts: npt.NDArray[np.int64]
+    matrix: F64
+    average: F64
+    btc_corr: F64
+    btc_corr_long: F64
+    spike: npt.NDArray[np.bool_]
+    breakdown: npt.NDArray[np.bool_]
+    events: tuple[CorrelationEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationSnapshot:
+    """Live output of one bar."""
+
+    ts: int
+    matrix: F64 | None
+    average: float
+    btc_corr: F64
+    btc_corr_long: F64
+    events: tuple[CorrelationEvent, ...]
+
+
+class CorrelationMonitor:
+    """Parameters of the picture, from the policy; ``batch`` and ``stream`` share them."""
+
+    def __init__(self, assets: list[str] | tuple[str, ...], policy: Policy, baseline: str | None = None) -> None:
+        if len(set(assets)) != len(assets) or not assets:
+            raise ValueError(f"correlation monitor: assets must be distinct and non-empty, got {list(assets)}")
+        self.assets = tuple(assets)
+        base = baseline or policy.signals.model.baseline_asset
+        if base not in self.assets:
+            raise ValueError(f"correlation monitor: baseline asset {base} is not among {list(self.assets)}")
+        self.btc = self.assets.index(base)
+        cp = policy.correlation
+        step = timeframe_ms(cp.returns_timeframe)
+        for key, text in (("window", cp.window), ("btc_correlation_window", cp.btc_correlation_window)):
+            if duration_ms(text) % step or duration_ms(text) // step < 2:
+                raise ValueError(
+                    f"correlation.{key} ({text}) must be >= 2 whole bars of returns_timeframe {cp.returns_timeframe}"
+                )
+        self.window = duration_ms(cp.window) // step
+        self.long_window = duration_ms(cp.btc_correlation_window) // step
+        self.spike_threshold = cp.spike_threshold
+        self.spike_jump = cp.spike_jump
+        cb = policy.signals.cross_asset.correlation_breakdown
+        self.breakdown_below = cb.normal_correlation - cb.breakdown_margin
+
+    def _check(self, closes: F64, where: str) -> None:
+        bad = ~np.isfinite(closes) | (closes <= 0)
+        if bad.any():
+            row, col = (int(v) for v in np.argwhere(bad)[0]) if closes.ndim == 2 else (0, int(np.argmax(bad)))
+            raise ValueError(
+                f"correlation monitor: close of {self.assets[col]} at {where}{row if closes.ndim == 2 else ''} "
+                f"is {closes[bad][0]!r}; forward-fill gaps before feeding the monitor"
+            )
+
+    def batch(self, ts: npt.NDArray[np.int64], closes: F64) -> CorrelationHistory:
+        """Whole history: ``closes`` is (T, n) on the returns timeframe, columns in ``assets`` order."""
+        if closes.ndim != 2 or closes.shape != (ts.size, len(self.assets)):
+            raise ValueError(f"correlation monitor: closes must be ({ts.size}, {len(self.assets)}), got {closes.shape}")
+        self._check(closes, "row ")
+        t, n = closes.shape
+        matrix = np.full((t, n, n), np.nan)
+        long = np.full((t, n, n), np.nan)
+        if t > 1:
+            r = np.log(closes[1:] / closes[:-1])
+            matrix[1:] = rolling_correlation(r, self.window)
+            long[1:] = rolling_correlation(r, self.long_window)
+        avg = average_pairwise(matrix)
+        prior = np.full(t, np.nan)
+        if t > self.window:
+            prior[self.window :] = avg[: -self.window]
+        spike = (avg >= self.spike_threshold) | (avg - prior >= self.spike_jump)
+        btc_corr = matrix[:, :, self.btc]
+        breakdown = btc_corr < self.breakdown_below
+        breakdown[:, self.btc] = False
+        return CorrelationHistory(
+            self.assets, ts, matrix, avg, btc_corr, long[:, :, self.btc], spike, breakdown,
+            tuple(self._events(ts, avg, btc_corr, spike, breakdown)),
+        )
+
+    def _events(self, ts: npt.NDArray[np.int64], avg: F64, btc: F64, spike: npt.NDArray[np.bool_],
+                breakdown: npt.NDArray[np.bool_]) -> list[CorrelationEvent]:
+        events: list[CorrelationEvent] = []
+        onset = spike & ~np.concatenate([[False], spike[:-1]])
+        for i in np.flatnonzero(onset):
+            events.append(self.spike_event(int(ts[i]), float(avg[i])))
+        b_onset = breakdown & ~np.vstack([np.zeros((1, breakdown.shape[1]), bool), breakdown[:-1]])
+        for i, j in np.argwhere(b_onset):
+            events.append(self.breakdown_event(int(ts[i]), self.assets[j], float(btc[i, j])))
+        # the order live emits them in: per bar, a spike first, then breakdowns in asset order
+        order = {a: j for j, a in enumerate(self.assets)}
+        events.sort(key=lambda e: (e.ts, e.kind != SPIKE, order.get(e.asset or "", -1)))
+        return events
+
+    def spike_event(self, ts: int, avg: float) -> CorrelationEvent:
+        return CorrelationEvent(
+            ts, SPIKE, None, avg, self.spike_threshold,
+            f"average pairwise correlation {avg:.2f} (spike at >= {self.spike_threshold:.2f} "
+            f"or a rise of {self.spike_jump:.2f} within {self.window} bars)",
+        )
+
+    def breakdown_event(self, ts: int, asset: str, corr: float) -> CorrelationEvent:
+        return CorrelationEvent(
+            ts, BREAKDOWN, asset, corr, self.breakdown_below,
+            f"{asset} correlation to {self.assets[self.btc]} {corr:.2f} fell below {self.breakdown_below:.2f}",
+        )
+
+    def stream(self) -> CorrelationMonitorState:
+        return CorrelationMonitorState(self)
+
+
+class CorrelationMonitorState:
+    """Live monitor: ``update`` is O(n^2) per bar of the returns timeframe."""
+
+    def __init__(self, monitor: CorrelationMonitor) -> None:
+        self.m = monitor
+        n = len(monitor.assets)
+        self._n = n
+        self._prev: F64 | None = None
+        self._short = RollingSums(monitor.window, n + n * n)
+        self._long = RollingSums(monitor.long_window, n + n * n)
+        self._avgs: deque[float] = deque(maxlen=monitor.window)
+        self._spiking = False
+        self._broken = np.zeros(n, dtype=bool)
+        self._nan = np.full(n, np.nan)
+        self.matrix: F64 | None = None
+
+    def update(self, ts: int, closes: F64) -> CorrelationSnapshot:
+        m, n = self.m, self._n
+        m._check(closes, f"ts {ts}")
+        prev, self._prev = self._prev, closes.copy()
+        if prev is None:
+            self._avgs.append(np.nan)
+            return CorrelationSnapshot(ts, None, np.nan, self._nan, self._nan, ())
+        r = np.log(closes / prev)
+        row = _channels(r)
+        short, long = self._short.update(row), self._long.update(row)
+        self.matrix = None if short is None else corr_from_sums(short[:n], short[n:].reshape(n, n), m.window)
+        long_btc = (
+            self._nan if long is None else corr_from_sums(long[:n], long[n:].reshape(n, n), m.long_window)[:, m.btc]
+        )
+        avg = float(average_pairwise(self.matrix)) if self.matrix is not None else np.nan
+        prior = self._avgs[0] if len(self._avgs) == m.window else np.nan
+        self._avgs.append(avg)
+        events: list[CorrelationEvent] = []
+        spiking = avg >= m.spike_threshold or avg - prior >= m.spike_jump
+        if spiking and not self._spiking:
+            events.append(m.spike_event(ts, avg))
+        self._spiking = spiking
+        btc_corr = self._nan if self.matrix is None else self.matrix[:, m.btc]
+        broken = btc_corr < m.breakdown_below
+        broken[m.btc] = False
+        for j in np.flatnonzero(broken & ~self._broken):
+            events.append(m.breakdown_event(ts, m.assets[j], float(btc_corr[j])))
+        self._broken = broken
+        return CorrelationSnapshot(ts, self.matrix, avg, btc_corr, long_btc, tuple(events))

@@ -1,0 +1,100 @@
+"""The rolling correlation picture: batch == live, equal to pandas, spike and breakdown events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quantum_trader.config import Policy
+from quantum_trader.config.limits import CorrelationPolicy
+from quantum_trader.domain.market import BarSeries
+from quantum_trader.universe.correlation import BREAKDOWN, SPIKE, CorrelationMonitor
+
+ASSETS = ("BTC", "ETH", "SOL", "XRP", "AAVE")
+
+
+def _live(monitor: CorrelationMonitor, ts: np.ndarray, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    state = monitor.stream()
+    n = closes.shape[1]
+    mats, longs, events = [], [], []
+    for i in range(len(ts)):
+        snap = state.update(int(ts[i]), closes[i])
+        mats.append(snap.matrix if snap.matrix is not None else np.full((n, n), np.nan))
+        longs.append(snap.btc_corr_long)
+        events.extend(snap.events)
+    return np.array(mats), np.array(longs), events
+
+
+@pytest.mark.shared_data
+def test_batch_equals_live_and_pandas_on_real_hourly_closes(real_1h: dict[str, BarSeries]) -> None:
+    pol = Policy(correlation=CorrelationPolicy(returns_timeframe="1h", window="24h", btc_correlation_window="30d"))
+    mon = CorrelationMonitor(ASSETS, pol)
+    ts = real_1h["BTC"].ts
+    closes = np.column_stack([real_1h[a].close for a in ASSETS])
+    hist = mon.batch(ts, closes)
+    mats, longs, events = _live(mon, ts, closes)
+    assert np.array_equal(np.isnan(mats), np.isnan(hist.matrix))
+    np.testing.assert_allclose(mats, hist.matrix, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(longs, hist.btc_corr_long, atol=1e-9, equal_nan=True)
+    assert [(e.ts, e.kind, e.asset) for e in events] == [(e.ts, e.kind, e.asset) for e in hist.events]
+    # an independent reference: pandas' rolling correlation of log returns
+    r = pd.DataFrame(np.log(closes[1:] / closes[:-1]), columns=list(ASSETS))
+    ref = r["ETH"].rolling(24).corr(r["BTC"]).to_numpy()
+    np.testing.assert_allclose(hist.matrix[1:, 1, 0], ref, atol=1e-9, equal_nan=True)
+    ref_long = r["SOL"].rolling(720).corr(r["BTC"]).to_numpy()
+    np.testing.assert_allclose(hist.btc_corr_long[1:, 2], ref_long, atol=1e-9, equal_nan=True)
+    assert 0.5 < np.nanmedian(hist.btc_corr_long[:, 1]) < 0.95  # ETH follows BTC
+
+
+def _factor_market(n: int, seed: int, loadings: np.ndarray) -> np.ndarray:
+    """Log-price paths whose returns load ``loadings[t, j]`` on one common factor."""
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=(n, 1))
+    e = rng.normal(size=(n, loadings.shape[1]))
+    r = 0.001 * (loadings * f + np.sqrt(1 - loadings**2) * e)
+    return 100 * np.exp(np.cumsum(r, axis=0))
+
+
+def test_live_matrix_does_not_drift_over_a_long_5m_series() -> None:
+    n = 120_000  # ~14 months of 5m bars, window 288
+    closes = _factor_market(n, 1, np.full((n, 4), 0.6))
+    mon = CorrelationMonitor(("BTC", "ETH", "SOL", "BNB"), Policy())
+    assert mon.window == 288 and mon.long_window == 25_920
+    ts = np.arange(n, dtype=np.int64) * 300_000
+    hist = mon.batch(ts, closes)
+    mats, longs, _ = _live(mon, ts, closes)
+    np.testing.assert_allclose(mats, hist.matrix, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(longs, hist.btc_corr_long, atol=1e-9, equal_nan=True)
+    tail = closes[-289:]
+    exact = np.corrcoef(np.log(tail[1:] / tail[:-1]).T)
+    np.testing.assert_allclose(mats[-1], exact, atol=1e-12)
+
+
+def test_spike_and_breakdown_events_fire_once_at_onset() -> None:
+    n = 6000
+    load = np.full((n, 3), 0.8)
+    load[3000:, :] = 0.97  # everything starts moving together: a spike
+    load[4500:, 2] = 0.0  # SOL decouples from the market: a breakdown
+    closes = _factor_market(n, 2, load)
+    mon = CorrelationMonitor(("BTC", "ETH", "SOL"), Policy())
+    hist = mon.batch(np.arange(n, dtype=np.int64) * 300_000, closes)
+    spikes = [e for e in hist.events if e.kind == SPIKE]
+    assert spikes and 3000 * 300_000 <= spikes[0].ts <= 3300 * 300_000
+    sol = [e for e in hist.events if e.kind == BREAKDOWN and e.asset == "SOL" and e.ts >= 4500 * 300_000]
+    assert len(sol) >= 1 and sol[0].ts <= 4800 * 300_000 and sol[0].value < 0.5
+    assert not any(e.asset == "BTC" for e in hist.events)
+    assert hist.breakdown[-1, 2] and not hist.breakdown[-1, 1]
+
+
+def test_bad_input_names_asset_and_row() -> None:
+    mon = CorrelationMonitor(("BTC", "ETH"), Policy())
+    closes = np.ones((10, 2))
+    closes[7, 1] = np.nan
+    with pytest.raises(ValueError, match="close of ETH at row 7"):
+        mon.batch(np.arange(10, dtype=np.int64), closes)
+    with pytest.raises(ValueError, match="baseline asset BTC"):
+        CorrelationMonitor(("ETH", "SOL"), Policy())
+    bad = Policy(correlation=CorrelationPolicy(window="7m"))
+    with pytest.raises(ValueError, match=r"correlation.window \(7m\)"):
+        CorrelationMonitor(("BTC", "ETH"), bad)
