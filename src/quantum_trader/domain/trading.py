@@ -125,3 +125,47 @@ class RiskDecision:
     @property
     def approved(self) -> bool:
         return self.verdict is not Verdict.REFUSED and self.quantity > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A net position in one linear perpetual, as the ledger holds it.
+
+    ``quantity`` is signed (> 0 long, < 0 short) so netting a fill is one addition;
+    ``entry_price`` is the average entry of the open quantity. ``stop_price`` is kept
+    because the spec measures correlated risk as loss at the stop (``risk_amount``):
+    a position without one counts its whole notional as at risk.
+    """
+
+    symbol: str
+    quantity: Decimal
+    entry_price: Decimal
+    stop_price: Decimal | None = None
+    opened_ts: int = 0
+
+    def __post_init__(self) -> None:
+        if self.quantity == 0:
+            raise ValueError(
+                f"position {self.symbol}: quantity must be non-zero (flat positions are removed)"
+            )
+        if self.entry_price <= 0:
+            raise ValueError(f"position {self.symbol}: entry_price must be > 0, got {self.entry_price}")
+
+    @property
+    def side(self) -> Side:
+        return Side.LONG if self.quantity > 0 else Side.SHORT
+
+    @property
+    def size(self) -> Decimal:
+        """Unsigned quantity in base units."""
+        return abs(self.quantity)
+
+    @property
+    def risk_amount(self) -> Decimal:
+        """Loss at the stop from the average entry (the spec's ``pos.risk_amount``)."""
+        if self.stop_price is None:
+            return self.size * self.entry_price
+        return self.size * abs(self.entry_price - self.stop_price)
+
+    def unrealised_at(self, mark: Decimal) -> Decimal:
+        return self.quantity * (mark - self.entry_price)

@@ -1,1 +1,50 @@
-"""See DESIGN.md for what this layer holds and may import."""
+"""The portfolio ledger: pure functions over an immutable, exact state.
+
+Entry points for the engine (each returns a NEW :class:`LedgerState`):
+
+- ``new_ledger(deposit, ts)``: an empty account;
+- ``apply_fill(state, fill, stop_price=..., instrument=...)``: book an execution;
+- ``apply_funding(state, symbol, rate, ts, mark_price=...)``: settle a funding interval;
+- ``mark(state, {symbol: price}, ts)``: new marks (floats accepted);
+- ``roll_day(state, ts)`` (alias ``on_new_day``): start a UTC day (also done implicitly);
+- ``set_stop`` when a stop moves, ``rebase_peak`` on an operator's kill-switch reset
+  (``risk.reset_drawdown`` calls it for you);
+- ``margin_summary(state, policy.margin)``: margin used/free, leverage, liquidation prices.
+
+Read figures from the state: ``equity``, ``cash``, ``unrealised``, ``day_pnl``,
+``asset_day_pnl(symbol)``, ``drawdown``, ``exposure(symbol)``, and ``figures`` (floats for
+the risk engine).
+"""
+
+from quantum_trader.portfolio.ledger import (
+    apply_fill,
+    apply_funding,
+    funding_payment,
+    mark,
+    new_ledger,
+    on_new_day,
+    rebase_peak,
+    roll_day,
+    set_stop,
+)
+from quantum_trader.portfolio.margin import MarginSummary, maintenance_margin, margin_summary
+from quantum_trader.portfolio.state import MONEY_QUANTUM, Figures, LedgerError, LedgerState
+
+__all__ = [
+    "MONEY_QUANTUM",
+    "Figures",
+    "LedgerError",
+    "LedgerState",
+    "MarginSummary",
+    "apply_fill",
+    "apply_funding",
+    "funding_payment",
+    "maintenance_margin",
+    "margin_summary",
+    "mark",
+    "new_ledger",
+    "on_new_day",
+    "rebase_peak",
+    "roll_day",
+    "set_stop",
+]

@@ -1,0 +1,202 @@
+"""The ledger's state: one immutable value, exact money, plus float figures for the risk engine.
+
+Money (cash, realised P&L, fees, funding, equity) is ``Decimal`` quantised to
+``MONEY_QUANTUM`` so that "cash = deposits + realised - fees - funding" holds to the
+last digit, forever. The risk engine runs on floats for speed, so every state also
+carries ``figures``: the same numbers converted once, when the state is built, instead
+of on every one of the hundreds of evaluations a minute.
+
+States are only built by :func:`build_state` (called by the ledger functions), which
+derives unrealised P&L, equity, peak equity and the float figures from the core fields,
+so a state can never hold an equity that disagrees with its cash and positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from types import MappingProxyType
+from typing import Final, TypeVar
+
+from quantum_trader.domain.trading import Position
+
+MONEY_QUANTUM: Final = Decimal("0.00000001")
+"""USDT carries 8 decimals on Binance and Bybit; every money amount is rounded to it once."""
+
+ZERO: Final = Decimal(0)
+_EMPTY: Final[Mapping[str, Decimal]] = MappingProxyType({})
+_V = TypeVar("_V")
+
+
+class LedgerError(ValueError):
+    """A fill, funding payment or mark the ledger cannot apply (names the symbol and field)."""
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def frozen_map(data: Mapping[str, _V]) -> Mapping[str, _V]:
+    """A read-only view over a private copy: states share nothing mutable."""
+    return MappingProxyType(dict(data))
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Float view of a state for the hot risk checks (no Decimal arithmetic there).
+
+    ``notional`` is unsigned notional at the mark, ``sign`` +1/-1 per held symbol,
+    ``risk`` the loss at the stop from entry, ``day_pnl`` the symbol's P&L since the
+    start of the UTC day (realised, fees and funding included).
+    """
+
+    equity: float
+    day_start_equity: float
+    peak_equity: float
+    symbols: tuple[str, ...]
+    notional: Mapping[str, float]
+    sign: Mapping[str, int]
+    risk: Mapping[str, float]
+    day_pnl: Mapping[str, float]
+    total_notional: float
+    size: Mapping[str, float]
+    """Unsigned quantity per held symbol."""
+    entry: Mapping[str, float]
+    """Average entry per held symbol (an add-on's new stop re-prices the whole position's risk)."""
+
+    @property
+    def total_exposure(self) -> float:
+        return self.total_notional / self.equity if self.equity > 0 else float("inf")
+
+    @property
+    def day_return(self) -> float:
+        return self.equity / self.day_start_equity - 1.0 if self.day_start_equity > 0 else 0.0
+
+    @property
+    def drawdown(self) -> float:
+        """Loss from peak equity as a positive fraction (0.2 = 20% below the peak)."""
+        return 1.0 - self.equity / self.peak_equity if self.peak_equity > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """A USDT-margined account of linear perpetuals at one instant (see module docstring).
+
+    Core fields: ``ts`` (epoch ms of the last event), ``day_start`` (epoch ms of the
+    current UTC day), ``deposits``, ``cash`` (wallet balance), ``positions`` and
+    ``marks`` per symbol, cumulative ``realised_pnl`` (gross of costs), ``fees_paid``
+    and ``funding_paid`` (positive when paid), ``day_start_equity``, ``peak_equity``,
+    and per symbol ``day_realised`` (today's realised P&L net of fees and funding) and
+    ``day_start_unrealised``. Derived fields: ``unrealised``, ``equity``, ``figures``.
+    """
+
+    ts: int
+    day_start: int
+    deposits: Decimal
+    cash: Decimal
+    positions: Mapping[str, Position]
+    marks: Mapping[str, Decimal]
+    realised_pnl: Decimal
+    fees_paid: Decimal
+    funding_paid: Decimal
+    day_start_equity: Decimal
+    peak_equity: Decimal
+    day_realised: Mapping[str, Decimal]
+    day_start_unrealised: Mapping[str, Decimal]
+    unrealised: Mapping[str, Decimal]
+    equity: Decimal
+    figures: Figures
+
+    @property
+    def total_unrealised(self) -> Decimal:
+        return sum(self.unrealised.values(), ZERO)
+
+    @property
+    def drawdown(self) -> Decimal:
+        """Loss from peak equity as a positive fraction."""
+        return ZERO if self.peak_equity <= 0 else 1 - self.equity / self.peak_equity
+
+    @property
+    def day_pnl(self) -> Decimal:
+        """Portfolio P&L since the start of the UTC day, marked to market."""
+        return self.equity - self.day_start_equity
+
+    def asset_day_pnl(self, symbol: str) -> Decimal:
+        """One symbol's P&L today: realised net of costs plus the change in its unrealised P&L."""
+        return (
+            self.day_realised.get(symbol, ZERO)
+            + self.unrealised.get(symbol, ZERO)
+            - self.day_start_unrealised.get(symbol, ZERO)
+        )
+
+    def notional(self, symbol: str) -> Decimal:
+        pos = self.positions.get(symbol)
+        return ZERO if pos is None else pos.size * self.marks[symbol]
+
+    @property
+    def total_notional(self) -> Decimal:
+        return sum((self.notional(s) for s in self.positions), ZERO)
+
+    def exposure(self, symbol: str | None = None) -> Decimal:
+        """Notional over equity, for one symbol or (``None``) the whole book."""
+        held = self.total_notional if symbol is None else self.notional(symbol)
+        return held / self.equity if self.equity > 0 else Decimal("Infinity")
+
+
+def build_state(
+    *,
+    ts: int,
+    day_start: int,
+    deposits: Decimal,
+    cash: Decimal,
+    positions: Mapping[str, Position],
+    marks: Mapping[str, Decimal],
+    realised_pnl: Decimal,
+    fees_paid: Decimal,
+    funding_paid: Decimal,
+    day_start_equity: Decimal,
+    peak_equity: Decimal,
+    day_realised: Mapping[str, Decimal],
+    day_start_unrealised: Mapping[str, Decimal],
+) -> LedgerState:
+    """Derive unrealised P&L, equity, the running peak and the float figures, then freeze."""
+    unrealised = {s: money(p.unrealised_at(marks[s])) for s, p in positions.items()}
+    equity = cash + sum(unrealised.values(), ZERO)
+    peak = max(peak_equity, equity)
+    day_pnl = {
+        s: day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start_unrealised.get(s, ZERO)
+        for s in {*day_realised, *unrealised, *day_start_unrealised}
+    }
+    notional = {s: float(p.size * marks[s]) for s, p in positions.items()}
+    figures = Figures(
+        equity=float(equity),
+        day_start_equity=float(day_start_equity),
+        peak_equity=float(peak),
+        symbols=tuple(positions),
+        notional=MappingProxyType(notional),
+        sign=MappingProxyType({s: (1 if p.quantity > 0 else -1) for s, p in positions.items()}),
+        risk=MappingProxyType({s: float(p.risk_amount) for s, p in positions.items()}),
+        day_pnl=MappingProxyType({s: float(v) for s, v in day_pnl.items()}),
+        total_notional=sum(notional.values(), 0.0),
+        size=MappingProxyType({s: float(p.size) for s, p in positions.items()}),
+        entry=MappingProxyType({s: float(p.entry_price) for s, p in positions.items()}),
+    )
+    return LedgerState(
+        ts=ts,
+        day_start=day_start,
+        deposits=deposits,
+        cash=cash,
+        positions=frozen_map(positions),
+        marks=frozen_map(marks),
+        realised_pnl=realised_pnl,
+        fees_paid=fees_paid,
+        funding_paid=funding_paid,
+        day_start_equity=day_start_equity,
+        peak_equity=peak,
+        day_realised=frozen_map(day_realised) if day_realised else _EMPTY,
+        day_start_unrealised=frozen_map(day_start_unrealised) if day_start_unrealised else _EMPTY,
+        unrealised=MappingProxyType(unrealised),
+        equity=equity,
+        figures=figures,
+    )

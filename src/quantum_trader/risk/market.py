@@ -1,0 +1,142 @@
+"""What the risk engine knows about the market at one bar close: a frozen, validated view.
+
+It carries the correlation matrix (a NumPy array with a symbol -> index dict, plus the
+same numbers as nested tuples because plain indexing is several times faster than
+NumPy scalar access in the per-intent checks), depth within 1% of mid in USD, marks,
+instruments, each asset's tier, the expansion phase and the tier-3 assets with an
+identified edge. Missing data is not guessed: a rule that needs a figure the view
+lacks refuses the intent and says which figure was missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from quantum_trader.domain.instrument import Instrument
+from quantum_trader.domain.symbols import asset_of
+from quantum_trader.risk.limits import CompiledLimits, compile_limits
+
+if TYPE_CHECKING:
+    from quantum_trader.config.policy import Policy
+
+
+class MarketViewError(ValueError):
+    """A market view built from inconsistent inputs (names the field and symbol)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    ts: int
+    phase: int
+    index: Mapping[str, int]
+    correlation: npt.NDArray[np.float64]
+    rows: tuple[tuple[float, ...], ...]
+    depth_1pct: Mapping[str, float]
+    marks: Mapping[str, float]
+    instruments: Mapping[str, Instrument]
+    tiers: Mapping[str, int]
+    """Tier per asset code, from the policy (assets in no tier are absent)."""
+    edge_assets: frozenset[str]
+    """Tier-3 asset codes whose edge has been identified (spec: "added only when clear edge")."""
+
+    def corr(self, a: str, b: str) -> float | None:
+        """Correlation of two symbols, ``None`` when either is not in the matrix."""
+        i, j = self.index.get(a), self.index.get(b)
+        if i is None or j is None:
+            return None
+        return self.rows[i][j]
+
+    def with_phase(self, phase: int) -> MarketView:
+        return MarketView(
+            self.ts,
+            phase,
+            self.index,
+            self.correlation,
+            self.rows,
+            self.depth_1pct,
+            self.marks,
+            self.instruments,
+            self.tiers,
+            self.edge_assets,
+        )
+
+
+def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    matrix = np.array(correlation, dtype=np.float64, copy=True)
+    n = len(symbols)
+    if matrix.shape != (n, n):
+        raise MarketViewError(
+            f"market view: correlation is {matrix.shape}, expected ({n}, {n}) for {list(symbols)}"
+        )
+    if not np.all(np.isfinite(matrix)):
+        bad = np.argwhere(~np.isfinite(matrix))[0]
+        raise MarketViewError(
+            f"market view: correlation[{symbols[bad[0]]}, {symbols[bad[1]]}] is not a finite number"
+        )
+    if np.any(np.abs(matrix) > 1.0 + 1e-9):
+        bad = np.argwhere(np.abs(matrix) > 1.0 + 1e-9)[0]
+        raise MarketViewError(
+            f"market view: correlation[{symbols[bad[0]]}, {symbols[bad[1]]}] = {matrix[bad[0], bad[1]]} "
+            "is outside [-1, 1]"
+        )
+    if not np.allclose(matrix, matrix.T, atol=1e-9):
+        bad = np.argwhere(~np.isclose(matrix, matrix.T, atol=1e-9))[0]
+        raise MarketViewError(
+            f"market view: correlation is not symmetric at ({symbols[bad[0]]}, {symbols[bad[1]]})"
+        )
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _positive_map(name: str, values: Mapping[str, float]) -> Mapping[str, float]:
+    out: dict[str, float] = {}
+    for symbol, value in values.items():
+        number = float(value)
+        if not number > 0 or not np.isfinite(number):
+            raise MarketViewError(f"market view: {name}[{symbol}] must be a finite number > 0, got {value}")
+        out[symbol] = number
+    return MappingProxyType(out)
+
+
+def build_market_view(
+    policy: Policy | CompiledLimits,
+    *,
+    ts: int,
+    phase: int,
+    symbols: Sequence[str],
+    correlation: npt.ArrayLike,
+    depth_1pct: Mapping[str, float],
+    marks: Mapping[str, float],
+    instruments: Iterable[Instrument],
+    edge_assets: Iterable[str] = (),
+) -> MarketView:
+    """Validate and freeze the inputs; ``symbols`` orders the matrix's rows and columns."""
+    limits = compile_limits(policy)
+    if phase not in limits.phase_assets:
+        raise MarketViewError(f"market view: phase {phase} is not one of {sorted(limits.phase_assets)}")
+    if len(set(symbols)) != len(symbols):
+        raise MarketViewError(f"market view: symbols repeat in {list(symbols)}")
+    matrix = _matrix(symbols, correlation)
+    instrument_map = {}
+    for instrument in instruments:
+        if instrument.symbol in instrument_map:
+            raise MarketViewError(f"market view: two instruments for {instrument.symbol}")
+        instrument_map[instrument.symbol] = instrument
+    return MarketView(
+        ts=ts,
+        phase=phase,
+        index=MappingProxyType({s: i for i, s in enumerate(symbols)}),
+        correlation=matrix,
+        rows=tuple(tuple(row) for row in matrix.tolist()),
+        depth_1pct=_positive_map("depth_1pct", depth_1pct),
+        marks=_positive_map("marks", marks),
+        instruments=MappingProxyType(instrument_map),
+        tiers=limits.tiers,
+        edge_assets=frozenset(asset_of(a) for a in edge_assets),
+    )
