@@ -177,3 +177,16 @@ def test_liquidation_price_is_where_equity_meets_maintenance(side: OrderSide) ->
     rate = bracket_mm / D("50000")
     assert float(equity) == pytest.approx(float(abs(liq) * rate), rel=1e-9)
     assert (liq < 50000) if side is OrderSide.BUY else (liq > 50000)
+
+
+def test_reopened_symbol_is_valued_at_its_fill_not_a_stale_mark() -> None:
+    """A symbol closed days ago keeps its old mark; reopening must not value the new position at it."""
+    from quantum_trader.domain.trading import Fill, OrderSide
+    from quantum_trader.portfolio import apply_fill, new_ledger
+
+    state = new_ledger(Decimal("10000"), 0)
+    state = apply_fill(state, Fill(1, "SOL/USDT:USDT", OrderSide.BUY, Decimal("10"), Decimal("150"), Decimal("0")))
+    state = apply_fill(state, Fill(2, "SOL/USDT:USDT", OrderSide.SELL, Decimal("10"), Decimal("150"), Decimal("0")))
+    state = apply_fill(state, Fill(3, "SOL/USDT:USDT", OrderSide.BUY, Decimal("10"), Decimal("95"), Decimal("0")))
+    assert state.marks["SOL/USDT:USDT"] == Decimal("95")
+    assert state.equity == state.cash == Decimal("10000")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quantum_trader.cli import data_cmd, demo_cmd, policy_cmd, signals_cmd, synth_cmd
+from quantum_trader.cli import backtest_cmd, data_cmd, demo_cmd, policy_cmd, signals_cmd, synth_cmd
 
 app = typer.Typer(
     help="Quantum Trader: multi-asset crypto perpetuals under a strict, measured risk framework.",
@@ -16,6 +16,7 @@ data_cmd.app.command("synth")(synth_cmd.synth)
 data_cmd.app.command("calibrate")(synth_cmd.calibrate)
 app.add_typer(data_cmd.app, name="data")
 app.command("demo")(demo_cmd.demo)
+app.command("backtest")(backtest_cmd.backtest)
 app.command("signals")(signals_cmd.signals)
 app.add_typer(signals_cmd.check_app, name="check")
 

@@ -181,7 +181,9 @@ def apply_fill(
         positions.pop(symbol, None)
     else:
         positions[symbol] = position
-    marks = state.marks if symbol in state.marks else {**state.marks, symbol: fill.price}
+    # The fill is the newest price the ledger has seen for the symbol (fills are time-ordered):
+    # keeping an older mark would value a reopened position at a stale price.
+    marks = {**state.marks, symbol: fill.price}
     day_realised = dict(state.day_realised)
     day_realised[symbol] = day_realised.get(symbol, ZERO) + realised - fee
     return _rebuild(

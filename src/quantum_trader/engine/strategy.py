@@ -1,0 +1,194 @@
+"""Strategies as the kernel sees them: decisions precomputed in batch, read by index.
+
+Signals are computed once over the whole history before the loop (the signals layer
+proves its batch output equal to its live, bar-by-bar output), so the loop only looks
+up what was decided at each decision time. A decision at index k is *known* at
+``close_ts[k]``: the close of the bar it was computed on, never earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from quantum_trader.config import Policy
+from quantum_trader.data.resample import resample_bars
+from quantum_trader.domain.market import F64, I64, BarSeries
+from quantum_trader.domain.time import timeframe_ms
+from quantum_trader.domain.trading import Intent, Side
+from quantum_trader.signals.pipeline import BatchSignals, SignalSet
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A held position as a strategy sees it: which way, opened by which signal, at which decision."""
+
+    side: Side
+    source: str
+    opened_k: int
+
+
+class Decisions(Protocol):
+    close_ts: I64
+    """(D,) ascending: when each decision becomes known."""
+    symbols: tuple[str, ...]
+
+    def intents(self, k: int) -> list[Intent]: ...
+
+    def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
+        """(symbol, reason) of held positions the strategy closes at decision k."""
+        ...
+
+    def correlation(self, k: int) -> F64 | None:
+        """Correlation matrix known at decision k, rows/columns in ``symbols`` order."""
+        ...
+
+
+class Strategy(Protocol):
+    name: str
+
+    def prepare(self, bars: Mapping[str, BarSeries], policy: Policy) -> Decisions: ...
+
+
+def _common_clock(bars: Mapping[str, BarSeries], timeframe: str) -> dict[str, BarSeries]:
+    """Resample to ``timeframe`` and keep only the bar times every symbol has."""
+    out = {s: (b if b.timeframe == timeframe else resample_bars(b, timeframe)) for s, b in bars.items()}
+    common = out[next(iter(out))].ts
+    for series in out.values():
+        common = np.intersect1d(common, series.ts)
+    result = {}
+    for symbol, series in out.items():
+        keep = np.isin(series.ts, common)
+        result[symbol] = BarSeries(symbol, timeframe, series.ts[keep], series.open[keep], series.high[keep],
+                                   series.low[keep], series.close[keep], series.volume[keep])
+    return result
+
+
+@dataclass(frozen=True)
+class MultiAssetDecisions:
+    """The spec's multi-asset strategy: per-asset trend models plus cross-asset signals.
+
+    A position opened on the trend model is closed when its momentum (the model's
+    volatility-normalised trend) turns against it, not on every wobble of the regime; one
+    opened on a cross-asset signal is held for the signal's lookback (its
+    horizon: 4h for divergence, 24h for sector momentum), then closed unless the trend
+    model points its way. A trend pointing against any position closes it at once.
+    """
+
+    symbols: tuple[str, ...]
+    close_ts: I64
+    result: BatchSignals
+    model_step: int
+    corr_index: I64
+    horizons: Mapping[str, int]
+
+    def intents(self, k: int) -> list[Intent]:
+        return self.result.intents_at(k)
+
+    def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
+        out = []
+        for symbol, h in held.items():
+            frame = self.result.frames[symbol]
+            direction = int(frame.decision.direction[k])
+            momentum = float(frame.features["trend_z"][k]) * h.side.sign
+            if direction == -h.side.sign or (h.source == "trend" and momentum < 0):
+                out.append((symbol, "signal"))
+            elif h.source in self.horizons and direction != h.side.sign and k - h.opened_k >= self.horizons[h.source]:
+                out.append((symbol, "horizon"))
+        return out
+
+    def correlation(self, k: int) -> F64 | None:
+        history = self.result.correlation
+        if history is None or self.corr_index[k] < 0:
+            return None
+        return np.asarray(history.matrix[self.corr_index[k]], dtype=np.float64)
+
+
+class MultiAssetStrategy:
+    name = "multi-asset"
+
+    def prepare(self, bars: Mapping[str, BarSeries], policy: Policy) -> MultiAssetDecisions:
+        signal_set = SignalSet(tuple(bars), policy)
+        model_tf = policy.signals.model.timeframe
+        corr_tf = policy.correlation.returns_timeframe
+        model_bars = _common_clock(bars, model_tf)
+        corr_bars = _common_clock(bars, corr_tf)
+        result = signal_set.batch(model_bars, corr_bars)
+        step = timeframe_ms(model_tf)
+        close_ts = result.ts + step
+        history = result.correlation
+        corr_index = np.full(close_ts.shape, -1, dtype=np.int64)
+        if history is not None:
+            corr_index = np.searchsorted(history.ts, close_ts - timeframe_ms(corr_tf), side="right") - 1
+        cross = policy.signals.cross_asset
+        horizons = {
+            "btc_divergence": max(1, timeframe_ms(cross.btc_divergence.lookback) // step),
+            "sector_momentum": max(1, timeframe_ms(cross.sector_momentum.lookback) // step),
+        }
+        return MultiAssetDecisions(tuple(bars), close_ts, result, step, corr_index, horizons)
+
+
+@dataclass(frozen=True)
+class SmaCrossDecisions:
+    """Always in the market: long while fast > slow, short while below (reverse on a cross)."""
+
+    symbols: tuple[str, ...]
+    close_ts: I64
+    long_cross: Mapping[str, np.ndarray]
+    short_cross: Mapping[str, np.ndarray]
+    close: Mapping[str, F64]
+    ts: I64
+
+    def intents(self, k: int) -> list[Intent]:
+        out = []
+        for symbol in self.symbols:
+            if self.long_cross[symbol][k] or self.short_cross[symbol][k]:
+                side = Side.LONG if self.long_cross[symbol][k] else Side.SHORT
+                out.append(Intent(int(self.ts[k]), symbol, side, 1.0, float(self.close[symbol][k]), None,
+                                  source="sma-cross", reasons=(f"sma cross {side.value}",)))
+        return out
+
+    def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
+        flips = {Side.LONG: self.short_cross, Side.SHORT: self.long_cross}
+        return [(symbol, "signal") for symbol, h in held.items() if flips[h.side][symbol][k]]
+
+    def correlation(self, k: int) -> F64 | None:
+        return None
+
+
+def sma(values: F64, window: int) -> F64:
+    """Simple moving average, NaN until ``window`` values exist (as pandas' rolling mean)."""
+    out = np.full(values.shape, np.nan)
+    if values.size >= window:
+        csum = np.cumsum(np.r_[0.0, values])
+        out[window - 1:] = (csum[window:] - csum[:-window]) / window
+    return out
+
+
+class SmaCrossStrategy:
+    """The reference strategy for comparisons with other engines (backtesting.py's SmaCross)."""
+
+    name = "sma-cross"
+
+    def __init__(self, fast: int = 10, slow: int = 30) -> None:
+        if not 0 < fast < slow:
+            raise ValueError(f"sma-cross: need 0 < fast < slow, got fast={fast}, slow={slow}")
+        self.fast, self.slow = fast, slow
+
+    def prepare(self, bars: Mapping[str, BarSeries], policy: Policy) -> SmaCrossDecisions:
+        first = next(iter(bars.values()))
+        step = timeframe_ms(first.timeframe)
+        if any(not np.array_equal(b.ts, first.ts) for b in bars.values()):
+            bars = _common_clock(bars, first.timeframe)
+            first = next(iter(bars.values()))
+        long_cross, short_cross, close = {}, {}, {}
+        for symbol, series in bars.items():
+            fast, slow = sma(series.close, self.fast), sma(series.close, self.slow)
+            prev_fast, prev_slow = np.r_[np.nan, fast[:-1]], np.r_[np.nan, slow[:-1]]
+            long_cross[symbol] = (prev_fast < prev_slow) & (fast > slow)
+            short_cross[symbol] = (prev_fast > prev_slow) & (fast < slow)
+            close[symbol] = series.close
+        return SmaCrossDecisions(tuple(bars), first.ts + step, long_cross, short_cross, close, first.ts)
