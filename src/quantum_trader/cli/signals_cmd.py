@@ -144,7 +144,10 @@ def signals(
     policy: Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults")] = None,
     history_days: Annotated[int, typer.Option("--history-days", min=1)] = DEFAULT_HISTORY_DAYS,
 ) -> None:
-    """Per asset at TIME: regime, edge, side, stop and the reasons (BTC must be among the symbols)."""
+    """Per asset at TIME: regime, edge, side, stop and the reasons (BTC must be among the symbols).
+
+    Example: quantum-trader signals --symbols BTC/USDT:USDT,ETH/USDT:USDT --at 2025-03-20T12:00 --plot signals.html
+    """
     pol = _policy(policy)
     syms = [s.strip() for s in symbols.split(",") if s.strip()]
     try:
@@ -184,7 +187,10 @@ def check_lookahead(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     policy: Annotated[Path | None, typer.Option("--policy")] = None,
 ) -> None:
-    """Truncate the data at random bars and print every value at or before a cut that changed."""
+    """Truncate the data at random bars and print every value at or before a cut that changed.
+
+    Example: quantum-trader check lookahead --signal my_module:my_signal --synthetic
+    """
     pol = _policy(policy)
     tf = timeframe or pol.signals.model.timeframe
     try:
