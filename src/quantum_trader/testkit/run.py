@@ -1,0 +1,28 @@
+"""Run the kernel on a hand-made market in one call, with the testkit's defaults stated once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from quantum_trader.config import Policy
+from quantum_trader.engine.kernel import Kernel, KernelSettings, MarketData
+from quantum_trader.engine.recorder import Recorder
+from quantum_trader.engine.strategy import Decisions
+from quantum_trader.testkit.policy import policy_with
+
+INITIAL_EQUITY = Decimal(100_000)
+
+
+def run_kernel(data: MarketData, decisions: Decisions, *, policy: Policy | None = None,
+               initial_equity: Decimal = INITIAL_EQUITY, slippage: bool = False,
+               **settings: Any) -> Recorder:
+    """``Kernel(data, KernelSettings(...)).run(decisions)``.
+
+    Slippage is OFF by default here (unlike ``KernelSettings``) because scenario tests
+    assert prices to the tick; pass ``slippage=True`` to test the cost model itself.
+    Other keyword arguments go to ``KernelSettings`` unchanged (``phase``, ``plain``...).
+    """
+    kernel = Kernel(data, KernelSettings(policy=policy or policy_with(), initial_equity=initial_equity,
+                                         slippage=slippage, **settings))
+    return kernel.run(decisions)
