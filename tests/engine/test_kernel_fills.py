@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import pandas as pd
 import pytest
 
+from quantum_trader.config import PolicyError
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.portfolio import MONEY_QUANTUM
 from quantum_trader.testkit import (
@@ -68,17 +69,10 @@ def test_latency_bars_two_fills_two_bars_after_the_decision() -> None:
     assert (trade["entry_ts"], trade["entry_price"]) == (b.ts(3), 104.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: venue.latency_bars=0 (allowed by the policy, ge=0) makes Kernel.run fill at row "
-    "searchsorted(close_ts)-1, i.e. at the OPEN of the very bar whose close produced the decision: "
-    "a fill one bar before the decision is known (look-ahead)"))
-def test_latency_zero_never_fills_before_the_decision_is_known() -> None:
-    b = MarketBuilder()
-    data = b.bars("BTC", [100, 100, (101, 106, 101, 105), 105, 105]).build()
-    script = ScriptedDecisions.at_closes(data, intents={2: [long("BTC", entry=105, stop=95)]})
-    trade = only_trade(run_kernel(data, script, policy=policy_with(venue={"latency_bars": 0})))
-    assert trade["entry_ts"] >= script.close_ts[0]
-    assert trade["entry_price"] == 105.0
+def test_latency_zero_is_refused_by_the_policy() -> None:
+    """Latency 0 would fill at the open of the bar whose close made the decision: look-ahead."""
+    with pytest.raises(PolicyError, match="venue.latency_bars"):
+        policy_with(venue={"latency_bars": 0})
 
 
 def test_no_fill_on_a_missing_bar_refused_with_rule_no_bar() -> None:

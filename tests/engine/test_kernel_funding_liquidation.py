@@ -143,10 +143,6 @@ def test_liquidation_at_the_ledgers_liquidation_price() -> None:
     assert final_cash(rec) == pytest.approx(float(expected), abs=2.01e-8)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: engine.window ranks LIQUIDATION before STOP when both fall in one bar, but a long's "
-    "stop above its liquidation price is crossed first on the way down: the kernel books a "
-    "liquidation at 82.568 where the resting stop fills at 95"))
 def test_a_stop_above_the_liquidation_price_fills_first_in_the_same_bar() -> None:
     b = MarketBuilder()
     data = b.bars("BTC", [100, 100, 100, (100, 100, 80, 81), 81]).build()

@@ -110,8 +110,9 @@ class Venue(PolicyModel):
     exchange: str = "binanceusdm"
     fees: dict[str, VenueFees] = Field(default_factory=_default_fees)
     funding_hours_utc: tuple[int, ...] = (0, 8, 16)
-    latency_bars: int = Field(default=1, ge=0)
-    """A signal at the close of bar t fills at the open of bar t + latency_bars."""
+    latency_bars: int = Field(default=1, ge=1)
+    """A signal at the close of bar t fills at the open of bar t + latency_bars; 0 would fill
+    at the open of the very bar whose close made the decision (look-ahead), so it is refused."""
 
 
 def _default_sectors() -> dict[str, tuple[str, ...]]:

@@ -31,7 +31,8 @@ class WindowEventKind(StrEnum):
 
 
 # Lower sorts first when two events fall on the same bar: a stop or liquidation fills
-# inside the bar, before the close at which losses are measured.
+# inside the bar, before the close at which losses are measured. (One position's stop
+# and liquidation on the same bar are ordered by price, in ``scan_window``.)
 _PRIORITY = {
     WindowEventKind.LIQUIDATION: 0,
     WindowEventKind.STOP: 1,
@@ -107,13 +108,19 @@ def scan_window(
         long = pos.quantity > 0
         hi = high[start:stop, pos.column]
         lo = low[start:stop, pos.column]
+        hits: list[tuple[int, float, WindowEventKind]] = []
         for level, kind in ((pos.stop_price, WindowEventKind.STOP),
                             (pos.liquidation_price, WindowEventKind.LIQUIDATION)):
             if level is None:
                 continue
             hit = _first(lo <= level) if long else _first(hi >= level)
             if hit >= 0:
-                candidates.append((hit, _PRIORITY[kind], kind, pos.column))
+                hits.append((hit, level, kind))
+        if hits:
+            # The earlier bar wins; within one bar, the level nearer the price is crossed
+            # first (a long's higher level, a short's lower one).
+            hit, _, kind = min(hits, key=lambda h: (h[0], -h[1] if long else h[1]))
+            candidates.append((hit, _PRIORITY[kind], kind, pos.column))
         pnl = pos.quantity * (mark[start:stop, pos.column] - pos.entry_price)
         unrealised += pnl
         asset_day = pos.day_realised + pnl - pos.day_start_unrealised
