@@ -44,3 +44,17 @@ def test_rewriting_the_same_market_changes_nothing(tmp_path: Path) -> None:
     write_market(market, catalog)
     info = catalog.dataset("ETH/USDT:USDT", DataKind.CANDLES, "1m", exchange="synthetic")
     assert info is not None and info.rows == 1440
+
+
+def test_the_synthetic_venue_lists_its_perpetuals_for_screening(tmp_path: Path) -> None:
+    import json
+
+    from quantum_trader.data.synthetic import SynthConfig, generate_market
+    from quantum_trader.data.synthetic.writer import MARKETS_FILE, write_market
+    from quantum_trader.universe.screening import perpetual_listed
+
+    market = generate_market(SynthConfig(days=1, seed=1, assets=("BTC", "SOL")))
+    write_market(market, Catalog(tmp_path))
+    markets = json.loads((tmp_path / MARKETS_FILE).read_text())
+    assert sorted(markets) == ["BTC/USDT:USDT", "SOL/USDT:USDT"]
+    assert all(perpetual_listed(markets, s) for s in markets)

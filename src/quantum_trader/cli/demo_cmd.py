@@ -15,12 +15,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from quantum_trader.analytics.gates import evaluate_gate
+from quantum_trader.analytics.gates_evidence import Evidence
 from quantum_trader.cli.backtest_cmd import print_headline
+from quantum_trader.cli.gates_cmd import print_verdict
+from quantum_trader.cli.screen_cmd import gather, load_markets_file
 from quantum_trader.cli.synth_cmd import generate_into, print_summary
-from quantum_trader.config import PolicyError, load_policy
+from quantum_trader.config import Policy, PolicyError, load_policy
+from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.synthetic import SynthConfig
+from quantum_trader.data.synthetic.writer import MARKETS_FILE
+from quantum_trader.domain.symbols import asset_of, perp_symbol
 from quantum_trader.engine.backtest import BacktestRequest, default_settings, run_backtest
 from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.universe.screening import Status, screen_asset
 
 console = Console()
 DEFAULT_OUT = Path(os.environ.get("QT_DEMO_DIR", "demo-output"))
@@ -52,6 +60,7 @@ def demo(
         f"{pf.max_correlated_exposure:.0%}, kill switch at -{pf.max_daily_loss_portfolio:.0%} day / "
         f"-{pf.max_drawdown_portfolio:.0%} drawdown"
     )
+    _print_screening(catalog, tuple(asset_of(s) for s in market.bars), policy)
     symbols = tuple(market.bars)
     request = BacktestRequest(
         catalog=catalog, symbols=symbols, strategy=MultiAssetStrategy(), policy=policy, policy_name="default",
@@ -60,4 +69,22 @@ def demo(
     with console.status("backtest") as status:
         result = run_backtest(request, progress=lambda msg: status.update(f"backtest: {msg}"))
     print_headline(result)
+    console.print("\n[bold]Expansion gate[/] (the run's evidence; phase 0 -> 1 needs 3 profitable BTC months "
+                  "and a kill-switch drill: quantum-trader killswitch drill)")
+    print_verdict(evaluate_gate(0, Evidence.from_run(result.run.path), policy))
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s (phase 3: every tier admitted)")
+
+
+def _print_screening(catalog: Path, assets: tuple[str, ...], policy: Policy) -> None:
+    """One line: which assets pass the spec's inclusion criteria on the generated market."""
+    cat = Catalog(catalog)
+    markets = load_markets_file(catalog / MARKETS_FILE)
+    btc = cat.read_bars(perp_symbol(policy.signals.model.baseline_asset), "1m")
+    screens = [screen_asset(gather(cat, a, policy, exchange=None, markets=markets, markets_source=MARKETS_FILE,
+                                   btc=btc), policy) for a in assets]
+    passed = [s.asset for s in screens if s.status is Status.PASS]
+    failed = {s.asset: [c.criterion for c in s.criteria if c.status is not Status.PASS] for s in screens
+              if s.status is not Status.PASS}
+    why = "; ".join(f"{a}: {', '.join(c)}" for a, c in failed.items())
+    console.print(f"screening: {len(passed)} of {len(screens)} pass ({', '.join(passed)})"
+                  + (f"; not passing: {why}" if why else ""), highlight=False)

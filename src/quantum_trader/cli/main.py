@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from quantum_trader.cli import backtest_cmd, data_cmd, demo_cmd, policy_cmd, signals_cmd, synth_cmd
+from quantum_trader.cli import (
+    backtest_cmd,
+    data_cmd,
+    demo_cmd,
+    gates_cmd,
+    phase_cmd,
+    policy_cmd,
+    screen_cmd,
+    signals_cmd,
+    synth_cmd,
+)
 
 app = typer.Typer(
     help="Quantum Trader: multi-asset crypto perpetuals under a strict, measured risk framework.",
@@ -19,6 +29,10 @@ app.command("demo")(demo_cmd.demo)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("signals")(signals_cmd.signals)
 app.add_typer(signals_cmd.check_app, name="check")
+app.command("screen")(screen_cmd.screen)
+app.command("gates")(gates_cmd.gates)
+app.add_typer(phase_cmd.phase_app, name="phase")
+app.add_typer(phase_cmd.killswitch_app, name="killswitch")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,19 @@ assets already written stay valid, and re-running simply rewrites identical rows
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from quantum_trader.data.synthetic.market import SyntheticMarket
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries, TradeFlowSeries
+from quantum_trader.domain.symbols import parse_symbol
+
+MARKETS_FILE = "markets.json"
+"""ccxt ``load_markets()``-shaped metadata at the catalog root (screening reads "perpetual listed" there)."""
 
 Series = BarSeries | FundingSeries | BookSeries | TradeFlowSeries
 Progress = Callable[[int, int, str], None]
@@ -44,3 +52,32 @@ def write_market(
         catalog.write_many(items, exchange=exchange)
         if progress is not None:
             progress(done, total, symbol)
+    root = getattr(catalog, "root", None)
+    if isinstance(root, Path):
+        write_markets(root, market_entries(market.bars))
+
+
+def market_entries(symbols: Sequence[str] | dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The synthetic venue lists each of its symbols as an active linear perpetual, as ccxt shapes it."""
+    entries = {}
+    for symbol in symbols:
+        base, quote, settle = parse_symbol(symbol)
+        entries[symbol] = {
+            "id": f"{base}{quote}", "symbol": symbol, "base": base, "quote": quote, "settle": settle,
+            "type": "swap", "swap": True, "spot": False, "linear": True, "contract": True, "active": True,
+            "info": {"source": "quantum-trader synthetic market"},
+        }
+    return entries
+
+
+def write_markets(root: Path, entries: dict[str, dict[str, Any]]) -> Path:
+    """Merge ``entries`` into ``<root>/markets.json`` atomically (temp file, then rename)."""
+    path = root / MARKETS_FILE
+    current: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    current.update(entries)
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".markets-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(current, handle, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,191 @@
+"""``quantum-trader phase show|promote|demote`` and ``quantum-trader killswitch drill``.
+
+Register in ``cli/main.py`` with ``app.add_typer(phase_cmd.phase_app, name="phase")`` and
+``app.add_typer(phase_cmd.killswitch_app, name="killswitch")``.
+
+The phase lives in the journal (SQLite file by default, PostgreSQL by URL). ``promote``
+evaluates the gate out of the current phase on ``--run`` plus the journal's drills and
+is refused (exit 1) while a required criterion fails or lacks evidence, unless
+``--force --reason`` is given, which is recorded as forced. ``demote`` always works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quantum_trader.analytics.gates import evaluate_gate
+from quantum_trader.analytics.gates_drill import DrillError, run_drill
+from quantum_trader.analytics.gates_evidence import Evidence
+from quantum_trader.analytics.gates_phase import PhaseError, demote, promote
+from quantum_trader.cli.gates_cmd import collect_evidence, journal_target, load_policy_or_exit, print_verdict
+from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
+from quantum_trader.domain.market import DataKind
+from quantum_trader.domain.symbols import perp_symbol
+from quantum_trader.journal.store import Journal, JournalError
+
+console = Console()
+phase_app = typer.Typer(help="The expansion phase: show it, promote through a gate, demote.", no_args_is_help=True)
+killswitch_app = typer.Typer(help="Kill-switch drills (paper mode), recorded as gate evidence.", no_args_is_help=True)
+
+JournalOpt = Annotated[str | None, typer.Option(
+    "--journal", help="Journal SQLite file or database URL (default $QT_JOURNAL or ./journal.sqlite).")]
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")]
+OperatorOpt = Annotated[str, typer.Option("--operator", help="Who did it (default $USER).")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error[/] {message}", highlight=False)
+    return typer.Exit(code=code)
+
+
+def _journal(journal: str | None) -> Journal:
+    try:
+        return Journal(journal_target(journal))
+    except JournalError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _operator(value: str) -> str:
+    return value or os.environ.get("USER", "")
+
+
+@phase_app.command("show")
+def show(journal: JournalOpt = None, policy_file: PolicyOpt = None) -> None:
+    """The current phase, the assets it admits, and every recorded change and drill."""
+    policy = load_policy_or_exit(policy_file)
+    store = _journal(journal)
+    current = store.current_phase(policy.expansion.start_phase)
+    p = policy.expansion.phases[current]
+    extra = " + selected tier 3 on identified edge" if p.tier_3_selective else ""
+    console.print(f"phase {current} ({p.name}): {', '.join(p.assets)}{extra}  [dim]{store.url}[/]", highlight=False)
+    table = Table(title="Phase history")
+    for col in ("time", "kind", "from", "to", "forced", "operator", "reason"):
+        table.add_column(col, overflow="fold")
+    for c in store.phase_history():
+        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.ts / 1000)), c.kind.value,
+                      "-" if c.from_phase is None else str(c.from_phase), str(c.to_phase),
+                      "FORCED" if c.forced else "", c.operator, c.reason)
+    console.print(table)
+
+
+@phase_app.command("promote")
+def promote_cmd(
+    run: Annotated[str | None, typer.Option("--run", help="Run folder whose evidence the gate reads.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Promote although a required criterion fails.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why; required with --force.")] = "",
+    operator: OperatorOpt = "",
+    journal: JournalOpt = None,
+    policy_file: PolicyOpt = None,
+) -> None:
+    """Move up one phase if the gate out of the current phase allows it.
+
+    Example: quantum-trader phase promote --run runs/20250401-000000-btc --journal journal.sqlite
+    """
+    policy = load_policy_or_exit(policy_file)
+    store = _journal(journal)
+    current = store.current_phase(policy.expansion.start_phase)
+    if current >= 3:
+        raise _fail("already in phase 3: there is no phase to promote to")
+    if run is not None:
+        evidence = collect_evidence(run, store)
+    else:
+        evidence = Evidence(f"journal {store.url}", drills=tuple(store.drills()), drill_source=f"journal {store.url}")
+    verdict = evaluate_gate(current, evidence, policy)
+    print_verdict(verdict)
+    try:
+        change = promote(store, current, verdict, ts=_now(), reason=reason, force=force, operator=_operator(operator))
+    except PhaseError as exc:
+        raise _fail(f"refused: {exc}", code=1) from None
+    tag = " [bold red](FORCED)[/]" if change.forced else ""
+    console.print(f"phase {change.from_phase} -> {change.to_phase} recorded{tag}", highlight=False)
+
+
+@phase_app.command("demote")
+def demote_cmd(
+    reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
+    to: Annotated[int | None, typer.Option("--to", min=0, max=2, help="Target phase (default: one down).")] = None,
+    operator: OperatorOpt = "",
+    journal: JournalOpt = None,
+    policy_file: PolicyOpt = None,
+) -> None:
+    """Move down (always allowed): the universe shrinks at once."""
+    policy = load_policy_or_exit(policy_file)
+    store = _journal(journal)
+    current = store.current_phase(policy.expansion.start_phase)
+    try:
+        change = demote(store, current, ts=_now(), reason=reason, to_phase=to, operator=_operator(operator))
+    except PhaseError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"phase {change.from_phase} -> {change.to_phase} recorded", highlight=False)
+
+
+def _prices(assets: tuple[str, ...], given: list[str], catalog: Path | None) -> dict[str, float]:
+    """``--price BTC=60000`` values, else the last close of each asset in the catalog."""
+    prices: dict[str, float] = {}
+    for item in given:
+        asset, sep, value = item.partition("=")
+        try:
+            prices[perp_symbol(asset.strip())] = float(value)
+        except ValueError:
+            raise _fail(f"--price {item!r}: expected ASSET=PRICE, e.g. BTC=60000") from None
+        if not sep:
+            raise _fail(f"--price {item!r}: expected ASSET=PRICE, e.g. BTC=60000")
+    cat = Catalog(catalog if catalog is not None else default_catalog_root())
+    for asset in assets:
+        symbol = perp_symbol(asset)
+        if symbol in prices:
+            continue
+        infos = [i for i in cat.datasets() if i.symbol == symbol and i.kind is DataKind.CANDLES and i.timeframe]
+        if not infos:
+            raise _fail(f"no price for {asset}: pass --price {asset}=<price> or a --catalog holding its candles")
+        info = infos[0]
+        try:
+            bars = cat.read_bars(symbol, info.timeframe or "", exchange=info.exchange, start_ms=info.last_ts)
+        except CatalogError as exc:
+            raise _fail(str(exc)) from None
+        prices[symbol] = float(bars.close[-1])
+    return prices
+
+
+@killswitch_app.command("drill")
+def drill(
+    price: Annotated[list[str] | None, typer.Option("--price", help="ASSET=PRICE (repeatable).")] = None,
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog for last closes.")] = None,
+    operator: OperatorOpt = "",
+    journal: JournalOpt = None,
+    policy_file: PolicyOpt = None,
+) -> None:
+    """Paper drill: open a position on every asset of the current phase, trip the kill switch deliberately,
+    verify every position closed, and record the drill in the journal as gate evidence.
+
+    Example: quantum-trader killswitch drill --price BTC=60000 --journal journal.sqlite
+    """
+    policy = load_policy_or_exit(policy_file)
+    store = _journal(journal)
+    current = store.current_phase(policy.expansion.start_phase)
+    prices = _prices(policy.phase_assets(current), price or [], catalog)
+    try:
+        record = run_drill(policy, prices, ts=_now(), phase=current, operator=_operator(operator))
+    except DrillError as exc:
+        raise _fail(str(exc)) from None
+    saved = store.record_drill(record)
+    details = json.loads(saved.details)
+    console.print(f"trip: {saved.trip_reason}", highlight=False)
+    console.print(f"actions: {', '.join(details['actions'])}", highlight=False)
+    verdict = "[green]passed[/]" if saved.passed else "[bold red]FAILED[/]"
+    console.print(f"drill #{saved.id} (paper) {verdict}: {saved.positions_before} positions open, "
+                  f"{saved.positions_after} left; recorded in {store.url}", highlight=False)
+    if not saved.passed:
+        raise typer.Exit(code=1)

@@ -1,0 +1,218 @@
+"""``quantum-trader screen``: every inclusion criterion of spec section 2, per asset, from the catalog.
+
+Register in ``cli/main.py`` with ``app.command("screen")(screen_cmd.screen)``.
+
+The catalog is read here (the edge); ``universe.screening`` does the measuring and
+``universe.tiers`` the joining with the policy's tiers. A dataset the catalog lacks is
+passed on as None, so its criteria print ``unknown``: never a pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quantum_trader.config import Policy, PolicyError, load_policy
+from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
+from quantum_trader.data.resample import resample_bars
+from quantum_trader.domain.market import BarSeries, DataKind
+from quantum_trader.domain.symbols import perp_symbol
+from quantum_trader.domain.time import timeframe_ms
+from quantum_trader.universe.screening import (
+    AssetScreen,
+    CriterionResult,
+    ScreeningInputs,
+    Status,
+    perpetual_listed,
+    records,
+    screen_asset,
+)
+from quantum_trader.universe.tiers import TierAssignment, assign_tiers
+
+console = Console()
+MARKETS_FILE = "markets.json"
+STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.UNKNOWN: "yellow", Status.NOT_APPLICABLE: "dim"}
+
+
+class ScreenInputError(ValueError):
+    """A markets file that cannot be read as ccxt market metadata."""
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def load_markets_file(path: Path) -> dict[str, Any]:
+    """ccxt's ``load_markets()`` output saved as JSON: an object keyed by unified symbol."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScreenInputError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ScreenInputError(f"{path}: expected an object of markets keyed by symbol, as ccxt load_markets() returns")
+    return data
+
+
+def _candles(cat: Catalog, symbol: str, exchange: str | None) -> BarSeries | None:
+    """The finest candle dataset held for ``symbol`` (gaps and volume are measured at their own resolution)."""
+    infos = [i for i in cat.datasets() if i.symbol == symbol and i.kind is DataKind.CANDLES
+             and (exchange is None or i.exchange == exchange) and i.timeframe]
+    if not infos:
+        return None
+    best = min(infos, key=lambda i: timeframe_ms(i.timeframe or "1m"))
+    assert best.timeframe is not None
+    return cat.read_bars(symbol, best.timeframe, exchange=best.exchange)
+
+
+def _on_clock(bars: BarSeries | None, timeframe: str) -> BarSeries | None:
+    if bars is None or bars.timeframe == timeframe:
+        return bars
+    if timeframe_ms(timeframe) % timeframe_ms(bars.timeframe):
+        return None
+    return resample_bars(bars, timeframe)
+
+
+def gather(cat: Catalog, asset: str, policy: Policy, *, exchange: str | None, markets: dict[str, Any] | None,
+           markets_source: str, btc: BarSeries | None) -> ScreeningInputs:
+    """Everything the catalog holds for ``asset``; missing datasets stay None."""
+    symbol = perp_symbol(asset)
+    where = f"catalog {cat.root}"
+    bars = _candles(cat, symbol, exchange)
+    corr_bars = btc_bars = None
+    if bars is not None and btc is not None:
+        clock = max((bars.timeframe, btc.timeframe, policy.correlation.returns_timeframe), key=timeframe_ms)
+        corr_bars, btc_bars = _on_clock(bars, clock), _on_clock(btc, clock)
+    book = funding = None
+    try:
+        book = cat.read_book(symbol, exchange=exchange)
+    except CatalogError:
+        book = None
+    try:
+        funding = cat.read_funding(symbol, exchange=exchange)
+    except CatalogError:
+        funding = None
+    listed = None if markets is None else perpetual_listed(markets, symbol)
+    return ScreeningInputs(symbol, bars=bars, corr_bars=corr_bars, btc_bars=btc_bars, book=book, funding=funding,
+                           listed=listed, sources={"candles": where, "book": where, "funding": where,
+                                                   "markets": markets_source})
+
+
+def _value(c: CriterionResult) -> str:
+    if c.value is None:
+        return "unknown"
+    if c.unit == "bool":
+        return "yes" if c.value else "no"
+    value = float(c.value)
+    if c.unit == "usd":
+        return f"${value:,.0f}"
+    if c.unit == "fraction":
+        return f"{value:.4%}"
+    return f"{value:.3f}"
+
+
+def _threshold(c: CriterionResult) -> str:
+    if c.unit == "bool":
+        return "listed"
+    value = float(c.threshold)
+    text = {"usd": f"${value:,.0f}", "fraction": f"{value:.4%}"}.get(c.unit, f"{value:.2f}")
+    return f"{c.comparison} {text}"
+
+
+def _print_table(screens: list[AssetScreen], assignment: TierAssignment, *, evidence: bool = False) -> None:
+    table = Table(title="Screening (spec section 2)", show_lines=False)
+    columns = ("asset", "criterion", "status", "measured", "threshold", *(("evidence",) if evidence else ()))
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for s in screens:
+        for i, c in enumerate(s.criteria):
+            style = STATUS_STYLE[c.status]
+            cells = [s.asset if i == 0 else "", c.criterion, f"[{style}]{c.status.value}[/]", _value(c),
+                     _threshold(c)]
+            table.add_row(*cells, *((c.evidence,) if evidence else ()))
+        table.add_section()
+    console.print(table)
+    tiers = Table(title="Tiers")
+    for col in ("asset", "screen", "policy tier", "tier", "state", "why"):
+        tiers.add_column(col, overflow="fold")
+    by_asset = {s.asset: s for s in screens}
+    for asset, m in assignment.members.items():
+        screened = by_asset.get(asset)
+        if screened is None:
+            continue
+        tier = "-" if m.tier is None else str(m.tier)
+        why = "; ".join(reason.split(":")[0] for reason in m.reasons[:3])
+        tiers.add_row(asset, screened.status.value, str(m.policy_tier), tier, m.state.value, why)
+    console.print(tiers)
+    for event in assignment.events:
+        if event.asset not in by_asset:
+            continue
+        console.print(f"[bold]{event.kind.value}[/] {event.message}", highlight=False)
+
+
+def screen(
+    assets: Annotated[list[str] | None, typer.Argument(help="Asset codes (default: every asset of the tiers).")] = None,
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder (default $QT_CATALOG or ./catalog).")
+                       ] = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="Exchange folder when several hold data.")] = None,
+    markets: Annotated[Path | None, typer.Option(
+        "--markets", help="ccxt load_markets() output as JSON (default <catalog>/markets.json)."
+    )] = None,
+    policy_file: Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one row per asset and criterion).")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per asset and criterion).")] = False,
+    evidence: Annotated[bool, typer.Option("--evidence", help="Add where each figure came from to the table.")
+                        ] = False,
+) -> None:
+    """Screen assets against the inclusion criteria: volume, depth at 1%, spread, perpetual listed,
+    90-day BTC correlation, funding and data-feed gaps. Missing data prints "unknown", never a pass.
+
+    Example: quantum-trader screen BTC ETH SOL --catalog catalog --json
+    """
+    try:
+        policy = load_policy(policy_file)
+    except PolicyError as exc:
+        raise _fail(f"invalid policy {exc}") from None
+    root = catalog if catalog is not None else default_catalog_root()
+    if not root.is_dir():
+        raise _fail(f"catalog {root} does not exist (pass --catalog or set $QT_CATALOG)")
+    chosen = [a.upper() for a in assets] if assets else list(policy.tradable_universe())
+    market_path = markets if markets is not None else root / MARKETS_FILE
+    market_data: dict[str, Any] | None = None
+    if market_path.is_file():
+        try:
+            market_data = load_markets_file(market_path)
+        except ScreenInputError as exc:
+            raise _fail(str(exc)) from None
+    elif markets is not None:
+        raise _fail(f"{markets}: markets file not found")
+    cat = Catalog(root)
+    try:
+        btc = _candles(cat, perp_symbol(policy.signals.model.baseline_asset), exchange)
+        screens = [screen_asset(gather(cat, a, policy, exchange=exchange, markets=market_data,
+                                       markets_source=str(market_path) if market_data is not None else "none",
+                                       btc=btc), policy) for a in chosen]
+    except (CatalogError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json or as_csv:
+        rows = records(screens)
+        if as_json:
+            sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        else:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["asset"])
+            writer.writeheader()
+            writer.writerows(rows)
+            sys.stdout.write(buffer.getvalue())
+        return
+    assignment = assign_tiers(policy, {s.asset: s for s in screens}, ts=int(time.time() * 1000))
+    _print_table(screens, assignment, evidence=evidence)

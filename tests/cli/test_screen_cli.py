@@ -1,0 +1,84 @@
+"""`quantum-trader screen` on a catalog of real files: table, --json, --csv, unknown for missing data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from quantum_trader.cli import screen_cmd
+from quantum_trader.data.catalog import Catalog
+from quantum_trader.data.ingest import ingest_file
+
+runner = CliRunner()
+app = typer.Typer()
+app.command("screen")(screen_cmd.screen)  # the line cli/main.py registers
+app.command("noop")(lambda: None)  # two commands keep "screen" a sub-command, as in the real app
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, shared_data: Path) -> Path:
+    root = tmp_path / "catalog"
+    cat = Catalog(root)
+    ingest_file(cat, shared_data / "orderbook/bybit_xrpusdt-ob500.data.zip")
+    ingest_file(cat, shared_data / "futures/XRP_USDT_USDT-8h-funding_rate.feather")
+    ingest_file(cat, shared_data / "futures/XRP_USDT_USDT-5m-futures.feather")
+    return root
+
+
+def test_json_reports_every_criterion_with_unknown_for_missing_data(catalog: Path, shared_data: Path) -> None:
+    result = runner.invoke(app, ["screen", "XRP", "--catalog", str(catalog), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["criterion"]: r for r in json.loads(result.output)}
+    assert rows["funding_typical_8h"]["status"] == "pass"
+    assert rows["funding_typical_8h"]["value"] == pytest.approx(0.0001)
+    # 50 levels of XRP reach 0.25% from mid: a lower bound of ~$1.9M, below $5M, so unknown
+    assert rows["depth_1pct"]["status"] == "unknown" and rows["depth_1pct"]["value"] > 1_000_000
+    assert rows["spread"]["status"] == "pass"
+    # no markets.json, 7 days of candles for a 30d/90d window, no BTC candles
+    for name in ("perpetual_listed", "data_feed_gaps", "btc_correlation_90d"):
+        assert rows[name]["status"] == "unknown", name
+    # the file's last 24h (288 five-minute candles) traded about $401M: below $500M
+    last_day = pd.read_feather(shared_data / "futures/XRP_USDT_USDT-5m-futures.feather").tail(288)
+    assert rows["volume_24h"]["value"] == pytest.approx(float((last_day["close"] * last_day["volume"]).sum()))
+    assert rows["volume_24h"]["status"] == "fail"
+    assert {r["asset_status"] for r in rows.values()} == {"fail"}
+
+
+def test_markets_file_decides_the_listing(catalog: Path) -> None:
+    (catalog / "markets.json").write_text(json.dumps(
+        {"XRP/USDT:USDT": {"symbol": "XRP/USDT:USDT", "type": "swap", "swap": True, "active": True}}))
+    result = runner.invoke(app, ["screen", "XRP", "--catalog", str(catalog), "--json"])
+    row = next(r for r in json.loads(result.output) if r["criterion"] == "perpetual_listed")
+    assert row["status"] == "pass" and row["evidence"].endswith("markets.json")
+    (catalog / "markets.json").write_text("[1, 2]")
+    bad = runner.invoke(app, ["screen", "XRP", "--catalog", str(catalog)], env={"COLUMNS": "250"})
+    assert bad.exit_code == 2 and "markets.json" in bad.output
+
+
+def test_csv_has_a_header_and_one_row_per_criterion(catalog: Path) -> None:
+    result = runner.invoke(app, ["screen", "XRP", "BTC", "--catalog", str(catalog), "--csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(rows) == 16 and rows[0]["asset"] == "XRP"
+    btc = [r for r in rows if r["asset"] == "BTC"]
+    assert {r["status"] for r in btc} <= {"unknown", "n/a"}  # nothing of BTC in this catalog: never a pass
+
+
+def test_table_shows_figures_thresholds_and_the_tier_outcome(catalog: Path) -> None:
+    result = runner.invoke(app, ["screen", "XRP", "--catalog", str(catalog)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "funding_typical_8h" in result.output and "< 0.1000%" in result.output
+    assert "unknown" in result.output and "Tiers" in result.output
+    assert "asset_removed XRP removed from tier 2" in result.output
+
+
+def test_missing_catalog_is_one_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["screen", "--catalog", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "does not exist" in result.output
