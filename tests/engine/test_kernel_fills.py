@@ -91,10 +91,6 @@ def test_no_fill_on_a_missing_bar_refused_with_rule_no_bar() -> None:
     assert rec.refusals["no_bar"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: a strategy exit whose fill bar is missing for that symbol calls Kernel._close at "
-    "grid.open (NaN) and the ledger raises decimal.InvalidOperation; the close should wait for the "
-    "symbol's next valid bar"))
 def test_exit_on_a_missing_bar_fills_at_the_next_valid_open() -> None:
     b = MarketBuilder()
     data = (b.bars("BTC", [100, 100, 100, 100, None, (103, 104, 102, 103), 103])
@@ -105,10 +101,6 @@ def test_exit_on_a_missing_bar_fills_at_the_next_valid_open() -> None:
     assert (trade["exit_ts"], trade["exit_price"], trade["exit_reason"]) == (b.ts(5), 103.0, "signal")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: an opposite intent on a missing bar closes the held position (reason 'reverse') "
-    "at grid.open = NaN before the no_bar check in Kernel._decide; the ledger raises "
-    "decimal.InvalidOperation. The no_bar check should come before the reversal's close"))
 def test_reversal_on_a_missing_bar_is_refused_and_keeps_the_position() -> None:
     b = MarketBuilder()
     data = (b.bars("BTC", [100, 100, 100, 100, None, 100, 100])
@@ -153,10 +145,6 @@ def test_gap_through_stop_with_slippage_pays_half_the_spread_on_both_fills() -> 
     assert final_cash(rec) == pytest.approx(float(expected), abs=1.01e-8)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: Kernel._fill computes the fee in float (fee(float(qty * price)) then round(fee, 8)), "
-    "so 99.99 x 89.955 x 0.0005 = 4.497300225 is booked as 4.49730023 instead of the ledger's own "
-    "half-even money() rounding 4.49730022: fees are not exact as DESIGN.md requires"))
 def test_fees_are_booked_exactly_in_usdt_quanta() -> None:
     b = MarketBuilder()
     data = b.bars("BTC", [100, 100, 100, 100, 89.955, 89.955]).build()

@@ -92,10 +92,6 @@ def test_every_settlement_while_held_is_paid_once() -> None:
     assert final_cash(rec) == float(expected)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: Kernel._boundary settles funding at grid.open[row], which is NaN when the held "
-    "symbol has no bar at the settlement row; apply_funding then raises decimal.InvalidOperation. "
-    "It should settle at the last known mark (grid.mark[row - 1])"))
 def test_funding_on_a_settlement_without_a_bar_uses_the_last_mark() -> None:
     bars: list[float | None] = [100.0] * 8 + [None] + [100.0] * 4
     data = (MarketBuilder().bars("BTC", bars).bars("ETH", [50.0] * 13)

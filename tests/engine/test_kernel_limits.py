@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-import pytest
 
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.testkit import BarSpec, MarketBuilder, ScriptedDecisions, long, policy_with, run_kernel
@@ -67,11 +66,6 @@ def test_portfolio_day_at_minus_five_percent_trips_closes_everything_and_refuses
     assert same_day.empty
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: Kernel._mark only calls portfolio.mark (which rolls the ledger's UTC day) when "
-    "positions are held; after a trip closed everything the ledger keeps yesterday's day-start "
-    "equity, so at the next day's boundary the switch re-arms and at once trips again on "
-    "yesterday's loss, refusing entries for ever. _mark should roll_day the ledger even when flat"))
 def test_kill_switch_rearms_next_utc_day_and_entries_are_allowed_again() -> None:
     b, rec = _trip_run()
     trades = rec.trades_frame()

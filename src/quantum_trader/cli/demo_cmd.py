@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from quantum_trader.analytics.gates import evaluate_gate
 from quantum_trader.analytics.gates_evidence import Evidence
 from quantum_trader.cli.backtest_cmd import print_headline
+from quantum_trader.cli.console import console
 from quantum_trader.cli.gates_cmd import print_verdict
 from quantum_trader.cli.screen_cmd import gather, load_markets_file
 from quantum_trader.cli.synth_cmd import generate_into, print_summary
@@ -30,7 +30,6 @@ from quantum_trader.engine.backtest import BacktestRequest, default_settings, ru
 from quantum_trader.engine.strategy import MultiAssetStrategy
 from quantum_trader.universe.screening import Status, screen_asset
 
-console = Console()
 DEFAULT_OUT = Path(os.environ.get("QT_DEMO_DIR", "demo-output"))
 
 

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from quantum_trader.analytics.gates import GateCriterion, GateStatus, GateVerdict, evaluate_gate
 from quantum_trader.analytics.gates_evidence import Evidence
 from quantum_trader.analytics.run_folder import RunFolderError
+from quantum_trader.cli.console import console
 from quantum_trader.config import Policy, PolicyError, load_policy
 from quantum_trader.journal.store import DEFAULT_JOURNAL, JOURNAL_ENV, Journal, JournalError
 
-console = Console()
 STYLE = {GateStatus.PASS: "green", GateStatus.FAIL: "bold red", GateStatus.NO_EVIDENCE: "yellow"}
 
 

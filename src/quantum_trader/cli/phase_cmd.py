@@ -18,20 +18,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from quantum_trader.analytics.gates import evaluate_gate
 from quantum_trader.analytics.gates_drill import DrillError, run_drill
 from quantum_trader.analytics.gates_evidence import Evidence
 from quantum_trader.analytics.gates_phase import PhaseError, demote, promote
+from quantum_trader.cli.console import console
 from quantum_trader.cli.gates_cmd import collect_evidence, journal_target, load_policy_or_exit, print_verdict
 from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
 from quantum_trader.domain.market import DataKind
 from quantum_trader.domain.symbols import perp_symbol
 from quantum_trader.journal.store import Journal, JournalError
 
-console = Console()
 phase_app = typer.Typer(help="The expansion phase: show it, promote through a gate, demote.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Kill-switch drills (paper mode), recorded as gate evidence.", no_args_is_help=True)
 

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from quantum_trader.cli.console import console
 from quantum_trader.config import Policy, PolicyError, load_policy, policy_to_yaml
 
 app = typer.Typer(help="Show or validate the policy that holds every limit of the spec.", no_args_is_help=True)
-console = Console()
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from quantum_trader.cli.console import console
 from quantum_trader.config import Policy, PolicyError, load_policy
 from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
 from quantum_trader.data.resample import resample_bars
@@ -38,7 +38,6 @@ from quantum_trader.universe.screening import (
 )
 from quantum_trader.universe.tiers import TierAssignment, assign_tiers
 
-console = Console()
 MARKETS_FILE = "markets.json"
 STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.UNKNOWN: "yellow", Status.NOT_APPLICABLE: "dim"}
 

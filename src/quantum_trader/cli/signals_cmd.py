@@ -12,9 +12,9 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from quantum_trader.cli.console import console
 from quantum_trader.config import Policy, PolicyError, load_policy
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.symbols import parse_symbol
@@ -24,7 +24,6 @@ from quantum_trader.signals.lookahead import check_lookahead as run_check
 from quantum_trader.signals.pipeline import BatchSignals, SignalSet
 from quantum_trader.signals.regime import Regime
 
-console = Console()
 check_app = typer.Typer(help="Honesty checks of signals (look-ahead).", no_args_is_help=True)
 DEFAULT_HISTORY_DAYS = 75
 """Bars read before --at: 30d volatility + 30d divergence z-score + warm-up."""

@@ -9,7 +9,7 @@ the policy used and the HTML report.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,8 +25,9 @@ from quantum_trader.data.catalog import Catalog, CatalogError
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, DataKind, FundingSeries
 from quantum_trader.domain.time import format_time
 from quantum_trader.engine.grid import build_grid
+from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.instruments import instrument_for
-from quantum_trader.engine.kernel import Kernel, KernelSettings, MarketData
+from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Strategy
 
@@ -69,6 +70,29 @@ def book_depth_and_spread(book: BookSeries, fraction: float = 0.01) -> tuple[F64
     return np.minimum(bid, ask), float(np.nanmedian(spread)) if spread.size else 0.0
 
 
+def assemble_market(bars: Mapping[str, BarSeries], funding: Mapping[str, FundingSeries] | None = None,
+                    books: Mapping[str, BookSeries] | None = None) -> MarketData:
+    """Align bars onto one grid and derive what the kernel reads from the books (depth, spread).
+
+    Shared by the catalog replay and by in-memory markets (benchmarks, tests, the demo),
+    so both hand the kernel exactly the same shape of data.
+    """
+    depth_ts: dict[str, I64] = {}
+    depth: dict[str, F64] = {}
+    spread: dict[str, float] = {}
+    kept: dict[str, BookSeries] = {}
+    for symbol, book in (books or {}).items():
+        if symbol in bars and len(book):
+            depth[symbol], spread[symbol] = book_depth_and_spread(book)
+            depth_ts[symbol] = book.ts
+            kept[symbol] = book
+    grid = build_grid(bars)
+    instruments = {s: instrument_for(s, float(b.close[0])) for s, b in bars.items()}
+    return MarketData(grid=grid, instruments=instruments,
+                      funding={s: f for s, f in (funding or {}).items() if s in bars},
+                      depth_ts=depth_ts, depth=depth, spread=spread, books=kept)
+
+
 def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
                 start_ms: int | None, end_ms: int | None) -> tuple[dict[str, BarSeries], MarketData]:
     bars = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
@@ -76,24 +100,13 @@ def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exc
         if len(series) == 0:
             raise CatalogError(f"{symbol}: no {timeframe} bars in the requested range")
     funding: dict[str, FundingSeries] = {}
-    depth_ts: dict[str, I64] = {}
-    depth: dict[str, F64] = {}
-    spread: dict[str, float] = {}
     books: dict[str, BookSeries] = {}
     for symbol in symbols:
         if catalog.dataset(symbol, DataKind.FUNDING, exchange=exchange) is not None:
             funding[symbol] = catalog.read_funding(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
         if catalog.dataset(symbol, DataKind.BOOK, exchange=exchange) is not None:
-            book = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-            if len(book):
-                depth[symbol], spread[symbol] = book_depth_and_spread(book)
-                depth_ts[symbol] = book.ts
-                books[symbol] = book
-    grid = build_grid(bars)
-    first_close = {s: float(b.close[0]) for s, b in bars.items()}
-    instruments = {s: instrument_for(s, first_close[s]) for s in symbols}
-    return bars, MarketData(grid=grid, instruments=instruments, funding=funding, depth_ts=depth_ts, depth=depth,
-                            spread=spread, books=books)
+            books[symbol] = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
+    return bars, assemble_market(bars, funding, books)
 
 
 def run_backtest(request: BacktestRequest, progress: Callable[[str], None] | None = None) -> BacktestResult:

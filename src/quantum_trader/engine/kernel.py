@@ -8,6 +8,12 @@ of those windows. At a decision time the ledger is marked, the kill switch consu
 the strategy's exits executed and its entry intents sent through ``risk.evaluate_batch``
 as one competing batch. Live and paper feed the same handlers one bar at a time.
 
+Only *active* decisions are visited when the strategy names them (``Decisions.active``,
+see ``strategy.active_decisions``): a 1m SMA cross acts at its crosses, and the minutes
+between are window scans. The equity curve is sampled (``engine.equity_curve``), and
+the scan's view of the account (held positions, liquidation prices) is refreshed once
+before the next scan rather than after every fill.
+
 Prices: a decision known at a bar's close fills at the open of the bar ``latency_bars``
 later (one by default), with slippage and taker fees from the venue models. Stops
 fill at the stop, or at the open when the bar gaps through it.
@@ -15,23 +21,31 @@ fill at the stop, or at the open when the bar gaps through it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 
-from quantum_trader.config import Policy
-from quantum_trader.domain.instrument import Instrument
-from quantum_trader.domain.market import F64, I64, BookSeries, FundingSeries
-from quantum_trader.domain.symbols import asset_of
+from quantum_trader.domain.market import I64
 from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
 from quantum_trader.domain.trading import Fill, Intent, OrderSide, Side
-from quantum_trader.engine.grid import MarketGrid
+from quantum_trader.engine.equity_curve import EquityRecording
+from quantum_trader.engine.inputs import KernelSettings, MarketData
+from quantum_trader.engine.level_scan import scan_levels
 from quantum_trader.engine.recorder import OpenTrade, Recorder
-from quantum_trader.engine.strategy import Decisions, Held
+from quantum_trader.engine.strategy import Decisions, Held, active_decisions
+from quantum_trader.engine.views import clean_correlation, depth_at, identified_edge
 from quantum_trader.engine.window import AccountFigures, HeldPosition, WindowEvent, WindowEventKind, scan_window
-from quantum_trader.portfolio import LedgerState, apply_fill, apply_funding, margin_summary, mark, new_ledger
+from quantum_trader.portfolio import (
+    LedgerState,
+    apply_fill,
+    apply_funding,
+    compile_margin,
+    margin_summary,
+    mark,
+    new_ledger,
+    roll_day,
+)
+from quantum_trader.portfolio.state import money
 from quantum_trader.risk import (
     ActionKind,
     EventKind,
@@ -45,41 +59,7 @@ from quantum_trader.risk import (
 )
 from quantum_trader.venues.simulated.fees import FeeModel
 from quantum_trader.venues.simulated.matching import stop_fill
-from quantum_trader.venues.simulated.slippage import NoSlippage, SpreadImpactModel, walk_book
-
-
-@dataclass(frozen=True)
-class MarketData:
-    """Everything the kernel reads besides bars, aligned once before the loop."""
-
-    grid: MarketGrid
-    instruments: Mapping[str, Instrument]
-    funding: Mapping[str, FundingSeries] = field(default_factory=dict)
-    depth_ts: Mapping[str, I64] = field(default_factory=dict)
-    depth: Mapping[str, F64] = field(default_factory=dict)
-    """Depth within 1% of mid (smaller side, USD) per book snapshot."""
-    spread: Mapping[str, float] = field(default_factory=dict)
-    """Typical relative bid-ask spread per symbol, for the slippage model without a book."""
-    books: Mapping[str, BookSeries] = field(default_factory=dict)
-    """L2 snapshots: a fill walks the latest one at or before it (within ``BOOK_MAX_AGE_MS``)."""
-
-
-@dataclass(frozen=True)
-class KernelSettings:
-    policy: Policy
-    initial_equity: Decimal = Decimal(100_000)
-    phase: int = 3
-    plain: bool = False
-    """Fixed-fraction sizing, no portfolio limits: for comparisons with other engines."""
-    plain_fraction: float = 1.0
-    slippage: bool = True
-    impact: float = 0.005
-    """Square-root impact coefficient per unit of participation in one bar's volume (no book)."""
-
-    @property
-    def latency_bars(self) -> int:
-        return self.policy.venue.latency_bars
-
+from quantum_trader.venues.simulated.slippage import taker_price
 
 EVENT_NAMES = {
     EventKind.TRIP_DAILY: "kill_switch_trip",
@@ -91,14 +71,8 @@ EVENT_NAMES = {
 }
 """Run-folder event kinds of the risk engine's events (drift kinds keep their own names)."""
 
-BOOK_MAX_AGE_MS = 15 * 60_000
-"""A book older than this at a fill says too little about the fill's cost: use the impact model."""
 
-UNKNOWN_DEPTH = 1e18
-"""Depth used when the catalog has no book for a symbol: the liquidity rule cannot bind."""
-
-
-class Kernel:
+class Kernel(EquityRecording):
     """Runs one strategy's decisions over a market; mutable run state, pure parts below it."""
 
     def __init__(self, data: MarketData, settings: KernelSettings) -> None:
@@ -116,11 +90,25 @@ class Kernel:
         self._liquidation: dict[str, float | None] = {}
         self._held: tuple[HeldPosition, ...] = ()
         self._boundaries = self._boundary_rows()
+        # The first boundary after each row (or the end): where a scan window must stop.
+        self._window_end = np.r_[self._boundaries, self.grid.ts.size][
+            np.searchsorted(self._boundaries, np.arange(self.grid.ts.size + 1), side="right")]
+        self._column = {s: j for j, s in enumerate(self.grid.symbols)}
+        self._ts: list[int] = self.grid.ts.tolist()
         self._done_boundary = -1
+        self._boundary_set = frozenset(self._boundaries.tolist())
         self._funding = self._funding_by_row()
         self._corr = np.eye(len(self.grid.symbols))
         self._opened: dict[str, tuple[str, int]] = {}
+        self._pending: dict[str, str] = {}
+        """Strategy exits waiting for their symbol's next bar."""
+        self._margin = compile_margin(settings.policy.margin)
+        self._taker = Decimal(repr(self.fees.taker))
         self._k = 0
+        self._init_curve()
+        self._stale_liquidation = False
+        self._stale_held = False
+        self.rec.peak = float(settings.initial_equity)
 
     # ------------------------------------------------------------------ setup
     def _boundary_rows(self) -> I64:
@@ -144,12 +132,18 @@ class Kernel:
 
     # ------------------------------------------------------------------ run
     def run(self, decisions: Decisions) -> Recorder:
+        """Visit the strategy's active decisions; the window scan covers every bar between them.
+
+        The equity curve gets a row at every visited decision (after its fills), at every
+        window event, and at the close of every UTC hour (vectorised over each quiet
+        window), so its size does not grow with the bar count of a 1m strategy.
+        """
         grid = self.grid
         n = grid.ts.size
-        fill_rows = np.searchsorted(grid.ts, decisions.close_ts, side="left") + (self.settings.latency_bars - 1)
+        visit = active_decisions(decisions)
+        fill_rows = np.searchsorted(grid.ts, decisions.close_ts[visit], side="left") + (self.settings.latency_bars - 1)
         row = 0
-        for k in range(decisions.close_ts.size):
-            r = int(fill_rows[k])
+        for k, r in zip(visit.tolist(), fill_rows.tolist(), strict=True):
             if r >= n:
                 break
             if r < row:
@@ -168,48 +162,86 @@ class Kernel:
         a = start
         while a < stop:
             self._boundary(a)
-            nxt = int(np.searchsorted(self._boundaries, a, side="right"))
-            end = min(stop, int(self._boundaries[nxt])) if nxt < self._boundaries.size else stop
-            event = None if not self._held else scan_window(
-                a, end, self.grid.high, self.grid.low, self.grid.mark, self._held, self._account()
-            )
+            self._pending_exits(a)
+            self._sync()
+            end = min(stop, int(self._window_end[a]), self._next_pending(a, stop))
+            event = self._scan(a, end)
             if event is None:
+                self._record_span(a, end)
                 a = end
                 continue
+            self._record_span(a, event.row)
             self._handle(event)
+            self._record_span(event.row, event.row + 1, every_row=True)
             a = event.row + 1
+
+    def _pending_exits(self, row: int) -> None:
+        """Exits deferred because their symbol had no bar: filled at its first bar's open."""
+        for symbol, reason in list(self._pending.items()):
+            if symbol not in self.ledger.positions:
+                del self._pending[symbol]
+            elif self.grid.valid[row, self._column_of(symbol)]:
+                del self._pending[symbol]
+                self._close(row, symbol, reason)
+                self._sync()
+
+    def _next_pending(self, start: int, stop: int) -> int:
+        """The first row after ``start`` where a deferred exit can fill (``stop`` if none)."""
+        nearest = stop
+        for symbol in self._pending:
+            valid = self.grid.valid[start + 1:stop, self._column_of(symbol)]
+            if valid.any():
+                nearest = min(nearest, start + 1 + int(np.argmax(valid)))
+        return nearest
+
+    def _column_of(self, symbol: str) -> int:
+        try:
+            return self._column[symbol]
+        except KeyError:
+            return self.grid.index(symbol)  # raises the grid's error naming the symbols
+
+    def _scan(self, start: int, stop: int) -> WindowEvent | None:
+        """The first event in rows [start, stop): nothing when flat.
+
+        Plain mode has no kill switch and no locks, so only a position's stop or
+        liquidation price can act inside a window; it tests just those levels (the same
+        touches ``scan_window`` tests), skipping the equity arithmetic it does not need.
+        """
+        if not self._held:
+            return None
+        if not self.settings.plain:
+            return scan_window(start, stop, self.grid.high, self.grid.low, self.grid.mark, self._held,
+                               self._account())
+        return scan_levels(start, stop, self.grid.high, self.grid.low, self.grid.mark, self._held,
+                           float(self.ledger.cash))
 
     def _boundary(self, row: int) -> None:
         if row <= self._done_boundary or row not in self._boundary_set:
             return
         self._done_boundary = row
-        ts = int(self.grid.ts[row])
+        ts = self._ts[row]
         for symbol, f_ts, rate in self._funding.get(row, ()):
             if symbol in self.ledger.positions:
-                col = self.grid.index(symbol)
+                col = self._column_of(symbol)
                 before = self.ledger.funding_paid
-                self.ledger = apply_funding(self.ledger, symbol, rate, max(f_ts, self.ledger.ts),
-                                            mark_price=float(self.grid.open[row, col]))
+                price = float(self.grid.open[row, col])
+                if price != price:  # no bar at the settlement: the last known price
+                    price = float(self.grid.mark[max(row - 1, 0), col])
+                self.ledger = apply_funding(self.ledger, symbol, rate, max(f_ts, self.ledger.ts), mark_price=price)
                 self.rec.open[symbol].funding -= float(self.ledger.funding_paid - before)
         self._mark(row, ts, use_open=True)
-        self._refresh_held()
-
-    @property
-    def _boundary_set(self) -> frozenset[int]:
-        cached = getattr(self, "_bset", None)
-        if cached is None:
-            cached = frozenset(self._boundaries.tolist())
-            self._bset = cached
-        return cached
+        self._stale_held = True
 
     # ------------------------------------------------------------------ marks and risk state
     def _mark(self, row: int, ts: int, *, use_open: bool = False) -> None:
         """Mark held positions (at the bar's open, or at its close) and let the kill switch look."""
         prices = self.grid.open[row] if use_open else self.grid.mark[row]
-        held = {s: float(prices[self.grid.index(s)]) for s in self.ledger.positions}
+        held = {s: float(prices[self._column_of(s)]) for s in self.ledger.positions}
         held = {s: p for s, p in held.items() if p == p}
         ts = max(ts, self.ledger.ts)
-        self.ledger = mark(self.ledger, held, ts) if held else self.ledger
+        # Flat, the ledger must still start the new UTC day: else its day-start equity stays
+        # yesterday's and a re-armed kill switch trips again at once on yesterday's loss.
+        self.ledger = mark(self.ledger, held, ts) if held else roll_day(self.ledger, ts)
         if self.settings.plain:
             return
         result = update(self.switch, self.ledger, self.limits, ts)
@@ -229,112 +261,147 @@ class Kernel:
     def _account(self) -> AccountFigures:
         f = self.ledger.figures
         lim = self.policy
-        off = 10.0 if self.settings.plain else 1.0  # plain mode: no kill switch, no locks
+        if self.settings.plain:  # plain mode: no kill switch, no locks, so nothing for the scan to find
+            return AccountFigures(cash=float(self.ledger.cash), day_start_equity=f.day_start_equity,
+                                  peak_equity=f.peak_equity, max_daily_loss=np.inf, max_drawdown=np.inf,
+                                  max_daily_loss_per_asset=np.inf)
         return AccountFigures(
             cash=float(self.ledger.cash), day_start_equity=f.day_start_equity, peak_equity=f.peak_equity,
-            max_daily_loss=min(lim.portfolio.max_daily_loss_portfolio * off, 10.0),
-            max_drawdown=min(lim.portfolio.max_drawdown_portfolio * off, 10.0),
-            max_daily_loss_per_asset=lim.per_asset.max_daily_loss_per_asset * off,
+            max_daily_loss=lim.portfolio.max_daily_loss_portfolio,
+            max_drawdown=lim.portfolio.max_drawdown_portfolio,
+            max_daily_loss_per_asset=lim.per_asset.max_daily_loss_per_asset,
         )
 
     def _refresh_held(self) -> None:
         held = []
         for symbol, pos in self.ledger.positions.items():
             held.append(HeldPosition(
-                column=self.grid.index(symbol), quantity=float(pos.quantity), entry_price=float(pos.entry_price),
+                column=self._column_of(symbol), quantity=float(pos.quantity), entry_price=float(pos.entry_price),
                 stop_price=None if pos.stop_price is None else float(pos.stop_price),
                 liquidation_price=self._liquidation.get(symbol),
                 day_realised=float(self.ledger.day_realised.get(symbol, Decimal(0))),
                 day_start_unrealised=float(self.ledger.day_start_unrealised.get(symbol, Decimal(0))),
             ))
         self._held = tuple(held)
+        self._span_book = None
+
+    def _sync(self) -> None:
+        """Bring the scan's view of the account up to date, once, before the next scan.
+
+        Fills and marks only flag it stale: a decision with several fills then pays for
+        one margin summary, not one per fill.
+        """
+        if self._stale_liquidation:
+            self._stale_liquidation = False
+            self._refresh_liquidation()
+        if self._stale_held:
+            self._stale_held = False
+            self._refresh_held()
 
     def _refresh_liquidation(self) -> None:
-        summary = margin_summary(self.ledger, self.policy.margin)
+        summary = margin_summary(self.ledger, self._margin)
         self._liquidation = {s: (None if p is None else float(p)) for s, p in summary.liquidation_prices.items()}
 
     # ------------------------------------------------------------------ events inside a window
     def _handle(self, event: WindowEvent) -> None:
         row = event.row
         if event.kind in (WindowEventKind.STOP, WindowEventKind.LIQUIDATION):
-            symbol = self.grid.symbols[event.column]
-            pos = self.ledger.positions[symbol]
-            long = pos.quantity > 0
-            level = pos.stop_price if event.kind is WindowEventKind.STOP else self._liquidation.get(symbol)
-            assert level is not None
-            exit_ = stop_fill(long, float(level), float(self.grid.open[row, event.column]),
-                              float(self.grid.high[row, event.column]), float(self.grid.low[row, event.column]))
-            price = float(level) if exit_ is None else exit_.price
-            reason = "liquidation" if event.kind is WindowEventKind.LIQUIDATION else (
-                exit_.kind.value if exit_ is not None else "stop")
-            if event.kind is WindowEventKind.LIQUIDATION:
-                self.rec.event(int(self.grid.ts[row]), "liquidation", f"{symbol} liquidated at {price:.6g}",
-                               symbol=symbol, value=price)
-            self._close(row, symbol, reason, price=price)
+            self._stop_out(row, self.grid.symbols[event.column], event.kind)
             return
-        self._mark(row, int(self.grid.ts[row]) + self.step, use_open=False)
-        self._refresh_held()
+        self._mark(row, self._ts[row] + self.step, use_open=False)
+        self._stale_held = True
+
+    def _stop_out(self, row: int, symbol: str, kind: WindowEventKind) -> None:
+        """Close a position at its stop or liquidation price in bar ``row``.
+
+        The scan reports a liquidation first when both levels fall in one bar, but the
+        price path decides: a long's stop above its liquidation price (a short's below)
+        is passed first on the way down (up), so the stop fills and the liquidation
+        never happens.
+        """
+        col = self._column_of(symbol)
+        pos = self.ledger.positions[symbol]
+        long = pos.quantity > 0
+        bar = (float(self.grid.open[row, col]), float(self.grid.high[row, col]), float(self.grid.low[row, col]))
+        liquidation = self._liquidation.get(symbol)
+        if kind is WindowEventKind.LIQUIDATION and pos.stop_price is not None and liquidation is not None:
+            stop = float(pos.stop_price)
+            if (stop > liquidation if long else stop < liquidation) and stop_fill(long, stop, *bar) is not None:
+                kind = WindowEventKind.STOP
+        level = float(pos.stop_price) if kind is WindowEventKind.STOP else liquidation  # type: ignore[arg-type]
+        assert level is not None
+        exit_ = stop_fill(long, level, *bar)
+        price = level if exit_ is None else exit_.price
+        reason = "liquidation" if kind is WindowEventKind.LIQUIDATION else (
+            exit_.kind.value if exit_ is not None else "stop")
+        if kind is WindowEventKind.LIQUIDATION:
+            self.rec.event(self._ts[row], "liquidation", f"{symbol} liquidated at {price:.6g}",
+                           symbol=symbol, value=price)
+        self._close(row, symbol, reason, price=price)
 
     # ------------------------------------------------------------------ decisions
-    def _decide(self, k: int, row: int, decisions: Decisions) -> None:
-        ts = int(self.grid.ts[row])
-        self._mark(row - 1 if row > 0 else row, ts)
-        held = {
+    def _held_view(self, k: int) -> dict[str, Held]:
+        return {
             s: Held(Side.LONG if p.quantity > 0 else Side.SHORT, *self._opened.get(s, ("", k)))
             for s, p in self.ledger.positions.items()
         }
+
+    def _decide(self, k: int, row: int, decisions: Decisions) -> None:
+        ts = self._ts[row]
         self._k = k
-        for symbol, reason in decisions.exits(k, held):
-            if symbol in self.ledger.positions:
+        self._pending_exits(row)
+        if self.settings.plain:
+            # No kill switch to consult, so the mark cannot change what is held: ask for the
+            # exits first and mark only when a position survives them (closes mark themselves).
+            exits = decisions.exits(k, self._held_view(k))
+            if set(self.ledger.positions) - {symbol for symbol, _ in exits}:
+                self._mark(row - 1 if row > 0 else row, ts)
+        else:
+            self._mark(row - 1 if row > 0 else row, ts)
+            exits = decisions.exits(k, self._held_view(k))
+        for symbol, reason in exits:
+            if symbol not in self.ledger.positions:
+                continue
+            if self.grid.valid[row, self._column_of(symbol)]:
                 self._close(row, symbol, reason)
+            else:  # no bar to fill at: the exit waits for the symbol's next bar
+                self._pending[symbol] = reason
         intents = []
         for intent in decisions.intents(k):
             pos = self.ledger.positions.get(intent.symbol)
             if pos is not None and (pos.quantity > 0) == (intent.side is Side.LONG):
                 continue
-            if pos is not None:
-                self._close(row, intent.symbol, "reverse")
-            col = self.grid.index(intent.symbol)
+            col = self._column_of(intent.symbol)
             if not self.grid.valid[row, col]:
                 self.rec.event(ts, "refused", f"{intent.symbol}: no bar to fill at", symbol=intent.symbol,
                                rule="no_bar")
                 self.rec.refusals["no_bar"] += 1
                 continue
+            if pos is not None:
+                self._close(row, intent.symbol, "reverse")
             intents.append(intent)
         if intents:
             if self.settings.plain:
                 self._enter_plain(row, intents)
             else:
                 self._enter(k, row, intents, decisions)
-        self._refresh_held()
+        self._stale_held = True
 
     def _market_view(self, k: int, row: int, decisions: Decisions) -> object:
         symbols = self.grid.symbols
-        corr = decisions.correlation(k)
-        matrix = np.eye(len(symbols)) if corr is None else np.where(np.isfinite(corr), corr, 0.0)
-        np.fill_diagonal(matrix, 1.0)
-        self._corr = matrix
-        ts = int(self.grid.ts[row])
-        depth = {}
-        for s in symbols:
-            times = self.data.depth_ts.get(s)
-            if times is None or times.size == 0:
-                depth[s] = UNKNOWN_DEPTH
-                continue
-            i = int(np.searchsorted(times, ts, side="right")) - 1
-            depth[s] = float(self.data.depth[s][i]) if i >= 0 else UNKNOWN_DEPTH
+        self._corr = clean_correlation(decisions.correlation(k), len(symbols))
+        ts = self._ts[row]
         marks = {s: float(self.grid.mark[max(row - 1, 0), j]) for j, s in enumerate(symbols)}
-        marks = {s: p for s, p in marks.items() if p == p and p > 0}
-        edge_min = self.policy.asset_tiers.tier_3.min_edge_score
-        edge_assets = {asset_of(i.symbol) for i in decisions.intents(k) if i.edge_score >= edge_min}
         return build_market_view(
-            self.limits, ts=ts, phase=self.settings.phase, symbols=symbols, correlation=matrix,
-            depth_1pct={s: max(d, 1e-9) for s, d in depth.items()}, marks=marks,
-            instruments=self.data.instruments.values(), edge_assets=edge_assets,
+            self.limits, ts=ts, phase=self.settings.phase, symbols=symbols, correlation=self._corr,
+            depth_1pct=depth_at(symbols, self.data.depth_ts, self.data.depth, ts),
+            marks={s: p for s, p in marks.items() if p == p and p > 0},
+            instruments=self.data.instruments.values(),
+            edge_assets=identified_edge(decisions.intents(k), self.policy.asset_tiers.tier_3.min_edge_score),
         )
 
     def _enter(self, k: int, row: int, intents: list[Intent], decisions: Decisions) -> None:
-        ts = int(self.grid.ts[row])
+        ts = self._ts[row]
         market = self._market_view(k, row, decisions)
         result = evaluate_batch(intents, self.ledger, market, self.limits, switch=self.switch)  # type: ignore[arg-type]
         # Filled in the order the risk engine ranked them: its limits account for the fees
@@ -354,7 +421,7 @@ class Kernel:
 
     def _enter_plain(self, row: int, intents: list[Intent]) -> None:
         for intent in intents:
-            col = self.grid.index(intent.symbol)
+            col = self._column_of(intent.symbol)
             inst = self.data.instruments[intent.symbol]
             price = float(self.grid.open[row, col])
             budget = float(self.ledger.equity) * self.settings.plain_fraction / len(self.grid.symbols)
@@ -365,30 +432,22 @@ class Kernel:
     # ------------------------------------------------------------------ orders and fills
     def _price(self, row: int, col: int, qty: float, *, buy: bool, reference: float) -> float:
         if not self.settings.slippage:
-            return NoSlippage().price(reference, qty, 0.0, buy=buy)
+            return reference
         symbol = self.grid.symbols[col]
-        book = self.data.books.get(symbol)
-        if book is not None and len(book):
-            ts = int(self.grid.ts[row])
-            i = int(np.searchsorted(book.ts, ts, side="right")) - 1
-            if i >= 0 and ts - int(book.ts[i]) <= BOOK_MAX_AGE_MS:
-                mid = (float(book.bid_px[i, 0]) + float(book.ask_px[i, 0])) / 2.0
-                side_px, side_sz = (book.ask_px[i], book.ask_sz[i]) if buy else (book.bid_px[i], book.bid_sz[i])
-                average, _ = walk_book(side_px, side_sz, qty)
-                # The snapshot's cost (half spread plus depth walked) applied to the fill's own price.
-                return reference * (average / mid)
-        spread = self.data.spread.get(symbol, 0.0002)
-        model = SpreadImpactModel(spread=spread, impact=self.settings.impact)
-        return model.price(reference, qty, float(np.nan_to_num(self.grid.volume[row, col])), buy=buy)
+        return taker_price(reference, qty, buy=buy, ts=self._ts[row], book=self.data.books.get(symbol),
+                           spread=self.data.spread.get(symbol, 0.0002), impact=self.settings.impact,
+                           bar_volume=float(np.nan_to_num(self.grid.volume[row, col])))
 
     def _fill(self, row: int, symbol: str, side: OrderSide, qty: Decimal, reference: float,
               stop: Decimal | None = None, ts: int | None = None) -> tuple[Fill, float]:
-        col = self.grid.index(symbol)
         inst = self.data.instruments[symbol]
-        price = inst.round_price(self._price(row, col, float(qty), buy=side is OrderSide.BUY, reference=reference))
-        fee = self.fees.fee(float(qty * price), is_maker=False)
-        fill_ts = max(int(self.grid.ts[row]) if ts is None else ts, self.ledger.ts)
-        fill = Fill(fill_ts, symbol, side, qty, price, Decimal(repr(round(fee, 8))))
+        raw = reference if not self.settings.slippage else self._price(
+            row, self._column_of(symbol), float(qty), buy=side is OrderSide.BUY, reference=reference)
+        price = inst.round_price(raw)
+        # Exact: the notional times the taker rate, rounded once like every ledger amount.
+        fee = money(qty * price * self._taker)
+        fill_ts = max(self._ts[row] if ts is None else ts, self.ledger.ts)
+        fill = Fill(fill_ts, symbol, side, qty, price, fee)
         before = self.ledger.realised_pnl
         self.ledger = apply_fill(self.ledger, fill, stop_price=stop)
         self.rec.orders += 1
@@ -396,7 +455,7 @@ class Kernel:
         return fill, float(self.ledger.realised_pnl - before)
 
     def _open(self, row: int, intent: Intent, qty: Decimal) -> None:
-        col = self.grid.index(intent.symbol)
+        col = self._column_of(intent.symbol)
         inst = self.data.instruments[intent.symbol]
         stop = None if intent.stop_price is None else inst.round_price(intent.stop_price)
         side = OrderSide.BUY if intent.side is Side.LONG else OrderSide.SELL
@@ -410,53 +469,20 @@ class Kernel:
             notional_at_entry=float(qty) * price, equity_at_entry=equity_before,
             stop=float(stop) if stop is not None else float("nan"), planned_risk=risk, fees=float(fill.fee),
         )
-        self._refresh_liquidation()
-        self._refresh_held()
+        self._stale_liquidation = self._stale_held = True
 
     def _close(self, row: int, symbol: str, reason: str, *, price: float | None = None,
                at_close: bool = False) -> None:
         pos = self.ledger.positions[symbol]
-        col = self.grid.index(symbol)
+        col = self._column_of(symbol)
         side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
         if price is None:
             price = float(self.grid.mark[row, col] if at_close else self.grid.open[row, col])
-        ts = int(self.grid.ts[row]) + (self.step if at_close else 0)
+        ts = self._ts[row] + (self.step if at_close else 0)
         fill, realised = self._fill(row, symbol, side, pos.size, price, ts=ts)
         self.rec.close_trade(symbol, fill.ts, float(fill.price), float(fill.fee), realised, reason)
-        self._refresh_liquidation()
-        self._refresh_held()
+        self._stale_liquidation = self._stale_held = True
 
     def _close_all(self, row: int, reason: str, *, at_close: bool = False) -> None:
         for symbol in list(self.ledger.positions):
             self._close(row, symbol, reason, at_close=at_close)
-
-    # ------------------------------------------------------------------ recording
-    def _record_equity(self, row: int, *, at_close: bool = False) -> None:
-        f = self.ledger.figures
-        ts = int(self.grid.ts[row]) + (self.step if at_close else 0)
-        equity = f.equity
-        tiers = [0, 0, 0]
-        for symbol in self.ledger.positions:
-            tier = self.policy.tier_of(asset_of(symbol))
-            if tier is not None:
-                tiers[tier - 1] += 1
-        self.rec.equity.append((
-            ts, equity, float(self.ledger.cash), f.total_exposure if equity > 0 else 0.0,
-            self._largest_correlated(), len(self.ledger.positions), tiers[0], tiers[1], tiers[2],
-            -f.drawdown,
-        ))
-
-    def _largest_correlated(self) -> float:
-        """The largest notional of a held position plus those correlated with it above the threshold."""
-        f = self.ledger.figures
-        if not f.symbols or f.equity <= 0:
-            return 0.0
-        threshold = self.policy.correlation.high_correlation_threshold
-        cols = [self.grid.index(s) for s in f.symbols]
-        notional = [f.notional[s] for s in f.symbols]
-        largest = 0.0
-        for a, ca in enumerate(cols):
-            group = sum(n for b, (cb, n) in enumerate(zip(cols, notional, strict=True))
-                        if b == a or self._corr[ca, cb] > threshold)
-            largest = max(largest, group)
-        return largest / f.equity

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from quantum_trader.config import Policy
 from quantum_trader.data.resample import resample_bars
@@ -45,6 +46,26 @@ class Decisions(Protocol):
     def correlation(self, k: int) -> F64 | None:
         """Correlation matrix known at decision k, rows/columns in ``symbols`` order."""
         ...
+
+
+def active_decisions(decisions: Decisions) -> I64:
+    """The decision indices the kernel must visit, ascending.
+
+    A strategy may expose ``active`` (an I64 of decision indices): the only decisions at
+    which it can emit an intent or an exit, whatever is held. The kernel then jumps from
+    one to the next and lets the window scan cover the bars between (stops, liquidations,
+    the kill switch, funding and day boundaries are all handled there), so a 1m strategy
+    that acts a few times a day costs a few Python steps a day, not 1,440. Without
+    ``active`` every decision is visited.
+    """
+    active = getattr(decisions, "active", None)
+    size = int(decisions.close_ts.size)
+    if active is None:
+        return np.arange(size, dtype=np.int64)
+    out = np.asarray(active, dtype=np.int64)
+    if out.ndim != 1 or (out.size and (out[0] < 0 or out[-1] >= size or bool(np.any(out[1:] <= out[:-1])))):
+        raise ValueError(f"decisions.active must be strictly increasing indices in 0..{size - 1}")
+    return out
 
 
 class Strategy(Protocol):
@@ -131,9 +152,18 @@ class MultiAssetStrategy:
         return MultiAssetDecisions(tuple(bars), close_ts, result, step, corr_index, horizons)
 
 
+_CROSS_REASONS = {Side.LONG: ("sma cross long",), Side.SHORT: ("sma cross short",)}
+
+
 @dataclass(frozen=True)
 class SmaCrossDecisions:
-    """Always in the market: long while fast > slow, short while below (reverse on a cross)."""
+    """backtesting.py's classic SmaCross: on every cross, close what is held and enter the cross's way.
+
+    A fast SMA crossing above the slow one closes any position and opens a long; crossing
+    below closes and opens a short. A cross in the direction already held (possible when
+    the averages touch and part again) closes and reopens too, exactly as the reference
+    does, so the two engines trade the same bars.
+    """
 
     symbols: tuple[str, ...]
     close_ts: I64
@@ -141,31 +171,35 @@ class SmaCrossDecisions:
     short_cross: Mapping[str, np.ndarray]
     close: Mapping[str, F64]
     ts: I64
+    active: I64
+    """Decision indices with a cross on any symbol: nothing can happen at the others."""
 
     def intents(self, k: int) -> list[Intent]:
         out = []
         for symbol in self.symbols:
-            if self.long_cross[symbol][k] or self.short_cross[symbol][k]:
-                side = Side.LONG if self.long_cross[symbol][k] else Side.SHORT
+            long = bool(self.long_cross[symbol][k])
+            if long or self.short_cross[symbol][k]:
+                side = Side.LONG if long else Side.SHORT
                 out.append(Intent(int(self.ts[k]), symbol, side, 1.0, float(self.close[symbol][k]), None,
-                                  source="sma-cross", reasons=(f"sma cross {side.value}",)))
+                                  source="sma-cross", reasons=_CROSS_REASONS[side]))
         return out
 
     def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
-        flips = {Side.LONG: self.short_cross, Side.SHORT: self.long_cross}
-        return [(symbol, "signal") for symbol, h in held.items() if flips[h.side][symbol][k]]
+        return [(symbol, "signal") for symbol in held if self.long_cross[symbol][k] or self.short_cross[symbol][k]]
 
     def correlation(self, k: int) -> F64 | None:
         return None
 
 
 def sma(values: F64, window: int) -> F64:
-    """Simple moving average, NaN until ``window`` values exist (as pandas' rolling mean)."""
-    out = np.full(values.shape, np.nan)
-    if values.size >= window:
-        csum = np.cumsum(np.r_[0.0, values])
-        out[window - 1:] = (csum[window:] - csum[:-window]) / window
-    return out
+    """Simple moving average, NaN until ``window`` values exist.
+
+    Computed by pandas' rolling mean, bit for bit what backtesting.py's reference SMA
+    gives, so the two engines see the same crosses even where the averages nearly touch
+    (a running cumulative sum would drift by ~1e-6 over a year of minutes and could
+    flip such a cross).
+    """
+    return pd.Series(values).rolling(window).mean().to_numpy(dtype=np.float64)
 
 
 class SmaCrossStrategy:
@@ -185,10 +219,13 @@ class SmaCrossStrategy:
             bars = _common_clock(bars, first.timeframe)
             first = next(iter(bars.values()))
         long_cross, short_cross, close = {}, {}, {}
+        any_cross = np.zeros(first.ts.shape, dtype=bool)
         for symbol, series in bars.items():
             fast, slow = sma(series.close, self.fast), sma(series.close, self.slow)
             prev_fast, prev_slow = np.r_[np.nan, fast[:-1]], np.r_[np.nan, slow[:-1]]
             long_cross[symbol] = (prev_fast < prev_slow) & (fast > slow)
             short_cross[symbol] = (prev_fast > prev_slow) & (fast < slow)
             close[symbol] = series.close
-        return SmaCrossDecisions(tuple(bars), first.ts + step, long_cross, short_cross, close, first.ts)
+            any_cross |= long_cross[symbol] | short_cross[symbol]
+        return SmaCrossDecisions(tuple(bars), first.ts + step, long_cross, short_cross, close, first.ts,
+                                 np.flatnonzero(any_cross).astype(np.int64))

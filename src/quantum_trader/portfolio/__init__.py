@@ -27,7 +27,13 @@ from quantum_trader.portfolio.ledger import (
     roll_day,
     set_stop,
 )
-from quantum_trader.portfolio.margin import MarginSummary, maintenance_margin, margin_summary
+from quantum_trader.portfolio.margin import (
+    MarginSummary,
+    MarginTable,
+    compile_margin,
+    maintenance_margin,
+    margin_summary,
+)
 from quantum_trader.portfolio.state import MONEY_QUANTUM, Figures, LedgerError, LedgerState
 
 __all__ = [
@@ -36,8 +42,10 @@ __all__ = [
     "LedgerError",
     "LedgerState",
     "MarginSummary",
+    "MarginTable",
     "apply_fill",
     "apply_funding",
+    "compile_margin",
     "funding_payment",
     "maintenance_margin",
     "margin_summary",

@@ -90,7 +90,8 @@ def roll_day(state: LedgerState, ts: int) -> LedgerState:
     _check_time(state, ts, "roll_day")
     day = utc_day_start(ts)
     if day == state.day_start:
-        return state if ts == state.ts else _rebuild(state, ts=ts)
+        # Only the clock moves: nothing derived depends on ts, so no rebuild is needed.
+        return state if ts == state.ts else replace(state, ts=ts)
     return _rebuild(
         state,
         ts=ts,

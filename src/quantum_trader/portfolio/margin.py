@@ -72,11 +72,40 @@ def _brackets_for_symbol(policy: MarginPolicy, symbol: str) -> tuple[Bracket, ..
     return brackets_of(tiers)
 
 
-def margin_summary(state: LedgerState, policy: MarginPolicy) -> MarginSummary:
-    """Margin figures of ``state`` under the policy's leverage and maintenance brackets."""
-    leverage = Decimal(repr(policy.leverage))
+@dataclass(frozen=True, slots=True)
+class MarginTable:
+    """The margin policy with its brackets converted to Decimal once, per asset, on first use.
+
+    ``margin_summary`` runs after every fill; rebuilding the brackets from the policy each
+    time was most of its cost.
+    """
+
+    policy: MarginPolicy
+    leverage: Decimal
+    _brackets: dict[str, tuple[Bracket, ...]]
+
+    def brackets(self, symbol: str) -> tuple[Bracket, ...]:
+        asset = asset_of(symbol)
+        found = self._brackets.get(asset)
+        if found is None:
+            found = _brackets_for_symbol(self.policy, symbol)
+            self._brackets[asset] = found
+        return found
+
+
+def compile_margin(policy: MarginPolicy) -> MarginTable:
+    return MarginTable(policy, Decimal(repr(policy.leverage)), {})
+
+
+def margin_summary(state: LedgerState, policy: MarginPolicy | MarginTable) -> MarginSummary:
+    """Margin figures of ``state`` under the policy's leverage and maintenance brackets.
+
+    Pass a :class:`MarginTable` (``compile_margin(policy.margin)``) when calling often.
+    """
+    table = policy if isinstance(policy, MarginTable) else compile_margin(policy)
+    leverage = table.leverage
     notional = {s: state.notional(s) for s in state.positions}
-    brackets = {s: _brackets_for_symbol(policy, s) for s in state.positions}
+    brackets = {s: table.brackets(s) for s in state.positions}
     mm = {s: maintenance_margin(notional[s], brackets[s]) for s in state.positions}
     total_notional = sum(notional.values(), ZERO)
     total_mm = sum(mm.values(), ZERO)

@@ -19,7 +19,7 @@ from quantum_trader.domain.symbols import perp_symbol
 from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.domain.trading import Intent, Side
 from quantum_trader.engine.grid import MarketGrid
-from quantum_trader.engine.kernel import MarketData
+from quantum_trader.engine.inputs import MarketData
 from quantum_trader.engine.strategy import Held
 
 

@@ -28,8 +28,8 @@ from quantum_trader.domain.market import BarSeries, FundingSeries
 from quantum_trader.domain.symbols import perp_symbol
 from quantum_trader.domain.time import parse_time, timeframe_ms
 from quantum_trader.engine.grid import build_grid
+from quantum_trader.engine.inputs import MarketData
 from quantum_trader.engine.instruments import instrument_for
-from quantum_trader.engine.kernel import MarketData
 
 T0 = parse_time("2025-01-01")
 """Midnight UTC, so hour rows line up with funding settlements (00/08/16) and day starts."""

@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from quantum_trader.config import Policy
-from quantum_trader.engine.kernel import Kernel, KernelSettings, MarketData
+from quantum_trader.engine.inputs import KernelSettings, MarketData
+from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.testkit.policy import policy_with

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantum_trader.domain.market import F64
+from quantum_trader.domain.market import F64, BookSeries
+
+BOOK_MAX_AGE_MS = 15 * 60_000
+"""A book older than this at a fill says too little about the fill's cost: use the impact model."""
 
 
 def walk_book(levels_px: F64, levels_sz: F64, quantity: float) -> tuple[float, float]:
@@ -84,3 +87,21 @@ def depth_within(bid_px: F64, bid_sz: F64, ask_px: F64, ask_sz: F64, fraction: f
     bid = float(np.sum(np.where(bid_mask, np.nan_to_num(bid_px) * bid_sz, 0.0)))
     ask = float(np.sum(np.where(ask_mask, np.nan_to_num(ask_px) * ask_sz, 0.0)))
     return min(bid, ask)
+
+
+def taker_price(reference: float, quantity: float, *, buy: bool, ts: int, book: BookSeries | None,
+                spread: float, impact: float, bar_volume: float) -> float:
+    """The average price of a taker order at ``ts``: the latest book walked when there is a recent
+    one, else half the spread plus square-root impact.
+
+    The book's cost (half spread plus the depth walked, relative to its mid) is applied to
+    ``reference``, the fill's own price, since the snapshot may be minutes older than the fill.
+    """
+    if book is not None and len(book):
+        i = int(np.searchsorted(book.ts, ts, side="right")) - 1
+        if i >= 0 and ts - int(book.ts[i]) <= BOOK_MAX_AGE_MS:
+            mid = (float(book.bid_px[i, 0]) + float(book.ask_px[i, 0])) / 2.0
+            side_px, side_sz = (book.ask_px[i], book.ask_sz[i]) if buy else (book.bid_px[i], book.bid_sz[i])
+            average, _ = walk_book(side_px, side_sz, quantity)
+            return reference * (average / mid)
+    return SpreadImpactModel(spread=spread, impact=impact).price(reference, quantity, bar_volume, buy=buy)

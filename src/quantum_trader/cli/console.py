@@ -1,0 +1,19 @@
+"""One console for every command, sized to the terminal at the moment it prints.
+
+A module-level ``rich.Console()`` measures the terminal once, at import: a command
+imported early (or in a test run beside others) then wraps its tables at a stale width.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+
+class _CurrentConsole:
+    def __getattr__(self, name: str) -> Any:
+        return getattr(Console(), name)
+
+
+console: Any = _CurrentConsole()

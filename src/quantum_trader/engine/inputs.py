@@ -1,0 +1,49 @@
+"""The kernel's inputs: the aligned market and the settings of one run.
+
+Separate from the loop so the composition roots (backtest now, paper and live later)
+build them without importing the loop's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from quantum_trader.config import Policy
+from quantum_trader.domain.instrument import Instrument
+from quantum_trader.domain.market import F64, I64, BookSeries, FundingSeries
+from quantum_trader.engine.grid import MarketGrid
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Everything the kernel reads besides bars, aligned once before the loop."""
+
+    grid: MarketGrid
+    instruments: Mapping[str, Instrument]
+    funding: Mapping[str, FundingSeries] = field(default_factory=dict)
+    depth_ts: Mapping[str, I64] = field(default_factory=dict)
+    depth: Mapping[str, F64] = field(default_factory=dict)
+    """Depth within 1% of mid (smaller side, USD) per book snapshot."""
+    spread: Mapping[str, float] = field(default_factory=dict)
+    """Typical relative bid-ask spread per symbol, for the slippage model without a book."""
+    books: Mapping[str, BookSeries] = field(default_factory=dict)
+    """L2 snapshots: a fill walks the latest one at or before it (within ``BOOK_MAX_AGE_MS``)."""
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    policy: Policy
+    initial_equity: Decimal = Decimal(100_000)
+    phase: int = 3
+    plain: bool = False
+    """Fixed-fraction sizing, no portfolio limits: for comparisons with other engines."""
+    plain_fraction: float = 1.0
+    slippage: bool = True
+    impact: float = 0.005
+    """Square-root impact coefficient per unit of participation in one bar's volume (no book)."""
+
+    @property
+    def latency_bars(self) -> int:
+        return self.policy.venue.latency_bars

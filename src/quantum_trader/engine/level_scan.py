@@ -1,0 +1,37 @@
+"""The window scan of plain mode: only stops and liquidation prices can act between decisions.
+
+Plain mode (fixed-fraction sizing for comparisons with other engines) has no kill switch
+and no per-asset locks, so of everything ``window.scan_window`` looks for only the price
+levels remain. Testing just those skips the per-bar equity arithmetic the full scan needs
+for the loss limits; the kernel's differential tests hold the two to the same events.
+"""
+
+from __future__ import annotations
+
+from quantum_trader.domain.market import F64
+from quantum_trader.engine.window import HeldPosition, WindowEvent, WindowEventKind
+from quantum_trader.venues.simulated.matching import first_stop_index
+
+
+def scan_levels(start: int, stop: int, high: F64, low: F64, mark: F64, positions: tuple[HeldPosition, ...],
+                cash: float) -> WindowEvent | None:
+    """The first bar in grid rows [start, stop) where a position's liquidation or stop price is touched.
+
+    Ties on one bar go as in ``scan_window``: a liquidation before a stop, then the lower
+    column. ``equity`` of the event is marked at that bar's close, as there.
+    """
+    hits = []
+    for held in positions:
+        for level, priority in ((held.liquidation_price, 0), (held.stop_price, 1)):
+            if level is not None:
+                hit = first_stop_index(held.quantity > 0, level, high[start:stop, held.column],
+                                       low[start:stop, held.column])
+                if hit >= 0:
+                    hits.append((hit, priority, held.column))
+    if not hits:
+        return None
+    offset, priority, column = min(hits)
+    row = start + offset
+    equity = cash + sum(h.quantity * (float(mark[row, h.column]) - h.entry_price) for h in positions)
+    kind = WindowEventKind.LIQUIDATION if priority == 0 else WindowEventKind.STOP
+    return WindowEvent(row=row, kind=kind, column=column, equity=equity)

@@ -1,0 +1,47 @@
+"""What the risk engine is shown at a decision: pure functions of the aligned market data.
+
+Kept apart from the kernel's loop so the inputs of every decision can be read (and
+tested) on their own: the correlation matrix known then, depth within 1% from the
+latest book at or before then, and the assets whose edge counts as identified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from quantum_trader.domain.market import F64, I64
+from quantum_trader.domain.symbols import asset_of
+from quantum_trader.domain.trading import Intent
+
+UNKNOWN_DEPTH = 1e18
+"""Depth used when the catalog has no book for a symbol: the liquidity rule cannot bind."""
+
+
+def clean_correlation(corr: F64 | None, n: int) -> F64:
+    """The matrix known at a decision; identity before the first one, 0 for pairs still warming up.
+
+    Unknown pairs count as uncorrelated only until the rolling window fills: the signals
+    layer emits no intent before its own warm-up, which is longer than the matrix's.
+    """
+    matrix = np.eye(n) if corr is None else np.where(np.isfinite(corr), corr, 0.0)
+    np.fill_diagonal(matrix, 1.0)
+    return matrix
+
+
+def depth_at(
+    symbols: Iterable[str], depth_ts: Mapping[str, I64], depth: Mapping[str, F64], ts: int
+) -> dict[str, float]:
+    """Depth within 1% of mid per symbol from the latest book snapshot at or before ``ts``."""
+    out = {}
+    for symbol in symbols:
+        times = depth_ts.get(symbol)
+        i = -1 if times is None or times.size == 0 else int(np.searchsorted(times, ts, side="right")) - 1
+        out[symbol] = max(float(depth[symbol][i]), 1e-9) if i >= 0 else UNKNOWN_DEPTH
+    return out
+
+
+def identified_edge(intents: Iterable[Intent], min_edge: float) -> set[str]:
+    """Assets with an intent at or above the tier-3 edge threshold at this decision."""
+    return {asset_of(i.symbol) for i in intents if i.edge_score >= min_edge}
