@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +24,7 @@ from quantum_trader.config import Policy, policy_to_yaml
 from quantum_trader.data.catalog import Catalog, CatalogError
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, DataKind, FundingSeries
 from quantum_trader.domain.time import format_time
-from quantum_trader.engine.grid import build_grid
+from quantum_trader.engine.grid import MarketGrid, build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.instruments import instrument_for
 from quantum_trader.engine.kernel import Kernel
@@ -70,8 +70,26 @@ def book_depth_and_spread(book: BookSeries, fraction: float = 0.01) -> tuple[F64
     return np.minimum(bid, ask), float(np.nanmedian(spread)) if spread.size else 0.0
 
 
+def with_mark_prices(grid: MarketGrid, marks: Mapping[str, BarSeries]) -> MarketGrid:
+    """Replace the grid's marks (carried closes) by the exchange's mark-price series where given.
+
+    Marks value positions, drive the kill switch and settle funding, as on the exchange;
+    each mark is taken as of its bar's close and carried forward, never looked ahead.
+    """
+    mark = grid.mark.copy()
+    for j, symbol in enumerate(grid.symbols):
+        series = marks.get(symbol)
+        if series is None or len(series) == 0:
+            continue
+        idx = np.searchsorted(series.ts, grid.ts, side="right") - 1
+        aligned = np.where(idx >= 0, series.close[np.clip(idx, 0, None)], np.nan)
+        mark[:, j] = np.where(np.isfinite(aligned), aligned, mark[:, j])
+    return replace(grid, mark=mark)
+
+
 def assemble_market(bars: Mapping[str, BarSeries], funding: Mapping[str, FundingSeries] | None = None,
-                    books: Mapping[str, BookSeries] | None = None) -> MarketData:
+                    books: Mapping[str, BookSeries] | None = None,
+                    marks: Mapping[str, BarSeries] | None = None) -> MarketData:
     """Align bars onto one grid and derive what the kernel reads from the books (depth, spread).
 
     Shared by the catalog replay and by in-memory markets (benchmarks, tests, the demo),
@@ -87,10 +105,13 @@ def assemble_market(bars: Mapping[str, BarSeries], funding: Mapping[str, Funding
             depth_ts[symbol] = book.ts
             kept[symbol] = book
     grid = build_grid(bars)
+    if marks:
+        grid = with_mark_prices(grid, marks)
     instruments = {s: instrument_for(s, float(b.close[0])) for s, b in bars.items()}
     return MarketData(grid=grid, instruments=instruments,
                       funding={s: f for s, f in (funding or {}).items() if s in bars},
-                      depth_ts=depth_ts, depth=depth, spread=spread, books=kept)
+                      depth_ts=depth_ts, depth=depth, spread=spread, books=kept,
+                      exchange_marks=frozenset(s for s, m in (marks or {}).items() if s in bars and len(m)))
 
 
 def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
@@ -101,12 +122,16 @@ def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exc
             raise CatalogError(f"{symbol}: no {timeframe} bars in the requested range")
     funding: dict[str, FundingSeries] = {}
     books: dict[str, BookSeries] = {}
+    marks: dict[str, BarSeries] = {}
     for symbol in symbols:
+        if catalog.dataset(symbol, DataKind.MARK, timeframe, exchange=exchange) is not None:
+            marks[symbol] = catalog.read_bars(symbol, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms,
+                                              kind=DataKind.MARK)
         if catalog.dataset(symbol, DataKind.FUNDING, exchange=exchange) is not None:
             funding[symbol] = catalog.read_funding(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
         if catalog.dataset(symbol, DataKind.BOOK, exchange=exchange) is not None:
             books[symbol] = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-    return bars, assemble_market(bars, funding, books)
+    return bars, assemble_market(bars, funding, books, marks)
 
 
 def run_backtest(request: BacktestRequest, progress: Callable[[str], None] | None = None) -> BacktestResult:

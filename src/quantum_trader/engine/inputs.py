@@ -28,6 +28,8 @@ class MarketData:
     """Depth within 1% of mid (smaller side, USD) per book snapshot."""
     spread: Mapping[str, float] = field(default_factory=dict)
     """Typical relative bid-ask spread per symbol, for the slippage model without a book."""
+    exchange_marks: frozenset[str] = frozenset()
+    """Symbols whose ``grid.mark`` comes from the exchange's mark-price series (else carried closes)."""
     books: Mapping[str, BookSeries] = field(default_factory=dict)
     """L2 snapshots: a fill walks the latest one at or before it (within ``BOOK_MAX_AGE_MS``)."""
 

@@ -101,6 +101,7 @@ class Kernel(EquityRecording):
         self._corr = np.eye(len(self.grid.symbols))
         self._opened: dict[str, tuple[str, int]] = {}
         self._pending: dict[str, str] = {}
+        self._corr_time: int | None = None
         """Strategy exits waiting for their symbol's next bar."""
         self._margin = compile_margin(settings.policy.margin)
         self._taker = Decimal(repr(self.fees.taker))
@@ -224,8 +225,12 @@ class Kernel(EquityRecording):
             if symbol in self.ledger.positions:
                 col = self._column_of(symbol)
                 before = self.ledger.funding_paid
-                price = float(self.grid.open[row, col])
-                if price != price:  # no bar at the settlement: the last known price
+                # Funding settles on the mark price at the settlement instant: the exchange's mark
+                # (as of the bar before) when the catalog has it, else the settlement bar's open;
+                # without a bar there, the last known mark.
+                exchange_mark = symbol in self.data.exchange_marks and row > 0
+                price = float(self.grid.mark[row - 1, col] if exchange_mark else self.grid.open[row, col])
+                if price != price:
                     price = float(self.grid.mark[max(row - 1, 0), col])
                 self.ledger = apply_funding(self.ledger, symbol, rate, max(f_ts, self.ledger.ts), mark_price=price)
                 self.rec.open[symbol].funding -= float(self.ledger.funding_paid - before)
@@ -350,6 +355,7 @@ class Kernel(EquityRecording):
         ts = self._ts[row]
         self._k = k
         self._pending_exits(row)
+        self._note_correlation(k, decisions)
         if self.settings.plain:
             # No kill switch to consult, so the mark cannot change what is held: ask for the
             # exits first and mark only when a position survives them (closes mark themselves).
@@ -387,9 +393,24 @@ class Kernel(EquityRecording):
                 self._enter(k, row, intents, decisions)
         self._stale_held = True
 
+    def _note_correlation(self, k: int, decisions: Decisions) -> None:
+        """Take the matrix known at decision k; a newer one is a ``correlation_update`` event,
+        the evidence that correlation monitoring kept working (expansion gate 1 -> 2)."""
+        when = getattr(decisions, "correlation_time", None)
+        computed = None if when is None else when(k)
+        if computed is None or computed == self._corr_time:
+            return
+        self._corr_time = computed
+        n = len(self.grid.symbols)
+        self._corr = clean_correlation(decisions.correlation(k), n)
+        mean = float(self._corr[~np.eye(n, dtype=bool)].mean()) if n > 1 else 1.0
+        self.rec.event(computed, "correlation_update", f"{n} assets, mean pairwise correlation {mean:.2f}",
+                       value=mean)
+
     def _market_view(self, k: int, row: int, decisions: Decisions) -> object:
         symbols = self.grid.symbols
-        self._corr = clean_correlation(decisions.correlation(k), len(symbols))
+        if getattr(decisions, "correlation_time", None) is None:
+            self._corr = clean_correlation(decisions.correlation(k), len(symbols))
         ts = self._ts[row]
         marks = {s: float(self.grid.mark[max(row - 1, 0), j]) for j, s in enumerate(symbols)}
         return build_market_view(
@@ -477,7 +498,9 @@ class Kernel(EquityRecording):
         col = self._column_of(symbol)
         side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
         if price is None:
-            price = float(self.grid.mark[row, col] if at_close else self.grid.open[row, col])
+            price = float(self.grid.close[row, col] if at_close else self.grid.open[row, col])
+            if price != price:  # no trade at that bar: the last mark
+                price = float(self.grid.mark[row, col])
         ts = self._ts[row] + (self.step if at_close else 0)
         fill, realised = self._fill(row, symbol, side, pos.size, price, ts=ts)
         self.rec.close_trade(symbol, fill.ts, float(fill.price), float(fill.fee), realised, reason)

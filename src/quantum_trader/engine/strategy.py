@@ -105,6 +105,7 @@ class MultiAssetDecisions:
     model_step: int
     corr_index: I64
     horizons: Mapping[str, int]
+    corr_step: int = 0
 
     def intents(self, k: int) -> list[Intent]:
         return self.result.intents_at(k)
@@ -126,6 +127,13 @@ class MultiAssetDecisions:
         if history is None or self.corr_index[k] < 0:
             return None
         return np.asarray(history.matrix[self.corr_index[k]], dtype=np.float64)
+
+    def correlation_time(self, k: int) -> int | None:
+        """When the matrix known at decision k was computed (its returns bar's close)."""
+        history = self.result.correlation
+        if history is None or self.corr_index[k] < 0:
+            return None
+        return int(history.ts[self.corr_index[k]]) + self.corr_step
 
 
 class MultiAssetStrategy:
@@ -149,7 +157,7 @@ class MultiAssetStrategy:
             "btc_divergence": max(1, timeframe_ms(cross.btc_divergence.lookback) // step),
             "sector_momentum": max(1, timeframe_ms(cross.sector_momentum.lookback) // step),
         }
-        return MultiAssetDecisions(tuple(bars), close_ts, result, step, corr_index, horizons)
+        return MultiAssetDecisions(tuple(bars), close_ts, result, step, corr_index, horizons, timeframe_ms(corr_tf))
 
 
 _CROSS_REASONS = {Side.LONG: ("sma cross long",), Side.SHORT: ("sma cross short",)}
