@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.analytics.test_gates_builders import (
     DAY,
@@ -147,9 +148,21 @@ def test_gate_1_no_correlation_updates_is_no_evidence(tmp_path: Path) -> None:
 def test_gate_1_an_exposure_above_the_limit_is_a_breach(tmp_path: Path) -> None:
     trades = monthly_trades("BTC") + monthly_trades("ETH")
     equity = equity_for(trades)
-    equity.loc[20, "total_exposure"] = 0.45
+    entry = int(np.searchsorted(equity["ts"].to_numpy(), trades[0]["entry_ts"]))  # the row after the entry
+    equity.loc[equity.index[entry], "total_exposure"] = 0.45
     crit = next(c for c in gate1(tmp_path, equity=equity).criteria if c.name == "no_portfolio_limit_breaches")
-    assert crit.status is GateStatus.FAIL and crit.value == 1 and "total exposure > 40%" in crit.detail
+    assert crit.status is GateStatus.FAIL and crit.value == 1 and "total exposure > 40% at an entry" in crit.detail
+
+
+def test_gate_1_drift_after_entry_is_not_a_breach(tmp_path: Path) -> None:
+    """Limits bind at entry; prices moving a held book above them later is drift, for the monitor."""
+    trades = monthly_trades("BTC") + monthly_trades("ETH")
+    equity = equity_for(trades)
+    after_entries = set(np.searchsorted(equity["ts"].to_numpy(), [t["entry_ts"] for t in trades]).tolist())
+    later = next(i for i in range(len(equity)) if i not in after_entries)
+    equity.loc[equity.index[later], "correlated_exposure"] = 0.30
+    crit = next(c for c in gate1(tmp_path, equity=equity).criteria if c.name == "no_portfolio_limit_breaches")
+    assert crit.status is GateStatus.PASS
 
 
 # ----------------------------------------------------------------------------- phase 2 -> 3

@@ -52,3 +52,20 @@ def test_engine_applies_the_same_rule_under_risk_amount() -> None:
     spec_bound = (0.25 * EQUITY - sum(held.values())) / (PRICES["SOL"] * 0.05)
     assert float(d.quantity) <= spec_bound and float(d.quantity) >= 0.99 * spec_bound
     assert d.quantity % Decimal("0.01") == 0
+
+
+def test_an_entry_may_not_overfill_the_group_of_a_held_asset() -> None:
+    """Beyond the spec's sketch: SOL correlates with BTC only, but BTC also correlates with ETH.
+
+    SOL's own group is BTC + SOL; BTC's group becomes BTC + ETH + SOL. Both are bounded, so
+    the 9% BTC and 9% ETH held leave room for 7% of SOL, not 16%.
+    """
+    policy = compile_limits(policy_with())
+    state = ledger_with({"BTC": 9_000, "ETH": 9_000})
+    m = market(policy, pairs={("SOL", "BTC"): 0.80, ("BTC", "ETH"): 0.90, ("SOL", "ETH"): 0.50})
+    d = evaluate(intent("SOL", stop_pct=0.2), state, m, policy, switch=armed(T0))
+    assert d.verdict is Verdict.REDUCED
+    assert "max_correlated_exposure" in {r.rule for r in d.reasons}
+    notional = float(d.quantity) * PRICES["SOL"]
+    assert notional <= 0.25 * EQUITY - 18_000 + 1e-6
+    assert notional >= 0.99 * (0.25 * EQUITY - 18_000) - 50  # the group's headroom after costs

@@ -132,27 +132,47 @@ class Candidate:
         return book.size[self.symbol] * abs(book.entry[self.symbol] - stop)
 
     def _correlated(self, book: Book, market: MarketView, threshold: float) -> None:
-        """Held notional and risk in positions correlated above ``threshold`` (itself included)."""
-        corr_notional = corr_risk = 0.0
-        corr_max = 0.0
+        """Held notional and risk of the largest correlated group the candidate would join.
+
+        The spec's sketch counts the positions correlated with the candidate. But an entry
+        also joins the group of every held asset it correlates with (A held with C, B
+        entering with A: A's group becomes A + B + C), so each such group is bounded too;
+        the largest binds. Groups are anchored sets "an asset and everything correlated
+        with it above ``threshold``", the same measure the run's equity curve records.
+        """
         missing: list[str] = []
-        row_index = market.index.get(self.symbol)
-        row = market.rows[row_index] if row_index is not None else None
         index = market.index
+        row_index = index.get(self.symbol)
+        row = market.rows[row_index] if row_index is not None else None
+        linked: list[str] = []
+        corr_max = 0.0
         for held in book.symbols:
             if held == self.symbol:
-                corr = 1.0
-            else:
-                j = index.get(held)
-                if row is None or j is None:
-                    missing.append(held)
-                    continue
-                corr = row[j]
-                corr_max = max(corr_max, corr)
+                linked.append(held)
+                continue
+            j = index.get(held)
+            if row is None or j is None:
+                missing.append(held)
+                continue
+            corr = row[j]
+            corr_max = max(corr_max, corr)
             if corr > threshold:
-                corr_notional += book.notional[held]
-                corr_risk += book.risk[held] if held != self.symbol else self._restopped(book)
-        self.corr_notional = corr_notional
-        self.corr_risk = corr_risk
+                linked.append(held)
+        notional, risk = self._group(linked, book)
+        for anchor in linked:
+            if anchor == self.symbol:
+                continue
+            anchor_row = market.rows[index[anchor]]
+            members = [h for h in book.symbols if h == anchor or h == self.symbol
+                       or (h in index and anchor_row[index[h]] > threshold)]
+            group_notional, group_risk = self._group(members, book)
+            notional, risk = max(notional, group_notional), max(risk, group_risk)
+        self.corr_notional = notional
+        self.corr_risk = risk
         self.corr_max = corr_max
         self.corr_missing = tuple(missing)
+
+    def _group(self, members: list[str], book: Book) -> tuple[float, float]:
+        notional = sum(book.notional[h] for h in members)
+        risk = sum(book.risk[h] if h != self.symbol else self._restopped(book) for h in members)
+        return notional, risk
