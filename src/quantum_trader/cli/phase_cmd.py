@@ -62,7 +62,10 @@ def _operator(value: str) -> str:
 
 @phase_app.command("show")
 def show(journal: JournalOpt = None, policy_file: PolicyOpt = None) -> None:
-    """The current phase, the assets it admits, and every recorded change and drill."""
+    """The current phase, the assets it admits, and every recorded change and drill.
+
+    Example: quantum-trader phase show --journal journal.sqlite
+    """
     policy = load_policy_or_exit(policy_file)
     store = _journal(journal)
     current = store.current_phase(policy.expansion.start_phase)
@@ -119,7 +122,10 @@ def demote_cmd(
     journal: JournalOpt = None,
     policy_file: PolicyOpt = None,
 ) -> None:
-    """Move down (always allowed): the universe shrinks at once."""
+    """Move down (always allowed): the universe shrinks at once.
+
+    Example: quantum-trader phase demote --reason "ETH edge gone" --journal journal.sqlite
+    """
     policy = load_policy_or_exit(policy_file)
     store = _journal(journal)
     current = store.current_phase(policy.expansion.start_phase)
