@@ -54,6 +54,7 @@ from quantum_trader.risk import (
     armed,
     build_market_view,
     compile_limits,
+    drift,
     evaluate_batch,
     update,
 )
@@ -102,6 +103,7 @@ class Kernel(EquityRecording):
         self._opened: dict[str, tuple[str, int]] = {}
         self._pending: dict[str, str] = {}
         self._corr_time: int | None = None
+        self._drifting: frozenset[object] = frozenset()
         """Strategy exits waiting for their symbol's next bar."""
         self._margin = compile_margin(settings.policy.margin)
         self._taker = Decimal(repr(self.fees.taker))
@@ -365,6 +367,18 @@ class Kernel(EquityRecording):
         else:
             self._mark(row - 1 if row > 0 else row, ts)
             exits = decisions.exits(k, self._held_view(k))
+        self._exit(row, exits)
+        intents = self._admissible(row, ts, decisions.intents(k))
+        if intents:
+            if self.settings.plain:
+                self._enter_plain(row, intents)
+            else:
+                self._enter(k, row, intents, decisions)
+        if not self.settings.plain:
+            self._watch_drift(k, row, decisions)
+        self._stale_held = True
+
+    def _exit(self, row: int, exits: list[tuple[str, str]]) -> None:
         for symbol, reason in exits:
             if symbol not in self.ledger.positions:
                 continue
@@ -372,13 +386,15 @@ class Kernel(EquityRecording):
                 self._close(row, symbol, reason)
             else:  # no bar to fill at: the exit waits for the symbol's next bar
                 self._pending[symbol] = reason
+
+    def _admissible(self, row: int, ts: int, candidates: list[Intent]) -> list[Intent]:
+        """Entry intents worth sending to the risk engine; a reversal closes the held side first."""
         intents = []
-        for intent in decisions.intents(k):
+        for intent in candidates:
             pos = self.ledger.positions.get(intent.symbol)
             if pos is not None and (pos.quantity > 0) == (intent.side is Side.LONG):
                 continue
-            col = self._column_of(intent.symbol)
-            if not self.grid.valid[row, col]:
+            if not self.grid.valid[row, self._column_of(intent.symbol)]:
                 self.rec.event(ts, "refused", f"{intent.symbol}: no bar to fill at", symbol=intent.symbol,
                                rule="no_bar")
                 self.rec.refusals["no_bar"] += 1
@@ -386,12 +402,7 @@ class Kernel(EquityRecording):
             if pos is not None:
                 self._close(row, intent.symbol, "reverse")
             intents.append(intent)
-        if intents:
-            if self.settings.plain:
-                self._enter_plain(row, intents)
-            else:
-                self._enter(k, row, intents, decisions)
-        self._stale_held = True
+        return intents
 
     def _note_correlation(self, k: int, decisions: Decisions) -> None:
         """Take the matrix known at decision k; a newer one is a ``correlation_update`` event,
@@ -406,6 +417,20 @@ class Kernel(EquityRecording):
         mean = float(self._corr[~np.eye(n, dtype=bool)].mean()) if n > 1 else 1.0
         self.rec.event(computed, "correlation_update", f"{n} assets, mean pairwise correlation {mean:.2f}",
                        value=mean)
+
+    def _watch_drift(self, k: int, row: int, decisions: Decisions) -> None:
+        """Limits bind at entry; after it prices and correlations move. The risk engine's drift
+        events (exposure above the 35% alert or a limit, correlated groups above theirs) are
+        recorded when a condition starts, not again on every decision while it lasts."""
+        if not self.ledger.positions:
+            self._drifting = frozenset()
+            return
+        report = drift(self.ledger, self._market_view(k, row, decisions), self.limits, self._ts[row])  # type: ignore[arg-type]
+        kinds = frozenset(e.kind for e in report.events)
+        for e in report.events:
+            if e.kind not in self._drifting:
+                self.rec.event(e.ts, str(e.kind), e.reason, symbol=e.symbol or "", value=e.figure, limit=e.limit)
+        self._drifting = kinds
 
     def _market_view(self, k: int, row: int, decisions: Decisions) -> object:
         symbols = self.grid.symbols
