@@ -8,11 +8,9 @@ of those windows. At a decision time the ledger is marked, the kill switch consu
 the strategy's exits executed and its entry intents sent through ``risk.evaluate_batch``
 as one competing batch. Live and paper feed the same handlers one bar at a time.
 
-Only *active* decisions are visited when the strategy names them (``Decisions.active``,
-see ``strategy.active_decisions``): a 1m SMA cross acts at its crosses, and the minutes
-between are window scans. The equity curve is sampled (``engine.equity_curve``), and
-the scan's view of the account (held positions, liquidation prices) is refreshed once
-before the next scan rather than after every fill.
+Only *active* decisions are visited when the strategy names them (``Decisions.active``):
+a 1m SMA cross acts at its crosses; the minutes between are window scans. The equity
+curve is sampled (``engine.equity_curve``).
 
 Prices: a decision known at a bar's close fills at the open of the bar ``latency_bars``
 later (one by default), with slippage and taker fees from the venue models. Stops
@@ -28,12 +26,12 @@ import numpy as np
 from quantum_trader.domain.market import I64
 from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
 from quantum_trader.domain.trading import Fill, Intent, OrderSide, Side
+from quantum_trader.engine.decision_context import DecisionContext
 from quantum_trader.engine.equity_curve import EquityRecording
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.level_scan import scan_levels
-from quantum_trader.engine.recorder import OpenTrade, Recorder
+from quantum_trader.engine.recorder import EVENT_NAMES, OpenTrade, Recorder
 from quantum_trader.engine.strategy import Decisions, Held, active_decisions
-from quantum_trader.engine.views import clean_correlation, depth_at, identified_edge
 from quantum_trader.engine.window import AccountFigures, HeldPosition, WindowEvent, WindowEventKind, scan_window
 from quantum_trader.portfolio import (
     LedgerState,
@@ -48,13 +46,10 @@ from quantum_trader.portfolio import (
 from quantum_trader.portfolio.state import money
 from quantum_trader.risk import (
     ActionKind,
-    EventKind,
     KillSwitchAction,
     KillSwitchState,
     armed,
-    build_market_view,
     compile_limits,
-    drift,
     evaluate_batch,
     update,
 )
@@ -62,18 +57,8 @@ from quantum_trader.venues.simulated.fees import FeeModel
 from quantum_trader.venues.simulated.matching import stop_fill
 from quantum_trader.venues.simulated.slippage import taker_price
 
-EVENT_NAMES = {
-    EventKind.TRIP_DAILY: "kill_switch_trip",
-    EventKind.TRIP_DRAWDOWN: "kill_switch_trip",
-    EventKind.REARM: "kill_switch_rearm",
-    EventKind.RESET: "kill_switch_reset",
-    EventKind.LOCK: "asset_lock",
-    EventKind.UNLOCK: "asset_unlock",
-}
-"""Run-folder event kinds of the risk engine's events (drift kinds keep their own names)."""
 
-
-class Kernel(EquityRecording):
+class Kernel(DecisionContext, EquityRecording):
     """Runs one strategy's decisions over a market; mutable run state, pure parts below it."""
 
     def __init__(self, data: MarketData, settings: KernelSettings) -> None:
@@ -403,48 +388,6 @@ class Kernel(EquityRecording):
                 self._close(row, intent.symbol, "reverse")
             intents.append(intent)
         return intents
-
-    def _note_correlation(self, k: int, decisions: Decisions) -> None:
-        """Take the matrix known at decision k; a newer one is a ``correlation_update`` event,
-        the evidence that correlation monitoring kept working (expansion gate 1 -> 2)."""
-        when = getattr(decisions, "correlation_time", None)
-        computed = None if when is None else when(k)
-        if computed is None or computed == self._corr_time:
-            return
-        self._corr_time = computed
-        n = len(self.grid.symbols)
-        self._corr = clean_correlation(decisions.correlation(k), n)
-        mean = float(self._corr[~np.eye(n, dtype=bool)].mean()) if n > 1 else 1.0
-        self.rec.event(computed, "correlation_update", f"{n} assets, mean pairwise correlation {mean:.2f}",
-                       value=mean)
-
-    def _watch_drift(self, k: int, row: int, decisions: Decisions) -> None:
-        """Limits bind at entry; after it prices and correlations move. The risk engine's drift
-        events (exposure above the 35% alert or a limit, correlated groups above theirs) are
-        recorded when a condition starts, not again on every decision while it lasts."""
-        if not self.ledger.positions:
-            self._drifting = frozenset()
-            return
-        report = drift(self.ledger, self._market_view(k, row, decisions), self.limits, self._ts[row])  # type: ignore[arg-type]
-        kinds = frozenset(e.kind for e in report.events)
-        for e in report.events:
-            if e.kind not in self._drifting:
-                self.rec.event(e.ts, str(e.kind), e.reason, symbol=e.symbol or "", value=e.figure, limit=e.limit)
-        self._drifting = kinds
-
-    def _market_view(self, k: int, row: int, decisions: Decisions) -> object:
-        symbols = self.grid.symbols
-        if getattr(decisions, "correlation_time", None) is None:
-            self._corr = clean_correlation(decisions.correlation(k), len(symbols))
-        ts = self._ts[row]
-        marks = {s: float(self.grid.mark[max(row - 1, 0), j]) for j, s in enumerate(symbols)}
-        return build_market_view(
-            self.limits, ts=ts, phase=self.settings.phase, symbols=symbols, correlation=self._corr,
-            depth_1pct=depth_at(symbols, self.data.depth_ts, self.data.depth, ts),
-            marks={s: p for s, p in marks.items() if p == p and p > 0},
-            instruments=self.data.instruments.values(),
-            edge_assets=identified_edge(decisions.intents(k), self.policy.asset_tiers.tier_3.min_edge_score),
-        )
 
     def _enter(self, k: int, row: int, intents: list[Intent], decisions: Decisions) -> None:
         ts = self._ts[row]

@@ -21,9 +21,21 @@ from quantum_trader.analytics.metrics import TRADE_COLUMNS
 from quantum_trader.analytics.run_folder import EQUITY_COLUMNS, EVENT_COLUMNS
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.trading import Side
+from quantum_trader.risk import EventKind
 
 HOUR_MS = 3_600_000
 """Cadence of the sampled equity curve between decisions and events."""
+
+
+EVENT_NAMES = {
+    EventKind.TRIP_DAILY: "kill_switch_trip",
+    EventKind.TRIP_DRAWDOWN: "kill_switch_trip",
+    EventKind.REARM: "kill_switch_rearm",
+    EventKind.RESET: "kill_switch_reset",
+    EventKind.LOCK: "asset_lock",
+    EventKind.UNLOCK: "asset_unlock",
+}
+"""Run-folder event kinds of the risk engine's events (drift kinds keep their own names)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,76 @@
+"""What the risk engine is shown at a decision, and what it says back about drift.
+
+Mixed into ``Kernel`` (like ``EquityRecording``): it reads the kernel's grid, ledger and
+market data and keeps the correlation matrix known at the latest decision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quantum_trader.config import Policy
+from quantum_trader.domain.market import F64
+from quantum_trader.engine.grid import MarketGrid
+from quantum_trader.engine.inputs import KernelSettings, MarketData
+from quantum_trader.engine.recorder import Recorder
+from quantum_trader.engine.strategy import Decisions
+from quantum_trader.engine.views import clean_correlation, depth_at, identified_edge
+from quantum_trader.portfolio import LedgerState
+from quantum_trader.risk import CompiledLimits, build_market_view, drift
+
+
+class DecisionContext:
+    grid: MarketGrid
+    data: MarketData
+    settings: KernelSettings
+    policy: Policy
+    limits: CompiledLimits
+    ledger: LedgerState
+    rec: Recorder
+    _ts: list[int]
+    _corr: F64
+    _corr_time: int | None
+    _drifting: frozenset[object]
+
+    def _note_correlation(self, k: int, decisions: Decisions) -> None:
+        """Take the matrix known at decision k; a newer one is a ``correlation_update`` event,
+        the evidence that correlation monitoring kept working (expansion gate 1 -> 2)."""
+        when = getattr(decisions, "correlation_time", None)
+        computed = None if when is None else when(k)
+        if computed is None or computed == self._corr_time:
+            return
+        self._corr_time = computed
+        n = len(self.grid.symbols)
+        self._corr = clean_correlation(decisions.correlation(k), n)
+        mean = float(self._corr[~np.eye(n, dtype=bool)].mean()) if n > 1 else 1.0
+        self.rec.event(computed, "correlation_update", f"{n} assets, mean pairwise correlation {mean:.2f}",
+                       value=mean)
+
+
+    def _market_view(self, k: int, row: int, decisions: Decisions) -> object:
+        symbols = self.grid.symbols
+        if getattr(decisions, "correlation_time", None) is None:
+            self._corr = clean_correlation(decisions.correlation(k), len(symbols))
+        ts = self._ts[row]
+        marks = {s: float(self.grid.mark[max(row - 1, 0), j]) for j, s in enumerate(symbols)}
+        return build_market_view(
+            self.limits, ts=ts, phase=self.settings.phase, symbols=symbols, correlation=self._corr,
+            depth_1pct=depth_at(symbols, self.data.depth_ts, self.data.depth, ts),
+            marks={s: p for s, p in marks.items() if p == p and p > 0},
+            instruments=self.data.instruments.values(),
+            edge_assets=identified_edge(decisions.intents(k), self.policy.asset_tiers.tier_3.min_edge_score),
+        )
+
+    def _watch_drift(self, k: int, row: int, decisions: Decisions) -> None:
+        """Limits bind at entry; after it prices and correlations move. The risk engine's drift
+        events (exposure above the 35% alert or a limit, correlated groups above theirs) are
+        recorded when a condition starts, not again on every decision while it lasts."""
+        if not self.ledger.positions:
+            self._drifting = frozenset()
+            return
+        report = drift(self.ledger, self._market_view(k, row, decisions), self.limits, self._ts[row])  # type: ignore[arg-type]
+        kinds = frozenset(e.kind for e in report.events)
+        for e in report.events:
+            if e.kind not in self._drifting:
+                self.rec.event(e.ts, str(e.kind), e.reason, symbol=e.symbol or "", value=e.figure, limit=e.limit)
+        self._drifting = kinds
