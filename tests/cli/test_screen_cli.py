@@ -82,3 +82,26 @@ def test_table_shows_figures_thresholds_and_the_tier_outcome(catalog: Path) -> N
 def test_missing_catalog_is_one_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["screen", "--catalog", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_tier3_admission_reads_the_signals_edge(tmp_path: Path) -> None:
+    """Tier 3 is admitted only on identified edge: the screen runs the signals to measure it."""
+    from quantum_trader.data.synthetic import SynthConfig, generate_market
+    from quantum_trader.data.synthetic.writer import write_market
+
+    write_market(generate_market(SynthConfig(days=95, seed=2, assets=("BTC", "AVAX"))), Catalog(tmp_path / "c"))
+    policy = tmp_path / "p.yaml"
+    policy.write_text("asset_requirements:\n  liquidity: {min_daily_volume: 1.0e+8, min_depth_at_1pct: 1.0e+6}\n"
+                      "asset_tiers:\n  tier_3: {min_edge_score: 0.01}\n")
+    app = typer.Typer()
+    app.command()(screen_cmd.screen)
+    result = runner.invoke(app, ["BTC", "AVAX", "--catalog", str(tmp_path / "c"), "--policy", str(policy)],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    avax = next(line for line in result.output.splitlines() if "│ AVAX" in line and "active" in line)
+    assert "│ 3 " in avax
+    high_bar = tmp_path / "high.yaml"
+    high_bar.write_text(policy.read_text().replace("min_edge_score: 0.01", "min_edge_score: 0.99"))
+    result = runner.invoke(app, ["BTC", "AVAX", "--catalog", str(tmp_path / "c"), "--policy", str(high_bar)],
+                           env={"COLUMNS": "200"})
+    assert any("│ AVAX" in line and "no_edge" in line and "edge 0." in line for line in result.output.splitlines())

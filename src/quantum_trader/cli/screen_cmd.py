@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -36,7 +37,7 @@ from quantum_trader.universe.screening import (
     records,
     screen_asset,
 )
-from quantum_trader.universe.tiers import TierAssignment, assign_tiers
+from quantum_trader.universe.tiers import EdgeFigure, TierAssignment, assign_tiers, edge_figures
 
 MARKETS_FILE = "markets.json"
 STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.UNKNOWN: "yellow", Status.NOT_APPLICABLE: "dim"}
@@ -149,13 +150,39 @@ def _print_table(screens: list[AssetScreen], assignment: TierAssignment, *, evid
         if screened is None:
             continue
         tier = "-" if m.tier is None else str(m.tier)
-        why = "; ".join(reason.split(":")[0] for reason in m.reasons[:3])
+        why = "; ".join(reason.split(": ")[0] for reason in m.reasons[:3])
         tiers.add_row(asset, screened.status.value, str(m.policy_tier), tier, m.state.value, why)
     console.print(tiers)
     for event in assignment.events:
         if event.asset not in by_asset:
             continue
         console.print(f"[bold]{event.kind.value}[/] {event.message}", highlight=False)
+
+
+def _tier3_edges(cat: Catalog, assets: list[str], policy: Policy, exchange: str | None) -> dict[str, EdgeFigure] | None:
+    """Tier 3 is admitted on identified edge: the mean edge of the signals' intents over the
+    policy's ``edge_lookback``, computed with the multi-asset signals on the catalog's candles."""
+    tier3 = [a for a in assets if policy.tier_of(a) == 3]
+    if not tier3:
+        return None
+    baseline = policy.signals.model.baseline_asset
+    bars: dict[str, BarSeries] = {}
+    for asset in dict.fromkeys([baseline, *tier3]):
+        series = _candles(cat, perp_symbol(asset), exchange)
+        if series is not None:
+            bars[perp_symbol(asset)] = series
+    if perp_symbol(baseline) not in bars or len(bars) < 2:
+        return None
+    from quantum_trader.engine.strategy import MultiAssetStrategy
+
+    decisions = MultiAssetStrategy().prepare(bars, policy)
+    if decisions.close_ts.size == 0:
+        return None
+    lookback = policy.asset_tiers.tier_3.edge_lookback
+    end = int(decisions.result.ts[-1])
+    first = int(np.searchsorted(decisions.result.ts, end - timeframe_ms(lookback), side="right"))
+    intents = [i for k in range(first, decisions.close_ts.size) for i in decisions.intents(k)]
+    return edge_figures(intents, end, lookback)
 
 
 def screen(
@@ -213,5 +240,6 @@ def screen(
             writer.writerows(rows)
             sys.stdout.write(buffer.getvalue())
         return
-    assignment = assign_tiers(policy, {s.asset: s for s in screens}, ts=int(time.time() * 1000))
+    edges = _tier3_edges(cat, chosen, policy, exchange)
+    assignment = assign_tiers(policy, {s.asset: s for s in screens}, ts=int(time.time() * 1000), edges=edges)
     _print_table(screens, assignment, evidence=evidence)
