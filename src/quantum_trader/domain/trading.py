@@ -57,12 +57,19 @@ class Intent:
     stop_price: float | None
     source: str = ""
     reasons: tuple[str, ...] = ()
+    target_price: float | None = None
+    """Optional take-profit: a resting reduce-only limit order at this price once filled."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.edge_score <= 1.0:
             raise ValueError(f"intent {self.symbol}: edge_score must be in [0, 1], got {self.edge_score}")
         if not self.entry_price > 0:
             raise ValueError(f"intent {self.symbol}: entry_price must be > 0, got {self.entry_price}")
+        if self.target_price is not None and (self.target_price - self.entry_price) * self.side.sign <= 0:
+            raise ValueError(
+                f"intent {self.symbol}: take-profit {self.target_price} is not on the winning side of entry "
+                f"{self.entry_price} for a {self.side} position"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ from quantum_trader.risk import (
     update,
 )
 from quantum_trader.venues.simulated.fees import FeeModel
-from quantum_trader.venues.simulated.matching import stop_fill
+from quantum_trader.venues.simulated.matching import stop_fill, target_fill
 from quantum_trader.venues.simulated.slippage import taker_price
 
 
@@ -92,6 +92,9 @@ class Kernel(DecisionContext, EquityRecording):
         """Strategy exits waiting for their symbol's next bar."""
         self._margin = compile_margin(settings.policy.margin)
         self._taker = Decimal(repr(self.fees.taker))
+        self._maker = Decimal(repr(self.fees.maker))
+        self._targets: dict[str, float] = {}
+        """Take-profit price per held symbol (a resting reduce-only limit order)."""
         self._k = 0
         self._init_curve()
         self._stale_liquidation = False
@@ -273,6 +276,7 @@ class Kernel(DecisionContext, EquityRecording):
                 liquidation_price=self._liquidation.get(symbol),
                 day_realised=float(self.ledger.day_realised.get(symbol, Decimal(0))),
                 day_start_unrealised=float(self.ledger.day_start_unrealised.get(symbol, Decimal(0))),
+                target_price=self._targets.get(symbol),
             ))
         self._held = tuple(held)
         self._span_book = None
@@ -299,6 +303,9 @@ class Kernel(DecisionContext, EquityRecording):
         row = event.row
         if event.kind in (WindowEventKind.STOP, WindowEventKind.LIQUIDATION):
             self._stop_out(row, self.grid.symbols[event.column], event.kind)
+            return
+        if event.kind is WindowEventKind.TARGET:
+            self._take_profit(row, self.grid.symbols[event.column])
             return
         self._mark(row, self._ts[row] + self.step, use_open=False)
         self._stale_held = True
@@ -330,6 +337,15 @@ class Kernel(DecisionContext, EquityRecording):
             self.rec.event(self._ts[row], "liquidation", f"{symbol} liquidated at {price:.6g}",
                            symbol=symbol, value=price)
         self._close(row, symbol, reason, price=price)
+
+    def _take_profit(self, row: int, symbol: str) -> None:
+        """A resting reduce-only limit: fills at its price, or at a better open, as maker."""
+        col = self._column_of(symbol)
+        long = self.ledger.positions[symbol].quantity > 0
+        exit_ = target_fill(long, self._targets[symbol], float(self.grid.open[row, col]),
+                            float(self.grid.high[row, col]), float(self.grid.low[row, col]))
+        assert exit_ is not None
+        self._close(row, symbol, exit_.kind.value, price=exit_.price, maker=True)
 
     # ------------------------------------------------------------------ decisions
     def _held_view(self, k: int) -> dict[str, Held]:
@@ -428,15 +444,15 @@ class Kernel(DecisionContext, EquityRecording):
                            bar_volume=float(np.nan_to_num(self.grid.volume[row, col])))
 
     def _fill(self, row: int, symbol: str, side: OrderSide, qty: Decimal, reference: float,
-              stop: Decimal | None = None, ts: int | None = None) -> tuple[Fill, float]:
+              stop: Decimal | None = None, ts: int | None = None, maker: bool = False) -> tuple[Fill, float]:
         inst = self.data.instruments[symbol]
-        raw = reference if not self.settings.slippage else self._price(
+        raw = reference if maker or not self.settings.slippage else self._price(
             row, self._column_of(symbol), float(qty), buy=side is OrderSide.BUY, reference=reference)
         price = inst.round_price(raw)
-        # Exact: the notional times the taker rate, rounded once like every ledger amount.
-        fee = money(qty * price * self._taker)
+        # Exact: the notional times the fee rate, rounded once like every ledger amount.
+        fee = money(qty * price * (self._maker if maker else self._taker))
         fill_ts = max(self._ts[row] if ts is None else ts, self.ledger.ts)
-        fill = Fill(fill_ts, symbol, side, qty, price, fee)
+        fill = Fill(fill_ts, symbol, side, qty, price, fee, is_maker=maker)
         before = self.ledger.realised_pnl
         self.ledger = apply_fill(self.ledger, fill, stop_price=stop)
         self.rec.orders += 1
@@ -453,6 +469,8 @@ class Kernel(DecisionContext, EquityRecording):
         price = float(fill.price)
         risk = float(qty) * abs(price - float(stop)) if stop is not None else float(qty) * price
         self._opened[intent.symbol] = (intent.source, self._k)
+        if intent.target_price is not None:
+            self._targets[intent.symbol] = float(inst.round_price(intent.target_price))
         self.rec.open[intent.symbol] = OpenTrade(
             symbol=intent.symbol, side=intent.side, entry_ts=fill.ts, entry_price=price, quantity=float(qty),
             notional_at_entry=float(qty) * price, equity_at_entry=equity_before,
@@ -461,7 +479,7 @@ class Kernel(DecisionContext, EquityRecording):
         self._stale_liquidation = self._stale_held = True
 
     def _close(self, row: int, symbol: str, reason: str, *, price: float | None = None,
-               at_close: bool = False) -> None:
+               at_close: bool = False, maker: bool = False) -> None:
         pos = self.ledger.positions[symbol]
         col = self._column_of(symbol)
         side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
@@ -470,7 +488,8 @@ class Kernel(DecisionContext, EquityRecording):
             if price != price:  # no trade at that bar: the last mark
                 price = float(self.grid.mark[row, col])
         ts = self._ts[row] + (self.step if at_close else 0)
-        fill, realised = self._fill(row, symbol, side, pos.size, price, ts=ts)
+        fill, realised = self._fill(row, symbol, side, pos.size, price, ts=ts, maker=maker)
+        self._targets.pop(symbol, None)
         self.rec.close_trade(symbol, fill.ts, float(fill.price), float(fill.fee), realised, reason)
         self._stale_liquidation = self._stale_held = True
 

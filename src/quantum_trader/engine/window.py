@@ -25,6 +25,7 @@ from quantum_trader.domain.market import F64
 class WindowEventKind(StrEnum):
     STOP = "stop"
     LIQUIDATION = "liquidation"
+    TARGET = "target"
     ASSET_DAILY_LOSS = "asset_daily_loss"
     KILL_DAILY = "kill_switch_daily"
     KILL_DRAWDOWN = "kill_switch_drawdown"
@@ -39,6 +40,7 @@ _PRIORITY = {
     WindowEventKind.ASSET_DAILY_LOSS: 2,
     WindowEventKind.KILL_DRAWDOWN: 3,
     WindowEventKind.KILL_DAILY: 4,
+    WindowEventKind.TARGET: 5,
 }
 
 
@@ -55,6 +57,7 @@ class HeldPosition:
     day_realised: float
     """This asset's realised P&L today, net of costs."""
     day_start_unrealised: float
+    target_price: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,31 @@ def _first(mask: np.ndarray) -> int:
     return idx if bool(mask[idx]) else -1
 
 
+def _level_event(pos: HeldPosition, hi: F64, lo: F64) -> tuple[int, WindowEventKind] | None:
+    """The first bar (offset) where one of the position's price levels is reached, and which.
+
+    The earlier bar wins; within one bar, the adverse level nearer the price is crossed
+    first (a long's higher level, a short's lower one). A take-profit counts only on a bar
+    before any adverse level: on a bar touching both, the conservative path (the stop
+    first) is assumed.
+    """
+    long = pos.quantity > 0
+    hits: list[tuple[int, float, WindowEventKind]] = []
+    for level, kind in ((pos.stop_price, WindowEventKind.STOP),
+                        (pos.liquidation_price, WindowEventKind.LIQUIDATION)):
+        if level is None:
+            continue
+        hit = _first(lo <= level) if long else _first(hi >= level)
+        if hit >= 0:
+            hits.append((hit, level, kind))
+    first = min(hits, key=lambda h: (h[0], -h[1] if long else h[1])) if hits else None
+    if pos.target_price is not None:
+        target = _first(hi >= pos.target_price) if long else _first(lo <= pos.target_price)
+        if target >= 0 and (first is None or target < first[0]):
+            return target, WindowEventKind.TARGET
+    return None if first is None else (first[0], first[2])
+
+
 def scan_window(
     start: int,
     stop: int,
@@ -105,22 +133,9 @@ def scan_window(
     n = stop - start
     unrealised = np.zeros(n)
     for pos in positions:
-        long = pos.quantity > 0
-        hi = high[start:stop, pos.column]
-        lo = low[start:stop, pos.column]
-        hits: list[tuple[int, float, WindowEventKind]] = []
-        for level, kind in ((pos.stop_price, WindowEventKind.STOP),
-                            (pos.liquidation_price, WindowEventKind.LIQUIDATION)):
-            if level is None:
-                continue
-            hit = _first(lo <= level) if long else _first(hi >= level)
-            if hit >= 0:
-                hits.append((hit, level, kind))
-        if hits:
-            # The earlier bar wins; within one bar, the level nearer the price is crossed
-            # first (a long's higher level, a short's lower one).
-            hit, _, kind = min(hits, key=lambda h: (h[0], -h[1] if long else h[1]))
-            candidates.append((hit, _PRIORITY[kind], kind, pos.column))
+        level = _level_event(pos, high[start:stop, pos.column], low[start:stop, pos.column])
+        if level is not None:
+            candidates.append((level[0], _PRIORITY[level[1]], level[1], pos.column))
         pnl = pos.quantity * (mark[start:stop, pos.column] - pos.entry_price)
         unrealised += pnl
         asset_day = pos.day_realised + pnl - pos.day_start_unrealised

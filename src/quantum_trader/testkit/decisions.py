@@ -24,18 +24,18 @@ from quantum_trader.engine.strategy import Held
 
 
 def intent(asset: str, side: Side | str, *, entry: float, stop: float | None, edge: float = 0.5,
-           source: str = "scripted") -> Intent:
+           source: str = "scripted", target: float | None = None) -> Intent:
     """An entry intent; its ``ts`` is set by :class:`ScriptedDecisions` to the decision time."""
     return Intent(0, perp_symbol(asset), Side(side), edge, entry, stop, source=source,
-                  reasons=("scripted",))
+                  reasons=("scripted",), target_price=target)
 
 
-def long(asset: str, *, entry: float, stop: float | None, edge: float = 0.5) -> Intent:
-    return intent(asset, Side.LONG, entry=entry, stop=stop, edge=edge)
+def long(asset: str, *, entry: float, stop: float | None, edge: float = 0.5, target: float | None = None) -> Intent:
+    return intent(asset, Side.LONG, entry=entry, stop=stop, edge=edge, target=target)
 
 
-def short(asset: str, *, entry: float, stop: float | None, edge: float = 0.5) -> Intent:
-    return intent(asset, Side.SHORT, entry=entry, stop=stop, edge=edge)
+def short(asset: str, *, entry: float, stop: float | None, edge: float = 0.5, target: float | None = None) -> Intent:
+    return intent(asset, Side.SHORT, entry=entry, stop=stop, edge=edge, target=target)
 
 
 @dataclass
