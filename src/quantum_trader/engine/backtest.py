@@ -23,7 +23,7 @@ from quantum_trader.analytics.run_folder import RunFolder, new_run_id
 from quantum_trader.config import Policy, policy_to_yaml
 from quantum_trader.data.catalog import Catalog, CatalogError
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, DataKind, FundingSeries
-from quantum_trader.domain.time import format_time
+from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.grid import MarketGrid, build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.instruments import instrument_for
@@ -114,6 +114,10 @@ def assemble_market(bars: Mapping[str, BarSeries], funding: Mapping[str, Funding
                       exchange_marks=frozenset(s for s, m in (marks or {}).items() if s in bars and len(m)))
 
 
+FINER_TIMEFRAME = "1m"
+"""Bars that decide the order of a stop and a target touched in one coarser bar."""
+
+
 def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
                 start_ms: int | None, end_ms: int | None) -> tuple[dict[str, BarSeries], MarketData]:
     bars = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
@@ -131,7 +135,14 @@ def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exc
             funding[symbol] = catalog.read_funding(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
         if catalog.dataset(symbol, DataKind.BOOK, exchange=exchange) is not None:
             books[symbol] = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-    return bars, assemble_market(bars, funding, books, marks)
+    data = assemble_market(bars, funding, books, marks)
+    finer: dict[str, BarSeries] = {}
+    if timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME):
+        for symbol in symbols:
+            if catalog.dataset(symbol, DataKind.CANDLES, FINER_TIMEFRAME, exchange=exchange) is not None:
+                finer[symbol] = catalog.read_bars(symbol, FINER_TIMEFRAME, exchange=exchange, start_ms=start_ms,
+                                                  end_ms=end_ms)
+    return bars, replace(data, finer=finer) if finer else data
 
 
 def run_backtest(request: BacktestRequest, progress: Callable[[str], None] | None = None) -> BacktestResult:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from quantum_trader.config import Policy
 from quantum_trader.domain.instrument import Instrument
-from quantum_trader.domain.market import F64, I64, BookSeries, FundingSeries
+from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, FundingSeries
 from quantum_trader.engine.grid import MarketGrid
 
 
@@ -28,6 +28,9 @@ class MarketData:
     """Depth within 1% of mid (smaller side, USD) per book snapshot."""
     spread: Mapping[str, float] = field(default_factory=dict)
     """Typical relative bid-ask spread per symbol, for the slippage model without a book."""
+    finer: Mapping[str, BarSeries] = field(default_factory=dict)
+    """Finer bars (1m) when the grid is coarser: they decide whether a bar touching both a
+    position's stop and its target reached the target first."""
     exchange_marks: frozenset[str] = frozenset()
     """Symbols whose ``grid.mark`` comes from the exchange's mark-price series (else carried closes)."""
     books: Mapping[str, BookSeries] = field(default_factory=dict)

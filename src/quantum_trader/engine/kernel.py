@@ -54,7 +54,7 @@ from quantum_trader.risk import (
     update,
 )
 from quantum_trader.venues.simulated.fees import FeeModel
-from quantum_trader.venues.simulated.matching import stop_fill, target_fill
+from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
 from quantum_trader.venues.simulated.slippage import taker_price
 
 
@@ -327,6 +327,9 @@ class Kernel(DecisionContext, EquityRecording):
             stop = float(pos.stop_price)
             if (stop > liquidation if long else stop < liquidation) and stop_fill(long, stop, *bar) is not None:
                 kind = WindowEventKind.STOP
+        if kind is WindowEventKind.STOP and self._target_first(row, symbol, long, float(pos.stop_price), bar):
+            self._take_profit(row, symbol)
+            return
         level = float(pos.stop_price) if kind is WindowEventKind.STOP else liquidation  # type: ignore[arg-type]
         assert level is not None
         exit_ = stop_fill(long, level, *bar)
@@ -338,14 +341,26 @@ class Kernel(DecisionContext, EquityRecording):
                            symbol=symbol, value=price)
         self._close(row, symbol, reason, price=price)
 
+    def _target_first(self, row: int, symbol: str, long: bool, stop: float, bar: tuple[float, float, float]) -> bool:
+        """A bar touched both the stop and the target: the finer bars inside it, when loaded,
+        say whether the target came first (else the stop is assumed, conservatively)."""
+        target = self._targets.get(symbol)
+        finer = self.data.finer.get(symbol)
+        if target is None or finer is None or target_fill(long, target, *bar) is None:
+            return False
+        lo, hi = np.searchsorted(finer.ts, [self._ts[row], self._ts[row] + self.step])
+        first = first_touch(long, stop, target, finer.open[lo:hi], finer.high[lo:hi], finer.low[lo:hi])
+        return first is not None and first.kind in (ExitKind.TARGET, ExitKind.TARGET_GAP)
+
     def _take_profit(self, row: int, symbol: str) -> None:
         """A resting reduce-only limit: fills at its price, or at a better open, as maker."""
         col = self._column_of(symbol)
         long = self.ledger.positions[symbol].quantity > 0
-        exit_ = target_fill(long, self._targets[symbol], float(self.grid.open[row, col]),
+        target = self._targets[symbol]
+        exit_ = target_fill(long, target, float(self.grid.open[row, col]),
                             float(self.grid.high[row, col]), float(self.grid.low[row, col]))
-        assert exit_ is not None
-        self._close(row, symbol, exit_.kind.value, price=exit_.price, maker=True)
+        kind, price = ("target", target) if exit_ is None else (exit_.kind.value, exit_.price)
+        self._close(row, symbol, kind, price=price, maker=True)
 
     # ------------------------------------------------------------------ decisions
     def _held_view(self, k: int) -> dict[str, Held]:

@@ -143,6 +143,13 @@ class MultiAssetStrategy:
         signal_set = SignalSet(tuple(bars), policy)
         model_tf = policy.signals.model.timeframe
         corr_tf = policy.correlation.returns_timeframe
+        have = next(iter(bars.values())).timeframe
+        for name, wanted in (("correlation.returns_timeframe", corr_tf), ("signals.model.timeframe", model_tf)):
+            if timeframe_ms(wanted) % timeframe_ms(have):
+                raise ValueError(
+                    f"the policy's {name} ({wanted}) cannot be built from {have} bars: backtest on finer bars, "
+                    f"or set it to a multiple of {have} (e.g. QT__{name.upper().replace('.', '__')}={have})"
+                )
         model_bars = _common_clock(bars, model_tf)
         corr_bars = _common_clock(bars, corr_tf)
         result = signal_set.batch(model_bars, corr_bars)
