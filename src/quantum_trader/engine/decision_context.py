@@ -6,6 +6,8 @@ market data and keeps the correlation matrix known at the latest decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from quantum_trader.config import Policy
@@ -16,7 +18,7 @@ from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.engine.views import clean_correlation, depth_at, identified_edge
 from quantum_trader.portfolio import LedgerState
-from quantum_trader.risk import CompiledLimits, build_market_view, drift
+from quantum_trader.risk import ActionKind, CompiledLimits, build_market_view, drift
 
 
 class DecisionContext:
@@ -31,6 +33,8 @@ class DecisionContext:
     _corr: F64
     _corr_time: int | None
     _drifting: frozenset[object]
+    _reduce: Callable[[int, str, float, str], None]
+    """A reduce-only cut by notional (``OrderExecution._reduce``)."""
 
     def _note_correlation(self, k: int, decisions: Decisions) -> None:
         """Take the matrix known at decision k; a newer one is a ``correlation_update`` event,
@@ -74,3 +78,8 @@ class DecisionContext:
             if e.kind not in self._drifting:
                 self.rec.event(e.ts, str(e.kind), e.reason, symbol=e.symbol or "", value=e.figure, limit=e.limit)
         self._drifting = kinds
+        for action in report.actions:  # drift.action: trim (the risk engine emits none under "alert")
+            if action.kind is ActionKind.TRIM and action.symbol is not None and action.notional:
+                self.rec.event(self._ts[row], "drift_trim", f"{action.reason}: cut {action.notional:,.2f} USD",
+                               symbol=action.symbol, value=action.notional)
+                self._reduce(row, action.symbol, action.notional, "drift_trim")

@@ -25,17 +25,17 @@ import numpy as np
 
 from quantum_trader.domain.market import I64
 from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
-from quantum_trader.domain.trading import Fill, Intent, OrderSide, Side
+from quantum_trader.domain.trading import Intent, Side
 from quantum_trader.engine.decision_context import DecisionContext
 from quantum_trader.engine.equity_curve import EquityRecording
+from quantum_trader.engine.execution import OrderExecution
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.level_scan import scan_levels
-from quantum_trader.engine.recorder import EVENT_NAMES, OpenTrade, Recorder
+from quantum_trader.engine.recorder import EVENT_NAMES, Recorder
 from quantum_trader.engine.strategy import Decisions, Held, active_decisions
 from quantum_trader.engine.window import AccountFigures, HeldPosition, WindowEvent, WindowEventKind, scan_window
 from quantum_trader.portfolio import (
     LedgerState,
-    apply_fill,
     apply_funding,
     compile_margin,
     margin_summary,
@@ -43,7 +43,6 @@ from quantum_trader.portfolio import (
     new_ledger,
     roll_day,
 )
-from quantum_trader.portfolio.state import money
 from quantum_trader.risk import (
     ActionKind,
     KillSwitchAction,
@@ -54,11 +53,9 @@ from quantum_trader.risk import (
     update,
 )
 from quantum_trader.venues.simulated.fees import FeeModel
-from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
-from quantum_trader.venues.simulated.slippage import taker_price
 
 
-class Kernel(DecisionContext, EquityRecording):
+class Kernel(OrderExecution, DecisionContext, EquityRecording):
     """Runs one strategy's decisions over a market; mutable run state, pure parts below it."""
 
     def __init__(self, data: MarketData, settings: KernelSettings) -> None:
@@ -310,58 +307,6 @@ class Kernel(DecisionContext, EquityRecording):
         self._mark(row, self._ts[row] + self.step, use_open=False)
         self._stale_held = True
 
-    def _stop_out(self, row: int, symbol: str, kind: WindowEventKind) -> None:
-        """Close a position at its stop or liquidation price in bar ``row``.
-
-        The scan reports a liquidation first when both levels fall in one bar, but the
-        price path decides: a long's stop above its liquidation price (a short's below)
-        is passed first on the way down (up), so the stop fills and the liquidation
-        never happens.
-        """
-        col = self._column_of(symbol)
-        pos = self.ledger.positions[symbol]
-        long = pos.quantity > 0
-        bar = (float(self.grid.open[row, col]), float(self.grid.high[row, col]), float(self.grid.low[row, col]))
-        liquidation = self._liquidation.get(symbol)
-        if kind is WindowEventKind.LIQUIDATION and pos.stop_price is not None and liquidation is not None:
-            stop = float(pos.stop_price)
-            if (stop > liquidation if long else stop < liquidation) and stop_fill(long, stop, *bar) is not None:
-                kind = WindowEventKind.STOP
-        if kind is WindowEventKind.STOP and self._target_first(row, symbol, long, float(pos.stop_price), bar):
-            self._take_profit(row, symbol)
-            return
-        level = float(pos.stop_price) if kind is WindowEventKind.STOP else liquidation  # type: ignore[arg-type]
-        assert level is not None
-        exit_ = stop_fill(long, level, *bar)
-        price = level if exit_ is None else exit_.price
-        reason = "liquidation" if kind is WindowEventKind.LIQUIDATION else (
-            exit_.kind.value if exit_ is not None else "stop")
-        if kind is WindowEventKind.LIQUIDATION:
-            self.rec.event(self._ts[row], "liquidation", f"{symbol} liquidated at {price:.6g}",
-                           symbol=symbol, value=price)
-        self._close(row, symbol, reason, price=price)
-
-    def _target_first(self, row: int, symbol: str, long: bool, stop: float, bar: tuple[float, float, float]) -> bool:
-        """A bar touched both the stop and the target: the finer bars inside it, when loaded,
-        say whether the target came first (else the stop is assumed, conservatively)."""
-        target = self._targets.get(symbol)
-        finer = self.data.finer.get(symbol)
-        if target is None or finer is None or target_fill(long, target, *bar) is None:
-            return False
-        lo, hi = np.searchsorted(finer.ts, [self._ts[row], self._ts[row] + self.step])
-        first = first_touch(long, stop, target, finer.open[lo:hi], finer.high[lo:hi], finer.low[lo:hi])
-        return first is not None and first.kind in (ExitKind.TARGET, ExitKind.TARGET_GAP)
-
-    def _take_profit(self, row: int, symbol: str) -> None:
-        """A resting reduce-only limit: fills at its price, or at a better open, as maker."""
-        col = self._column_of(symbol)
-        long = self.ledger.positions[symbol].quantity > 0
-        target = self._targets[symbol]
-        exit_ = target_fill(long, target, float(self.grid.open[row, col]),
-                            float(self.grid.high[row, col]), float(self.grid.low[row, col]))
-        kind, price = ("target", target) if exit_ is None else (exit_.kind.value, exit_.price)
-        self._close(row, symbol, kind, price=price, maker=True)
-
     # ------------------------------------------------------------------ decisions
     def _held_view(self, k: int) -> dict[str, Held]:
         return {
@@ -450,64 +395,3 @@ class Kernel(DecisionContext, EquityRecording):
                 self._open(row, intent, qty)
 
     # ------------------------------------------------------------------ orders and fills
-    def _price(self, row: int, col: int, qty: float, *, buy: bool, reference: float) -> float:
-        if not self.settings.slippage:
-            return reference
-        symbol = self.grid.symbols[col]
-        return taker_price(reference, qty, buy=buy, ts=self._ts[row], book=self.data.books.get(symbol),
-                           spread=self.data.spread.get(symbol, 0.0002), impact=self.settings.impact,
-                           bar_volume=float(np.nan_to_num(self.grid.volume[row, col])))
-
-    def _fill(self, row: int, symbol: str, side: OrderSide, qty: Decimal, reference: float,
-              stop: Decimal | None = None, ts: int | None = None, maker: bool = False) -> tuple[Fill, float]:
-        inst = self.data.instruments[symbol]
-        raw = reference if maker or not self.settings.slippage else self._price(
-            row, self._column_of(symbol), float(qty), buy=side is OrderSide.BUY, reference=reference)
-        price = inst.round_price(raw)
-        # Exact: the notional times the fee rate, rounded once like every ledger amount.
-        fee = money(qty * price * (self._maker if maker else self._taker))
-        fill_ts = max(self._ts[row] if ts is None else ts, self.ledger.ts)
-        fill = Fill(fill_ts, symbol, side, qty, price, fee, is_maker=maker)
-        before = self.ledger.realised_pnl
-        self.ledger = apply_fill(self.ledger, fill, stop_price=stop)
-        self.rec.orders += 1
-        self.rec.fills += 1
-        return fill, float(self.ledger.realised_pnl - before)
-
-    def _open(self, row: int, intent: Intent, qty: Decimal) -> None:
-        col = self._column_of(intent.symbol)
-        inst = self.data.instruments[intent.symbol]
-        stop = None if intent.stop_price is None else inst.round_price(intent.stop_price)
-        side = OrderSide.BUY if intent.side is Side.LONG else OrderSide.SELL
-        equity_before = float(self.ledger.equity)
-        fill, _ = self._fill(row, intent.symbol, side, qty, float(self.grid.open[row, col]), stop=stop)
-        price = float(fill.price)
-        risk = float(qty) * abs(price - float(stop)) if stop is not None else float(qty) * price
-        self._opened[intent.symbol] = (intent.source, self._k)
-        if intent.target_price is not None:
-            self._targets[intent.symbol] = float(inst.round_price(intent.target_price))
-        self.rec.open[intent.symbol] = OpenTrade(
-            symbol=intent.symbol, side=intent.side, entry_ts=fill.ts, entry_price=price, quantity=float(qty),
-            notional_at_entry=float(qty) * price, equity_at_entry=equity_before,
-            stop=float(stop) if stop is not None else float("nan"), planned_risk=risk, fees=float(fill.fee),
-        )
-        self._stale_liquidation = self._stale_held = True
-
-    def _close(self, row: int, symbol: str, reason: str, *, price: float | None = None,
-               at_close: bool = False, maker: bool = False) -> None:
-        pos = self.ledger.positions[symbol]
-        col = self._column_of(symbol)
-        side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
-        if price is None:
-            price = float(self.grid.close[row, col] if at_close else self.grid.open[row, col])
-            if price != price:  # no trade at that bar: the last mark
-                price = float(self.grid.mark[row, col])
-        ts = self._ts[row] + (self.step if at_close else 0)
-        fill, realised = self._fill(row, symbol, side, pos.size, price, ts=ts, maker=maker)
-        self._targets.pop(symbol, None)
-        self.rec.close_trade(symbol, fill.ts, float(fill.price), float(fill.fee), realised, reason)
-        self._stale_liquidation = self._stale_held = True
-
-    def _close_all(self, row: int, reason: str, *, at_close: bool = False) -> None:
-        for symbol in list(self.ledger.positions):
-            self._close(row, symbol, reason, at_close=at_close)

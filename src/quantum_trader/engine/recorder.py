@@ -156,6 +156,25 @@ class Recorder:
             trade.funding, reason,
         ))
 
+    def reduce_trade(self, symbol: str, ts: int, price: float, quantity: float, fee: float, realised: float,
+                     reason: str) -> None:
+        """Close part of an open trade: the part becomes a trade row of its own, carrying its share
+        of the entry fee and of the funding so far; the rest stays open with the remainder."""
+        trade = self.open[symbol]
+        part = quantity / trade.quantity
+        entry_fee, funding = trade.fees * part, trade.funding * part
+        fees = entry_fee + fee
+        self.trades.append((
+            symbol, trade.side.value, trade.entry_ts, ts, trade.entry_price, price, quantity,
+            trade.notional_at_entry * part, trade.equity_at_entry, trade.stop, trade.planned_risk * part,
+            realised - fees + funding, fees, funding, reason,
+        ))
+        trade.quantity -= quantity
+        trade.notional_at_entry *= 1.0 - part
+        trade.planned_risk *= 1.0 - part
+        trade.fees -= entry_fee
+        trade.funding -= funding
+
     def trades_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.trades, columns=list(TRADE_COLUMNS)).astype(
             {"entry_ts": "int64", "exit_ts": "int64"}
