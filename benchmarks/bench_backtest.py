@@ -27,8 +27,6 @@ import time
 import warnings
 from decimal import Decimal
 
-import pandas as pd
-
 from quantum_trader.config import load_policy
 from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.domain.instrument import Instrument
@@ -38,6 +36,7 @@ from quantum_trader.engine.grid import build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy
+from quantum_trader.testkit.reference import backtesting_frame, backtesting_sma_cross
 
 COMMISSION = 0.0001
 FAST, SLOW = 10, 30
@@ -99,28 +98,11 @@ def _ours(bars: BarSeries) -> tuple[float, int, float]:
 
 
 def _reference(bars: BarSeries) -> tuple[float, int, float]:
-    from backtesting import Strategy
-    from backtesting.lib import FractionalBacktest, crossover
+    from backtesting.lib import FractionalBacktest
 
-    def sma(values: object, n: int) -> pd.Series:
-        return pd.Series(values).rolling(n).mean()
-
-    class SmaCross(Strategy):
-        def init(self) -> None:
-            self.sma1 = self.I(sma, self.data.Close, FAST)
-            self.sma2 = self.I(sma, self.data.Close, SLOW)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
-
-    frame = pd.DataFrame({"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close,
-                          "Volume": bars.volume}, index=pd.to_datetime(bars.ts, unit="ms"))
-    engine = FractionalBacktest(frame, SmaCross, cash=CASH, commission=COMMISSION, finalize_trades=True)
+    frame = backtesting_frame(bars)
+    engine = FractionalBacktest(frame, backtesting_sma_cross(FAST, SLOW), cash=CASH, commission=COMMISSION,
+                                finalize_trades=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()

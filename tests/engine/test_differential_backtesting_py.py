@@ -51,9 +51,10 @@ from quantum_trader.engine.grid import build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.strategy import SmaCrossStrategy
+from quantum_trader.testkit.reference import backtesting_frame, backtesting_sma_cross
 
 bt = pytest.importorskip("backtesting", reason="backtesting.py is the reference engine of this test")
-from backtesting.lib import FractionalBacktest, crossover  # noqa: E402
+from backtesting.lib import FractionalBacktest  # noqa: E402
 
 COMMISSION = 0.0005
 CASH = 100_000.0
@@ -62,33 +63,9 @@ FRACTION = 1.0 - sys.float_info.epsilon
 """backtesting.py's default ``size`` for ``buy()``/``sell()``: "all available margin"."""
 
 
-def _sma(values: np.ndarray, n: int) -> pd.Series:
-    return pd.Series(values).rolling(n).mean()
-
-
-def _reference_strategy(fast: int, slow: int) -> type[bt.Strategy]:
-    class SmaCross(bt.Strategy):  # type: ignore[misc, name-defined]
-        def init(self) -> None:
-            self.sma1 = self.I(_sma, self.data.Close, fast)
-            self.sma2 = self.I(_sma, self.data.Close, slow)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
-
-    return SmaCross
-
-
 def _reference(bars: BarSeries, fast: int, slow: int) -> tuple[pd.DataFrame, pd.Series]:
-    frame = pd.DataFrame(
-        {"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close, "Volume": bars.volume},
-        index=pd.to_datetime(bars.ts, unit="ms"),
-    )
-    engine = FractionalBacktest(frame, _reference_strategy(fast, slow), cash=CASH, commission=COMMISSION,
+    frame = backtesting_frame(bars)
+    engine = FractionalBacktest(frame, backtesting_sma_cross(fast, slow), cash=CASH, commission=COMMISSION,
                                 finalize_trades=False, fractional_unit=1e-8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "some trades remain open": deliberate, see the module docstring
