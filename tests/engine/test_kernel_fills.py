@@ -194,3 +194,18 @@ def test_entry_and_exit_fees_are_notional_times_the_venue_taker_rate(exchange: s
     assert not math.isclose(trade["fees"], float(taker_fee(q, 100, maker) + taker_fee(q, 110, maker)))
     assert final_cash(rec) == float(INITIAL_EQUITY + d(q) * d(10) - fees)
     assert (trade["exit_price"], trade["exit_reason"]) == (110.0, "signal")
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_two_stops_in_the_same_bar_both_fill_in_that_bar(plain: bool) -> None:
+    """After one stop fills, the rest of that bar is still looked at: every other level it touched fills too."""
+    b = MarketBuilder()
+    drop = (100, 100.5, 94, 96)
+    data = b.bars("BTC", [100, 100, 100, drop, 96, 96]).bars("ETH", [100, 100, 100, drop, 96, 96]).build()
+    script = ScriptedDecisions.at_closes(
+        data, intents={1: [long("BTC", entry=100, stop=95, edge=0.6), long("ETH", entry=100, stop=95)]})
+    trades = run_kernel(data, script, plain=plain).trades_frame().set_index("symbol")
+    assert set(trades.index) == {BTC, ETH}
+    for symbol in (BTC, ETH):
+        assert (trades.at[symbol, "exit_price"], trades.at[symbol, "exit_reason"],
+                trades.at[symbol, "exit_ts"]) == (95.0, "stop", b.ts(3))

@@ -54,6 +54,8 @@ from quantum_trader.risk import (
 )
 from quantum_trader.venues.simulated.fees import FeeModel
 
+_LEVEL_EVENTS = frozenset({WindowEventKind.STOP, WindowEventKind.LIQUIDATION, WindowEventKind.TARGET})
+
 
 class Kernel(OrderExecution, DecisionContext, EquityRecording):
     """Runs one strategy's decisions over a market; mutable run state, pure parts below it."""
@@ -161,7 +163,10 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
             self._record_span(a, event.row)
             self._handle(event)
             self._record_span(event.row, event.row + 1, every_row=True)
-            a = event.row + 1
+            # A stop, liquidation or take-profit removes its position, so the same bar is
+            # scanned again: another position's level may lie in it too. Other events
+            # (loss limits marked at the close) end the bar.
+            a = event.row if event.kind in _LEVEL_EVENTS else event.row + 1
 
     def _pending_exits(self, row: int) -> None:
         """Exits deferred because their symbol had no bar: filled at its first bar's open."""
