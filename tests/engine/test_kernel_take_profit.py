@@ -33,12 +33,13 @@ def test_target_touched_inside_a_bar_fills_at_the_target_as_maker(plain: bool) -
         (q * Decimal("100") * Decimal("0.0005")).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)), abs=1e-9)
 
 
-def test_a_gap_through_the_target_gets_the_better_open() -> None:
+def test_a_gap_through_the_target_fills_at_the_target_not_the_better_open() -> None:
+    """The resting order was in the book while the price travelled past it: taken at its own price."""
     b = MarketBuilder()
     data = b.bars("BTC", [100, 100, 100, (108, 109, 107, 108), 108]).build()
     script = ScriptedDecisions.at_closes(data, intents={1: [long("BTC", entry=100, stop=95, target=105)]})
     trade = only_trade(run_kernel(data, script))
-    assert (trade["exit_price"], trade["exit_reason"]) == (108.0, "target_gap")
+    assert (trade["exit_price"], trade["exit_reason"]) == (105.0, "target_gap")
 
 
 def test_a_bar_touching_stop_and_target_takes_the_stop() -> None:

@@ -37,9 +37,9 @@ def test_stop_touched_inside_bar_fills_at_stop() -> None:
     assert stop_fill(True, 95.0, bar_open=100.0, bar_high=101.0, bar_low=95.01) is None
 
 
-def test_target_gap_gets_the_better_open() -> None:
+def test_a_gap_through_the_target_fills_at_the_target_not_the_better_open() -> None:
     exit_ = target_fill(True, 110.0, bar_open=112.0, bar_high=113.0, bar_low=111.0)
-    assert exit_ is not None and exit_.price == 112.0
+    assert exit_ is not None and (exit_.kind, exit_.price) == (ExitKind.TARGET_GAP, 110.0)
 
 
 def test_bar_touching_stop_and_target_takes_stop_first() -> None:

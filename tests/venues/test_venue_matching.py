@@ -36,9 +36,9 @@ def test_a_finer_bar_gapping_through_the_stop_fills_at_its_open() -> None:
     assert resolve_bar(True, 95.0, 110.0, 100.0, 111.0, 92.0, finer=finer) == BarExit(ExitKind.STOP_GAP, 93.0)
 
 
-def test_a_finer_bar_gapping_through_the_target_gets_the_better_open() -> None:
+def test_a_finer_bar_gapping_through_the_target_fills_at_the_target() -> None:
     finer = _finer((100, 101, 99), (112, 113, 111), (111, 111, 94))
-    assert resolve_bar(True, 95.0, 110.0, 100.0, 113.0, 94.0, finer=finer) == BarExit(ExitKind.TARGET_GAP, 112.0)
+    assert resolve_bar(True, 95.0, 110.0, 100.0, 113.0, 94.0, finer=finer) == BarExit(ExitKind.TARGET_GAP, 110.0)
 
 
 def test_short_target_first_in_finer_bars() -> None:
@@ -59,7 +59,7 @@ def test_finer_bars_that_touch_neither_fall_back_to_the_stop() -> None:
 
 def test_a_coarse_gap_wins_over_any_finer_path() -> None:
     finer = _finer((112, 113, 94),)
-    assert resolve_bar(True, 95.0, 110.0, 112.0, 113.0, 94.0, finer=finer) == BarExit(ExitKind.TARGET_GAP, 112.0)
+    assert resolve_bar(True, 95.0, 110.0, 112.0, 113.0, 94.0, finer=finer) == BarExit(ExitKind.TARGET_GAP, 110.0)
 
 
 def _walk(long: bool, stop: float, target: float, o: np.ndarray, h: np.ndarray, lo: np.ndarray) -> BarExit | None:
@@ -72,7 +72,7 @@ def _walk(long: bool, stop: float, target: float, o: np.ndarray, h: np.ndarray, 
         if stop_gap:
             return BarExit(ExitKind.STOP_GAP, op)
         if target_gap:
-            return BarExit(ExitKind.TARGET_GAP, op)
+            return BarExit(ExitKind.TARGET_GAP, target)
         if stop_hit:
             return BarExit(ExitKind.STOP, stop)
         if target_hit:

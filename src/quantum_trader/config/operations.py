@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from quantum_trader.config.base import PolicyModel
-from quantum_trader.config.types import AssetCode, Fraction, NonNegative, PositiveInt, Timeframe
+from quantum_trader.config.types import AssetCode, Duration, Fraction, NonNegative, PositiveInt, Timeframe
 
 
 class Scenario(PolicyModel):
@@ -106,6 +106,28 @@ def _default_fees() -> dict[str, VenueFees]:
     }
 
 
+class EntryOrders(PolicyModel):
+    """How entries reach the venue. Not in the spec: our execution defaults.
+
+    ``market`` fills at the next bar's open as taker. ``limit`` rests a limit order
+    ``limit_offset`` away from the decision's price on the passive side (below for a
+    buy), paying the maker fee if it fills before ``expiry``; the risk engine checks it
+    again at the fill, against the book as it is then.
+    """
+
+    type: Literal["market", "limit"] = "market"
+    limit_offset: NonNegative = Field(default=0.0005, le=0.05)
+    """Fraction of the decision price between it and the limit (0.0005 = 5 bp)."""
+    expiry: Duration = "1h"
+    """A limit entry not filled this long after it reached the venue is cancelled."""
+    fill: Literal["through", "touch"] = "through"
+    """``through``: a bar must trade beyond the limit (a queue ahead of us is assumed);
+    ``touch``: reaching it is enough (optimistic)."""
+    post_only: bool = True
+    """A limit already marketable when it arrives is rejected (Binance GTX, Bybit PostOnly),
+    so it never pays the taker fee; else it fills at once as taker, at most at the limit."""
+
+
 class Venue(PolicyModel):
     exchange: str = "binanceusdm"
     fees: dict[str, VenueFees] = Field(default_factory=_default_fees)
@@ -113,6 +135,7 @@ class Venue(PolicyModel):
     latency_bars: int = Field(default=1, ge=1)
     """A signal at the close of bar t fills at the open of bar t + latency_bars; 0 would fill
     at the open of the very bar whose close made the decision (look-ahead), so it is refused."""
+    entry: EntryOrders = EntryOrders()
 
 
 def _default_sectors() -> dict[str, tuple[str, ...]]:

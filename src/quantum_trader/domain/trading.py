@@ -59,8 +59,13 @@ class Intent:
     reasons: tuple[str, ...] = ()
     target_price: float | None = None
     """Optional take-profit: a resting reduce-only limit order at this price once filled."""
+    order_type: OrderType = OrderType.MARKET
+    """How to enter: MARKET fills at the next bar's open; LIMIT rests at ``entry_price``
+    (maker fee) until it fills or expires, and is checked by the risk engine again when it fills."""
 
     def __post_init__(self) -> None:
+        if self.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+            raise ValueError(f"intent {self.symbol}: an entry is a market or a limit order, not {self.order_type}")
         if not 0.0 <= self.edge_score <= 1.0:
             raise ValueError(f"intent {self.symbol}: edge_score must be in [0, 1], got {self.edge_score}")
         if not self.entry_price > 0:

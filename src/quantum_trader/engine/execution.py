@@ -38,6 +38,8 @@ class OrderExecution:
     _taker: Decimal
     _maker: Decimal
     _targets: dict[str, float]
+    _target_row: dict[str, int]
+    """First grid row where a position's take-profit may fill (the bar after a limit entry's fill)."""
     _opened: dict[str, tuple[str, int]]
     _liquidation: dict[str, float | None]
     _stale_liquidation: bool
@@ -88,7 +90,7 @@ class OrderExecution:
         return first is not None and first.kind in (ExitKind.TARGET, ExitKind.TARGET_GAP)
 
     def _take_profit(self, row: int, symbol: str) -> None:
-        """A resting reduce-only limit: fills at its price, or at a better open, as maker."""
+        """A resting reduce-only limit: fills at its price as maker (on a gap too, see ``matching``)."""
         col = self._column_of(symbol)
         long = self.ledger.positions[symbol].quantity > 0
         target = self._targets[symbol]
@@ -106,10 +108,15 @@ class OrderExecution:
                            bar_volume=float(np.nan_to_num(self.grid.volume[row, col])))
 
     def _fill(self, row: int, symbol: str, side: OrderSide, qty: Decimal, reference: float,
-              stop: Decimal | None = None, ts: int | None = None, maker: bool = False) -> tuple[Fill, float]:
+              stop: Decimal | None = None, ts: int | None = None, maker: bool = False,
+              cap: float | None = None, new_order: bool = True) -> tuple[Fill, float]:
+        """Fill ``qty`` near ``reference``; ``cap`` is a limit the price may not pass (a marketable
+        limit order), ``new_order`` False when the order was counted when it was placed."""
         inst = self.data.instruments[symbol]
         raw = reference if maker or not self.settings.slippage else self._price(
             row, self._column_of(symbol), float(qty), buy=side is OrderSide.BUY, reference=reference)
+        if cap is not None:
+            raw = min(raw, cap) if side is OrderSide.BUY else max(raw, cap)
         price = inst.round_price(raw)
         # Exact: the notional times the fee rate, rounded once like every ledger amount.
         fee = money(qty * price * (self._maker if maker else self._taker))
@@ -117,20 +124,24 @@ class OrderExecution:
         fill = Fill(fill_ts, symbol, side, qty, price, fee, is_maker=maker)
         before = self.ledger.realised_pnl
         self.ledger = apply_fill(self.ledger, fill, stop_price=stop)
-        self.rec.orders += 1
+        self.rec.orders += new_order
         self.rec.fills += 1
         return fill, float(self.ledger.realised_pnl - before)
 
-    def _open(self, row: int, intent: Intent, qty: Decimal) -> None:
+    def _open(self, row: int, intent: Intent, qty: Decimal, *, price: float | None = None, maker: bool = False,
+              cap: float | None = None, new_order: bool = True, k: int | None = None) -> None:
+        """Open at ``price`` (a resting limit's, as maker) or else at the bar's open as taker."""
         col = self._column_of(intent.symbol)
         inst = self.data.instruments[intent.symbol]
         stop = None if intent.stop_price is None else inst.round_price(intent.stop_price)
         side = OrderSide.BUY if intent.side is Side.LONG else OrderSide.SELL
         equity_before = float(self.ledger.equity)
-        fill, _ = self._fill(row, intent.symbol, side, qty, float(self.grid.open[row, col]), stop=stop)
+        reference = float(self.grid.open[row, col]) if price is None else price
+        fill, _ = self._fill(row, intent.symbol, side, qty, reference, stop=stop, maker=maker, cap=cap,
+                             new_order=new_order)
         price = float(fill.price)
         risk = float(qty) * abs(price - float(stop)) if stop is not None else float(qty) * price
-        self._opened[intent.symbol] = (intent.source, self._k)
+        self._opened[intent.symbol] = (intent.source, self._k if k is None else k)
         if intent.target_price is not None:
             self._targets[intent.symbol] = float(inst.round_price(intent.target_price))
         self.rec.open[intent.symbol] = OpenTrade(
@@ -152,6 +163,7 @@ class OrderExecution:
         ts = self._ts[row] + (self.step if at_close else 0)
         fill, realised = self._fill(row, symbol, side, pos.size, price, ts=ts, maker=maker)
         self._targets.pop(symbol, None)
+        self._target_row.pop(symbol, None)
         self.rec.close_trade(symbol, fill.ts, float(fill.price), float(fill.fee), realised, reason)
         self._stale_liquidation = self._stale_held = True
 

@@ -25,13 +25,15 @@ import numpy as np
 
 from quantum_trader.domain.market import I64
 from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
-from quantum_trader.domain.trading import Intent, Side
+from quantum_trader.domain.trading import Intent, OrderType, Side
 from quantum_trader.engine.decision_context import DecisionContext
 from quantum_trader.engine.equity_curve import EquityRecording
 from quantum_trader.engine.execution import OrderExecution
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.level_scan import scan_levels
+from quantum_trader.engine.limit_entries import LimitEntries
 from quantum_trader.engine.recorder import EVENT_NAMES, Recorder
+from quantum_trader.engine.resting import RestingEntry
 from quantum_trader.engine.strategy import Decisions, Held, active_decisions
 from quantum_trader.engine.window import AccountFigures, HeldPosition, WindowEvent, WindowEventKind, scan_window
 from quantum_trader.portfolio import (
@@ -57,7 +59,7 @@ from quantum_trader.venues.simulated.fees import FeeModel
 _LEVEL_EVENTS = frozenset({WindowEventKind.STOP, WindowEventKind.LIQUIDATION, WindowEventKind.TARGET})
 
 
-class Kernel(OrderExecution, DecisionContext, EquityRecording):
+class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
     """Runs one strategy's decisions over a market; mutable run state, pure parts below it."""
 
     def __init__(self, data: MarketData, settings: KernelSettings) -> None:
@@ -94,6 +96,10 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
         self._maker = Decimal(repr(self.fees.maker))
         self._targets: dict[str, float] = {}
         """Take-profit price per held symbol (a resting reduce-only limit order)."""
+        self._target_row: dict[str, int] = {}
+        self._resting: dict[str, RestingEntry] = {}
+        """Limit entries at the venue, by symbol (never a symbol with a position)."""
+        self._decisions: Decisions | None = None
         self._k = 0
         self._init_curve()
         self._stale_liquidation = False
@@ -130,6 +136,7 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
         """
         grid = self.grid
         n = grid.ts.size
+        self._decisions = decisions
         visit = active_decisions(decisions)
         fill_rows = np.searchsorted(grid.ts, decisions.close_ts[visit], side="left") + (self.settings.latency_bars - 1)
         row = 0
@@ -143,30 +150,48 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
             self._decide(k, r, decisions)
             self._record_equity(r)
         self._advance(row, n)
+        self._cancel_all("end_of_data", self._ts[n - 1] + self.step)
         self._close_all(n - 1, "end_of_data", at_close=True)
         self._record_equity(n - 1, at_close=True)
         return self.rec
 
     def _advance(self, start: int, stop: int) -> None:
-        """Handle every boundary and window event in grid rows [start, stop)."""
+        """Handle every boundary, window event and limit entry's fill or expiry in grid rows [start, stop).
+
+        Within one bar, the positions' events come before a limit entry's fill (the
+        conservative order: losses first, then the risk engine's re-check of the entry).
+        """
         a = start
         while a < stop:
             self._boundary(a)
             self._pending_exits(a)
             self._sync()
             end = min(stop, int(self._window_end[a]), self._next_pending(a, stop))
-            event = self._scan(a, end)
-            if event is None:
-                self._record_span(a, end)
-                a = end
+            entry = self._next_entry(a, end)
+            event = self._scan(a, end if entry is None else entry.row + 1)
+            if event is not None:
+                self._record_span(a, event.row)
+                self._handle(event)
+                self._record_span(event.row, event.row + 1, every_row=True)
+                # A stop, liquidation or take-profit removes its position, so the same bar is
+                # scanned again: another position's level may lie in it too. Other events
+                # (loss limits marked at the close) end the bar, after its limit fills.
+                if event.kind in _LEVEL_EVENTS:
+                    a = event.row
+                    continue
+                while entry is not None and entry.row == event.row:
+                    self._on_entry_event(entry)
+                    entry = self._next_entry(event.row, event.row + 1)
+                a = event.row + 1
                 continue
-            self._record_span(a, event.row)
-            self._handle(event)
-            self._record_span(event.row, event.row + 1, every_row=True)
-            # A stop, liquidation or take-profit removes its position, so the same bar is
-            # scanned again: another position's level may lie in it too. Other events
-            # (loss limits marked at the close) end the bar.
-            a = event.row if event.kind in _LEVEL_EVENTS else event.row + 1
+            if entry is not None:
+                self._record_span(a, entry.row)
+                self._on_entry_event(entry)
+                self._record_span(entry.row, entry.row + 1, every_row=True)
+                a = entry.row  # the new position's stop may lie in this very bar, another order's fill too
+                continue
+            self._record_span(a, end)
+            a = end
 
     def _pending_exits(self, row: int) -> None:
         """Exits deferred because their symbol had no bar: filled at its first bar's open."""
@@ -249,11 +274,15 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
         self._execute(result.actions, row, at_close=not use_open)
 
     def _execute(self, actions: tuple[KillSwitchAction, ...], row: int, *, at_close: bool) -> None:
+        ts = self._ts[row] + (self.step if at_close else 0)
         for action in actions:
             if action.kind is ActionKind.CLOSE_ALL:
+                self._cancel_all("kill_switch", ts)
                 self._close_all(row, "kill_switch", at_close=at_close)
-            elif action.kind is ActionKind.FLATTEN_ASSET and action.symbol in self.ledger.positions:
-                self._close(row, action.symbol, "asset_lock", at_close=at_close)
+            elif action.kind is ActionKind.FLATTEN_ASSET and action.symbol is not None:
+                self._cancel(action.symbol, "asset_lock", ts)
+                if action.symbol in self.ledger.positions:
+                    self._close(row, action.symbol, "asset_lock", at_close=at_close)
 
     def _account(self) -> AccountFigures:
         f = self.ledger.figures
@@ -278,7 +307,7 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
                 liquidation_price=self._liquidation.get(symbol),
                 day_realised=float(self.ledger.day_realised.get(symbol, Decimal(0))),
                 day_start_unrealised=float(self.ledger.day_start_unrealised.get(symbol, Decimal(0))),
-                target_price=self._targets.get(symbol),
+                target_price=self._targets.get(symbol), target_row=self._target_row.get(symbol, 0),
             ))
         self._held = tuple(held)
         self._span_book = None
@@ -314,10 +343,15 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
 
     # ------------------------------------------------------------------ decisions
     def _held_view(self, k: int) -> dict[str, Held]:
-        return {
+        """Positions, and the limit entries resting for a symbol (``resting=True``): an exit
+        the strategy gives for one of those cancels the order."""
+        held = {
             s: Held(Side.LONG if p.quantity > 0 else Side.SHORT, *self._opened.get(s, ("", k)))
             for s, p in self.ledger.positions.items()
         }
+        for s, order in self._resting.items():
+            held[s] = Held(order.intent.side, order.intent.source, order.decision, resting=True)
+        return held
 
     def _decide(self, k: int, row: int, decisions: Decisions) -> None:
         ts = self._ts[row]
@@ -346,6 +380,9 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
 
     def _exit(self, row: int, exits: list[tuple[str, str]]) -> None:
         for symbol, reason in exits:
+            if symbol in self._resting:
+                self._cancel(symbol, reason, self._ts[row])
+                continue
             if symbol not in self.ledger.positions:
                 continue
             if self.grid.valid[row, self._column_of(symbol)]:
@@ -356,7 +393,9 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
     def _admissible(self, row: int, ts: int, candidates: list[Intent]) -> list[Intent]:
         """Entry intents worth sending to the risk engine; a reversal closes the held side first."""
         intents = []
-        for intent in candidates:
+        for intent in map(self._as_order, candidates):
+            if intent.symbol in self._resting:
+                self._cancel(intent.symbol, "replaced", ts)
             pos = self.ledger.positions.get(intent.symbol)
             if pos is not None and (pos.quantity > 0) == (intent.side is Side.LONG):
                 continue
@@ -387,16 +426,24 @@ class Kernel(OrderExecution, DecisionContext, EquityRecording):
                     if kind == "refused":
                         self.rec.refusals[reason.rule] += 1
             if decision.approved:
-                self._open(row, intent, decision.quantity)
+                if intent.order_type is OrderType.LIMIT:
+                    self._place(row, intent, decision.quantity, k)
+                else:
+                    self._open(row, intent, decision.quantity)
 
     def _enter_plain(self, row: int, intents: list[Intent]) -> None:
         for intent in intents:
             col = self._column_of(intent.symbol)
             inst = self.data.instruments[intent.symbol]
-            price = float(self.grid.open[row, col])
+            limit = intent.order_type is OrderType.LIMIT
+            price = intent.entry_price if limit else float(self.grid.open[row, col])
             budget = float(self.ledger.equity) * self.settings.plain_fraction / len(self.grid.symbols)
             qty = inst.round_qty_down(budget / (price * (1 + self.fees.taker)))
-            if inst.is_tradable(qty, Decimal(repr(price))):
+            if not inst.is_tradable(qty, Decimal(repr(price))):
+                continue
+            if limit:
+                self._place(row, intent, qty, self._k)
+            else:
                 self._open(row, intent, qty)
 
     # ------------------------------------------------------------------ orders and fills

@@ -33,7 +33,9 @@ def scan_levels(start: int, stop: int, high: F64, low: F64, mark: F64, positions
         hits.extend(adverse)
         if held.target_price is not None:
             # A target is a stop's mirror image: a long's is reached by the high.
-            target = first_stop_index(not long, held.target_price, hi, lo)
+            skip = max(0, held.target_row - start)
+            target = first_stop_index(not long, held.target_price, hi[skip:], lo[skip:])
+            target = target + skip if target >= 0 else -1
             if target >= 0 and (not adverse or target < min(adverse)[0]):
                 hits.append((target, 2, held.column))
     if not hits:

@@ -108,6 +108,8 @@ class Recorder:
     open: dict[str, OpenTrade] = field(default_factory=dict)
     refusals: Counter[str] = field(default_factory=Counter)
     kill_switch_trips: int = 0
+    limit_entries: Counter[str] = field(default_factory=Counter)
+    """Limit entries placed, filled, expired, cancelled, rejected (post-only) and refused at the fill."""
     orders: int = 0
     fills: int = 0
     peak: float = 0.0

@@ -30,6 +30,8 @@ class Held:
     side: Side
     source: str
     opened_k: int
+    resting: bool = False
+    """Not held yet: a limit entry resting at the venue (an exit for it cancels the order)."""
 
 
 class Decisions(Protocol):

@@ -58,6 +58,9 @@ class HeldPosition:
     """This asset's realised P&L today, net of costs."""
     day_start_unrealised: float
     target_price: float | None = None
+    target_row: int = 0
+    """First grid row where the take-profit may fill: on the bar a limit entry filled in,
+    the high (a long's) may have come before the fill."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,7 @@ def _first(mask: np.ndarray) -> int:
     return idx if bool(mask[idx]) else -1
 
 
-def _level_event(pos: HeldPosition, hi: F64, lo: F64) -> tuple[int, WindowEventKind] | None:
+def _level_event(pos: HeldPosition, hi: F64, lo: F64, start: int = 0) -> tuple[int, WindowEventKind] | None:
     """The first bar (offset) where one of the position's price levels is reached, and which.
 
     The earlier bar wins; within one bar, the adverse level nearer the price is crossed
@@ -108,7 +111,9 @@ def _level_event(pos: HeldPosition, hi: F64, lo: F64) -> tuple[int, WindowEventK
             hits.append((hit, level, kind))
     first = min(hits, key=lambda h: (h[0], -h[1] if long else h[1])) if hits else None
     if pos.target_price is not None:
-        target = _first(hi >= pos.target_price) if long else _first(lo <= pos.target_price)
+        skip = max(0, pos.target_row - start)
+        target = _first(hi[skip:] >= pos.target_price) if long else _first(lo[skip:] <= pos.target_price)
+        target = target + skip if target >= 0 else -1
         if target >= 0 and (first is None or target < first[0]):
             return target, WindowEventKind.TARGET
     return None if first is None else (first[0], first[2])
@@ -133,7 +138,7 @@ def scan_window(
     n = stop - start
     unrealised = np.zeros(n)
     for pos in positions:
-        level = _level_event(pos, high[start:stop, pos.column], low[start:stop, pos.column])
+        level = _level_event(pos, high[start:stop, pos.column], low[start:stop, pos.column], start)
         if level is not None:
             candidates.append((level[0], _PRIORITY[level[1]], level[1], pos.column))
         pnl = pos.quantity * (mark[start:stop, pos.column] - pos.entry_price)

@@ -17,25 +17,31 @@ import numpy as np
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.symbols import perp_symbol
 from quantum_trader.domain.time import timeframe_ms
-from quantum_trader.domain.trading import Intent, Side
+from quantum_trader.domain.trading import Intent, OrderType, Side
 from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.inputs import MarketData
 from quantum_trader.engine.strategy import Held
 
 
 def intent(asset: str, side: Side | str, *, entry: float, stop: float | None, edge: float = 0.5,
-           source: str = "scripted", target: float | None = None) -> Intent:
-    """An entry intent; its ``ts`` is set by :class:`ScriptedDecisions` to the decision time."""
+           source: str = "scripted", target: float | None = None, limit: bool = False) -> Intent:
+    """An entry intent; its ``ts`` is set by :class:`ScriptedDecisions` to the decision time.
+
+    ``limit=True`` rests a limit order at ``entry`` instead of buying at the next open.
+    """
     return Intent(0, perp_symbol(asset), Side(side), edge, entry, stop, source=source,
-                  reasons=("scripted",), target_price=target)
+                  reasons=("scripted",), target_price=target,
+                  order_type=OrderType.LIMIT if limit else OrderType.MARKET)
 
 
-def long(asset: str, *, entry: float, stop: float | None, edge: float = 0.5, target: float | None = None) -> Intent:
-    return intent(asset, Side.LONG, entry=entry, stop=stop, edge=edge, target=target)
+def long(asset: str, *, entry: float, stop: float | None, edge: float = 0.5, target: float | None = None,
+         limit: bool = False) -> Intent:
+    return intent(asset, Side.LONG, entry=entry, stop=stop, edge=edge, target=target, limit=limit)
 
 
-def short(asset: str, *, entry: float, stop: float | None, edge: float = 0.5, target: float | None = None) -> Intent:
-    return intent(asset, Side.SHORT, entry=entry, stop=stop, edge=edge, target=target)
+def short(asset: str, *, entry: float, stop: float | None, edge: float = 0.5, target: float | None = None,
+          limit: bool = False) -> Intent:
+    return intent(asset, Side.SHORT, entry=entry, stop=stop, edge=edge, target=target, limit=limit)
 
 
 @dataclass

@@ -3,8 +3,10 @@
 Rules (the conservative conventions of a careful backtest):
 - a stop that the bar OPENS beyond (a gap) fills at the open, not at the stop;
 - a stop touched inside the bar fills at the stop price (slippage is added by the caller);
-- a take-profit fills at its price, or at the open when the bar opens beyond it (price
-  improvement on a gap is real for a resting limit);
+- a take-profit fills at its price, even when the bar opens beyond it: a resting limit
+  was in the book while the price travelled from the last close to that open (crypto
+  trades around the clock), so it was taken at its own price on the way. A gap is
+  still named (``target_gap``) so a report can show it;
 - when one bar touches both the stop and the target, the stop is assumed first unless a
   finer timeframe says otherwise (see ``first_touch``).
 """
@@ -50,12 +52,12 @@ def stop_fill(long: bool, stop: float, bar_open: float, bar_high: float, bar_low
 def target_fill(long: bool, target: float, bar_open: float, bar_high: float, bar_low: float) -> BarExit | None:
     if long:
         if bar_open >= target:
-            return BarExit(ExitKind.TARGET_GAP, bar_open)
+            return BarExit(ExitKind.TARGET_GAP, target)
         if bar_high >= target:
             return BarExit(ExitKind.TARGET, target)
         return None
     if bar_open <= target:
-        return BarExit(ExitKind.TARGET_GAP, bar_open)
+        return BarExit(ExitKind.TARGET_GAP, target)
     if bar_low <= target:
         return BarExit(ExitKind.TARGET, target)
     return None
