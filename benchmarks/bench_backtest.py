@@ -1,6 +1,6 @@
 """Speed of a backtest: our kernel side by side with backtesting.py, and the whole policy on five assets.
 
-Run: .venv/bin/python benchmarks/bench_backtest.py [--days 365] [--repeat 2]
+Run: .venv/bin/python benchmarks/bench_backtest.py [--days 365] [--repeat 2] [--entry market|limit]
 
 Targets (issue 5):
 - ``sma-cross`` (10/30) on one asset, a year of synthetic 1m bars (525,600), policy plain:
@@ -51,14 +51,14 @@ def _best(times: list[float]) -> float:
     return min(times)
 
 
-def bench_full_policy(days: int, repeat: int) -> None:
+def bench_full_policy(days: int, repeat: int, entry: str = "market") -> None:
     assets = ("BTC", "ETH", "SOL", "BNB", "XRP")
     started = time.perf_counter()
     market = generate_market(SynthConfig(days=days, assets=assets))
     data = assemble_market(market.bars, market.funding, market.books)
     setup = time.perf_counter() - started
     bars_total = sum(len(b) for b in market.bars.values())
-    policy = load_policy(env={})
+    policy = load_policy(env={"QT__VENUE__ENTRY__TYPE": entry})
     signal_times, kernel_times = [], []
     trades = fills = 0
     for _ in range(repeat):
@@ -73,7 +73,7 @@ def bench_full_policy(days: int, repeat: int) -> None:
     signals, kernel = _best(signal_times), _best(kernel_times)
     total = signals + kernel
     rss = _rss_mb()
-    print(f"multi-asset, whole default policy, {len(assets)} assets x {days} days of 1m bars "
+    print(f"multi-asset, whole default policy, {entry} entries, {len(assets)} assets x {days} days of 1m bars "
           f"({bars_total:,} bars; market generated and aligned in {setup:.1f} s, not counted):")
     print(f"  signals {signals:6.2f} s   kernel {kernel:6.2f} s   backtest {total:6.2f} s   "
           f"({bars_total / total:,.0f} bars/s; {trades:,} trades, {fills:,} fills)")
@@ -132,9 +132,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--entry", choices=("market", "limit"), default="market",
+                        help="entry orders of the multi-asset run (venue.entry.type)")
     args = parser.parse_args()
-    print(f"command: .venv/bin/python benchmarks/bench_backtest.py --days {args.days} --repeat {args.repeat}\n")
-    bench_full_policy(args.days, args.repeat)
+    print(f"command: .venv/bin/python benchmarks/bench_backtest.py --days {args.days} --repeat {args.repeat} "
+          f"--entry {args.entry}\n")
+    bench_full_policy(args.days, args.repeat, args.entry)
     bench_sma_cross(args.days, args.repeat)
 
 

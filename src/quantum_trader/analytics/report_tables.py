@@ -63,6 +63,11 @@ def headline_tiles(metrics: dict[str, Any]) -> str:
         _tile("Funding paid", fmt_money(m("funding_paid")), sign_class(-(m("funding_paid") or 0.0))),
         _tile("Kill-switch trips", fmt_int(trips), "neg" if trips else ""),
     ]
+    limits = m("limit_entries") or {}
+    if limits.get("placed"):
+        unfilled = ", ".join(f"{limits[k]} {k.replace('_', ' ')}" for k in
+                             ("expired", "cancelled", "rejected", "refused_at_fill") if limits.get(k))
+        tiles.append(_tile("Limit entries filled", f"{limits.get('filled', 0)} / {limits['placed']}", "", unfilled))
     return '<div class="tiles">' + "".join(tiles) + "</div>"
 
 

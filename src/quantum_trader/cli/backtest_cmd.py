@@ -76,6 +76,10 @@ def print_headline(result: BacktestResult) -> None:
         ("kernel time", f"{result.seconds:.2f} s"),
     ):
         table.add_row(label, value)
+    limits = m.get("limit_entries")
+    if isinstance(limits, dict) and limits.get("placed"):
+        table.add_row("limit entries filled", f"{limits['filled']:,} of {limits['placed']:,} "
+                      f"({limits['expired']:,} expired, {limits['rejected']:,} post-only rejected)")
     console.print(table)
     console.print(f"report: {result.run.path / 'report.html'}")
 
@@ -96,6 +100,9 @@ def backtest(
     equity: Annotated[float, typer.Option(help="Starting equity in USDT.")] = 100_000.0,
     runs: Annotated[Path, typer.Option(help="Folder for run folders.", envvar="QT_RUNS")] = Path("runs"),
     no_slippage: Annotated[bool, typer.Option("--no-slippage", help="Fill exactly at the reference price.")] = False,
+    entry: Annotated[str | None, typer.Option(
+        help="Entry orders: 'market' (taker at the next open) or 'limit' (resting, maker; "
+             "venue.entry in the policy sets offset, expiry and fill rule). Default: the policy's.")] = None,
 ) -> None:
     """Backtest a strategy over the catalog with the whole risk policy; writes runs/<run-id>/ with a report.
 
@@ -103,6 +110,11 @@ def backtest(
     """
     chosen = _strategy(strategy, param)
     pol, policy_name, plain = _policy(policy)
+    if entry is not None:
+        if entry not in ("market", "limit"):
+            raise typer.BadParameter(f"--entry {entry!r}: choose market or limit")
+        venue = pol.venue.model_copy(update={"entry": pol.venue.entry.model_copy(update={"type": entry})})
+        pol = pol.model_copy(update={"venue": venue})
     syms = tuple(perp_symbol(s.strip()) for s in symbols.split(",") if s.strip())
     try:
         request = BacktestRequest(

@@ -185,6 +185,9 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     grid = data.grid
     metrics["orders"] = rec.orders
     metrics["fills"] = rec.fills
+    if rec.limit_entries:
+        metrics["limit_entries"] = {k: rec.limit_entries[k] for k in
+                                    ("placed", "filled", "expired", "cancelled", "rejected", "refused_at_fill")}
     metrics["run"] = {
         "run_id": run_id, "strategy": request.strategy.name, "symbols": list(grid.symbols),
         "start": format_time(int(grid.ts[0])), "end": format_time(int(grid.ts[-1])), "bars": int(grid.ts.size),

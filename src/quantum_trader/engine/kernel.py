@@ -14,7 +14,9 @@ curve is sampled (``engine.equity_curve``).
 
 Prices: a decision known at a bar's close fills at the open of the bar ``latency_bars``
 later (one by default), with slippage and taker fees from the venue models. Stops
-fill at the stop, or at the open when the bar gaps through it.
+fill at the stop, or at the open when the bar gaps through it. A limit entry
+(``engine.limit_entries``) instead rests from that open: the window scan also looks for
+its fill or expiry, and the risk engine checks it again when it fills.
 """
 
 from __future__ import annotations

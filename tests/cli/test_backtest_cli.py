@@ -1,0 +1,69 @@
+"""`quantum-trader backtest` from the command line: a run folder, its headline, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quantum_trader.cli.main import app
+
+ENV = {"COLUMNS": "160"}
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("catalog")
+    result = CliRunner().invoke(app, ["data", "synth", "--days", "12", "--seed", "3", "--catalog", str(root),
+                                      "--assets", "BTC,ETH,SOL"], env=ENV)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def _backtest(catalog: Path, runs: Path, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["backtest", "--catalog", str(catalog), "--symbols", "BTC,ETH,SOL",
+                                      "--runs", str(runs), *extra], env=ENV)
+    return result.exit_code, result.output
+
+
+def test_limit_entries_from_the_command_line_are_counted_in_metrics_headline_and_report(
+        catalog: Path, tmp_path: Path) -> None:
+    code, output = _backtest(catalog, tmp_path, "--entry", "limit")
+    assert code == 0, output
+    (run,) = tmp_path.iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    limits = metrics["limit_entries"]
+    assert limits["placed"] > 0 and 0 < limits["filled"] <= limits["placed"]
+    assert limits["placed"] == sum(limits[k] for k in ("filled", "expired", "cancelled", "rejected",
+                                                       "refused_at_fill"))
+    assert metrics["trades"] >= 1
+    assert "limit entries filled" in output
+    assert "Limit entries filled" in (run / "report.html").read_text()
+    assert "type: limit" in (run / "policy.yaml").read_text()
+
+
+def test_market_entries_leave_no_limit_counts(catalog: Path, tmp_path: Path) -> None:
+    code, output = _backtest(catalog, tmp_path)
+    assert code == 0, output
+    (run,) = tmp_path.iterdir()
+    assert "limit_entries" not in json.loads((run / "metrics.json").read_text())
+    assert "limit entries" not in output
+
+
+def test_an_unknown_entry_type_is_refused_by_name(catalog: Path, tmp_path: Path) -> None:
+    code, output = _backtest(catalog, tmp_path, "--entry", "iceberg")
+    assert code == 2
+    assert "--entry 'iceberg': choose market or limit" in output
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_invalid_policy_file_is_refused_naming_the_key(catalog: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("venue:\n  entry:\n    expiry: soon\n")
+    runs = tmp_path / "runs"
+    code, output = _backtest(catalog, runs, "--policy", str(bad))
+    assert code == 2
+    assert "venue.entry.expiry" in output
+    assert not runs.exists()
