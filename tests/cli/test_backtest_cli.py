@@ -67,3 +67,22 @@ def test_an_invalid_policy_file_is_refused_naming_the_key(catalog: Path, tmp_pat
     assert code == 2
     assert "venue.entry.expiry" in output
     assert not runs.exists()
+
+
+def test_the_progress_bar_hears_every_stage_in_order_and_the_kernel_in_steps(catalog: Path, tmp_path: Path) -> None:
+    from quantum_trader.config import load_policy
+    from quantum_trader.engine.backtest import BacktestRequest, run_backtest
+    from quantum_trader.engine.strategy import MultiAssetStrategy
+
+    policy = load_policy(env={})
+    heard: list[tuple[str, float]] = []
+    request = BacktestRequest(catalog=catalog, symbols=("BTC/USDT:USDT", "ETH/USDT:USDT"),
+                              strategy=MultiAssetStrategy(), policy=policy, policy_name="default",
+                              exchange=None, runs_dir=tmp_path, report=False)
+    run_backtest(request, progress=lambda message, fraction: heard.append((message, fraction)))
+    fractions = [f for _, f in heard]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 0.9
+    stages = list(dict.fromkeys(m.split(" ")[0] for m, _ in heard))
+    assert stages == ["loading", "computing", "running", "writing"]
+    kernel = [f for m, f in heard if m.startswith("running")]
+    assert len(kernel) > 10 and kernel[-1] == pytest.approx(0.9)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from quantum_trader.cli.console import console
+from quantum_trader.cli.progress import stage_progress
 from quantum_trader.config import Policy, PolicyError, load_policy
 from quantum_trader.data.catalog import CatalogError, default_catalog_root
 from quantum_trader.domain.symbols import perp_symbol
@@ -123,8 +124,8 @@ def backtest(
             start_ms=parse_time(start) if start else None, end_ms=parse_time(end) if end else None, runs_dir=runs,
             settings=default_settings(pol, phase=phase, plain=plain, equity=equity, slippage=not no_slippage),
         )
-        with console.status("backtest") as status:
-            result = run_backtest(request, progress=lambda msg: status.update(msg))
+        with stage_progress("backtest") as update:
+            result = run_backtest(request, progress=update)
     except (CatalogError, ValueError) as exc:
         console.print(f"[bold red]backtest failed[/] {exc}", highlight=False)
         raise typer.Exit(code=2) from None

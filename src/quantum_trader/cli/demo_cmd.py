@@ -19,6 +19,7 @@ from quantum_trader.analytics.gates_evidence import Evidence
 from quantum_trader.cli.backtest_cmd import print_headline
 from quantum_trader.cli.console import console
 from quantum_trader.cli.gates_cmd import print_verdict
+from quantum_trader.cli.progress import stage_progress
 from quantum_trader.cli.screen_cmd import gather, load_markets_file
 from quantum_trader.cli.synth_cmd import generate_into, print_summary
 from quantum_trader.config import Policy, PolicyError, load_policy
@@ -65,8 +66,8 @@ def demo(
         catalog=catalog, symbols=symbols, strategy=MultiAssetStrategy(), policy=policy, policy_name="default",
         exchange="synthetic", runs_dir=out / "runs", settings=default_settings(policy, phase=3, plain=False),
     )
-    with console.status("backtest") as status:
-        result = run_backtest(request, progress=lambda msg: status.update(f"backtest: {msg}"))
+    with stage_progress("backtest") as update:
+        result = run_backtest(request, progress=update)
     print_headline(result)
     console.print("\n[bold]Expansion gate[/] (the run's evidence; phase 0 -> 1 needs 3 profitable BTC months "
                   "and a kill-switch drill: quantum-trader killswitch drill)")

@@ -145,21 +145,24 @@ def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exc
     return bars, replace(data, finer=finer) if finer else data
 
 
-def run_backtest(request: BacktestRequest, progress: Callable[[str], None] | None = None) -> BacktestResult:
-    say = progress or (lambda _msg: None)
+def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None] | None = None) -> BacktestResult:
+    """Load, compute signals, run the kernel, write the run folder; ``progress(message, fraction)``
+    hears each stage and the kernel's share of the bars (fraction of the whole run, 0..1)."""
+    say = progress or (lambda _msg, _fraction: None)
     catalog = Catalog(request.catalog)
-    say("loading market data")
+    say("loading market data", 0.0)
     bars, data = load_market(catalog, request.symbols, timeframe=request.timeframe, exchange=request.exchange,
                              start_ms=request.start_ms, end_ms=request.end_ms)
-    say(f"computing {request.strategy.name} signals")
+    say(f"computing {request.strategy.name} signals", 0.1)
     decisions = request.strategy.prepare(bars, request.policy)
     settings = request.settings or KernelSettings(policy=request.policy)
     kernel = Kernel(data, settings)
-    say(f"running {data.grid.ts.size:,} bars x {len(request.symbols)} assets")
+    bars_note = f"running {data.grid.ts.size:,} bars x {len(request.symbols)} assets"
+    say(bars_note, 0.3)
     started = time.perf_counter()
-    rec = kernel.run(decisions)
+    rec = kernel.run(decisions, on_rows=lambda done, total: say(bars_note, 0.3 + 0.6 * done / max(total, 1)))
     seconds = time.perf_counter() - started
-    say("writing the run folder")
+    say("writing the run folder and the report", 0.9)
     run = _write_run(request, data, kernel, rec, seconds)
     metrics = run.metrics()
     return BacktestResult(run=run, metrics=metrics, recorder=rec, seconds=seconds)

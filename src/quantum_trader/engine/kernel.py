@@ -21,6 +21,7 @@ its fill or expiry, and the risk engine checks it again when it fills.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import numpy as np
@@ -129,7 +130,7 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         return out
 
     # ------------------------------------------------------------------ run
-    def run(self, decisions: Decisions) -> Recorder:
+    def run(self, decisions: Decisions, on_rows: Callable[[int, int], None] | None = None) -> Recorder:
         """Visit the strategy's active decisions; the window scan covers every bar between them.
 
         The equity curve gets a row at every visited decision (after its fills), at every
@@ -142,9 +143,14 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         visit = active_decisions(decisions)
         fill_rows = np.searchsorted(grid.ts, decisions.close_ts[visit], side="left") + (self.settings.latency_bars - 1)
         row = 0
+        report_every = max(1, n // 200)
+        next_report = report_every
         for k, r in zip(visit.tolist(), fill_rows.tolist(), strict=True):
             if r >= n:
                 break
+            if on_rows is not None and r >= next_report:
+                on_rows(r, n)  # about 200 calls a run: the progress bar's, never per bar
+                next_report = r + report_every
             if r < row:
                 continue
             self._advance(row, r)
@@ -155,6 +161,8 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         self._cancel_all("end_of_data", self._ts[n - 1] + self.step)
         self._close_all(n - 1, "end_of_data", at_close=True)
         self._record_equity(n - 1, at_close=True)
+        if on_rows is not None:
+            on_rows(n, n)
         return self.rec
 
     def _advance(self, start: int, stop: int) -> None:
