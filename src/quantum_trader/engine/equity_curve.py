@@ -16,7 +16,7 @@ from quantum_trader.config import Policy
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.engine.grid import MarketGrid
-from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, span_figures, span_row
+from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, extreme_rows, span_figures, span_row
 from quantum_trader.engine.window import HeldPosition
 from quantum_trader.portfolio import LedgerState
 
@@ -36,6 +36,8 @@ class EquityRecording:
     _next_cadence: I64
     _tier_cache: dict[frozenset[str], tuple[int, int, int]]
     _span_book: SpanBook | None
+    _span_equity: F64 | None
+    _span_equity_start: int
     _sync: Callable[[], None]
     """The kernel's: brings ``_held`` up to date before a row is computed from it."""
     _column_of: Callable[[str], int]
@@ -68,7 +70,9 @@ class EquityRecording:
                             self._largest_correlated(), len(self.ledger.positions), self._tiers())
 
     def _record_span(self, start: int, stop: int, *, every_row: bool = False) -> None:
-        """Equity at the closes of the hour-closing rows in [start, stop) (all rows if ``every_row``).
+        """Equity at the closes of the hour-closing rows in [start, stop) (all rows if ``every_row``),
+        and, when the window scan measured the equity at every close, each stretch's highest and
+        lowest close between them (``recorder.extreme_rows``).
 
         Positions and cash are constant inside a quiet window, so the curve there is one
         vectorised expression of the carried-forward marks.
@@ -79,9 +83,12 @@ class EquityRecording:
             rows = np.arange(start, stop, dtype=np.int64)
         else:
             lo, hi = int(self._next_cadence[start]), int(self._next_cadence[stop])
-            if hi <= lo:
-                return
             rows = self._cadence[lo:hi]
+            scanned = self._span_equity
+            if scanned is not None and self._span_equity_start == start and scanned.size >= stop - start:
+                rows = start + extreme_rows(scanned[:stop - start], rows - start)
+            if rows.size == 0:
+                return
         self._sync()
         book = self._span_book
         if book is None:

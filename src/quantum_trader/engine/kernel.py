@@ -38,7 +38,13 @@ from quantum_trader.engine.limit_entries import LimitEntries
 from quantum_trader.engine.recorder import EVENT_NAMES, Recorder
 from quantum_trader.engine.resting import RestingEntry
 from quantum_trader.engine.strategy import Decisions, Held, active_decisions
-from quantum_trader.engine.window import AccountFigures, HeldPosition, WindowEvent, WindowEventKind, scan_window
+from quantum_trader.engine.window import (
+    AccountFigures,
+    HeldPosition,
+    WindowEvent,
+    WindowEventKind,
+    scan_window_equity,
+)
 from quantum_trader.portfolio import (
     LedgerState,
     apply_funding,
@@ -103,6 +109,9 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         self._resting: dict[str, RestingEntry] = {}
         """Limit entries at the venue, by symbol (never a symbol with a position)."""
         self._decisions: Decisions | None = None
+        self._span_equity: np.ndarray | None = None
+        """Equity at each bar close of the last full scan (from row ``_span_equity_start``)."""
+        self._span_equity_start = 0
         self._k = 0
         self._init_curve()
         self._stale_liquidation = False
@@ -235,11 +244,14 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         liquidation price can act inside a window; it tests just those levels (the same
         touches ``scan_window`` tests), skipping the equity arithmetic it does not need.
         """
+        self._span_equity = None
         if not self._held:
             return None
         if not self.settings.plain:
-            return scan_window(start, stop, self.grid.high, self.grid.low, self.grid.mark, self._held,
-                               self._account())
+            event, equity = scan_window_equity(start, stop, self.grid.high, self.grid.low, self.grid.mark,
+                                               self._held, self._account())
+            self._span_equity, self._span_equity_start = equity, start
+            return event
         return scan_levels(start, stop, self.grid.high, self.grid.low, self.grid.mark, self._held,
                            float(self.ledger.cash))
 

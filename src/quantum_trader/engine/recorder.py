@@ -3,9 +3,11 @@
 Rows are appended to Python lists during the run (fills and events are rare next to
 bars) and turned into DataFrames once at the end, in the run folder's schemas. The
 equity curve is sampled, not dense: a row at each decision the kernel visits, at each
-window event and at every UTC hour's close; the hourly rows of a quiet window come in
-one vectorised batch (``span_figures``), so a year of 1m bars costs 8,760 rows, not
-525,600 Python appends.
+window event and at every UTC hour's close, plus (under the risk policy, whose window
+scan measures equity at every close) the highest and lowest close between those rows,
+so drawdowns read from it are those at every bar close. The rows of a quiet window come
+in one vectorised batch (``span_figures``), so a year of 1m bars costs a few tens of
+thousands of rows, not 525,600 Python appends.
 """
 
 from __future__ import annotations
@@ -83,6 +85,27 @@ def span_row(book: SpanBook, marks: F64) -> tuple[float, float, float]:
     notional = [abs(q * p) for q, p in zip(book.quantity, prices, strict=True)]
     largest = max(sum(notional[b] for b in group) for group in book.groups)
     return equity, sum(notional) / equity, largest / equity
+
+
+def extreme_rows(equity: F64, samples: I64) -> I64:
+    """Offsets to record in a quiet span: the samples, and the lowest and highest close of each stretch.
+
+    A stretch ends at each sample (the tail after the last one is a stretch too). Keeping
+    each stretch's extremes, in time order, keeps every peak and every trough of the
+    equity at bar closes, so a drawdown computed from the recorded rows is the one at
+    every close, while the curve grows by at most two rows per sample.
+    """
+    n = equity.size
+    if n == 0 or bool(np.isnan(equity).any()):
+        return samples
+    starts = np.unique(np.r_[0, samples + 1])
+    starts = starts[starts < n]
+    stretch = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n]))
+    lows = np.flatnonzero(equity == np.minimum.reduceat(equity, starts)[stretch])
+    highs = np.flatnonzero(equity == np.maximum.reduceat(equity, starts)[stretch])
+    first_low = lows[np.unique(stretch[lows], return_index=True)[1]]
+    first_high = highs[np.unique(stretch[highs], return_index=True)[1]]
+    return np.unique(np.concatenate([samples, first_low, first_high])).astype(np.int64)
 
 
 @dataclass(slots=True)

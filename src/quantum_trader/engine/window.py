@@ -132,8 +132,26 @@ def scan_window(
 
     ``high``/``low``/``mark`` are the grid's full (T, N) arrays; only the window is read.
     """
+    return scan_window_equity(start, stop, high, low, mark, positions, account)[0]
+
+
+def scan_window_equity(
+    start: int,
+    stop: int,
+    high: F64,
+    low: F64,
+    mark: F64,
+    positions: tuple[HeldPosition, ...],
+    account: AccountFigures,
+) -> tuple[WindowEvent | None, F64]:
+    """``scan_window``, and the account's equity at every bar close of the window.
+
+    The scan needs that equity for the loss limits anyway; the equity curve takes its
+    highs and lows from it, so drawdowns are measured at every bar close, not only at
+    the sampled rows.
+    """
     if stop <= start:
-        return None
+        return None, np.empty(0)
     candidates: list[tuple[int, int, WindowEventKind, int]] = []
     n = stop - start
     unrealised = np.zeros(n)
@@ -157,6 +175,6 @@ def scan_window(
     if hit >= 0:
         candidates.append((hit, _PRIORITY[WindowEventKind.KILL_DRAWDOWN], WindowEventKind.KILL_DRAWDOWN, -1))
     if not candidates:
-        return None
+        return None, equity
     offset, _, kind, column = min(candidates)
-    return WindowEvent(row=start + offset, kind=kind, column=column, equity=float(equity[offset]))
+    return WindowEvent(row=start + offset, kind=kind, column=column, equity=float(equity[offset])), equity
