@@ -62,13 +62,14 @@ def test_a_dip_inside_an_hour_that_recovers_by_its_close_is_kept() -> None:
 def test_the_kept_rows_have_the_drawdown_of_every_row(values: list[float], data: st.DataObject) -> None:
     equity = np.asarray(values)
     samples = np.asarray(sorted(data.draw(st.sets(st.integers(0, equity.size - 1)))), dtype=np.int64)
-    kept = extreme_rows(equity, samples)
-    assert set(samples.tolist()) <= set(kept.tolist())
-    assert kept.size <= samples.size + 2 * (samples.size + 1)
     before = data.draw(st.floats(50.0, 150.0))  # the peak carried in from earlier rows
+    kept = extreme_rows(equity, samples, before)
+    assert set(samples.tolist()) <= set(kept.tolist())
+    assert kept.size <= samples.size + 3 * (samples.size + 1)
 
     def worst(series: np.ndarray) -> float:
         series = np.r_[before, series]
         return float((series / np.maximum.accumulate(series) - 1.0).min())
 
     assert worst(equity[kept]) == worst(equity)
+    assert np.r_[before, equity[kept]].max() == np.r_[before, equity].max()

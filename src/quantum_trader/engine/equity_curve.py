@@ -86,7 +86,7 @@ class EquityRecording:
             rows = self._cadence[lo:hi]
             scanned = self._span_equity
             if scanned is not None and self._span_equity_start == start and scanned.size >= stop - start:
-                rows = start + extreme_rows(scanned[:stop - start], rows - start)
+                rows = start + extreme_rows(scanned[:stop - start], rows - start, self.rec.peak)
             if rows.size == 0:
                 return
         self._sync()

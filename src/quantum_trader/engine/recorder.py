@@ -87,25 +87,34 @@ def span_row(book: SpanBook, marks: F64) -> tuple[float, float, float]:
     return equity, sum(notional) / equity, largest / equity
 
 
-def extreme_rows(equity: F64, samples: I64) -> I64:
-    """Offsets to record in a quiet span: the samples, and the lowest and highest close of each stretch.
+def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
+    """Offsets to record in a quiet span: the samples, and what keeps every drawdown of the span.
 
-    A stretch ends at each sample (the tail after the last one is a stretch too). Keeping
-    each stretch's extremes, in time order, keeps every peak and every trough of the
-    equity at bar closes, so a drawdown computed from the recorded rows is the one at
-    every close, while the curve grows by at most two rows per sample.
+    A stretch ends at each sample (the tail after the last one is a stretch too). Of each
+    stretch it keeps the highest close (a later drawdown is measured from it), the close
+    deepest below its running peak, and that peak's close when it lies in the span. The
+    deepest drawdown read from the kept rows is then exactly the one read from every close
+    (``peak_before`` is the highest equity recorded before the span), and the curve grows
+    by at most three rows per sample.
     """
     n = equity.size
-    if n == 0 or bool(np.isnan(equity).any()):
+    if n == 0 or not bool(np.isfinite(equity).all()):
         return samples
     starts = np.unique(np.r_[0, samples + 1])
     starts = starts[starts < n]
     stretch = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n]))
-    lows = np.flatnonzero(equity == np.minimum.reduceat(equity, starts)[stretch])
-    highs = np.flatnonzero(equity == np.maximum.reduceat(equity, starts)[stretch])
-    first_low = lows[np.unique(stretch[lows], return_index=True)[1]]
-    first_high = highs[np.unique(stretch[highs], return_index=True)[1]]
-    return np.unique(np.concatenate([samples, first_low, first_high])).astype(np.int64)
+    running = np.maximum(peak_before, np.maximum.accumulate(equity))
+    drawdown = np.where(running > 0, equity / np.where(running > 0, running, 1.0) - 1.0, 0.0)
+
+    def first_where_equal(values: F64, reduced: F64) -> I64:
+        hits = np.flatnonzero(values == reduced[stretch])
+        return hits[np.unique(stretch[hits], return_index=True)[1]]
+
+    highs = first_where_equal(equity, np.maximum.reduceat(equity, starts))
+    deepest = first_where_equal(drawdown, np.minimum.reduceat(drawdown, starts))
+    # Where the running peak was last set in the span (-1: it was carried in from before).
+    peak_at = np.maximum.accumulate(np.where(equity >= running, np.arange(n), -1))[deepest]
+    return np.unique(np.concatenate([samples, highs, deepest, peak_at[peak_at >= 0]])).astype(np.int64)
 
 
 @dataclass(slots=True)
