@@ -47,6 +47,12 @@ CASES = {
         "signals.model.volatility_lookback_days": 5,
         "signals.cross_asset.btc_divergence.zscore_window": "5d",
     },
+    # The same with resting limit entries (maker fee, expiry, re-check at the fill).
+    "multi_asset_20d_seed3_short_lookback_limit_entries": {
+        "signals.model.volatility_lookback_days": 5,
+        "signals.cross_asset.btc_divergence.zscore_window": "5d",
+        "venue.entry.type": "limit",
+    },
 }
 
 
@@ -85,6 +91,7 @@ def figures(result: BacktestResult) -> dict[str, Any]:
         "exits_by_reason": {str(k): int(v) for k, v in sorted(trades["exit_reason"].value_counts().items())},
         "refusals_by_rule": {str(k): int(v) for k, v in sorted(rec.refusals.items())},
         "kill_switch_trips": rec.kill_switch_trips,
+        "limit_entries": dict(sorted(rec.limit_entries.items())),
         "final_equity": float(equity["equity"].iloc[-1]),
     }
 
