@@ -62,9 +62,11 @@ def _events() -> pd.DataFrame:
         return {"ts": T0 + int(day * MS_PER_DAY), "kind": kind, "symbol": symbol, "rule": rule,
                 "message": f"{kind} {rule}".strip(), "value": value, "limit": limit}
 
-    rows = [ev(1, "refused", "SOL/USDT:USDT", "max_total_exposure", 0.43, 0.40) for _ in range(3)]
+    rows = [ev(1 + i / 10, "refused", "SOL/USDT:USDT", "max_total_exposure", 0.43, 0.40) for i in range(3)]
     rows += [ev(2, "refused", "ETH/USDT:USDT", "max_correlated_exposure", 0.27, 0.25)]
-    rows += [ev(3, "reduced", "BTC/USDT:USDT", "max_risk_per_trade", 0.025, 0.02) for _ in range(2)]
+    rows += [ev(3 + i / 10, "reduced", "BTC/USDT:USDT", "max_risk_per_trade", 0.025, 0.02) for i in range(2)]
+    # One more refused intent with two reasons: one intent, counted under both rules.
+    rows += [ev(4, "refused", "BNB/USDT:USDT", rule, 0.5, 0.4) for rule in ("max_total_exposure", "slots")]
     rows += [ev(20, "kill_switch_trip", rule="max_daily_loss_portfolio", value=-0.051, limit=-0.05),
              ev(21, "kill_switch_rearm"), ev(25, "asset_lock", "SOL/USDT:USDT", "max_daily_loss_per_asset"),
              ev(26, "asset_unlock", "SOL/USDT:USDT"), ev(30, "drift", rule="exposure_alert", value=0.36)]
@@ -137,7 +139,7 @@ def test_limits_symbols_and_refusal_rules_are_shown(rendered: tuple[RunFolder, s
         assert symbol in html
     for rule in ("max_total_exposure", "max_correlated_exposure", "max_risk_per_trade"):
         assert f">{rule}<" in html
-    assert "4 intents refused and 2 reduced" in html
+    assert "5 intents refused and 2 reduced" in html
     assert ">kill_switch_trip<" in html and ">asset_lock<" in html
     assert "2026-01-21 00:00:00" in html  # the trip, as a UTC time string
 

@@ -161,6 +161,7 @@ def test_the_risk_engine_refuses_a_limit_at_its_fill_when_the_slot_was_taken_sin
     assert set(refused["ts"]) == {b.ts(4)} and set(refused["symbol"]) == {BTC}
     assert refused["message"].str.startswith("at the limit fill").all()
     assert "max_positions" in set(refused["rule"])
+    assert rec.refused_intents == 1   # one intent, whatever the number of rules it failed
     assert all(rec.refusals[rule] == 1 for rule in refused["rule"]) and rec.limit_entries["refused_at_fill"] == 1
 
 

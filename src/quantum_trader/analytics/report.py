@@ -194,8 +194,10 @@ def _refusal_section(events: pd.DataFrame, missing: str) -> str:
     if counts.empty:
         text = missing or "No refusals or reductions: the risk engine approved every intent in full."
         return _section("Refusals and reductions by rule", tables.note(text), "refusals")
-    total = tables.note(f"{int(counts['refused'].sum()):,} intents refused and {int(counts['reduced'].sum()):,} "
-                        "reduced by the risk engine.")
+    refused, reduced = (events[events["kind"] == kind].drop_duplicates(["ts", "symbol"]).shape[0]
+                        for kind in ("refused", "reduced"))
+    total = tables.note(f"{refused:,} intents refused and {reduced:,} reduced by the risk engine; an intent "
+                        "counts under every rule it failed, so the rules add up to more.")
     body = total + f'<div class="two"><div>{_figure(charts.refusals_figure(counts), "fig-refusals")}</div>' \
         f"<div>{tables.refusals_table(counts)}</div></div>"
     return _section("Refusals and reductions by rule", body, "refusals")

@@ -73,7 +73,7 @@ def print_headline(result: BacktestResult) -> None:
         ("win rate", "-" if m.get("win_rate") is None else f"{float(m['win_rate']):.1%}"),  # type: ignore[arg-type]
         ("profit factor", num("profit_factor")), ("fees paid", num("fees_paid", "{:,.2f}")),
         ("funding paid", num("funding_paid", "{:,.2f}")), ("kill-switch trips", num("kill_switch_trips", "{}")),
-        ("refusals", f"{sum(m['refusals_by_rule'].values()):,}"),  # type: ignore[union-attr]
+        ("refused intents", num("refused_intents", "{:,}")),
         ("kernel time", f"{result.seconds:.2f} s"),
     ):
         table.add_row(label, value)

@@ -188,6 +188,7 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     grid = data.grid
     metrics["orders"] = rec.orders
     metrics["fills"] = rec.fills
+    metrics["refused_intents"] = rec.refused_intents
     if rec.limit_entries:
         metrics["limit_entries"] = {k: rec.limit_entries[k] for k in
                                     ("placed", "filled", "expired", "cancelled", "rejected", "refused_at_fill")}

@@ -425,6 +425,7 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
                 self.rec.event(ts, "refused", f"{intent.symbol}: no bar to fill at", symbol=intent.symbol,
                                rule="no_bar")
                 self.rec.refusals["no_bar"] += 1
+                self.rec.refused_intents += 1
                 continue
             if pos is not None:
                 self._close(row, intent.symbol, "reverse")
@@ -441,6 +442,7 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
             decision = result.decisions[index]
             intent = decision.intent
             kind = "reduced" if decision.approved else "refused"
+            self.rec.refused_intents += kind == "refused"
             if not (decision.approved and decision.verdict.value == "approved"):
                 for reason in decision.reasons:
                     self.rec.event(ts, kind, reason.message, symbol=intent.symbol, rule=reason.rule,

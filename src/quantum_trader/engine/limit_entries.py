@@ -125,6 +125,7 @@ class LimitEntries:
         symbol = order.intent.symbol
         if not decision.approved:
             self.rec.limit_entries["refused_at_fill"] += 1
+            self.rec.refused_intents += 1
             for reason in decision.reasons:
                 self.rec.event(ts, "refused", f"at the limit fill: {reason.message}", symbol=symbol,
                                rule=reason.rule, value=reason.value, limit=reason.limit)

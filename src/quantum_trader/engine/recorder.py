@@ -139,6 +139,8 @@ class Recorder:
     events: list[tuple[object, ...]] = field(default_factory=list)
     open: dict[str, OpenTrade] = field(default_factory=dict)
     refusals: Counter[str] = field(default_factory=Counter)
+    """Per rule, the refused intents it was a reason for (one intent may count under several rules)."""
+    refused_intents: int = 0
     kill_switch_trips: int = 0
     limit_entries: Counter[str] = field(default_factory=Counter)
     """Limit entries placed, filled, expired, cancelled, rejected (post-only) and refused at the fill."""
