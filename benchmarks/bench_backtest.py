@@ -27,11 +27,11 @@ import time
 import warnings
 from decimal import Decimal
 
+from quantum_trader.analytics.backtest import assemble_market
 from quantum_trader.config import load_policy
 from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.market import BarSeries
-from quantum_trader.engine.backtest import assemble_market
 from quantum_trader.engine.grid import build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantum_trader.analytics.metrics import TRADE_COLUMNS
-from quantum_trader.analytics.run_folder import EQUITY_COLUMNS, EVENT_COLUMNS, RunFolder
+from quantum_trader.analytics.run_folder import RunFolder
+from quantum_trader.engine.schema import EQUITY_COLUMNS, EVENT_COLUMNS, TRADE_COLUMNS
 
 T0 = 1_735_689_600_000  # 2025-01-01 00:00 UTC
 DAY = 86_400_000

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantum_trader.analytics.metrics import TRADE_COLUMNS, compute_metrics, daily_returns, drawdown_stats
+from quantum_trader.analytics.metrics import compute_metrics, daily_returns, drawdown_stats
 from quantum_trader.domain.time import MS_PER_DAY, MS_PER_HOUR
+from quantum_trader.engine.schema import TRADE_COLUMNS
 
 
 def _trades(pnls: list[float]) -> pd.DataFrame:

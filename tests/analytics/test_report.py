@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from quantum_trader.analytics.metrics import TRADE_COLUMNS, compute_metrics
+from quantum_trader.analytics.metrics import compute_metrics
 from quantum_trader.analytics.report import build_report_html, render_report
 from quantum_trader.analytics.report_data import (
     ReportError,
@@ -20,8 +20,9 @@ from quantum_trader.analytics.report_data import (
     refusal_counts,
 )
 from quantum_trader.analytics.report_format import fmt_money, fmt_pct, fmt_ratio, fmt_ts
-from quantum_trader.analytics.run_folder import EVENT_COLUMNS, RunFolder
+from quantum_trader.analytics.run_folder import RunFolder
 from quantum_trader.domain.time import MS_PER_DAY, MS_PER_HOUR, parse_time
+from quantum_trader.engine.schema import EVENT_COLUMNS, TRADE_COLUMNS
 
 T0 = parse_time("2026-01-01")
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"]

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantum_trader.analytics.metrics import TRADE_COLUMNS
 from quantum_trader.analytics.run_folder import (
     EQUITY_COLUMNS,
     EVENT_COLUMNS,
@@ -19,6 +18,7 @@ from quantum_trader.analytics.run_folder import (
     new_run_id,
 )
 from quantum_trader.domain.time import MS_PER_MINUTE, parse_time
+from quantum_trader.engine.schema import TRADE_COLUMNS
 
 T0 = parse_time("2026-01-01")
 

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantum_trader.analytics.backtest import assemble_market
 from quantum_trader.config import Policy, load_policy
 from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.domain.market import F64, I64, BarSeries
 from quantum_trader.domain.trading import Intent, Side
-from quantum_trader.engine.backtest import assemble_market
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, span_figures, span_row

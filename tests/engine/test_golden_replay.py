@@ -2,7 +2,7 @@
 
 A 20-day, five-asset synthetic market (seed 3) is written to a temporary catalog and run
 with the default policy (and once more with short signal lookbacks, so that every asset
-trades), the multi-asset strategy, phase 3, through ``engine.backtest.run_backtest`` (no
+trades), the multi-asset strategy, phase 3, through ``analytics.backtest.run_backtest`` (no
 HTML report). Counts of orders, fills, trades,
 refusals by rule and kill-switch trips must equal the checked-in figures exactly, and
 final equity must agree to 1e-6 relative: any change to the kernel, the venue models,
@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
+from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, default_settings, run_backtest
 from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.data.synthetic.writer import write_market
-from quantum_trader.engine.backtest import BacktestRequest, BacktestResult, default_settings, run_backtest
 from quantum_trader.engine.strategy import MultiAssetStrategy
 from quantum_trader.testkit import policy_with
 

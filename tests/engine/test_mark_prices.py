@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from quantum_trader.analytics.backtest import with_mark_prices
 from quantum_trader.domain.market import BarSeries
-from quantum_trader.engine.backtest import with_mark_prices
 from quantum_trader.engine.grid import build_grid
 
 

@@ -19,10 +19,10 @@ from decimal import Decimal
 
 from quantum_trader.config.policy import Policy
 from quantum_trader.domain.trading import Fill, OrderSide
-from quantum_trader.engine.instruments import instrument_for
 from quantum_trader.journal.store import DrillRecord
 from quantum_trader.portfolio import LedgerState, apply_fill, mark, new_ledger
 from quantum_trader.risk import ActionKind, armed, compile_limits, update
+from quantum_trader.venues.simulated.instruments import instrument_for
 
 DRILL_MARGIN = 0.01
 """The shock overshoots the daily limit by this share of equity, so rounding cannot leave it just short."""

@@ -18,12 +18,6 @@ import pandas as pd
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.time import MS_PER_DAY
 
-TRADE_COLUMNS = (
-    "symbol", "side", "entry_ts", "exit_ts", "entry_price", "exit_price", "quantity", "notional_at_entry",
-    "equity_at_entry", "stop", "planned_risk", "pnl", "fees", "funding", "exit_reason",
-)
-"""Schema of trades.parquet; ``pnl`` is net of fees and funding."""
-
 ANNUALISATION = 365
 
 

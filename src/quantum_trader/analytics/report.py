@@ -20,7 +20,6 @@ from plotly.offline import get_plotlyjs
 
 from quantum_trader.analytics import report_charts as charts
 from quantum_trader.analytics import report_tables as tables
-from quantum_trader.analytics.metrics import TRADE_COLUMNS
 from quantum_trader.analytics.report_data import (
     MAX_PLOT_POINTS,
     ReportLimits,
@@ -40,6 +39,7 @@ from quantum_trader.analytics.run_folder import (
     RunFolder,
 )
 from quantum_trader.domain.time import parse_time
+from quantum_trader.engine.schema import TRADE_COLUMNS
 
 _PLOT_CONFIG: Final = {"displaylogo": False, "responsive": True}
 

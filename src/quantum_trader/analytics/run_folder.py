@@ -3,7 +3,7 @@
 A run is a folder ``runs/<run-id>/`` of plain files (Parquet, JSON, YAML, HTML) so that any tool,
 DuckDB or a spreadsheet, can open it without our code. The schema lives here, once: the engine
 writes through the ``write_*`` helpers, the report and the CLI read through the lazy readers, and
-both sides check the same columns, so a drift between writer and reader fails loudly at the file
+both sides check the same columns (``engine.schema``), so a drift between writer and reader fails loudly at the file
 that drifted instead of as a blank chart.
 
 Every write goes to a hidden temp file in the same folder and is moved into place with
@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from quantum_trader.analytics.metrics import TRADE_COLUMNS
+from quantum_trader.engine.schema import EQUITY_COLUMNS, EVENT_COLUMNS, TRADE_COLUMNS
 
 TRADES_FILE: Final = "trades.parquet"
 EQUITY_FILE: Final = "equity.parquet"
@@ -37,15 +37,6 @@ CORRELATION_AVERAGE_FILE: Final = "correlation_average.parquet"
 METRICS_FILE: Final = "metrics.json"
 POLICY_FILE: Final = "policy.yaml"
 REPORT_FILE: Final = "report.html"
-
-EQUITY_COLUMNS: Final = (
-    "ts", "equity", "cash", "total_exposure", "correlated_exposure", "open_positions",
-    "slots_tier_1", "slots_tier_2", "slots_tier_3", "drawdown",
-)
-"""Schema of equity.parquet; exposures are notional / equity, ``drawdown`` a negative fraction from peak."""
-
-EVENT_COLUMNS: Final = ("ts", "kind", "symbol", "rule", "message", "value", "limit")
-"""Schema of events.parquet; ``symbol``/``rule`` are '' and ``value``/``limit`` NaN when they do not apply."""
 
 RUN_KEYS: Final = ("run_id", "strategy", "symbols", "start", "end", "bars", "policy_name", "created", "duration_s")
 """Keys of the ``run`` object inside metrics.json."""

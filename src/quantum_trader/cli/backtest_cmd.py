@@ -8,13 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, default_settings, run_backtest
 from quantum_trader.cli.console import console
 from quantum_trader.cli.progress import stage_progress
 from quantum_trader.config import Policy, PolicyError, load_policy
 from quantum_trader.data.catalog import CatalogError, default_catalog_root
 from quantum_trader.domain.symbols import perp_symbol
 from quantum_trader.domain.time import parse_time
-from quantum_trader.engine.backtest import BacktestRequest, BacktestResult, default_settings, run_backtest
 from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy, Strategy
 
 DEFAULT_SYMBOLS = "BTC,ETH,SOL,BNB,XRP,AVAX,LINK,MATIC"

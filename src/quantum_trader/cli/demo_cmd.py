@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
 from quantum_trader.analytics.gates import evaluate_gate
 from quantum_trader.analytics.gates_evidence import Evidence
 from quantum_trader.cli.backtest_cmd import print_headline
@@ -27,7 +28,6 @@ from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.synthetic import SynthConfig
 from quantum_trader.data.synthetic.writer import MARKETS_FILE
 from quantum_trader.domain.symbols import asset_of, perp_symbol
-from quantum_trader.engine.backtest import BacktestRequest, default_settings, run_backtest
 from quantum_trader.engine.strategy import MultiAssetStrategy
 from quantum_trader.universe.screening import Status, screen_asset
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from quantum_trader.analytics.metrics import TRADE_COLUMNS
-from quantum_trader.analytics.run_folder import EQUITY_COLUMNS, EVENT_COLUMNS
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.trading import Side
+from quantum_trader.engine.schema import EQUITY_COLUMNS, EVENT_COLUMNS, TRADE_COLUMNS
 from quantum_trader.risk import EventKind
 
 HOUR_MS = 3_600_000

@@ -6,13 +6,13 @@ correlation monitor of :mod:`quantum_trader.universe`, which itself builds on th
 indicators (importing it here would make the two packages import each other).
 """
 
+from quantum_trader.indicators.bar_indicators import ATR, LogReturn, RollingMoments, VolumeZScore
+from quantum_trader.indicators.rolling import Ewm, RollingSums, ScalarRollingSums, ewm, rolling_sum
 from quantum_trader.signals.cross_asset import BtcDivergence, SectorMomentum, apply_correlation_breakdown
 from quantum_trader.signals.features import AssetFeatures, FeatureWindows, SignalInputError
-from quantum_trader.signals.indicators import ATR, LogReturn, RollingMoments, VolumeZScore
 from quantum_trader.signals.lookahead import LookaheadReport, check_lookahead, load_signal, shipped_signals
 from quantum_trader.signals.model import AssetModel, Decision, ModelFrame, ModelParams, decide, edge_from_z
 from quantum_trader.signals.regime import Regime, classify_regime
-from quantum_trader.signals.rolling import Ewm, RollingSums, ScalarRollingSums, ewm, rolling_sum
 
 __all__ = [
     "ATR",

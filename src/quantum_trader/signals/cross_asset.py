@@ -35,10 +35,10 @@ from quantum_trader.config.signals import CorrelationBreakdown
 from quantum_trader.config.signals import SectorMomentum as SectorMomentumPolicy
 from quantum_trader.domain.time import duration_ms
 from quantum_trader.domain.trading import Intent, Side
+from quantum_trader.indicators.bar_indicators import LogReturn, RollingMoments
+from quantum_trader.indicators.rolling import ScalarRollingSums, rolling_sum
 from quantum_trader.signals.features import bars_in
-from quantum_trader.signals.indicators import LogReturn, RollingMoments
 from quantum_trader.signals.model import edge_from_z
-from quantum_trader.signals.rolling import ScalarRollingSums, rolling_sum
 from quantum_trader.universe.market_picture import sector_returns
 
 F64 = npt.NDArray[np.float64]

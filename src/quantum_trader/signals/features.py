@@ -25,7 +25,7 @@ import numpy.typing as npt
 from quantum_trader.config.signals import AssetModelConfig, SignalModelPolicy
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.time import MS_PER_DAY, MS_PER_HOUR, timeframe_ms
-from quantum_trader.signals.indicators import (
+from quantum_trader.indicators.bar_indicators import (
     ATR,
     LogReturn,
     RollingMoments,

@@ -23,6 +23,7 @@ from quantum_trader.domain.market import Bar, BarSeries
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.domain.trading import Intent
+from quantum_trader.indicators.bar_indicators import LogReturnState
 from quantum_trader.signals.aggregate import BarAggregator
 from quantum_trader.signals.cross_asset import (
     BtcDivergence,
@@ -31,7 +32,6 @@ from quantum_trader.signals.cross_asset import (
     cross_intent,
 )
 from quantum_trader.signals.features import FEATURE_NAMES, AssetFeaturesState
-from quantum_trader.signals.indicators import LogReturnState
 from quantum_trader.signals.model import AssetModel, Decision, ModelFrame, ModelParams, align_asof, decide, explain
 from quantum_trader.universe.correlation import CorrelationHistory, CorrelationMonitor, CorrelationMonitorState
 

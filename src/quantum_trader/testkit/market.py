@@ -29,7 +29,7 @@ from quantum_trader.domain.symbols import perp_symbol
 from quantum_trader.domain.time import parse_time, timeframe_ms
 from quantum_trader.engine.grid import build_grid
 from quantum_trader.engine.inputs import MarketData
-from quantum_trader.engine.instruments import instrument_for
+from quantum_trader.venues.simulated.instruments import instrument_for
 
 T0 = parse_time("2025-01-01")
 """Midnight UTC, so hour rows line up with funding settlements (00/08/16) and day starts."""

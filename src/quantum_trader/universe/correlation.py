@@ -8,7 +8,7 @@ window sums of ``x`` and of ``x x^T``:
 
 * live (:class:`CorrelationMonitorState`): a ring buffer of returns and compensated running
   sums, O(n^2) per bar, never recomputed from scratch (see
-  :mod:`quantum_trader.signals.rolling` for how drift is prevented);
+  :mod:`quantum_trader.indicators.rolling` for how drift is prevented);
 * batch (:meth:`CorrelationMonitor.batch`): block window sums over the whole history.
 
 Events (edge-triggered: raised on the bar a condition starts, not on every bar it holds):
@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from quantum_trader.config.policy import Policy
 from quantum_trader.domain.time import duration_ms, timeframe_ms
-from quantum_trader.signals.rolling import RollingSums, rolling_sum
+from quantum_trader.indicators.rolling import RollingSums, rolling_sum
 
 F64 = npt.NDArray[np.float64]
 SPIKE = "correlation_spike"

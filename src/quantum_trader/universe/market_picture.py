@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quantum_trader.config.operations import MarketReference
-from quantum_trader.signals.indicators import LogReturn, LogReturnState
+from quantum_trader.indicators.bar_indicators import LogReturn, LogReturnState
 
 F64 = npt.NDArray[np.float64]
 Num = F64 | float

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantum_trader.signals.rolling import Ewm, RollingSums, ScalarRollingSums, ewm, rolling_sum
+from quantum_trader.indicators.rolling import Ewm, RollingSums, ScalarRollingSums, ewm, rolling_sum
 
 
 def _brute(x: np.ndarray, w: int) -> np.ndarray:

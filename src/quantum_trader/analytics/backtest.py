@@ -26,10 +26,10 @@ from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, DataKi
 from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.grid import MarketGrid, build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
-from quantum_trader.engine.instruments import instrument_for
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Strategy
+from quantum_trader.venues.simulated.instruments import instrument_for
 
 
 @dataclass(frozen=True)

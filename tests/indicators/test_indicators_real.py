@@ -7,8 +7,8 @@ import pytest
 
 from quantum_trader.config import Policy
 from quantum_trader.domain.market import BarSeries
+from quantum_trader.indicators.bar_indicators import ATR, LogReturn, RollingMoments, VolumeZScore
 from quantum_trader.signals.features import FEATURE_NAMES, AssetFeatures, FeatureWindows, SignalInputError
-from quantum_trader.signals.indicators import ATR, LogReturn, RollingMoments, VolumeZScore
 
 pytestmark = pytest.mark.shared_data
 

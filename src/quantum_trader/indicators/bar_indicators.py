@@ -3,7 +3,7 @@
 An indicator object holds only its parameters. ``batch(...)`` maps whole arrays to whole
 arrays (backtests, research); ``stream()`` returns a fresh state whose ``update(...)``
 takes one bar and returns the value the batch form gives at that bar (live). Both forms
-use the same formulas and the window sums of :mod:`quantum_trader.signals.rolling`, and a
+use the same formulas and the window sums of :mod:`quantum_trader.indicators.rolling`, and a
 test on real Binance data holds them equal to 1e-9. Every value at bar ``t`` uses bars
 ``<= t`` only (tests truncate the input at random ``t`` to prove it).
 
@@ -20,7 +20,7 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
-from quantum_trader.signals.rolling import ScalarRollingSums, ewm, mean_std_from_sums, rolling_sum
+from quantum_trader.indicators.rolling import ScalarRollingSums, ewm, mean_std_from_sums, rolling_sum
 
 F64 = npt.NDArray[np.float64]
 NAN = float("nan")
