@@ -24,6 +24,8 @@ from quantum_trader.testkit import (
     run_kernel,
     short,
 )
+from quantum_trader.venues.simulated.fees import FeeModel
+from quantum_trader.venues.simulated.venue import SimulatedVenue
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -209,3 +211,34 @@ def test_two_stops_in_the_same_bar_both_fill_in_that_bar(plain: bool) -> None:
     for symbol in (BTC, ETH):
         assert (trades.at[symbol, "exit_price"], trades.at[symbol, "exit_reason"],
                 trades.at[symbol, "exit_ts"]) == (95.0, "stop", b.ts(3))
+
+
+class _OnePercentWorse:
+    """A user's own, pessimistic cost assumption: every taker order 1% through its reference."""
+
+    def taker_price(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
+                    bar_volume: float) -> float:
+        return reference * (1.01 if buy else 0.99)
+
+
+def test_an_injected_venue_prices_every_taker_fill_and_charges_its_own_fees() -> None:
+    b = MarketBuilder()
+    data = b.bars("BTC", [100, 100, 100, 100, 110, 110]).build()
+    script = ScriptedDecisions.at_closes(data, intents={1: [long("BTC", entry=100, stop=90)]},
+                                         exits={3: [("BTC", "signal")]})
+    venue = SimulatedVenue(fees=FeeModel(maker=0.0, taker=0.001), slippage=_OnePercentWorse())
+    rec = run_kernel(data, script, venue=venue)
+    trade = only_trade(rec)
+    assert (trade["entry_price"], trade["exit_price"]) == (101.0, 108.9)
+    q = trade["quantity"]
+    rate = Decimal("0.001")
+    assert trade["fees"] == pytest.approx(float(taker_fee(q, 101, rate) + taker_fee(q, 108.9, rate)), abs=1e-9)
+
+
+def test_the_default_venue_is_the_policys() -> None:
+    policy = policy_with(venue={"exchange": "bybit", "entry": {"fill": "touch", "post_only": False}})
+    venue = SimulatedVenue.from_policy(policy, slippage=False)
+    assert (venue.fees.taker, venue.limit_fill, venue.post_only) == (0.00055, "touch", False)
+    assert venue.slippage.taker_price(BTC, 100.0, 1.0, buy=True, ts=0, bar_volume=0.0) == 100.0
+    with_impact = SimulatedVenue.from_policy(policy, spread={BTC: 0.01})
+    assert with_impact.slippage.taker_price(BTC, 100.0, 1.0, buy=True, ts=0, bar_volume=0.0) == pytest.approx(100.5)

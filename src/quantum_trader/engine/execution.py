@@ -22,7 +22,7 @@ from quantum_trader.engine.window import WindowEventKind
 from quantum_trader.portfolio import LedgerState, apply_fill
 from quantum_trader.portfolio.state import money
 from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
-from quantum_trader.venues.simulated.slippage import taker_price
+from quantum_trader.venues.simulated.venue import SimulatedVenue
 
 
 class OrderExecution:
@@ -35,6 +35,9 @@ class OrderExecution:
     step: int
     _ts: list[int]
     _k: int
+    venue: SimulatedVenue
+    _exact_prices: bool
+    """The venue's slippage is ``ExactPrice``: skip the call."""
     _taker: Decimal
     _maker: Decimal
     _targets: dict[str, float]
@@ -100,12 +103,8 @@ class OrderExecution:
         self._close(row, symbol, kind, price=price, maker=True)
 
     def _price(self, row: int, col: int, qty: float, *, buy: bool, reference: float) -> float:
-        if not self.settings.slippage:
-            return reference
-        symbol = self.grid.symbols[col]
-        return taker_price(reference, qty, buy=buy, ts=self._ts[row], book=self.data.books.get(symbol),
-                           spread=self.data.spread.get(symbol, 0.0002), impact=self.settings.impact,
-                           bar_volume=float(np.nan_to_num(self.grid.volume[row, col])))
+        return self.venue.slippage.taker_price(self.grid.symbols[col], reference, qty, buy=buy, ts=self._ts[row],
+                                               bar_volume=float(np.nan_to_num(self.grid.volume[row, col])))
 
     def _fill(self, row: int, symbol: str, side: OrderSide, qty: Decimal, reference: float,
               stop: Decimal | None = None, ts: int | None = None, maker: bool = False,
@@ -113,7 +112,7 @@ class OrderExecution:
         """Fill ``qty`` near ``reference``; ``cap`` is a limit the price may not pass (a marketable
         limit order), ``new_order`` False when the order was counted when it was placed."""
         inst = self.data.instruments[symbol]
-        raw = reference if maker or not self.settings.slippage else self._price(
+        raw = reference if maker or self._exact_prices else self._price(
             row, self._column_of(symbol), float(qty), buy=side is OrderSide.BUY, reference=reference)
         if cap is not None:
             raw = min(raw, cap) if side is OrderSide.BUY else max(raw, cap)

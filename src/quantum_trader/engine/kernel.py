@@ -63,7 +63,7 @@ from quantum_trader.risk import (
     evaluate_batch,
     update,
 )
-from quantum_trader.venues.simulated.fees import FeeModel
+from quantum_trader.venues.simulated.venue import ExactPrice, SimulatedVenue
 
 _LEVEL_EVENTS = frozenset({WindowEventKind.STOP, WindowEventKind.LIQUIDATION, WindowEventKind.TARGET})
 
@@ -71,14 +71,18 @@ _LEVEL_EVENTS = frozenset({WindowEventKind.STOP, WindowEventKind.LIQUIDATION, Wi
 class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
     """Runs one strategy's decisions over a market; mutable run state, pure parts below it."""
 
-    def __init__(self, data: MarketData, settings: KernelSettings) -> None:
+    def __init__(self, data: MarketData, settings: KernelSettings, venue: SimulatedVenue | None = None) -> None:
+        """``venue``: the fill and cost models (default: the policy's simulated venue over ``data``'s
+        books and spreads, with ``settings.slippage`` and ``settings.impact``)."""
         self.data = data
         self.grid = data.grid
         self.settings = settings
         self.policy = settings.policy
         self.limits = compile_limits(settings.policy)
-        venue = settings.policy.venue
-        self.fees = FeeModel.from_policy(venue.fees[venue.exchange])
+        self.venue = venue or SimulatedVenue.from_policy(settings.policy, books=data.books, spread=data.spread,
+                                                         slippage=settings.slippage, impact=settings.impact)
+        self.fees = self.venue.fees
+        self._exact_prices = isinstance(self.venue.slippage, ExactPrice)
         self.step = timeframe_ms(self.grid.timeframe)
         self.ledger: LedgerState = new_ledger(settings.initial_equity, int(self.grid.ts[0]))
         self.switch: KillSwitchState = armed(int(self.grid.ts[0]))
@@ -101,8 +105,8 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         self._drifting: frozenset[object] = frozenset()
         """Strategy exits waiting for their symbol's next bar."""
         self._margin = compile_margin(settings.policy.margin)
-        self._taker = Decimal(repr(self.fees.taker))
-        self._maker = Decimal(repr(self.fees.maker))
+        self._taker = self.venue.taker_rate
+        self._maker = self.venue.maker_rate
         self._targets: dict[str, float] = {}
         """Take-profit price per held symbol (a resting reduce-only limit order)."""
         self._target_row: dict[str, int] = {}

@@ -31,6 +31,7 @@ from quantum_trader.engine.resting import EntryEvent, EntryEventKind, RestingEnt
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.portfolio import LedgerState
 from quantum_trader.risk import CompiledLimits, KillSwitchState, evaluate_batch
+from quantum_trader.venues.simulated.venue import SimulatedVenue
 
 
 class LimitEntries:
@@ -43,6 +44,7 @@ class LimitEntries:
     switch: KillSwitchState
     rec: Recorder
     _ts: list[int]
+    venue: SimulatedVenue
     _resting: dict[str, RestingEntry]
     _stale_held: bool
     _target_row: dict[str, int]
@@ -76,7 +78,7 @@ class LimitEntries:
         self.rec.orders += 1
         self.rec.limit_entries["placed"] += 1
         if marketable(intent.side.sign > 0, limit, float(self.grid.open[row, col])):
-            if entry.post_only:
+            if self.venue.post_only:
                 self.rec.limit_entries["rejected"] += 1
                 self.rec.event(ts, "limit_rejected", f"{symbol} {intent.side} limit {limit:.6g} would have crossed "
                                f"the open {float(self.grid.open[row, col]):.6g} (post-only)", symbol=symbol,
@@ -92,7 +94,7 @@ class LimitEntries:
         if not self._resting:
             return None
         return next_entry_event(self._resting, start, stop, self.grid.high, self.grid.low,
-                                through=self.policy.venue.entry.fill == "through")
+                                through=self.venue.limit_fill == "through")
 
     def _on_entry_event(self, event: EntryEvent) -> None:
         order = self._resting.pop(event.symbol)

@@ -11,19 +11,21 @@ from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.testkit.policy import policy_with
+from quantum_trader.venues.simulated.venue import SimulatedVenue
 
 INITIAL_EQUITY = Decimal(100_000)
 
 
 def run_kernel(data: MarketData, decisions: Decisions, *, policy: Policy | None = None,
                initial_equity: Decimal = INITIAL_EQUITY, slippage: bool = False,
-               **settings: Any) -> Recorder:
+               venue: SimulatedVenue | None = None, **settings: Any) -> Recorder:
     """``Kernel(data, KernelSettings(...)).run(decisions)``.
 
     Slippage is OFF by default here (unlike ``KernelSettings``) because scenario tests
     assert prices to the tick; pass ``slippage=True`` to test the cost model itself.
-    Other keyword arguments go to ``KernelSettings`` unchanged (``phase``, ``plain``...).
+    Other keyword arguments go to ``KernelSettings`` unchanged (``phase``, ``plain``...);
+    ``venue`` replaces the policy's simulated venue (its fee, slippage and fill models).
     """
     kernel = Kernel(data, KernelSettings(policy=policy or policy_with(), initial_equity=initial_equity,
-                                         slippage=slippage, **settings))
+                                         slippage=slippage, **settings), venue)
     return kernel.run(decisions)

@@ -1,0 +1,93 @@
+"""The simulated venue as the kernel receives it: its cost and fill models, injected.
+
+DESIGN.md's kernel differs between backtest, paper and live only in clock, feed and
+venue. The kernel is handed a ``SimulatedVenue`` and asks it what a fill costs; it never
+builds one itself. Each part is one small model (STYLE.md practice 8):
+
+- ``fees``: maker and taker rates of the exchange (``FeeModel``);
+- ``slippage``: the average price of a taker order (``SlippageModel``): the stored L2
+  book walked when a recent one exists, else half the spread plus square-root impact
+  (``BookOrImpactSlippage``), or the reference price itself (``ExactPrice``) for
+  comparisons with engines that have no slippage;
+- ``limit_fill`` and ``post_only``: when a resting limit fills, and whether one that
+  would cross on arrival is refused.
+
+A user tests a more pessimistic cost assumption by injecting another ``SlippageModel``
+(``testkit.run_kernel(..., venue=...)`` or ``Kernel(data, settings, venue)``), without
+touching the kernel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from quantum_trader.config import Policy
+from quantum_trader.domain.market import BookSeries
+from quantum_trader.venues.simulated.fees import FeeModel
+from quantum_trader.venues.simulated.slippage import taker_price
+
+DEFAULT_SPREAD = 0.0002
+"""Relative bid-ask spread assumed for a symbol without stored books (2 bp)."""
+
+
+class SlippageModel(Protocol):
+    def taker_price(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
+                    bar_volume: float) -> float:
+        """Average execution price of a taker order of ``quantity`` near ``reference`` at ``ts``."""
+        ...
+
+
+@dataclass(frozen=True)
+class BookOrImpactSlippage:
+    """Walk the latest stored book (within ``BOOK_MAX_AGE_MS``), else half the spread plus
+    ``impact`` times the square root of the order's share of the bar's volume."""
+
+    books: Mapping[str, BookSeries] = field(default_factory=dict)
+    spread: Mapping[str, float] = field(default_factory=dict)
+    impact: float = 0.005
+
+    def taker_price(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
+                    bar_volume: float) -> float:
+        return taker_price(reference, quantity, buy=buy, ts=ts, book=self.books.get(symbol),
+                           spread=self.spread.get(symbol, DEFAULT_SPREAD), impact=self.impact,
+                           bar_volume=bar_volume)
+
+
+@dataclass(frozen=True)
+class ExactPrice:
+    """No slippage: every taker order fills at its reference price."""
+
+    def taker_price(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
+                    bar_volume: float) -> float:
+        return reference
+
+
+@dataclass(frozen=True)
+class SimulatedVenue:
+    fees: FeeModel
+    slippage: SlippageModel
+    limit_fill: Literal["through", "touch"] = "through"
+    post_only: bool = True
+
+    @property
+    def maker_rate(self) -> Decimal:
+        return Decimal(repr(self.fees.maker))
+
+    @property
+    def taker_rate(self) -> Decimal:
+        return Decimal(repr(self.fees.taker))
+
+    @classmethod
+    def from_policy(cls, policy: Policy, *, books: Mapping[str, BookSeries] | None = None,
+                    spread: Mapping[str, float] | None = None, slippage: bool = True,
+                    impact: float = 0.005) -> SimulatedVenue:
+        """The venue the policy describes: its exchange's fees, its limit-entry rules, and the
+        book-or-impact slippage over the market's books and spreads (``slippage=False``: none)."""
+        venue = policy.venue
+        model: SlippageModel = (BookOrImpactSlippage(books or {}, spread or {}, impact) if slippage
+                                else ExactPrice())
+        return cls(fees=FeeModel.from_policy(venue.fees[venue.exchange]), slippage=model,
+                   limit_fill=venue.entry.fill, post_only=venue.entry.post_only)
