@@ -99,21 +99,22 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
     n = equity.size
     if n == 0 or not bool(np.isfinite(equity).all()):
         return samples
-    starts = np.unique(np.r_[0, samples + 1])
-    starts = starts[starts < n]
-    stretch = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n]))
-    running = np.maximum(peak_before, np.maximum.accumulate(equity))
-    drawdown = np.where(running > 0, equity / np.where(running > 0, running, 1.0) - 1.0, 0.0)
-
-    def first_where_equal(values: F64, reduced: F64) -> I64:
-        hits = np.flatnonzero(values == reduced[stretch])
-        return hits[np.unique(stretch[hits], return_index=True)[1]]
-
-    highs = first_where_equal(equity, np.maximum.reduceat(equity, starts))
-    deepest = first_where_equal(drawdown, np.minimum.reduceat(drawdown, starts))
+    running = np.maximum.accumulate(equity)
+    np.maximum(running, peak_before, out=running)
+    drawdown = np.where(running > 0, equity / np.where(running > 0, running, 1.0), 1.0)
     # Where the running peak was last set in the span (-1: it was carried in from before).
-    peak_at = np.maximum.accumulate(np.where(equity >= running, np.arange(n), -1))[deepest]
-    return np.unique(np.concatenate([samples, highs, deepest, peak_at[peak_at >= 0]])).astype(np.int64)
+    peak_at = np.maximum.accumulate(np.where(equity >= running, np.arange(n), -1))
+    kept = set(samples.tolist())
+    edges = [0, *(int(s) + 1 for s in samples if s + 1 < n), n]
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):  # a few stretches per span: plain argmin/argmax
+        if hi <= lo:
+            continue
+        kept.add(lo + int(np.argmax(equity[lo:hi])))
+        deepest = lo + int(np.argmin(drawdown[lo:hi]))
+        kept.add(deepest)
+        if peak_at[deepest] >= 0:
+            kept.add(int(peak_at[deepest]))
+    return np.array(sorted(kept), dtype=np.int64)
 
 
 @dataclass(slots=True)
