@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,7 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
     peak_at = np.maximum.accumulate(np.where(equity >= running, np.arange(n), -1))
     kept = set(samples.tolist())
     edges = [0, *(int(s) + 1 for s in samples if s + 1 < n), n]
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):  # a few stretches per span: plain argmin/argmax
+    for lo, hi in pairwise(edges):  # a few stretches per span: plain argmin/argmax
         if hi <= lo:
             continue
         kept.add(lo + int(np.argmax(equity[lo:hi])))
