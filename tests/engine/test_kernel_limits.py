@@ -118,3 +118,33 @@ def test_asset_losing_three_percent_in_a_day_is_flattened_and_locked_while_other
     assert list(zip(unlock["ts"], unlock["symbol"], strict=True)) == [(b.ts(DAY2), "BTC")]
     again = trades.loc[(BTC, b.ts(DAY2 + 2))]
     assert again["entry_price"] == 91.0
+
+
+def _gap_through_every_stop() -> tuple[MarketBuilder, Recorder]:
+    """Three longs at 10% each; at row 10 every one opens 30% lower, through its stop: the book
+    is flat again at once, down 9% on the day, all of it realised. A BNB limit entry rests below."""
+    b = MarketBuilder()
+    for asset in ("BTC", "ETH", "SOL"):
+        b.bars(asset, [100.0] * 10 + [(70, 70.2, 69.8, 70)] + [70.0] * 10)
+    b.bars("BNB", [200.0] * 21)
+    data = b.build()
+    script = ScriptedDecisions.at_closes(data, intents={
+        1: [long(a, entry=100, stop=95) for a in ("BTC", "ETH", "SOL")],
+        3: [long("BNB", entry=190, stop=180, limit=True)],
+    })
+    return b, run_kernel(data, script, policy=policy_with({"venue.entry.expiry": "24h"}))
+
+
+def test_losses_realised_by_stops_trip_the_kill_switch_in_that_bar_though_the_book_is_flat() -> None:
+    b, rec = _gap_through_every_stop()
+    assert set(rec.trades_frame()["exit_reason"]) == {"stop_gap"}
+    trips = events_of(rec, "kill_switch_trip")
+    assert list(trips["ts"]) == [b.ts(11)]                   # the close of the gap bar, not a later decision
+    assert trips.iloc[0]["value"] <= -0.05
+
+
+def test_a_trip_with_nothing_held_still_cancels_resting_limit_entries() -> None:
+    b, rec = _gap_through_every_stop()
+    cancelled = events_of(rec, "limit_cancelled")
+    assert list(zip(cancelled["ts"], cancelled["symbol"], cancelled["rule"], strict=True)) == [
+        (b.ts(11), "BNB/USDT:USDT", "kill_switch")]

@@ -250,7 +250,7 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         """
         self._span_equity = None
         if not self._held:
-            return None
+            return self._flat_trip(start, stop)
         if not self.settings.plain:
             event, equity = scan_window_equity(start, stop, self.grid.high, self.grid.low, self.grid.mark,
                                                self._held, self._account())
@@ -258,6 +258,22 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
             return event
         return scan_levels(start, stop, self.grid.high, self.grid.low, self.grid.mark, self._held,
                            float(self.ledger.cash))
+
+    def _flat_trip(self, start: int, stop: int) -> WindowEvent | None:
+        """Flat, equity is cash and cannot move; but the stops that just emptied the book may have
+        realised a loss past the kill switch's limits: then it trips at once, in this bar, with the
+        risk engine's own comparisons (not at the next decision, and not again once tripped)."""
+        if self.settings.plain or stop <= start:
+            return None
+        f = self.ledger.figures
+        policy = self.policy.portfolio
+        if not self.switch.daily_tripped and (
+                f.equity - f.day_start_equity <= -policy.max_daily_loss_portfolio * f.day_start_equity):
+            return WindowEvent(row=start, kind=WindowEventKind.KILL_DAILY, column=-1, equity=f.equity)
+        if not self.switch.drawdown_tripped and (
+                f.peak_equity - f.equity >= policy.max_drawdown_portfolio * f.peak_equity):
+            return WindowEvent(row=start, kind=WindowEventKind.KILL_DRAWDOWN, column=-1, equity=f.equity)
+        return None
 
     def _boundary(self, row: int) -> None:
         if row <= self._done_boundary or row not in self._boundary_set:
@@ -302,7 +318,9 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
     def _execute(self, actions: tuple[KillSwitchAction, ...], row: int, *, at_close: bool) -> None:
         ts = self._ts[row] + (self.step if at_close else 0)
         for action in actions:
-            if action.kind is ActionKind.CLOSE_ALL:
+            if action.kind is ActionKind.CANCEL_ALL:
+                self._cancel_all("kill_switch", ts)
+            elif action.kind is ActionKind.CLOSE_ALL:
                 self._cancel_all("kill_switch", ts)
                 self._close_all(row, "kill_switch", at_close=at_close)
             elif action.kind is ActionKind.FLATTEN_ASSET and action.symbol is not None:
