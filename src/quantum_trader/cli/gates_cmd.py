@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from quantum_trader.analytics.gates import GateCriterion, GateStatus, GateVerdict, evaluate_gate
@@ -79,10 +80,12 @@ def _value(c: GateCriterion) -> str:
 def print_verdict(verdict: GateVerdict, *, detail: bool = False) -> None:
     """One line per criterion; sources and details in the table with ``detail``, else listed
     below it for the criteria that did not pass (what the operator has to act on)."""
-    table = Table(title=f"Gate {verdict.gate}: phase {verdict.from_phase} -> {verdict.to_phase}")
+    # A light frame: at 80 columns (a pipe, a log) criterion names still fit on one line.
+    table = Table(title=f"Gate {verdict.gate}: phase {verdict.from_phase} -> {verdict.to_phase}",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     columns = ("criterion", "level", "status", "measured", "threshold", *(("source", "detail") if detail else ()))
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("criterion", "status"))
     for c in verdict.criteria:
         cells = [c.name, c.level.value, f"[{STYLE[c.status]}]{c.status.value}[/]", _value(c), c.threshold]
         table.add_row(*cells, *((c.source, c.detail) if detail else ()))
