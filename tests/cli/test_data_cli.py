@@ -9,12 +9,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import ccxt
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from quantum_trader.cli import data_cmd
 from quantum_trader.data.catalog import Catalog
+from quantum_trader.domain.market import BarSeries
 
 root = typer.Typer()
 root.add_typer(data_cmd.app, name="data")
@@ -124,3 +126,30 @@ def test_every_command_documents_an_example() -> None:
         assert command.callback.__doc__.strip().splitlines()[-1].strip().startswith("Example: quantum-trader data ")
     helptext = run("ingest", "--help").output
     assert "./catalog" in helptext and "QT_CATALOG" in helptext
+
+
+def _store_bars(cat: Catalog, symbol: str, exchange: str, n: int = 120) -> None:
+    ts = np.arange(n, dtype=np.int64) * 60_000 + 1_735_689_600_000  # 2025-01-01 00:00 UTC
+    close = 100.0 + np.arange(n, dtype=np.float64)
+    cat.write(BarSeries(symbol, "1m", ts, close, close + 1, close - 1, close, np.full(n, 2.0)), exchange=exchange)
+
+
+def test_list_fits_80_columns_one_table_per_exchange(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "cat")
+    for symbol in ("MATIC/USDT:USDT", BTC):
+        _store_bars(cat, symbol, "binanceusdm", n=120_000)
+    narrow = runner.invoke(root, ["data", "list", "--catalog", str(tmp_path / "cat")], env={"COLUMNS": "80"},
+                           terminal_width=80)
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.output.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "…" not in narrow.output  # nothing truncated
+    assert "binanceusdm" in narrow.output
+    row = next(line for line in lines if "MATIC/USDT:USDT" in line)
+    assert "120,000" in row and "2025-01-01 00:00" in row and "2025-03-25 07:59" in row  # 120,000 minutes later
+
+    _store_bars(cat, BTC, "bybit")
+    both = runner.invoke(root, ["data", "list", "--catalog", str(tmp_path / "cat")], env={"COLUMNS": "80"},
+                         terminal_width=80)
+    assert "bybit" in both.output and "…" not in both.output
+    assert both.output.index("binanceusdm") < both.output.index("bybit")  # one table per exchange

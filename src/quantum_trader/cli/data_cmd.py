@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import ccxt
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -142,14 +143,27 @@ def list_(catalog: CatalogOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps([_info_dict(i) for i in infos], indent=2))
         return
-    table = Table(title=f"catalog {_catalog(catalog).root}")
-    for col in ("exchange", "symbol", "kind", "timeframe", "rows", "first", "last"):
+    console = _console()
+    console.print(f"catalog [bold]{escape(str(_catalog(catalog).root))}[/]")
+    if not infos:
+        console.print("[yellow]empty[/]: add data with `quantum-trader data ingest|download|synth`")
+    for exchange in sorted({i.exchange for i in infos}):
+        console.print(_datasets_table([i for i in infos if i.exchange == exchange], exchange))
+
+
+def _minute(ts: int | None) -> str:
+    return "-" if ts is None else to_datetime(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _datasets_table(infos: list[DatasetInfo], title: str) -> Table:
+    """One line per dataset, narrow enough for 80 columns (the exchange is in the title, not a column)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
+    for col in ("symbol", "kind", "tf", "rows", "first (UTC)", "last (UTC)"):
         table.add_column(col, justify="right" if col == "rows" else "left", no_wrap=True)
     for i in infos:
-        d = _info_dict(i)
-        table.add_row(i.exchange, i.symbol, i.kind.value, i.timeframe or "-", f"{i.rows:,}", d["first"] or "-",
-                      d["last"] or "-")
-    _console().print(table)
+        table.add_row(i.symbol, i.kind.value, i.timeframe or "-", f"{i.rows:,}", _minute(i.first_ts),
+                      _minute(i.last_ts))
+    return table
 
 
 def _stored_report(cat: Catalog, info: DatasetInfo) -> QualityReport:
