@@ -25,7 +25,7 @@ from tests.risk.builders import ASSETS, PRICES, T0, instrument, policy_with, sym
 
 from quantum_trader.config.policy import Policy
 from quantum_trader.domain.time import MS_PER_DAY, MS_PER_HOUR
-from quantum_trader.domain.trading import Fill, Intent, OrderSide, RiskDecision, Side
+from quantum_trader.domain.trading import Fill, Intent, OrderSide, RiskDecision, Side, Verdict
 from quantum_trader.portfolio import LedgerState, apply_fill, apply_funding, mark, new_ledger
 from quantum_trader.risk import (
     ActionKind,
@@ -352,6 +352,8 @@ def test_single_evaluation_respects_every_limit(
     d = evaluate(intent, state, market, LIMITS, switch=armed(T0))
     assert d.quantity >= 0 and (d.quantity == 0) is (not d.approved)
     assert all(r.rule and r.message for r in d.reasons)
+    # a refusal always names a rule that refused; an entry that goes ahead names none
+    assert bool(d.refused_by) is (d.verdict is Verdict.REFUSED)
     if d.approved:
         order = OrderSide.BUY if side is Side.LONG else OrderSide.SELL
         if state.positions.get(sym(asset)) is not None:

@@ -160,6 +160,31 @@ def test_every_reason_is_reported_not_just_the_first() -> None:
     assert liquidity.limit == 0.10 and liquidity.value is not None and liquidity.value > 0.10
 
 
+def test_a_refusal_names_the_rules_that_refused_not_the_caps_that_would_only_have_cut_it() -> None:
+    """ETH outside phase 0 at an oversized risk: the phase refuses it; the position-size cap would only
+    have reduced it. Counting that cap as a refusal told operators it refused thousands of intents."""
+    d = run(intent("ETH"), ledger_with({}), market(phase=0))
+    assert d.verdict is Verdict.REFUSED
+    assert "max_position_size" in rules(d)  # still explained, with its figure
+    assert {r.rule for r in d.refused_by} == {"phase"}
+    assert all(r.reduces for r in d.reasons if r.rule == "max_position_size")
+
+
+def test_caps_that_cut_an_intent_below_the_minimum_are_what_refused_it() -> None:
+    """ETH already at the 10% size cap: that cap leaves nothing tradable, so it refused (with the minimum);
+    the exposure caps alone would have left room, so they only count as reductions."""
+    d = run(intent("ETH"), ledger_with({"ETH": 9_998}))
+    assert d.verdict is Verdict.REFUSED
+    assert {r.rule for r in d.refused_by} == {"min_notional", "max_position_size"}
+    assert {r.rule for r in d.reasons if r.reduces} == {"max_total_exposure", "max_correlated_exposure"}
+
+
+def test_a_reduced_intent_names_its_caps_as_reductions() -> None:
+    d = run(intent("ETH"), ledger_with({}))
+    assert d.verdict is Verdict.REDUCED and d.reasons and d.refused_by == ()
+    assert all(r.reduces for r in d.reasons)
+
+
 # counts: positions and slots -----------------------------------------------------------------
 
 SMALL = 3_000

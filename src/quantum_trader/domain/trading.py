@@ -116,12 +116,17 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RiskReason:
-    """One rule that applied: its name, the measured figure and the limit it was held to."""
+    """One rule that applied: its name, the measured figure and the limit it was held to.
+
+    ``reduces`` marks a cap that only cut the quantity (reduce-or-refuse), or that would have cut it
+    had another rule not refused the intent: an operator counting refusals by rule must not see it
+    as a refusal."""
 
     rule: str
     message: str
     value: float | None = None
     limit: float | None = None
+    reduces: bool = False
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.message}"
@@ -137,6 +142,13 @@ class RiskDecision:
     @property
     def approved(self) -> bool:
         return self.verdict is not Verdict.REFUSED and self.quantity > 0
+
+    @property
+    def refused_by(self) -> tuple[RiskReason, ...]:
+        """The reasons that refused the intent (empty unless it was refused)."""
+        if self.verdict is not Verdict.REFUSED:
+            return ()
+        return tuple(r for r in self.reasons if not r.reduces)
 
 
 @dataclass(frozen=True, slots=True)

@@ -465,12 +465,12 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
             intent = decision.intent
             kind = "reduced" if decision.approved else "refused"
             self.rec.refused_intents += kind == "refused"
-            if not (decision.approved and decision.verdict.value == "approved"):
-                for reason in decision.reasons:
-                    self.rec.event(ts, kind, reason.message, symbol=intent.symbol, rule=reason.rule,
-                                   value=reason.value, limit=reason.limit)
-                    if kind == "refused":
-                        self.rec.refusals[reason.rule] += 1
+            # a refusal is recorded under the rules that refused it, a reduction under the caps that cut it
+            for reason in decision.refused_by if kind == "refused" else decision.reasons:
+                self.rec.event(ts, kind, reason.message, symbol=intent.symbol, rule=reason.rule,
+                               value=reason.value, limit=reason.limit)
+                if kind == "refused":
+                    self.rec.refusals[reason.rule] += 1
             if decision.approved:
                 if intent.order_type is OrderType.LIMIT:
                     self._place(row, intent, decision.quantity, k)

@@ -128,7 +128,7 @@ class LimitEntries:
         if not decision.approved:
             self.rec.limit_entries["refused_at_fill"] += 1
             self.rec.refused_intents += 1
-            for reason in decision.reasons:
+            for reason in decision.refused_by:
                 self.rec.event(ts, "refused", f"at the limit fill: {reason.message}", symbol=symbol,
                                rule=reason.rule, value=reason.value, limit=reason.limit)
                 self.rec.refusals[reason.rule] += 1

@@ -136,6 +136,7 @@ def _against_base(
         f"lost to {names}, ranked first by {', '.join(limits.priority)}; alone it would get {alone.quantity}",
         float(decision.quantity),
         float(alone.quantity),
+        reduces=decision.approved,
     )
     new = RiskDecision(decision.intent, decision.verdict, decision.quantity, (*decision.reasons, reason))
     return new, Conflict(decision.intent, winners, reason)

@@ -14,9 +14,11 @@ Decimal, so no limit can be exceeded by rounding. Then:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.trading import Intent, RiskDecision, RiskReason, Verdict
 from quantum_trader.portfolio.state import LedgerState
 from quantum_trader.risk.book import Book, Candidate
@@ -60,6 +62,14 @@ def evaluate_on_book(
     return decide(Candidate(intent, book, market, limits), book, market, limits, switch)
 
 
+def _tradable(instrument: Instrument, allowed: float, price: float) -> Decimal:
+    """The quantity an order may carry for ``allowed`` units: rounded down to the step, 0 below the minimums."""
+    quantity = instrument.round_qty_down(allowed * _SHAVE) if allowed > 0 else _ZERO
+    if quantity <= 0 or quantity < instrument.min_qty or float(quantity) * price < float(instrument.min_notional):
+        return _ZERO
+    return quantity
+
+
 def decide(
     c: Candidate, book: Book, market: MarketView, limits: CompiledLimits, switch: KillSwitchState
 ) -> RiskDecision:
@@ -77,18 +87,29 @@ def decide(
     desired = SIZING.cap(c, book, market, limits)
     allowed = desired
     binding = []
+    caps: list[float] = []
     for rule in CAPS:
         value = rule.cap(c, book, market, limits)
         if value < desired * _BINDS:
             binding.append(rule)
+            caps.append(value)
         allowed = min(allowed, value)
+    if reasons:  # a gate refused it; under reduce-or-refuse the caps only say how far it would have been cut
+        explained = (rule.explain(c, book, limits, desired, allowed) for rule in binding)
+        reasons.extend(replace(r, reduces=limits.reduce) for r in explained)
+        return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
     reasons.extend(rule.explain(c, book, limits, desired, allowed) for rule in binding)
-    if len(reasons) > len(binding) or (binding and not limits.reduce):
+    if binding and not limits.reduce:
         return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
     instrument = market.instruments[c.symbol]
-    quantity = instrument.round_qty_down(allowed * _SHAVE) if allowed > 0 else _ZERO
+    quantity = _tradable(instrument, allowed, c.price)
     notional = float(quantity) * c.price
-    if quantity <= 0 or quantity < instrument.min_qty or notional < float(instrument.min_notional):
+    if quantity <= 0:
+        # the caps that alone would have left a tradable quantity only reduced it; the others refused it
+        reasons = [replace(r, reduces=_tradable(instrument, cap, c.price) > 0)
+                   for r, cap in zip(reasons, caps, strict=True)]
+        quantity = instrument.round_qty_down(allowed * _SHAVE) if allowed > 0 else _ZERO
+        notional = float(quantity) * c.price
         reasons.append(
             RiskReason(
                 "min_notional",
@@ -99,4 +120,6 @@ def decide(
             )
         )
         return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
-    return RiskDecision(intent, Verdict.REDUCED if binding else Verdict.APPROVED, quantity, tuple(reasons))
+    if binding:  # it goes ahead, cut by its caps
+        return RiskDecision(intent, Verdict.REDUCED, quantity, tuple(replace(r, reduces=True) for r in reasons))
+    return RiskDecision(intent, Verdict.APPROVED, quantity, ())
