@@ -48,8 +48,27 @@ def test_market_entries_leave_no_limit_counts(catalog: Path, tmp_path: Path) -> 
     code, output = _backtest(catalog, tmp_path)
     assert code == 0, output
     (run,) = tmp_path.iterdir()
-    assert "limit_entries" not in json.loads((run / "metrics.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "limit_entries" not in metrics
     assert "limit entries" not in output
+    assert metrics["data_notes"] == [] and "data " not in output  # the synthetic catalog has every feed
+
+
+def test_real_spot_candles_alone_say_what_the_venue_assumed(shared_data: Path, tmp_path: Path) -> None:
+    cat = tmp_path / "catalog"
+    ingest = CliRunner().invoke(app, ["data", "ingest", str(shared_data / "candles/binance_spot_1h/BTCUSDT.csv.gz"),
+                                      "--symbol", "BTC/USDT:USDT", "--timeframe", "1h", "--catalog", str(cat)],
+                                env=ENV)
+    assert ingest.exit_code == 0, ingest.output
+    result = CliRunner().invoke(app, ["backtest", "--catalog", str(cat), "--symbols", "BTC", "--timeframe", "1h",
+                                      "--strategy", "sma-cross", "--policy", "plain", "--runs", str(tmp_path / "r"),
+                                      "--start", "2025-01-01", "--end", "2025-04-01"], env=ENV)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("data ")]
+    assert [line.split(" for ")[0] for line in lines] == [
+        "data no funding series", "data no mark-price series", "data no order books", "data 1h bars without 1m bars"]
+    (run,) = (tmp_path / "r").iterdir()
+    assert "Data the run did not have" in (run / "report.html").read_text()
 
 
 def test_an_unknown_entry_type_is_refused_by_name(catalog: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quantum_trader.analytics.data_notes import FINER_TIMEFRAME, data_notes
 from quantum_trader.analytics.metrics import compute_metrics
 from quantum_trader.analytics.report import render_report
 from quantum_trader.analytics.run_folder import RunFolder, new_run_id
@@ -114,10 +115,6 @@ def assemble_market(bars: Mapping[str, BarSeries], funding: Mapping[str, Funding
                       exchange_marks=frozenset(s for s, m in (marks or {}).items() if s in bars and len(m)))
 
 
-FINER_TIMEFRAME = "1m"
-"""Bars that decide the order of a stop and a target touched in one coarser bar."""
-
-
 def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
                 start_ms: int | None, end_ms: int | None) -> tuple[dict[str, BarSeries], MarketData]:
     bars = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
@@ -189,6 +186,7 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     metrics["orders"] = rec.orders
     metrics["fills"] = rec.fills
     metrics["refused_intents"] = rec.refused_intents
+    metrics["data_notes"] = data_notes(data, request.timeframe, slippage=kernel.settings.slippage)
     if rec.limit_entries:
         metrics["limit_entries"] = {k: rec.limit_entries[k] for k in
                                     ("placed", "filled", "expired", "cancelled", "rejected", "refused_at_fill")}

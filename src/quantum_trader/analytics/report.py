@@ -64,6 +64,7 @@ section h2 { margin:0 0 10px; font-size:16px; font-weight:600; }
 .tile .sub { color:var(--muted); font-size:12px; }
 .pos { color:var(--pos); } .neg { color:var(--neg); }
 .note { color:var(--muted); margin:6px 0 10px; }
+.data-notes { margin:4px 0 0 18px; padding:0; color:#92400e; } .data-notes li { margin:3px 0; }
 .two { display:grid; grid-template-columns:minmax(0,1fr) minmax(0,1fr); gap:16px; align-items:start; }
 @media (max-width: 900px) { .two { grid-template-columns:minmax(0,1fr); } }
 table.grid { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
@@ -203,6 +204,17 @@ def _refusal_section(events: pd.DataFrame, missing: str) -> str:
     return _section("Refusals and reductions by rule", body, "refusals")
 
 
+def _data_section(metrics: dict[str, Any]) -> list[str]:
+    """The fallbacks the venue made for missing feeds, before any figure is read (none: no section)."""
+    notes = metrics.get("data_notes")
+    if not isinstance(notes, list) or not notes:
+        return []
+    items = "".join(f"<li>{esc(str(n))}</li>" for n in notes)
+    body = tables.note("The catalog lacked some feeds; the simulated venue fell back as follows, so read the "
+                       "figures above with these in mind.") + f'<ul class="data-notes">{items}</ul>'
+    return [_section("Data the run did not have", body, "data")]
+
+
 def build_report_html(run: RunFolder) -> str:
     """The whole page as a string (``render_report`` writes it); separate so it can be inspected in tests."""
     metrics = run.metrics()
@@ -214,6 +226,7 @@ def build_report_html(run: RunFolder) -> str:
     ts = equity["ts"].to_numpy(dtype=np.int64)
     sections = [
         _section("Headline", tables.headline_tiles(metrics), "headline"),
+        *_data_section(metrics),
         *_equity_sections(equity, events, limits),
         _correlation_section(run, limits),
         _asset_section(trades, symbols, trades_missing),

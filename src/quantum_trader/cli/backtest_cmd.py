@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, default_settings, run_backtest
@@ -82,6 +83,9 @@ def print_headline(result: BacktestResult) -> None:
         table.add_row("limit entries filled", f"{limits['filled']:,} of {limits['placed']:,} "
                       f"({limits['expired']:,} expired, {limits['rejected']:,} post-only rejected)")
     console.print(table)
+    notes = m.get("data_notes")
+    for text in notes if isinstance(notes, list) else []:
+        console.print(f"[yellow]data[/] {escape(str(text))}")
     console.print(f"report: {result.run.path / 'report.html'}")
 
 

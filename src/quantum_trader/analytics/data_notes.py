@@ -1,0 +1,73 @@
+"""What a run's numbers rest on: the feeds it had, and what the venue assumed where one was missing.
+
+A backtest on candles alone still runs (the venue falls back to carried closes, a spread
+plus volume-impact slippage model, no funding), but its costs are then understated in
+known ways. Those fallbacks are said once, in plain words, on the command line, in
+``metrics.json`` and at the top of the report, so nobody reads a funding-free result as
+the cost of holding perpetuals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from quantum_trader.domain.symbols import asset_of
+from quantum_trader.domain.time import MS_PER_DAY, format_time, timeframe_ms
+from quantum_trader.engine.inputs import MarketData
+from quantum_trader.venues.simulated.venue import DEFAULT_SPREAD
+
+FINER_TIMEFRAME = "1m"
+"""Bars that decide the order of a stop and a target touched in one coarser bar."""
+
+_SLACK_MS = MS_PER_DAY
+"""A funding series that starts or ends more than this inside the run leaves part of it unfunded."""
+
+
+def _names(symbols: Iterable[str]) -> str:
+    return ", ".join(asset_of(s) for s in symbols)
+
+
+def _funding_notes(data: MarketData, start: int, end: int) -> list[str]:
+    absent = [s for s in data.grid.symbols if s not in data.funding or len(data.funding[s]) == 0]
+    notes = []
+    if absent:
+        notes.append(f"no funding series for {_names(absent)}: no funding was charged or paid on "
+                     "those positions, so holding costs are understated")
+    span = max(end - start, 1)
+    for symbol in data.grid.symbols:
+        series = data.funding.get(symbol)
+        if series is None or len(series) == 0:
+            continue
+        first, last = int(series.ts[0]), int(series.ts[-1])
+        if first - start > _SLACK_MS or end - last > _SLACK_MS:
+            covered = max(0, min(last, end) - max(first, start)) / span
+            notes.append(f"funding for {asset_of(symbol)} covers {format_time(first)[:10]} to "
+                         f"{format_time(last)[:10]}, {covered:.0%} of the run: none was charged outside it")
+    return notes
+
+
+def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True) -> list[str]:
+    """One sentence per fallback the simulated venue made for lack of data (empty: every feed was there)."""
+    symbols = list(data.grid.symbols)
+    if not symbols or data.grid.ts.size == 0:
+        return []
+    start, end = int(data.grid.ts[0]), int(data.grid.ts[-1])
+    notes = _funding_notes(data, start, end)
+    no_marks = [s for s in symbols if s not in data.exchange_marks]
+    if no_marks:
+        notes.append(f"no mark-price series for {_names(no_marks)}: positions, liquidations and the kill "
+                     "switch were marked on last-trade closes")
+    no_books = [s for s in symbols if s not in data.depth_ts or np.size(data.depth_ts[s]) == 0]
+    if no_books:
+        fills = (f"slippage from a {DEFAULT_SPREAD * 1e4:g} bp spread plus volume impact" if slippage
+                 else "fills at the reference price (slippage off)")
+        notes.append(f"no order books for {_names(no_books)}: {fills}, and the liquidity rule "
+                     "(depth within 1%) could not bind")
+    if timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME):
+        coarse = [s for s in symbols if s not in data.finer]
+        if coarse:
+            notes.append(f"{timeframe} bars without {FINER_TIMEFRAME} bars for {_names(coarse)}: a bar that "
+                         "touched both a stop and a target counted the stop first (the conservative order)")
+    return notes
