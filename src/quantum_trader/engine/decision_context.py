@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from quantum_trader.config import Policy
 from quantum_trader.domain.market import F64
 from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Decisions
-from quantum_trader.engine.views import clean_correlation, depth_at, identified_edge
+from quantum_trader.engine.views import clean_correlation, correlation_summary, depth_at, identified_edge
 from quantum_trader.portfolio import LedgerState
 from quantum_trader.risk import ActionKind, CompiledLimits, build_market_view, drift
 
@@ -45,10 +43,10 @@ class DecisionContext:
             return
         self._corr_time = computed
         n = len(self.grid.symbols)
-        self._corr = clean_correlation(decisions.correlation(k), n)
-        mean = float(self._corr[~np.eye(n, dtype=bool)].mean()) if n > 1 else 1.0
-        self.rec.event(computed, "correlation_update", f"{n} assets, mean pairwise correlation {mean:.2f}",
-                       value=mean)
+        raw = decisions.correlation(k)
+        self._corr = clean_correlation(raw, n)
+        message, mean = correlation_summary(raw, n)
+        self.rec.event(computed, "correlation_update", message, value=mean)
 
 
     def _market_view(self, k: int, row: int, decisions: Decisions) -> object:

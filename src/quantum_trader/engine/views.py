@@ -30,6 +30,24 @@ def clean_correlation(corr: F64 | None, n: int) -> F64:
     return matrix
 
 
+def correlation_summary(corr: F64 | None, n: int) -> tuple[str, float]:
+    """The ``correlation_update`` event's text and value: the mean over the pairs known so far,
+    and how many are still warming up (the risk engine counts those as 0 meanwhile)."""
+    if n < 2:
+        return f"{n} asset, no pairs to correlate", 1.0
+    pairs = n * (n - 1) // 2
+    upper = np.triu_indices(n, k=1)
+    known = np.full(pairs, np.nan) if corr is None else np.asarray(corr, dtype=float)[upper]
+    known = known[np.isfinite(known)]
+    if known.size == 0:
+        return f"{n} assets, correlation warming up (none of {pairs} pairs known yet)", float("nan")
+    mean = float(known.mean())
+    if known.size < pairs:
+        return (f"{n} assets, mean pairwise correlation {mean:.2f} over {known.size} of {pairs} pairs "
+                f"({pairs - known.size} warming up)"), mean
+    return f"{n} assets, mean pairwise correlation {mean:.2f}", mean
+
+
 def depth_at(
     symbols: Iterable[str], depth_ts: Mapping[str, I64], depth: Mapping[str, F64], ts: int
 ) -> dict[str, float]:
