@@ -198,7 +198,8 @@ def _refusal_section(events: pd.DataFrame, missing: str) -> str:
     refused, reduced = (events[events["kind"] == kind].drop_duplicates(["ts", "symbol"]).shape[0]
                         for kind in ("refused", "reduced"))
     total = tables.note(f"{refused:,} intents refused and {reduced:,} reduced by the risk engine; an intent "
-                        "counts under every rule it failed, so the rules add up to more.")
+                        "counts under every rule that refused it, so the rules add up to more; a cap that would "
+                        "only have cut a refused intent is not counted.")
     body = total + f'<div class="two"><div>{_figure(charts.refusals_figure(counts), "fig-refusals")}</div>' \
         f"<div>{tables.refusals_table(counts)}</div></div>"
     return _section("Refusals and reductions by rule", body, "refusals")
