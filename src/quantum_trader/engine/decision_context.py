@@ -8,26 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from quantum_trader.config import Policy
 from quantum_trader.domain.market import F64
-from quantum_trader.engine.grid import MarketGrid
-from quantum_trader.engine.inputs import KernelSettings, MarketData
-from quantum_trader.engine.recorder import Recorder
+from quantum_trader.engine.kernel_state import KernelState
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.engine.views import clean_correlation, correlation_summary, depth_at, identified_edge
-from quantum_trader.portfolio import LedgerState
-from quantum_trader.risk import ActionKind, CompiledLimits, build_market_view, drift
+from quantum_trader.risk import ActionKind, build_market_view, drift
 
 
-class DecisionContext:
-    grid: MarketGrid
-    data: MarketData
-    settings: KernelSettings
-    policy: Policy
-    limits: CompiledLimits
-    ledger: LedgerState
-    rec: Recorder
-    _ts: list[int]
+class DecisionContext(KernelState):
     _corr: F64
     _corr_time: int | None
     _drifting: frozenset[object]

@@ -12,26 +12,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from quantum_trader.config import Policy
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.symbols import asset_of
-from quantum_trader.engine.grid import MarketGrid
-from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, extreme_rows, span_figures, span_row
+from quantum_trader.engine.kernel_state import KernelState
+from quantum_trader.engine.recorder import HOUR_MS, SpanBook, extreme_rows, span_figures, span_row
 from quantum_trader.engine.window import HeldPosition
-from quantum_trader.portfolio import LedgerState
 
 
-class EquityRecording:
+class EquityRecording(KernelState):
     """Mixed into ``Kernel``: reads its ledger, held positions and correlation, writes ``rec``."""
 
-    grid: MarketGrid
-    policy: Policy
-    ledger: LedgerState
-    rec: Recorder
-    step: int
     _held: tuple[HeldPosition, ...]
     _corr: F64
-    _ts: list[int]
     _cadence: I64
     _next_cadence: I64
     _tier_cache: dict[frozenset[str], tuple[int, int, int]]
@@ -40,7 +32,6 @@ class EquityRecording:
     _span_equity_start: int
     _sync: Callable[[], None]
     """The kernel's: brings ``_held`` up to date before a row is computed from it."""
-    _column_of: Callable[[str], int]
 
     def _init_curve(self) -> None:
         self._cadence = np.flatnonzero((self.grid.ts + self.step) % HOUR_MS == 0).astype(np.int64)

@@ -8,32 +8,21 @@ trades; stop-outs, take-profits and reductions choose their price and reason her
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 
 import numpy as np
 
-from quantum_trader.config import Policy
 from quantum_trader.domain.trading import Fill, Intent, OrderSide, Side
-from quantum_trader.engine.grid import MarketGrid
-from quantum_trader.engine.inputs import KernelSettings, MarketData
-from quantum_trader.engine.recorder import OpenTrade, Recorder
+from quantum_trader.engine.kernel_state import KernelState
+from quantum_trader.engine.recorder import OpenTrade
 from quantum_trader.engine.window import WindowEventKind
-from quantum_trader.portfolio import LedgerState, apply_fill
+from quantum_trader.portfolio import apply_fill
 from quantum_trader.portfolio.state import money
 from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
 from quantum_trader.venues.simulated.venue import SimulatedVenue
 
 
-class OrderExecution:
-    grid: MarketGrid
-    data: MarketData
-    settings: KernelSettings
-    policy: Policy
-    ledger: LedgerState
-    rec: Recorder
-    step: int
-    _ts: list[int]
+class OrderExecution(KernelState):
     _k: int
     venue: SimulatedVenue
     _exact_prices: bool
@@ -47,7 +36,6 @@ class OrderExecution:
     _liquidation: dict[str, float | None]
     _stale_liquidation: bool
     _stale_held: bool
-    _column_of: Callable[[str], int]
     """The grid column of a symbol (``Kernel._column_of``)."""
 
     def _stop_out(self, row: int, symbol: str, kind: WindowEventKind) -> None:

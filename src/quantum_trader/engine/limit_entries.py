@@ -21,35 +21,22 @@ from decimal import Decimal
 
 import numpy as np
 
-from quantum_trader.config import Policy
 from quantum_trader.domain.time import duration_ms
 from quantum_trader.domain.trading import Intent, OrderType
-from quantum_trader.engine.grid import MarketGrid
-from quantum_trader.engine.inputs import KernelSettings, MarketData
-from quantum_trader.engine.recorder import Recorder
+from quantum_trader.engine.kernel_state import KernelState
 from quantum_trader.engine.resting import EntryEvent, EntryEventKind, RestingEntry, marketable, next_entry_event
 from quantum_trader.engine.strategy import Decisions
-from quantum_trader.portfolio import LedgerState
-from quantum_trader.risk import CompiledLimits, KillSwitchState, evaluate_batch
+from quantum_trader.risk import KillSwitchState, evaluate_batch
 from quantum_trader.venues.simulated.venue import SimulatedVenue
 
 
-class LimitEntries:
-    grid: MarketGrid
-    data: MarketData
-    settings: KernelSettings
-    policy: Policy
-    limits: CompiledLimits
-    ledger: LedgerState
+class LimitEntries(KernelState):
     switch: KillSwitchState
-    rec: Recorder
-    _ts: list[int]
     venue: SimulatedVenue
     _resting: dict[str, RestingEntry]
     _stale_held: bool
     _target_row: dict[str, int]
     _decisions: Decisions | None
-    _column_of: Callable[[str], int]
     _open: Callable[..., None]
     _mark: Callable[..., None]
     _market_view: Callable[[int, int, Decisions], object]
