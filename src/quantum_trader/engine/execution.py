@@ -55,7 +55,8 @@ class OrderExecution(KernelState):
             stop = float(pos.stop_price)
             if (stop > liquidation if long else stop < liquidation) and stop_fill(long, stop, *bar) is not None:
                 kind = WindowEventKind.STOP
-        if kind is WindowEventKind.STOP and self._target_first(row, symbol, long, float(pos.stop_price), bar):
+        if (kind is WindowEventKind.STOP and pos.stop_price is not None
+                and self._target_first(row, symbol, long, float(pos.stop_price), bar)):
             self._take_profit(row, symbol)
             return
         level = float(pos.stop_price) if kind is WindowEventKind.STOP else liquidation  # type: ignore[arg-type]
