@@ -36,7 +36,6 @@ class OrderExecution(KernelState):
     _liquidation: dict[str, float | None]
     _stale_liquidation: bool
     _stale_held: bool
-    """The grid column of a symbol (``Kernel._column_of``)."""
 
     def _stop_out(self, row: int, symbol: str, kind: WindowEventKind) -> None:
         """Close a position at its stop or liquidation price in bar ``row``.

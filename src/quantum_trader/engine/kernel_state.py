@@ -30,3 +30,4 @@ class KernelState:
     """Milliseconds per grid row."""
     _ts: list[int]
     _column_of: Callable[[str], int]
+    """The grid column of a symbol (``Kernel._column_of``)."""

@@ -62,12 +62,13 @@ def evaluate_on_book(
     return decide(Candidate(intent, book, market, limits), book, market, limits, switch)
 
 
-def _tradable(instrument: Instrument, allowed: float, price: float) -> Decimal:
-    """The quantity an order may carry for ``allowed`` units: rounded down to the step, 0 below the minimums."""
-    quantity = instrument.round_qty_down(allowed * _SHAVE) if allowed > 0 else _ZERO
-    if quantity <= 0 or quantity < instrument.min_qty or float(quantity) * price < float(instrument.min_notional):
-        return _ZERO
-    return quantity
+def _rounded(instrument: Instrument, allowed: float) -> Decimal:
+    """``allowed`` units rounded down to the lot step (a hair under, so float noise never rounds up)."""
+    return instrument.round_qty_down(allowed * _SHAVE) if allowed > 0 else _ZERO
+
+
+def _tradable(instrument: Instrument, quantity: Decimal, price: float) -> bool:
+    return quantity > 0 and quantity >= instrument.min_qty and float(quantity) * price >= float(instrument.min_notional)
 
 
 def decide(
@@ -102,14 +103,12 @@ def decide(
     if binding and not limits.reduce:
         return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
     instrument = market.instruments[c.symbol]
-    quantity = _tradable(instrument, allowed, c.price)
+    quantity = _rounded(instrument, allowed)
     notional = float(quantity) * c.price
-    if quantity <= 0:
+    if not _tradable(instrument, quantity, c.price):
         # the caps that alone would have left a tradable quantity only reduced it; the others refused it
-        reasons = [replace(r, reduces=_tradable(instrument, cap, c.price) > 0)
+        reasons = [replace(r, reduces=_tradable(instrument, _rounded(instrument, cap), c.price))
                    for r, cap in zip(reasons, caps, strict=True)]
-        quantity = instrument.round_qty_down(allowed * _SHAVE) if allowed > 0 else _ZERO
-        notional = float(quantity) * c.price
         reasons.append(
             RiskReason(
                 "min_notional",
