@@ -190,3 +190,38 @@ def test_reopened_symbol_is_valued_at_its_fill_not_a_stale_mark() -> None:
     state = apply_fill(state, Fill(3, "SOL/USDT:USDT", OrderSide.BUY, Decimal("10"), Decimal("95"), Decimal("0")))
     assert state.marks["SOL/USDT:USDT"] == Decimal("95")
     assert state.equity == state.cash == Decimal("10000")
+
+
+def test_a_mark_at_midnight_closes_the_old_day_and_the_new_one_starts_at_its_prices() -> None:
+    """A mark stamped 00:00 carries the close of the bar that ends then: its loss is the old day's,
+    and the new day starts at the equity it gives (not at an older mark, e.g. 23:00's)."""
+    s = apply_fill(new_ledger("10000", T0), fill(OrderSide.BUY, "0.1", "50000", "1"))
+    s = mark(s, {BTC: 49000.0}, T0 + 23 * MS_PER_HOUR)
+    s = mark(s, {BTC: 48000.0}, T0 + MS_PER_DAY)
+    assert s.day_start == T0 and s.day_pnl == D("-201")
+    rolled = roll_day(s, T0 + MS_PER_DAY)
+    assert rolled.day_start_equity == D("9799") and rolled.day_start_marked_at == T0 + MS_PER_DAY
+    assert rolled.day_pnl == 0 and rolled.asset_day_pnl(BTC) == 0
+    later = mark(s, {BTC: 47000.0}, T0 + MS_PER_DAY + MS_PER_HOUR)  # an implicit roll, at the 00:00 marks
+    assert later.day_start_equity == D("9799") and later.asset_day_pnl(BTC) == D("-100")
+
+
+def test_a_fill_at_midnight_does_not_roll_the_day_by_itself() -> None:
+    """A fill stamped 00:00 may be the old day's (a close-out at its last close): the caller rolls."""
+    s = apply_fill(new_ledger("10000", T0), fill(OrderSide.BUY, "0.1", "50000", "1"))
+    s = apply_fill(s, fill(OrderSide.SELL, "0.1", "49000", "1", ts=T0 + MS_PER_DAY))
+    assert s.day_start == T0 and s.day_pnl == D("-102")
+
+
+def test_a_first_mark_after_midnight_starts_the_day_at_the_last_prices_before_midnight() -> None:
+    s = apply_fill(new_ledger("10000", T0), fill(OrderSide.BUY, "0.1", "50000", "1"))
+    s = mark(s, {BTC: 49000.0}, T0 + 23 * MS_PER_HOUR)
+    s = mark(s, {BTC: 48000.0}, T0 + MS_PER_DAY + MS_PER_HOUR)
+    assert s.day_start_equity == D("9899")
+    assert s.asset_day_pnl(BTC) == D("-100")
+    assert s.day_start_marked_at == T0 + 23 * MS_PER_HOUR
+
+
+def test_a_new_ledger_starts_its_day_at_the_deposit() -> None:
+    s = new_ledger("10000", T0 + 5 * MS_PER_HOUR)
+    assert s.day_start_equity == D("10000") and s.day_start_marked_at == T0 + 5 * MS_PER_HOUR

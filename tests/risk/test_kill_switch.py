@@ -9,7 +9,7 @@ from tests.risk.builders import PRICES, T0, ledger_with, sym
 
 from quantum_trader.config.policy import Policy
 from quantum_trader.domain.time import MS_PER_DAY
-from quantum_trader.portfolio import LedgerState, mark
+from quantum_trader.portfolio import LedgerState, mark, roll_day
 from quantum_trader.risk import (
     ActionKind,
     EventKind,
@@ -49,7 +49,7 @@ def test_daily_trip_rearms_next_utc_day_but_drawdown_stays() -> None:
     state = at_loss(ledger_with({"BTC": 30_000}), 21_000, T0 + 1)  # -21%: both trip
     result = update(armed(T0), state, LIMITS, T0 + 1)
     assert result.state.daily_tripped and result.state.drawdown_tripped
-    nxt = update(result.state, mark(state, {}, T0 + MS_PER_DAY), LIMITS, T0 + MS_PER_DAY)
+    nxt = update(result.state, roll_day(state, T0 + MS_PER_DAY), LIMITS, T0 + MS_PER_DAY)
     assert not nxt.state.daily_tripped and nxt.state.drawdown_tripped
     assert EventKind.REARM in [e.kind for e in nxt.events]
     assert ActionKind.CANCEL_ALL not in [a.kind for a in nxt.actions]  # cancel comes with the trip
@@ -79,8 +79,22 @@ def test_asset_daily_loss_locks_and_flattens_until_next_day() -> None:
     assert [a.symbol for a in flatten] == [BTC]
     lock = next(e for e in result.events if e.kind is EventKind.LOCK)
     assert lock.figure == pytest.approx(-0.03) and lock.limit == -0.03
-    nxt = update(result.state, mark(state, {}, T0 + MS_PER_DAY), LIMITS, T0 + MS_PER_DAY)
+    nxt = update(result.state, roll_day(state, T0 + MS_PER_DAY), LIMITS, T0 + MS_PER_DAY)
     assert not nxt.state.is_locked("BTC") and EventKind.UNLOCK in [e.kind for e in nxt.events]
+
+
+def test_a_breach_at_the_close_stamped_midnight_is_the_old_days_and_rearms_with_the_new_day() -> None:
+    """The switch follows the ledger's day: a loss marked at 00:00 (the old day's last close) trips the
+    old day, and the roll that starts the new day at those marks re-arms it."""
+    start = ledger_with({"BTC": 10_000})
+    breach = at_loss(start, 5_000, T0 + MS_PER_DAY)
+    tripped = update(armed(T0), breach, LIMITS, T0 + MS_PER_DAY)
+    assert tripped.state.daily_tripped and tripped.state.day_start == T0
+    assert "marked at" in next(e.reason for e in tripped.events if e.kind is EventKind.TRIP_DAILY)
+    rolled = roll_day(breach, T0 + MS_PER_DAY)
+    rearmed = update(tripped.state, rolled, LIMITS, T0 + MS_PER_DAY)
+    assert not rearmed.state.daily_tripped and rearmed.state.day_start == T0 + MS_PER_DAY
+    assert rolled.day_pnl == 0
 
 
 def test_state_round_trips_through_json() -> None:

@@ -290,7 +290,7 @@ def test_drawdown_from_peak_refuses_every_entry() -> None:
     state = ledger_with({"BTC": 50_000})
     qty = float(state.positions[sym("BTC")].quantity)
     state = mark(state, {sym("BTC"): PRICES["BTC"] - 16_000 / qty}, T0 + 1)
-    state = mark(state, {sym("BTC"): PRICES["BTC"] - 20_000 / qty}, T0 + MS_PER_DAY)
+    state = mark(state, {sym("BTC"): PRICES["BTC"] - 20_000 / qty}, T0 + MS_PER_DAY + 1)  # in the next day
     assert state.figures.day_return > -0.05 and state.figures.drawdown == pytest.approx(0.2)
     assert "kill_switch" in rules(run(intent("ETH", ts=T0 + MS_PER_DAY), state))
 

@@ -280,8 +280,11 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
             return
         self._done_boundary = row
         ts = self._ts[row]
+        self._new_day(row)
+        paid = False
         for symbol, f_ts, rate in self._funding.get(row, ()):
             if symbol in self.ledger.positions:
+                paid = True
                 col = self._column_of(symbol)
                 before = self.ledger.funding_paid
                 # Funding settles on the mark price at the settlement instant: the exchange's mark
@@ -293,19 +296,35 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
                     price = float(self.grid.mark[max(row - 1, 0), col])
                 self.ledger = apply_funding(self.ledger, symbol, rate, max(f_ts, self.ledger.ts), mark_price=price)
                 self.rec.open[symbol].funding -= float(self.ledger.funding_paid - before)
-        self._mark(row, ts, use_open=True)
+        if paid:  # a payment may take the account past a loss limit: the kill switch looks at once
+            self._mark(row - 1, ts) if row > 0 else self._mark(row, ts, use_open=True)
         self._stale_held = True
 
+    def _new_day(self, row: int) -> None:
+        """Start the UTC day of ``row`` (its first bar) if the ledger is still in an older one.
+
+        The day starts at the account valued at 00:00: the close of the bar ending then (the
+        last close before it when bars are missing), never the ledger's older marks, which may
+        be a decision's or a fill's from hours before. It starts before anything of the new day
+        happens (a decision's fills at 00:00 belong to the new day), and the kill switch
+        re-arms and releases its locks at once.
+        """
+        ts = self._ts[row]
+        day = ts - ts % MS_PER_DAY
+        if row > 0 and day != self.ledger.day_start:
+            self._mark(row - 1, max(day, self.ledger.ts), roll=True)
+
     # ------------------------------------------------------------------ marks and risk state
-    def _mark(self, row: int, ts: int, *, use_open: bool = False) -> None:
-        """Mark held positions (at the bar's open, or at its close) and let the kill switch look."""
+    def _mark(self, row: int, ts: int, *, use_open: bool = False, roll: bool = False) -> None:
+        """Mark held positions (at the bar's open, or at its close) and let the kill switch look;
+        ``roll`` starts the UTC day of ``ts`` at these marks."""
         prices = self.grid.open[row] if use_open else self.grid.mark[row]
         held = {s: float(prices[self._column_of(s)]) for s in self.ledger.positions}
         held = {s: p for s, p in held.items() if p == p}
         ts = max(ts, self.ledger.ts)
-        # Flat, the ledger must still start the new UTC day: else its day-start equity stays
-        # yesterday's and a re-armed kill switch trips again at once on yesterday's loss.
-        self.ledger = mark(self.ledger, held, ts) if held else roll_day(self.ledger, ts)
+        self.ledger = mark(self.ledger, held, ts)
+        if roll:
+            self.ledger = roll_day(self.ledger, ts)
         if self.settings.plain:
             return
         result = update(self.switch, self.ledger, self.limits, ts)
@@ -400,6 +419,7 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
     def _decide(self, k: int, row: int, decisions: Decisions) -> None:
         ts = self._ts[row]
         self._k = k
+        self._new_day(row)
         self._pending_exits(row)
         self._note_correlation(k, decisions)
         if self.settings.plain:

@@ -5,10 +5,17 @@ a fill on the same side adds at a weighted average entry, a fill on the other si
 realises P&L on the closed quantity and, past zero, opens the remainder at the fill
 price. Funding is paid by longs and received by shorts when the rate is positive.
 
-Every function rolls the UTC day first when the event's time is in a later day, so
-day-start equity is the equity at the boundary (marked with the last known prices)
-even if the caller forgets ``roll_day``. Time never goes backwards: an event older
-than the state is an error, since replaying it would double-count money.
+The UTC day starts at the account valued at the prices of 00:00: day-start equity and
+each symbol's day baseline are what the daily loss limits are measured from, so they
+must not be valued at older prices (a stale baseline counts yesterday's moves as
+today's). An event stamped exactly 00:00 is ambiguous: the close of the bar that ends
+then belongs to the old day (its loss is the old day's), a fill at the open of the next
+bar to the new one. So the caller that knows the order rolls the day explicitly with
+``roll_day`` once the old day's last close is marked; an event strictly later than a
+new day's start rolls it implicitly first (on the last prices known, the best there is
+without a 00:00 mark), so a caller that forgets cannot carry a day over. Time never goes
+backwards: an event older than the state is an error, since replaying it would
+double-count money.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ def new_ledger(deposit: Decimal | int | str, ts: int) -> LedgerState:
         fees_paid=ZERO,
         funding_paid=ZERO,
         day_start_equity=cash,
+        day_start_marked_at=ts,
         peak_equity=cash,
         day_realised={},
         day_start_unrealised={},
@@ -63,6 +71,7 @@ def _core(state: LedgerState) -> dict[str, object]:
         "fees_paid": state.fees_paid,
         "funding_paid": state.funding_paid,
         "day_start_equity": state.day_start_equity,
+        "day_start_marked_at": state.day_start_marked_at,
         "peak_equity": state.peak_equity,
         "day_realised": state.day_realised,
         "day_start_unrealised": state.day_start_unrealised,
@@ -83,7 +92,8 @@ def _check_time(state: LedgerState, ts: int, what: str) -> None:
 
 
 def roll_day(state: LedgerState, ts: int) -> LedgerState:
-    """Start the UTC day containing ``ts``: day-start equity and per-symbol baselines reset.
+    """Start the UTC day containing ``ts``: day-start equity and per-symbol baselines reset,
+    valued at the state's current marks (``day_start_marked_at`` says when those were taken).
 
     Idempotent within a day, so the engine may call it on every bar.
     """
@@ -97,6 +107,8 @@ def roll_day(state: LedgerState, ts: int) -> LedgerState:
         ts=ts,
         day_start=day,
         day_start_equity=state.equity,
+        # Flat, equity is cash whatever the prices: the day starts at the boundary itself.
+        day_start_marked_at=state.ts if state.positions else ts,
         day_realised={},
         day_start_unrealised=dict(state.unrealised),
     )
@@ -105,10 +117,21 @@ def roll_day(state: LedgerState, ts: int) -> LedgerState:
 on_new_day = roll_day
 
 
+def _roll_if_past(state: LedgerState, ts: int) -> LedgerState:
+    """The implicit roll: only for an event strictly inside a later day (see the module docstring)."""
+    return roll_day(state, ts) if utc_day_start(ts - 1) > state.day_start else state
+
+
 def mark(state: LedgerState, prices: Mapping[str, float | Decimal], ts: int) -> LedgerState:
-    """New marks (floats are fine: they are converted once, by their shortest repr)."""
+    """New marks (floats are fine: they are converted once, by their shortest repr).
+
+    Marks stamped exactly 00:00 UTC are the old day's last close: they do not roll the day
+    (``roll_day`` then starts the new one at them).
+    """
     _check_time(state, ts, "mark")
-    state = roll_day(state, ts)
+    state = _roll_if_past(state, ts)
+    if not prices:
+        return state if ts == state.ts else replace(state, ts=ts)
     marks = dict(state.marks)
     for symbol, price in prices.items():
         value = price if isinstance(price, Decimal) else Decimal(repr(float(price)))
@@ -171,7 +194,7 @@ def apply_fill(
     """
     _validate_fill(fill, instrument)
     _check_time(state, fill.ts, f"fill on {fill.symbol}")
-    state = roll_day(state, fill.ts)
+    state = _roll_if_past(state, fill.ts)
     symbol = fill.symbol
     fee = money(fill.fee)
     position, realised = _net(
@@ -218,7 +241,7 @@ def apply_funding(
     No position means nothing to pay; the state only advances in time.
     """
     _check_time(state, ts, f"funding on {symbol}")
-    state = roll_day(state, ts)
+    state = _roll_if_past(state, ts)
     position = state.positions.get(symbol)
     if position is None:
         return state if state.ts == ts else _rebuild(state, ts=ts)

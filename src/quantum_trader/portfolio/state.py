@@ -86,7 +86,8 @@ class LedgerState:
     Core fields: ``ts`` (epoch ms of the last event), ``day_start`` (epoch ms of the
     current UTC day), ``deposits``, ``cash`` (wallet balance), ``positions`` and
     ``marks`` per symbol, cumulative ``realised_pnl`` (gross of costs), ``fees_paid``
-    and ``funding_paid`` (positive when paid), ``day_start_equity``, ``peak_equity``,
+    and ``funding_paid`` (positive when paid), ``day_start_equity`` (and
+    ``day_start_marked_at``, when its prices were taken), ``peak_equity``,
     and per symbol ``day_realised`` (today's realised P&L net of fees and funding) and
     ``day_start_unrealised``. Derived fields: ``unrealised``, ``equity``, ``figures``.
     """
@@ -101,6 +102,8 @@ class LedgerState:
     fees_paid: Decimal
     funding_paid: Decimal
     day_start_equity: Decimal
+    day_start_marked_at: int
+    """When the prices that valued day-start equity were marked (00:00 UTC when a mark was stamped then)."""
     peak_equity: Decimal
     day_realised: Mapping[str, Decimal]
     day_start_unrealised: Mapping[str, Decimal]
@@ -156,6 +159,7 @@ def build_state(
     fees_paid: Decimal,
     funding_paid: Decimal,
     day_start_equity: Decimal,
+    day_start_marked_at: int,
     peak_equity: Decimal,
     day_realised: Mapping[str, Decimal],
     day_start_unrealised: Mapping[str, Decimal],
@@ -193,6 +197,7 @@ def build_state(
         fees_paid=fees_paid,
         funding_paid=funding_paid,
         day_start_equity=day_start_equity,
+        day_start_marked_at=day_start_marked_at,
         peak_equity=peak,
         day_realised=frozen_map(day_realised) if day_realised else _EMPTY,
         day_start_unrealised=frozen_map(day_start_unrealised) if day_start_unrealised else _EMPTY,

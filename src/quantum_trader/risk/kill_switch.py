@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from quantum_trader.domain.symbols import asset_of
-from quantum_trader.domain.time import MS_PER_DAY, utc_day_start
+from quantum_trader.domain.time import MS_PER_DAY, format_time, utc_day_start
 from quantum_trader.portfolio.ledger import rebase_peak
 from quantum_trader.portfolio.state import Figures, LedgerState
 from quantum_trader.risk.events import ActionKind, EventKind, KillSwitchAction, RiskEvent
@@ -112,22 +112,35 @@ class SwitchUpdate:
     actions: tuple[KillSwitchAction, ...]
 
 
-def on_new_day(switch: KillSwitchState, ts: int) -> tuple[KillSwitchState, tuple[RiskEvent, ...]]:
-    """Re-arm a daily trip and release locks whose day is over; a drawdown trip stays."""
-    day = utc_day_start(ts)
+def on_new_day(
+    switch: KillSwitchState, ts: int, day: int | None = None
+) -> tuple[KillSwitchState, tuple[RiskEvent, ...]]:
+    """Re-arm a daily trip and release locks whose day is over; a drawdown trip stays.
+
+    ``day`` is the start of the risk day now current (default: the UTC day of ``ts``);
+    :func:`update` passes the ledger's, so the switch and the ledger never disagree on
+    which day a loss belongs to (a close stamped 00:00 is still the old day's).
+    """
+    day = utc_day_start(ts) if day is None else day
     if day <= switch.day_start:
         return switch, ()
     events = []
     if switch.daily_tripped:
         events.append(RiskEvent(ts, EventKind.REARM, "new UTC day: daily loss kill switch re-armed"))
-    kept = tuple((a, until) for a, until in switch.locks if until > ts)
+    kept = tuple((a, until) for a, until in switch.locks if until > day)
     events.extend(
         RiskEvent(ts, EventKind.UNLOCK, f"new UTC day: {a} unlocked", symbol=a)
         for a, until in switch.locks
-        if until <= ts
+        if until <= day
     )
     new = replace(switch, day_start=day, daily_tripped=False, daily_trip_ts=None, locks=kept)
     return new, tuple(events)
+
+
+def _day_start(ledger: LedgerState) -> str:
+    """The baseline a daily limit was measured from, and when its prices were marked: an
+    operator reading a trip can check it against the equity curve at 00:00."""
+    return f"day start {ledger.figures.day_start_equity:,.2f} marked at {format_time(ledger.day_start_marked_at)}"
 
 
 def _day_hit(figures: Figures, limit: float) -> bool:
@@ -147,8 +160,8 @@ def _trips(
             RiskEvent(
                 ts,
                 EventKind.TRIP_DAILY,
-                f"portfolio down {-day_return:.2%} on the UTC day (equity {figures.equity:.2f} vs day start "
-                f"{figures.day_start_equity:.2f}), limit {limits.daily_loss_portfolio:.2%}",
+                f"portfolio down {-day_return:.2%} on the UTC day (equity {figures.equity:,.2f} vs "
+                f"{_day_start(ledger)}), limit {limits.daily_loss_portfolio:.2%}",
                 figure=day_return,
                 limit=-limits.daily_loss_portfolio,
             )
@@ -163,7 +176,7 @@ def _trips(
             RiskEvent(
                 ts,
                 EventKind.TRIP_DRAWDOWN,
-                f"drawdown {drawdown:.2%} from peak equity {figures.peak_equity:.2f}, "
+                f"drawdown {drawdown:.2%} from peak equity {figures.peak_equity:,.2f}, "
                 f"limit {limits.drawdown:.2%}; "
                 "stays tripped until an operator resets it",
                 figure=-drawdown,
@@ -181,7 +194,7 @@ def _locks(
     events: list[RiskEvent] = []
     if base <= 0:
         return switch, events
-    until = utc_day_start(ts) + MS_PER_DAY
+    until = ledger.day_start + MS_PER_DAY
     locks = list(switch.locks)
     for symbol, pnl in figures.day_pnl.items():
         asset = asset_of(symbol)
@@ -192,7 +205,7 @@ def _locks(
                 RiskEvent(
                     ts,
                     EventKind.LOCK,
-                    f"{asset} down {-loss:.2%} of day-start equity today, "
+                    f"{asset} down {-loss:.2%} of day-start equity today ({_day_start(ledger)}), "
                     f"limit {limits.daily_loss_asset:.2%}: "
                     "flattened and locked until the next UTC day",
                     figure=loss,
@@ -210,7 +223,7 @@ def update(switch: KillSwitchState, ledger: LedgerState, limits: CompiledLimits,
     closes are idempotent, a failed close must be retried); ``cancel_all`` comes with
     the trip itself.
     """
-    switch, events = on_new_day(switch, ts)
+    switch, events = on_new_day(switch, ts, ledger.day_start)
     was_tripped = switch.tripped
     switch, trip_events = _trips(switch, ledger, limits, ts)
     switch, lock_events = _locks(switch, ledger, limits, ts)
