@@ -9,6 +9,7 @@ from quantum_trader.cli import (
     data_cmd,
     demo_cmd,
     gates_cmd,
+    markets_cmd,
     phase_cmd,
     policy_cmd,
     screen_cmd,
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(policy_cmd.app, name="policy")
 data_cmd.app.command("synth")(synth_cmd.synth)
 data_cmd.app.command("calibrate")(synth_cmd.calibrate)
+data_cmd.app.command("markets")(markets_cmd.markets)
 app.add_typer(data_cmd.app, name="data")
 app.command("demo")(demo_cmd.demo)
 app.command("backtest")(backtest_cmd.backtest)

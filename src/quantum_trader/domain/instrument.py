@@ -12,8 +12,12 @@ from quantum_trader.domain.symbols import asset_of, parse_symbol
 class Instrument:
     """A USDT-margined linear perpetual (or spot pair) with its exchange precision.
 
-    Quantities are in base units (contract size 1), prices in quote. Orders are
-    quantised here, once, so the ledger only ever sees exact, exchange-valid values.
+    Quantities are in base units, prices in quote. Orders are quantised here, once, so
+    the ledger only ever sees exact, exchange-valid values. ``contract_size`` is how many
+    base units one exchange contract holds (1 on Binance and Bybit USDT perpetuals): lot
+    and minimum quantity are already converted to base units with it, and it is kept so an
+    order can be turned back into contracts. ``max_leverage`` is the exchange's cap, None
+    where the exchange does not publish it (the policy's margin tiers then apply alone).
     """
 
     symbol: str
@@ -21,6 +25,8 @@ class Instrument:
     lot_size: Decimal
     min_notional: Decimal
     min_qty: Decimal = Decimal("0")
+    contract_size: Decimal = Decimal("1")
+    max_leverage: Decimal | None = None
 
     def __post_init__(self) -> None:
         parse_symbol(self.symbol)
@@ -29,6 +35,10 @@ class Instrument:
                 raise ValueError(f"{self.symbol}: {name} must be > 0, got {getattr(self, name)}")
         if self.min_notional < 0 or self.min_qty < 0:
             raise ValueError(f"{self.symbol}: min_notional and min_qty must be >= 0")
+        if self.contract_size <= 0:
+            raise ValueError(f"{self.symbol}: contract_size must be > 0, got {self.contract_size}")
+        if self.max_leverage is not None and self.max_leverage < 1:
+            raise ValueError(f"{self.symbol}: max_leverage must be >= 1 or None, got {self.max_leverage}")
 
     @property
     def asset(self) -> str:
