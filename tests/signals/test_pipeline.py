@@ -48,10 +48,20 @@ def test_live_intents_equal_batch_intents() -> None:
     assert len(live.events) == len(batch.correlation.events)  # type: ignore[union-attr]
 
 
-def test_signal_set_needs_btc_and_one_clock() -> None:
+def test_signal_set_needs_btc() -> None:
     with pytest.raises(ValueError, match="baseline asset BTC"):
         SignalSet(["ETH/USDT:USDT"], Policy())
+
+
+def test_an_asset_whose_bars_end_earlier_has_no_decision_after_them_and_moves_no_other() -> None:
     m = random_walk_market(SYMS[:2], 3000, "1h", seed=1)
     short = {SYMS[0]: m[SYMS[0]], SYMS[1]: m[SYMS[1]].slice(end_ms=int(m[SYMS[1]].ts[-5]))}
-    with pytest.raises(ValueError, match="same clock"):
-        SignalSet(SYMS[:2], Policy()).batch(short)
+    full = SignalSet(SYMS[:2], Policy()).batch(m)
+    cut = SignalSet(SYMS[:2], Policy()).batch(short)
+    assert np.array_equal(cut.ts, full.ts)
+    btc_full, btc_cut = full.frames[SYMS[0]], cut.frames[SYMS[0]]
+    for name in btc_full.features:
+        assert np.array_equal(btc_full.features[name], btc_cut.features[name], equal_nan=True)
+    tail = cut.frames[SYMS[1]]
+    assert np.isnan(tail.features["close"][-4:]).all() and (tail.decision.direction[-4:] == 0).all()
+    assert all(i.symbol != SYMS[1] for k in range(len(cut.ts) - 4, len(cut.ts)) for i in cut.intents_at(k))

@@ -87,10 +87,30 @@ def test_spike_and_breakdown_events_fire_once_at_onset() -> None:
     assert hist.breakdown[-1, 2] and not hist.breakdown[-1, 1]
 
 
+def test_an_asset_without_bars_yet_leaves_its_pairs_unknown_in_a_batch() -> None:
+    """NaN before an asset's first bar: its correlations are NaN, the other pairs are as without it."""
+    mon = CorrelationMonitor(("BTC", "ETH", "SOL"), Policy())
+    rng = np.random.default_rng(4)
+    t = 3 * mon.window
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (t, 3)), axis=0))
+    late = closes.copy()
+    late[: mon.window, 2] = np.nan
+    full = mon.batch(np.arange(t, dtype=np.int64), closes)
+    part = mon.batch(np.arange(t, dtype=np.int64), late)
+    assert np.array_equal(full.matrix[:, 0, 1], part.matrix[:, 0, 1], equal_nan=True)
+    assert np.isnan(part.matrix[mon.window, 0, 2])
+    assert np.allclose(part.matrix[-1], full.matrix[-1])
+    known = part.average[mon.window + 1]
+    assert np.isfinite(known) and known == pytest.approx(part.matrix[mon.window + 1, 0, 1])
+
+
 def test_bad_input_names_asset_and_row() -> None:
     mon = CorrelationMonitor(("BTC", "ETH"), Policy())
     closes = np.ones((10, 2))
-    closes[7, 1] = np.nan
+    closes[7, 1] = 0.0
+    with pytest.raises(ValueError, match="close of ETH at row 7"):
+        mon.batch(np.arange(10, dtype=np.int64), closes)
+    closes[7, 1] = np.inf
     with pytest.raises(ValueError, match="close of ETH at row 7"):
         mon.batch(np.arange(10, dtype=np.int64), closes)
     with pytest.raises(ValueError, match="baseline asset BTC"):

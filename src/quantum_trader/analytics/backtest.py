@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantum_trader.analytics.data_notes import FINER_TIMEFRAME, data_notes
+from quantum_trader.analytics.data_notes import FINER_TIMEFRAME, asset_spans, data_notes
 from quantum_trader.analytics.metrics import compute_metrics
 from quantum_trader.analytics.report import render_report
 from quantum_trader.analytics.run_folder import RunFolder, new_run_id
@@ -195,6 +195,8 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
         "start": format_time(int(grid.ts[0])), "end": format_time(int(grid.ts[-1])), "bars": int(grid.ts.size),
         "policy_name": request.policy_name, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(seconds, 3),
+        "assets": {s: {"first_bar": format_time(first), "last_bar": format_time(last), "bars": count}
+                   for s, (first, last, count) in asset_spans(data).items()},
     }
     run.write_metrics(metrics)
     if request.report:

@@ -48,13 +48,40 @@ def _funding_notes(data: MarketData, start: int, end: int) -> list[str]:
     return notes
 
 
+def asset_spans(data: MarketData) -> dict[str, tuple[int, int, int]]:
+    """Per symbol: the open time of its first and last bar in the run, and its bar count."""
+    grid = data.grid
+    spans = {}
+    for j, symbol in enumerate(grid.symbols):
+        rows = np.flatnonzero(grid.valid[:, j])
+        if rows.size:
+            spans[symbol] = (int(grid.ts[rows[0]]), int(grid.ts[rows[-1]]), int(rows.size))
+    return spans
+
+
+def _span_note(data: MarketData) -> list[str]:
+    """Assets whose bars start later or end earlier than the run's: each joined (or left) with its data."""
+    spans = asset_spans(data)
+    start, end = int(data.grid.ts[0]), int(data.grid.ts[-1])
+    if all(first == start and last == end for first, last, _ in spans.values()):
+        return []
+    missing = [s for s in data.grid.symbols if s not in spans]
+    parts = [f"{asset_of(s)} from {format_time(first)[:16]} to {format_time(last)[:16]}"
+             for s, (first, last, _) in spans.items()]
+    note = ("assets' bars cover different spans (" + "; ".join(parts) + "): each asset could trade only "
+            "from its first bar to its last")
+    if missing:
+        note += f"; no bars at all for {_names(missing)}"
+    return [note]
+
+
 def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True) -> list[str]:
     """One sentence per fallback the simulated venue made for lack of data (empty: every feed was there)."""
     symbols = list(data.grid.symbols)
     if not symbols or data.grid.ts.size == 0:
         return []
     start, end = int(data.grid.ts[0]), int(data.grid.ts[-1])
-    notes = _funding_notes(data, start, end)
+    notes = _span_note(data) + _funding_notes(data, start, end)
     no_marks = [s for s in symbols if s not in data.exchange_marks]
     if no_marks:
         notes.append(f"no mark-price series for {_names(no_marks)}: positions, liquidations and the kill "

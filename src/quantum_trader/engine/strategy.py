@@ -20,7 +20,7 @@ from quantum_trader.data.resample import resample_bars
 from quantum_trader.domain.market import F64, I64, BarSeries
 from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.domain.trading import Intent, Side
-from quantum_trader.signals.pipeline import BatchSignals, SignalSet
+from quantum_trader.signals.pipeline import BatchSignals, SignalSet, union_clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +76,9 @@ class Strategy(Protocol):
     def prepare(self, bars: Mapping[str, BarSeries], policy: Policy) -> Decisions: ...
 
 
-def _common_clock(bars: Mapping[str, BarSeries], timeframe: str) -> dict[str, BarSeries]:
-    """Resample to ``timeframe`` and keep only the bar times every symbol has."""
-    out = {s: (b if b.timeframe == timeframe else resample_bars(b, timeframe)) for s, b in bars.items()}
-    common = out[next(iter(out))].ts
-    for series in out.values():
-        common = np.intersect1d(common, series.ts)
-    result = {}
-    for symbol, series in out.items():
-        keep = np.isin(series.ts, common)
-        result[symbol] = BarSeries(symbol, timeframe, series.ts[keep], series.open[keep], series.high[keep],
-                                   series.low[keep], series.close[keep], series.volume[keep])
-    return result
+def _on_timeframe(bars: Mapping[str, BarSeries], timeframe: str) -> dict[str, BarSeries]:
+    """Each symbol's bars resampled to ``timeframe``, on its own clock (the signals take the union)."""
+    return {s: (b if b.timeframe == timeframe else resample_bars(b, timeframe)) for s, b in bars.items()}
 
 
 @dataclass(frozen=True)
@@ -152,8 +143,8 @@ class MultiAssetStrategy:
                     f"the policy's {name} ({wanted}) cannot be built from {have} bars: backtest on finer bars, "
                     f"or set it to a multiple of {have} (e.g. QT__{name.upper().replace('.', '__')}={have})"
                 )
-        model_bars = _common_clock(bars, model_tf)
-        corr_bars = _common_clock(bars, corr_tf)
+        model_bars = _on_timeframe(bars, model_tf)
+        corr_bars = _on_timeframe(bars, corr_tf)
         result = signal_set.batch(model_bars, corr_bars)
         step = timeframe_ms(model_tf)
         close_ts = result.ts + step
@@ -230,19 +221,21 @@ class SmaCrossStrategy:
         self.fast, self.slow = fast, slow
 
     def prepare(self, bars: Mapping[str, BarSeries], policy: Policy) -> SmaCrossDecisions:
-        first = next(iter(bars.values()))
-        step = timeframe_ms(first.timeframe)
-        if any(not np.array_equal(b.ts, first.ts) for b in bars.values()):
-            bars = _common_clock(bars, first.timeframe)
-            first = next(iter(bars.values()))
+        """Crosses of each symbol on its own bars, placed on the union of the bar times."""
+        step = timeframe_ms(next(iter(bars.values())).timeframe)
+        ts = union_clock([b.ts for b in bars.values()])
         long_cross, short_cross, close = {}, {}, {}
-        any_cross = np.zeros(first.ts.shape, dtype=bool)
+        any_cross = np.zeros(ts.shape, dtype=bool)
         for symbol, series in bars.items():
             fast, slow = sma(series.close, self.fast), sma(series.close, self.slow)
             prev_fast, prev_slow = np.r_[np.nan, fast[:-1]], np.r_[np.nan, slow[:-1]]
-            long_cross[symbol] = (prev_fast < prev_slow) & (fast > slow)
-            short_cross[symbol] = (prev_fast > prev_slow) & (fast < slow)
-            close[symbol] = series.close
+            rows = np.searchsorted(ts, series.ts)
+            long_cross[symbol] = np.zeros(ts.shape, dtype=bool)
+            short_cross[symbol] = np.zeros(ts.shape, dtype=bool)
+            long_cross[symbol][rows] = (prev_fast < prev_slow) & (fast > slow)
+            short_cross[symbol][rows] = (prev_fast > prev_slow) & (fast < slow)
+            close[symbol] = np.full(ts.shape, np.nan)
+            close[symbol][rows] = series.close
             any_cross |= long_cross[symbol] | short_cross[symbol]
-        return SmaCrossDecisions(tuple(bars), first.ts + step, long_cross, short_cross, close, first.ts,
+        return SmaCrossDecisions(tuple(bars), ts + step, long_cross, short_cross, close, ts,
                                  np.flatnonzero(any_cross).astype(np.int64))

@@ -61,37 +61,52 @@ class SignalSet:
 
     # ---------------------------------------------------------------- batch
     def batch(self, bars: Mapping[str, BarSeries], corr_bars: Mapping[str, BarSeries] | None = None) -> BatchSignals:
-        """``bars``: model-timeframe bars per symbol on one shared clock; ``corr_bars``: returns-timeframe bars."""
-        ref = bars[self.symbols[self.btc]]
+        """``bars``: model-timeframe bars per symbol; ``corr_bars``: returns-timeframe bars.
+
+        Each symbol may have its own clock: an asset whose history starts later (or has gaps)
+        joins when its data begins. Decisions are on the union of the bar times; each asset's
+        model runs on its own bars, and an asset without a bar at a time has NaN features there
+        (no decision, so it neither trades nor blocks the others). Pairs with BTC use the times
+        both have; the correlation monitor carries an asset's last close through its gaps.
+        """
         for s in self.symbols:
             if s not in bars:
                 raise ValueError(f"signals batch: no {self.timeframe} bars for {s}")
-            if not np.array_equal(bars[s].ts, ref.ts):
-                raise ValueError(f"signals batch: {s} bars are not on the same clock as {ref.symbol}; align them first")
-        frames = {m.symbol: m.features.batch(bars[m.symbol]) for m in self.models}
-        btc_z = frames[self.symbols[self.btc]]["trend_z"]
+        ts = union_clock([bars[s].ts for s in self.symbols])
+        rows = {s: np.searchsorted(ts, bars[s].ts) for s in self.symbols}
+        frames = {m.symbol: {k: _spread(ts.size, rows[m.symbol], v) for k, v in
+                             m.features.batch(bars[m.symbol]).items()} for m in self.models}
+        btc = self.symbols[self.btc]
+        btc_z = frames[btc]["trend_z"]
         out: dict[str, ModelFrame] = {}
         for m in self.models:
-            bz = None if m.symbol == self.symbols[self.btc] else btc_z
-            out[m.symbol] = ModelFrame(m.symbol, ref.ts, frames[m.symbol], decide(frames[m.symbol], bz, m.params),
+            bz = None if m.symbol == btc else btc_z
+            out[m.symbol] = ModelFrame(m.symbol, ts, frames[m.symbol], decide(frames[m.symbol], bz, m.params),
                                        m.params, bz)
-        btc_close = ref.close
-        div = {s: self.divergence.batch(bars[s].close, btc_close) for s in self.symbols if s != ref.symbol}
-        for d in div.values():
-            direction, d["edge"] = self.divergence.decide(d["z"])
-            d["direction"] = direction.astype(np.float64)
-        rets = {a: self.sector.returns.batch(bars[s].close) for a, s in zip(self.assets, self.symbols, strict=True)}
+        div = {s: self._divergence(ts, bars[s], bars[btc]) for s in self.symbols if s != btc}
+        rets = {a: _spread(ts.size, rows[s], self.sector.returns.batch(bars[s].close))
+                for a, s in zip(self.assets, self.symbols, strict=True)}
         sig = {a: frames[s]["sigma_long"] for a, s in zip(self.assets, self.symbols, strict=True)}
         _, sector = self.sector.decide(rets, sig)
         corr = btc_corr = None
         if corr_bars is not None:
-            cts = corr_bars[ref.symbol].ts
-            closes = np.column_stack([corr_bars[s].close for s in self.symbols])
+            cts, closes = carried_closes([corr_bars[s] for s in self.symbols])
             corr = self.monitor.batch(cts, closes)
             step = timeframe_ms(self.policy.correlation.returns_timeframe)
-            known = ref.ts + timeframe_ms(self.timeframe) - step
+            known = ts + timeframe_ms(self.timeframe) - step
             btc_corr = np.column_stack([align_asof(cts, corr.btc_corr[:, j], known) for j in range(len(self.symbols))])
-        return BatchSignals(self, ref.ts, out, div, sector, corr, btc_corr)
+        return BatchSignals(self, ts, out, div, sector, corr, btc_corr)
+
+    def _divergence(self, ts: npt.NDArray[np.int64], bars: BarSeries, btc: BarSeries) -> dict[str, F64]:
+        """The spread model on the times both the asset and BTC have a bar, placed on ``ts``."""
+        both = np.intersect1d(bars.ts, btc.ts, assume_unique=True)
+        d = self.divergence.batch(bars.close[np.searchsorted(bars.ts, both)],
+                                  btc.close[np.searchsorted(btc.ts, both)])
+        rows = np.searchsorted(ts, both)
+        out = {k: _spread(ts.size, rows, v) for k, v in d.items()}
+        direction, out["edge"] = self.divergence.decide(out["z"])
+        out["direction"] = direction.astype(np.float64)
+        return out
 
     def stream(self, source_timeframe: str = "1m") -> LiveSignals:
         return LiveSignals(self, source_timeframe)
@@ -135,6 +150,35 @@ class SignalSet:
                                                      sp.cross_asset.correlation_breakdown, self.baseline)
                 found.append(it)
         return found
+
+
+def union_clock(clocks: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    """Every bar time any of the series has, ascending (one array when they all agree)."""
+    first = clocks[0]
+    if all(c.shape == first.shape and np.array_equal(c, first) for c in clocks[1:]):
+        return first
+    return np.unique(np.concatenate(clocks))
+
+
+def _spread(size: int, rows: npt.NDArray[np.intp], values: F64) -> F64:
+    """Values of one series' own bars placed on the union clock (NaN where it had no bar)."""
+    if rows.size == size:
+        return values
+    out = np.full(size, np.nan)
+    out[rows] = values
+    return out
+
+
+def carried_closes(series: list[BarSeries]) -> tuple[npt.NDArray[np.int64], F64]:
+    """(T, n) closes on the union clock: each column's last close carried through its gaps, NaN
+    before its first bar (the correlation monitor leaves pairs with an absent asset unknown)."""
+    ts = union_clock([s.ts for s in series])
+    closes = np.column_stack([_spread(ts.size, np.searchsorted(ts, s.ts), s.close) for s in series])
+    if np.isnan(closes).any():
+        filled = np.where(np.isnan(closes), -1, np.arange(ts.size)[:, None])
+        np.maximum.accumulate(filled, axis=0, out=filled)
+        closes = np.where(filled >= 0, closes[np.maximum(filled, 0), np.arange(closes.shape[1])], np.nan)
+    return ts, closes
 
 
 @dataclass(frozen=True, slots=True)

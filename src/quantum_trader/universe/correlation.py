@@ -77,7 +77,14 @@ def average_pairwise(corr: F64) -> F64:
     if n < 2:
         return np.full(corr.shape[:-2], np.nan)
     rows, cols = _upper(n)
-    return np.asarray(corr[..., rows, cols].mean(axis=-1), dtype=np.float64)
+    pairs = corr[..., rows, cols]
+    if not np.isnan(pairs).any():
+        return np.asarray(pairs.mean(axis=-1), dtype=np.float64)
+    # Pairs with an asset whose history has not begun are unknown, not zero: average the known ones.
+    known = np.isfinite(pairs)
+    count = known.sum(axis=-1)
+    total = np.where(known, pairs, 0.0).sum(axis=-1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +149,10 @@ class CorrelationMonitor:
         cb = policy.signals.cross_asset.correlation_breakdown
         self.breakdown_below = cb.normal_correlation - cb.breakdown_margin
 
-    def _check(self, closes: F64, where: str) -> None:
-        bad = ~np.isfinite(closes) | (closes <= 0)
+    def _check(self, closes: F64, where: str, *, missing_ok: bool = False) -> None:
+        """In a batch, NaN is an asset without a bar yet (its pairs stay unknown); live, where a NaN
+        would stay in the running sums for good, every close must be a price."""
+        bad = (np.isinf(closes) if missing_ok else ~np.isfinite(closes)) | (closes <= 0)
         if bad.any():
             row, col = (int(v) for v in np.argwhere(bad)[0]) if closes.ndim == 2 else (0, int(np.argmax(bad)))
             raise ValueError(
@@ -155,7 +164,7 @@ class CorrelationMonitor:
         """Whole history: ``closes`` is (T, n) on the returns timeframe, columns in ``assets`` order."""
         if closes.ndim != 2 or closes.shape != (ts.size, len(self.assets)):
             raise ValueError(f"correlation monitor: closes must be ({ts.size}, {len(self.assets)}), got {closes.shape}")
-        self._check(closes, "row ")
+        self._check(closes, "row ", missing_ok=True)
         t, n = closes.shape
         matrix = np.full((t, n, n), np.nan)
         long = np.full((t, n, n), np.nan)
