@@ -154,9 +154,11 @@ def test_fees_are_booked_exactly_in_usdt_quanta() -> None:
                                          exits={3: [("BTC", "signal")]})
     rec = run_kernel(data, script)
     trade = only_trade(rec)
-    assert (trade["quantity"], trade["exit_price"]) == (99.99, 89.955)
-    fees = taker_fee(99.99, 100) + taker_fee(99.99, 89.955)
-    assert final_cash(rec) == float(INITIAL_EQUITY + d(99.99) * (d(89.955) - d(100)) - fees)
+    # 10% of equity at the expected fill: 100 moved up by the 5 bp latency buffer (no slippage here),
+    # after the entry's estimated cost: 10,000 / (100.05 * 1.0001) rounded down to the lot.
+    assert (trade["quantity"], trade["exit_price"]) == (99.94, 89.955)
+    fees = taker_fee(99.94, 100) + taker_fee(99.94, 89.955)
+    assert final_cash(rec) == float(INITIAL_EQUITY + d(99.94) * (d(89.955) - d(100)) - fees)
 
 
 def test_short_stop_gap_exits_at_the_higher_open() -> None:

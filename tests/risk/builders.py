@@ -72,6 +72,10 @@ def policy_with(**sections: dict[str, object]) -> Policy:
     return Policy.model_validate(base)
 
 
+EXACT_FILLS = {"fill_buffer": 0.0}
+"""``sizing`` overrides for tests of the rules' arithmetic at the decision price (no latency buffer)."""
+
+
 def uniform_corr(n: int, value: float) -> np.ndarray:
     m = np.full((n, n), value)
     np.fill_diagonal(m, 1.0)
@@ -89,7 +93,10 @@ def market(
     edge: Sequence[str] = ("AVAX",),
     marks: Mapping[str, float] | None = None,
     ts: int = T0,
+    entry_slippage: float = 0.0,
 ) -> MarketView:
+    """A market view; ``entry_slippage`` is the venue's expected slippage of every market entry
+    (0: the rules' arithmetic at the decision price, with a policy whose ``fill_buffer`` is 0)."""
     matrix = uniform_corr(len(assets), corr) if isinstance(corr, float) else np.array(corr, dtype=float)
     for (a, b), value in (pairs or {}).items():
         i, j = assets.index(a), assets.index(b)
@@ -106,6 +113,7 @@ def market(
         marks=prices,
         instruments=[instrument(a) for a in assets],
         edge_assets=edge,
+        entry_slippage={sym(a): entry_slippage for a in assets},
     )
 
 

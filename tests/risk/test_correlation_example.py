@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.risk.builders import PRICES, T0, intent, ledger_with, market, policy_with, sym
+from tests.risk.builders import EXACT_FILLS, PRICES, T0, intent, ledger_with, market, policy_with, sym
 
 from quantum_trader.domain.trading import Verdict
 from quantum_trader.risk import armed, check_correlation_limit, compile_limits, correlated_exposure, evaluate
@@ -41,7 +41,7 @@ def test_missing_pair_is_an_error_not_uncorrelated() -> None:
 
 
 def test_engine_applies_the_same_rule_under_risk_amount() -> None:
-    policy = compile_limits(policy_with(correlation={"exposure_measure": "risk_amount"}))
+    policy = compile_limits(policy_with(correlation={"exposure_measure": "risk_amount"}, sizing=EXACT_FILLS))
     state = ledger_with({"BTC": 12_400, "ETH": 12_400}, stop_pct=0.99)  # risk 12,276 each
     m = market(policy, pairs={("SOL", "BTC"): 0.85, ("SOL", "ETH"): 0.75})
     held = dict(state.figures.risk)

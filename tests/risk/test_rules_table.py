@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.risk.builders import PRICES, T0, intent, ledger_with, market, policy_with, sym
+from tests.risk.builders import EXACT_FILLS, PRICES, T0, intent, ledger_with, market, policy_with, sym
 
 from quantum_trader.config.policy import Policy
 from quantum_trader.domain.time import MS_PER_DAY
@@ -14,7 +14,7 @@ from quantum_trader.portfolio import LedgerState, mark
 from quantum_trader.risk import CompiledLimits, KillSwitchState, armed, compile_limits, evaluate
 from quantum_trader.risk.market import MarketView
 
-POLICY = Policy()
+POLICY = policy_with(sizing=EXACT_FILLS)
 LIMITS = compile_limits(POLICY)
 C = LIMITS.cost_rate
 EQ = 100_000.0
@@ -139,7 +139,7 @@ def test_liquidity_fraction_of_depth(factor: float, verdict: Verdict) -> None:
     ("factor", "verdict"), [(0.99, Verdict.APPROVED), (1.0, Verdict.APPROVED), (1.01, Verdict.REFUSED)]
 )
 def test_binding_limit_refuses_when_reduce_is_off(factor: float, verdict: Verdict) -> None:
-    policy = policy_with(sizing={"reduce_instead_of_refuse": False})
+    policy = policy_with(sizing={**EXACT_FILLS, "reduce_instead_of_refuse": False})
     cap = 0.10 / (1 + 0.10 * C)
     d = run(intent("ETH", stop_pct=stop_for_notional("ETH", cap * factor)), ledger_with({}), policy=policy)
     assert d.verdict is verdict
@@ -199,14 +199,14 @@ SMALL = 3_000
     ],
 )
 def test_max_positions(held: tuple[str, ...], verdict: Verdict) -> None:
-    policy = policy_with(portfolio={"max_positions": 4})
+    policy = policy_with(portfolio={"max_positions": 4}, sizing=EXACT_FILLS)
     d = run(intent("ETH"), ledger_with(dict.fromkeys(held, SMALL)), policy=policy)
     assert d.verdict is verdict
     assert ("max_positions" in rules(d)) is (verdict is Verdict.REFUSED)
 
 
 def test_total_slots_bind_when_smaller_than_max_positions() -> None:
-    policy = policy_with(portfolio={"max_positions": 5}, position_slots={"total_slots": 4})
+    policy = policy_with(portfolio={"max_positions": 5}, position_slots={"total_slots": 4}, sizing=EXACT_FILLS)
     assert compile_limits(policy).max_positions == 4
 
 
@@ -236,6 +236,7 @@ def test_tier_slot_caps(held: tuple[str, ...], candidate: str, refused_by: str |
 )
 def test_two_slots_stay_reserved_for_tier_1(held: tuple[str, ...], refused: bool) -> None:
     base = Policy().model_dump()
+    base["sizing"].update(EXACT_FILLS)
     base["position_slots"]["allocation_by_tier"]["tier_2"]["max_slots"] = 3
     base["expansion"]["phases"][3]["assets"] = ["BTC", "ETH", "SOL", "BNB", "XRP"]
     policy = Policy.model_validate(base)

@@ -187,6 +187,8 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     metrics["fills"] = rec.fills
     metrics["refused_intents"] = rec.refused_intents
     metrics["data_notes"] = data_notes(data, request.timeframe, slippage=kernel.settings.slippage)
+    if rec.fill_limits is not None:
+        metrics["limits_at_fill"] = rec.fill_limits.summary()
     if rec.limit_entries:
         metrics["limit_entries"] = {k: rec.limit_entries[k] for k in
                                     ("placed", "filled", "expired", "cancelled", "rejected", "refused_at_fill")}

@@ -64,7 +64,11 @@ class SizingPolicy(PolicyModel):
     fee_estimate: NonNegative = 0.0005
     """Per side, as a fraction of notional (taker fee of Binance USD-M)."""
     slippage_estimate: NonNegative = 0.0005
-    """Per side, as a fraction of notional."""
+    """Per side, as a fraction of notional (the venue's own estimate replaces it for entries when it has one)."""
+    fill_buffer: NonNegative = 0.0005
+    """Adverse move allowed between a market entry's decision price and the bar it fills at (the latency
+    bar): entries are sized at the decision price moved by the slippage estimate plus this, so the limits
+    hold at the fill price, not only at the decision. Raise it with ``venue.latency_bars`` > 1."""
     reduce_instead_of_refuse: bool = True
     """Where a limit binds only partly, approve a smaller quantity rather than refuse."""
 

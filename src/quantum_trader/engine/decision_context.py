@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from quantum_trader.domain.market import F64
+from quantum_trader.domain.trading import Intent, OrderType, Side
 from quantum_trader.engine.kernel_state import KernelState
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.engine.views import clean_correlation, correlation_summary, depth_at, identified_edge
 from quantum_trader.risk import ActionKind, build_market_view, drift
+from quantum_trader.venues.simulated.venue import SimulatedVenue
 
 
 class DecisionContext(KernelState):
+    venue: SimulatedVenue
     _corr: F64
     _corr_time: int | None
     _drifting: frozenset[object]
@@ -37,7 +42,29 @@ class DecisionContext(KernelState):
         self.rec.event(computed, "correlation_update", message, value=mean)
 
 
-    def _market_view(self, k: int, row: int, decisions: Decisions) -> object:
+    def _entry_slippage(self, row: int, intents: list[Intent]) -> dict[str, float]:
+        """The venue's expected slippage of each market entry, as a fraction of its price.
+
+        Asked of the venue's own slippage model at the decision (the bar just closed: the fill
+        bar's volume is not known yet), for the largest order the position limit allows, so
+        the estimate errs on the side of a smaller position.
+        """
+        out: dict[str, float] = {}
+        equity = float(self.ledger.equity)
+        for intent in intents:
+            if intent.order_type is not OrderType.MARKET or not intent.entry_price > 0:
+                continue
+            col = self._column_of(intent.symbol)
+            price = float(intent.entry_price)
+            largest = self.limits.position_size * equity / price
+            volume = float(np.nan_to_num(self.grid.volume[max(row - 1, 0), col]))
+            buy = intent.side is Side.LONG
+            expected = self.venue.slippage.taker_price(intent.symbol, price, largest, buy=buy, ts=self._ts[row],
+                                                       bar_volume=volume)
+            out[intent.symbol] = min(abs(expected / price - 1.0), 0.5)
+        return out
+
+    def _market_view(self, k: int, row: int, decisions: Decisions, intents: list[Intent] | None = None) -> object:
         symbols = self.grid.symbols
         if getattr(decisions, "correlation_time", None) is None:
             self._corr = clean_correlation(decisions.correlation(k), len(symbols))
@@ -49,6 +76,7 @@ class DecisionContext(KernelState):
             marks={s: p for s, p in marks.items() if p == p and p > 0},
             instruments=self.data.instruments.values(),
             edge_assets=identified_edge(decisions.intents(k), self.policy.asset_tiers.tier_3.min_edge_score),
+            entry_slippage=self._entry_slippage(row, intents) if intents else None,
         )
 
     def _watch_drift(self, k: int, row: int, decisions: Decisions) -> None:

@@ -12,7 +12,9 @@ from decimal import Decimal
 
 import numpy as np
 
+from quantum_trader.domain.market import F64
 from quantum_trader.domain.trading import Fill, Intent, OrderSide, Side
+from quantum_trader.engine.fill_limits import correlated_share
 from quantum_trader.engine.kernel_state import KernelState
 from quantum_trader.engine.recorder import OpenTrade
 from quantum_trader.engine.window import WindowEventKind
@@ -36,6 +38,8 @@ class OrderExecution(KernelState):
     _liquidation: dict[str, float | None]
     _stale_liquidation: bool
     _stale_held: bool
+    _corr: F64
+    _column: dict[str, int]
 
     def _stop_out(self, row: int, symbol: str, kind: WindowEventKind) -> None:
         """Close a position at its stop or liquidation price in bar ``row``.
@@ -137,6 +141,20 @@ class OrderExecution(KernelState):
             stop=float(stop) if stop is not None else float("nan"), planned_risk=risk, fees=float(fill.fee),
         )
         self._stale_liquidation = self._stale_held = True
+        if self.rec.fill_limits is not None:
+            self._measure_at_fill(intent.symbol)
+
+    def _measure_at_fill(self, symbol: str) -> None:
+        """The limits that bounded the entry's size, measured on the book just after its fill."""
+        f = self.ledger.figures
+        limits = self.limits
+        assert self.rec.fill_limits is not None
+        self.rec.fill_limits.record({
+            "max_position_size": f.notional[symbol] / f.equity if f.equity > 0 else float("inf"),
+            "max_total_exposure": f.total_exposure,
+            "max_correlated_exposure": correlated_share(f, symbol, self._corr, self._column, limits.corr_threshold,
+                                                        measure_is_risk=limits.measure_is_risk),
+        })
 
     def _close(self, row: int, symbol: str, reason: str, *, price: float | None = None,
                at_close: bool = False, maker: bool = False) -> None:

@@ -32,6 +32,7 @@ from quantum_trader.domain.trading import Intent, OrderType, Side
 from quantum_trader.engine.decision_context import DecisionContext
 from quantum_trader.engine.equity_curve import EquityRecording
 from quantum_trader.engine.execution import OrderExecution
+from quantum_trader.engine.fill_limits import FillLimitCheck
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.level_scan import scan_levels
 from quantum_trader.engine.limit_entries import LimitEntries
@@ -87,6 +88,10 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         self.ledger: LedgerState = new_ledger(settings.initial_equity, int(self.grid.ts[0]))
         self.switch: KillSwitchState = armed(int(self.grid.ts[0]))
         self.rec = Recorder()
+        if not settings.plain:
+            self.rec.fill_limits = FillLimitCheck({
+                "max_position_size": self.limits.position_size, "max_total_exposure": self.limits.total_exposure,
+                "max_correlated_exposure": self.limits.correlated_exposure})
         self._liquidation: dict[str, float | None] = {}
         self._held: tuple[HeldPosition, ...] = ()
         self._boundaries = self._boundary_rows()
@@ -476,7 +481,7 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
 
     def _enter(self, k: int, row: int, intents: list[Intent], decisions: Decisions) -> None:
         ts = self._ts[row]
-        market = self._market_view(k, row, decisions)
+        market = self._market_view(k, row, decisions, intents)
         result = evaluate_batch(intents, self.ledger, market, self.limits, switch=self.switch)  # type: ignore[arg-type]
         # Filled in the order the risk engine ranked them: its limits account for the fees
         # of earlier winners in that order.

@@ -39,7 +39,7 @@ class LimitEntries(KernelState):
     _decisions: Decisions | None
     _open: Callable[..., None]
     _mark: Callable[..., None]
-    _market_view: Callable[[int, int, Decisions], object]
+    _market_view: Callable[..., object]
 
     def _as_order(self, intent: Intent) -> Intent:
         """The policy's entry style applied to a strategy's intent (an explicit limit stays as it is).

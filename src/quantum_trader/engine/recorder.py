@@ -22,6 +22,7 @@ import pandas as pd
 
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.trading import Side
+from quantum_trader.engine.fill_limits import FillLimitCheck
 from quantum_trader.engine.schema import EQUITY_COLUMNS, EVENT_COLUMNS, TRADE_COLUMNS
 from quantum_trader.risk import EventKind
 
@@ -149,6 +150,8 @@ class Recorder:
     fills: int = 0
     peak: float = 0.0
     """Highest equity recorded so far: the drawdown column is measured from it."""
+    fill_limits: FillLimitCheck | None = None
+    """The portfolio limits measured at each entry fill (None without a risk policy)."""
 
     def equity_row(self, ts: int, equity: float, cash: float, exposure: float, correlated: float,
                    positions: int, tiers: tuple[int, int, int]) -> None:

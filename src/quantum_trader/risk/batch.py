@@ -145,4 +145,5 @@ def _against_base(
 def _add(book: Book, c: Candidate, decision: RiskDecision, limits: CompiledLimits) -> Book:
     qty = float(decision.quantity)
     stop = c.intent.stop_price if c.intent.stop_price is not None else 0.0
-    return book.with_entry(c.symbol, c.tier, c.sign, qty, c.price, stop, qty * c.price * limits.cost_rate)
+    notional = qty * c.notional_price
+    return book.with_entry(c.symbol, c.tier, c.sign, qty, c.price, stop, notional * limits.cost_rate, notional)

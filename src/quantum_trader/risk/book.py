@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from quantum_trader.domain.trading import Intent
+from quantum_trader.domain.trading import Intent, OrderType
 from quantum_trader.portfolio.state import Figures
 from quantum_trader.risk.limits import CompiledLimits
 from quantum_trader.risk.market import MarketView
@@ -60,16 +60,18 @@ class Book:
         )
 
     def with_entry(
-        self, symbol: str, tier: int, sign: int, qty: float, price: float, stop: float, cost: float
+        self, symbol: str, tier: int, sign: int, qty: float, price: float, stop: float, cost: float,
+        notional: float | None = None,
     ) -> Book:
-        """The book after an approved entry fills at its reference price paying ``cost``.
+        """The book after an approved entry fills at ``price`` paying ``cost``; ``notional`` (default
+        ``qty * price``) is what it adds to exposure.
 
         As in the ledger, an add-on moves the whole position's stop to the new one.
         """
         new = symbol not in self.notional
         size = self.size.get(symbol, 0.0) + qty
         entry = (self.size.get(symbol, 0.0) * self.entry.get(symbol, 0.0) + qty * price) / size
-        notional = qty * price
+        notional = qty * price if notional is None else notional
         counts = list(self.tier_counts)
         if new:
             counts[tier] += 1
@@ -89,6 +91,27 @@ class Book:
         )
 
 
+def expected_fill(intent: Intent, market: MarketView, limits: CompiledLimits) -> tuple[float, float]:
+    """The prices an entry is sized at: (for its risk at the stop, for its notional).
+
+    A resting limit fills at its own price. A market entry fills a bar after the decision,
+    at that bar's open plus slippage: it is sized as if the open moved against it by
+    ``sizing.fill_buffer`` and slippage cost it the venue's estimate, so the limits hold at
+    the fill, not only at the decision price. The two directions differ for a short: slippage
+    lowers its fill (a longer way to the stop above) while the notional it must respect is
+    largest if the open rose.
+    """
+    reference = intent.entry_price
+    if intent.order_type is not OrderType.MARKET:
+        return reference, reference
+    slip = market.entry_slippage.get(intent.symbol, limits.slippage_estimate)
+    buffer = limits.fill_buffer
+    if intent.side.sign > 0:
+        worst = reference * (1.0 + buffer) * (1.0 + slip)
+        return worst, worst
+    return reference * (1.0 - buffer) * (1.0 - slip), reference * (1.0 + buffer)
+
+
 class Candidate:
     """One intent prepared for the rules. ``stop_distance`` is 0 when the stop is unusable."""
 
@@ -101,6 +124,7 @@ class Candidate:
         "held_notional",
         "held_sign",
         "intent",
+        "notional_price",
         "price",
         "sign",
         "stop_distance",
@@ -115,7 +139,8 @@ class Candidate:
         self.asset = asset_code(symbol)
         self.tier: int = market.tiers.get(self.asset, 0)
         self.sign = intent.side.sign
-        self.price = price = intent.entry_price
+        self.price, self.notional_price = expected_fill(intent, market, limits)
+        price = self.price
         stop = intent.stop_price
         distance = 0.0 if stop is None else (price - stop) * self.sign
         self.stop_distance = distance if distance > 0 and stop is not None and stop > 0 else 0.0

@@ -32,6 +32,7 @@ class CompiledLimits:
         "drawdown",
         "drift_alert",
         "drift_trim",
+        "fill_buffer",
         "max_positions",
         "measure_is_risk",
         "phase_assets",
@@ -41,6 +42,7 @@ class CompiledLimits:
         "reduce",
         "reserved_tier1",
         "risk_per_trade",
+        "slippage_estimate",
         "tier2_max",
         "tier3_max",
         "tier3_min_edge",
@@ -68,6 +70,8 @@ class CompiledLimits:
         self.measure_is_risk: bool = corr.exposure_measure == "risk_amount"
         self.cost_rate: float = policy.sizing.fee_estimate + policy.sizing.slippage_estimate
         """Per side, fraction of notional: paid on entry and again at the stop."""
+        self.slippage_estimate: float = policy.sizing.slippage_estimate
+        self.fill_buffer: float = policy.sizing.fill_buffer
         self.reduce: bool = policy.sizing.reduce_instead_of_refuse
         self.depth_fraction: float = policy.liquidity.max_fraction_of_depth_1pct
         self.reserved_tier1: int = alloc.tier_1.reserved_slots

@@ -11,7 +11,7 @@ lacks refuses the intent and says which figure was missing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,9 @@ from quantum_trader.risk.limits import CompiledLimits, compile_limits
 
 if TYPE_CHECKING:
     from quantum_trader.config.policy import Policy
+
+
+_NO_SLIPPAGE: Mapping[str, float] = MappingProxyType({})
 
 
 class MarketViewError(ValueError):
@@ -44,6 +47,9 @@ class MarketView:
     """Tier per asset code, from the policy (assets in no tier are absent)."""
     edge_assets: frozenset[str]
     """Tier-3 asset codes whose edge has been identified (spec: "added only when clear edge")."""
+    entry_slippage: Mapping[str, float] = field(default_factory=lambda: _NO_SLIPPAGE)
+    """The venue's expected slippage of a market entry per symbol, as a fraction of the price (absent:
+    the policy's ``sizing.slippage_estimate``)."""
 
     def corr(self, a: str, b: str) -> float | None:
         """Correlation of two symbols, ``None`` when either is not in the matrix."""
@@ -53,18 +59,7 @@ class MarketView:
         return self.rows[i][j]
 
     def with_phase(self, phase: int) -> MarketView:
-        return MarketView(
-            self.ts,
-            phase,
-            self.index,
-            self.correlation,
-            self.rows,
-            self.depth_1pct,
-            self.marks,
-            self.instruments,
-            self.tiers,
-            self.edge_assets,
-        )
+        return replace(self, phase=phase)
 
 
 def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -115,6 +110,7 @@ def build_market_view(
     marks: Mapping[str, float],
     instruments: Iterable[Instrument],
     edge_assets: Iterable[str] = (),
+    entry_slippage: Mapping[str, float] | None = None,
 ) -> MarketView:
     """Validate and freeze the inputs; ``symbols`` orders the matrix's rows and columns."""
     limits = compile_limits(policy)
@@ -139,4 +135,15 @@ def build_market_view(
         instruments=MappingProxyType(instrument_map),
         tiers=limits.tiers,
         edge_assets=frozenset(asset_of(a) for a in edge_assets),
+        entry_slippage=_slippage_map(entry_slippage or {}),
     )
+
+
+def _slippage_map(values: Mapping[str, float]) -> Mapping[str, float]:
+    out = {}
+    for symbol, value in values.items():
+        number = float(value)
+        if not (0 <= number < 1):
+            raise MarketViewError(f"market view: entry_slippage[{symbol}] must be in [0, 1), got {value}")
+        out[symbol] = number
+    return MappingProxyType(out) if out else _NO_SLIPPAGE

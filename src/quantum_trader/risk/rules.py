@@ -6,8 +6,10 @@ when it refuses. A *cap* bounds the quantity (risk at the stop, position size, t
 exposure, correlated exposure, liquidity); the smallest cap is the quantity, and every
 cap below the risk-based size is reported as a reason.
 
-Exposure caps are solved for equity *after* the entry's estimated cost, so the limit
-still holds once the fill has paid its fee: ``(held + q p) <= L (E - c q p)`` gives
+Exposure caps are solved at the entry's expected fill price (``book.expected_fill``: for
+a market entry the decision price moved against it by the slippage estimate and the
+latency buffer) and for equity *after* the entry's estimated cost, so the limit still
+holds once the order has filled and paid its fee: ``(held + q p) <= L (E - c q p)`` gives
 ``q <= (L E - held) / (p (1 + L c))``. All figures are floats; the engine shaves a
 relative 1e-9 and rounds down to the lot once, so float error can only make a
 position smaller, never push it past a limit.
@@ -142,7 +144,7 @@ class StopGate:
             return RiskReason(
                 self.name,
                 f"stop {c.intent.stop_price} is not on the losing side of entry "
-                f"{c.price} for a {c.intent.side} position",
+                f"{c.intent.entry_price} for a {c.intent.side} position",
             )
         if book.equity <= 0:
             return RiskReason(self.name, f"equity {book.equity:.2f} is not positive", book.equity, 0.0)
@@ -260,7 +262,7 @@ def _headroom(limit: float, equity: float, held: float, price: float, cost_rate:
 
 def _after(c: Candidate, book: Book, limits: CompiledLimits, held: float, qty: float) -> float:
     """Exposure ``held + qty * price`` over equity after the entry's estimated cost."""
-    notional = qty * c.price
+    notional = qty * c.notional_price
     return (held + notional) / (book.equity - limits.cost_rate * notional)
 
 
@@ -268,7 +270,7 @@ class PositionSizeCap:
     name = "max_position_size"
 
     def cap(self, c: Candidate, book: Book, market: MarketView, limits: CompiledLimits) -> float:
-        return _headroom(limits.position_size, book.equity, c.held_notional, c.price, limits.cost_rate)
+        return _headroom(limits.position_size, book.equity, c.held_notional, c.notional_price, limits.cost_rate)
 
     def explain(
         self, c: Candidate, book: Book, limits: CompiledLimits, desired: float, allowed: float
@@ -286,7 +288,7 @@ class TotalExposureCap:
     name = "max_total_exposure"
 
     def cap(self, c: Candidate, book: Book, market: MarketView, limits: CompiledLimits) -> float:
-        return _headroom(limits.total_exposure, book.equity, book.total_notional, c.price, limits.cost_rate)
+        return _headroom(limits.total_exposure, book.equity, book.total_notional, c.notional_price, limits.cost_rate)
 
     def explain(
         self, c: Candidate, book: Book, limits: CompiledLimits, desired: float, allowed: float
@@ -308,9 +310,9 @@ class CorrelatedExposureCap:
     def cap(self, c: Candidate, book: Book, market: MarketView, limits: CompiledLimits) -> float:
         limit = limits.correlated_exposure
         if not limits.measure_is_risk:
-            return _headroom(limit, book.equity, c.corr_notional, c.price, limits.cost_rate)
+            return _headroom(limit, book.equity, c.corr_notional, c.notional_price, limits.cost_rate)
         room = limit * book.equity - c.corr_risk
-        return room / (c.stop_distance + limit * limits.cost_rate * c.price) if room > 0 else 0.0
+        return room / (c.stop_distance + limit * limits.cost_rate * c.notional_price) if room > 0 else 0.0
 
     def explain(
         self, c: Candidate, book: Book, limits: CompiledLimits, desired: float, allowed: float
@@ -334,13 +336,13 @@ class LiquidityCap:
     name = "liquidity"
 
     def cap(self, c: Candidate, book: Book, market: MarketView, limits: CompiledLimits) -> float:
-        return limits.depth_fraction * market.depth_1pct[c.symbol] / c.price
+        return limits.depth_fraction * market.depth_1pct[c.symbol] / c.notional_price
 
     def explain(
         self, c: Candidate, book: Book, limits: CompiledLimits, desired: float, allowed: float
     ) -> RiskReason:
-        depth = allowed * c.price / limits.depth_fraction if limits.depth_fraction else INF
-        figure = desired * c.price / depth if depth > 0 else INF
+        depth = allowed * c.notional_price / limits.depth_fraction if limits.depth_fraction else INF
+        figure = desired * c.notional_price / depth if depth > 0 else INF
         return RiskReason(
             self.name,
             f"order would take {_pct(figure)} of the depth within 1% "
