@@ -10,9 +10,11 @@ from quantum_trader.config.base import PolicyModel
 from quantum_trader.config.types import (
     Correlation,
     Duration,
+    FeeEstimate,
     Fraction,
     NonNegative,
     PositiveInt,
+    SlippageEstimate,
     Timeframe,
 )
 
@@ -59,11 +61,15 @@ class CorrelationPolicy(PolicyModel):
 
 
 class SizingPolicy(PolicyModel):
-    """Cost estimates added to the loss at the stop, so 2% risk means 2% after costs."""
+    """Cost estimates added to the loss at the stop, so 2% risk means 2% after costs.
 
-    fee_estimate: NonNegative = 0.0005
+    Together they must cover the venue's taker fee (checked in ``Policy``): the exit at
+    the stop is a market order.
+    """
+
+    fee_estimate: FeeEstimate = 0.0005
     """Per side, as a fraction of notional (taker fee of Binance USD-M)."""
-    slippage_estimate: NonNegative = 0.0005
+    slippage_estimate: SlippageEstimate = 0.0005
     """Per side, as a fraction of notional."""
     reduce_instead_of_refuse: bool = True
     """Where a limit binds only partly, approve a smaller quantity rather than refuse."""
