@@ -145,14 +145,17 @@ def test_only_true_and_false_are_booleans(value: str) -> None:
 def test_plain_numbers_booleans_and_nulls_still_read() -> None:
     policy = parse_policy(
         "portfolio: {max_positions: +4, max_total_exposure: .35, max_correlated_exposure: 2.5e-1}\n"
-        "sizing: {fee_estimate: 0.0005, slippage_estimate: 5.0e-4, reduce_instead_of_refuse: False}\n"
+        "sizing: {fee_estimate: 5e-4, slippage_estimate: 5.0E-4, reduce_instead_of_refuse: False}\n"
+        "asset_requirements: {liquidity: {min_daily_volume: 5e8}}\n"
         "scenarios: {x: {description: d, probability: p, probability_per_year: ~, mitigation: [], worst_case: w}}\n",
         "my.yaml",
         env={},
     )
     assert policy.portfolio.max_positions == 4
     assert policy.portfolio.max_total_exposure == 0.35 and policy.portfolio.max_correlated_exposure == 0.25
-    assert policy.sizing.slippage_estimate == 0.0005 and policy.sizing.reduce_instead_of_refuse is False
+    assert policy.sizing.fee_estimate == policy.sizing.slippage_estimate == 0.0005
+    assert policy.sizing.reduce_instead_of_refuse is False
+    assert policy.asset_requirements.liquidity.min_daily_volume == 5e8
     assert policy.scenarios["x"].probability_per_year is None
 
 

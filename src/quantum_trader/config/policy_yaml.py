@@ -16,8 +16,9 @@ and nesting deeper than :data:`MAX_DEPTH`; it resolves only decimal numbers, ``t
 ``false`` and null (anything else stays text, for pydantic to refuse with the value
 shown), and :func:`read_yaml` refuses a repeated key, naming both lines. Every problem
 is a :class:`YamlError` with the line, so the loader can print one line per problem.
-The numbers it reads are a subset of YAML 1.1's, so ``yaml.safe_dump`` output (which
-quotes whatever YAML 1.1 would not read back as text) reads back the same.
+Numbers are YAML 1.1's decimal ones plus an exponent without a point or sign (``5e8``,
+``1e-4``, as JSON writes them), so ``yaml.safe_dump`` output reads back the same except
+a text value spelled like such a number (it is written unquoted), which no policy has.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ PolicyLoader.yaml_implicit_resolvers = {}  # SafeLoader's YAML 1.1 set is replac
 _RESOLVERS = (
     ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
-    ("float", r"^[-+]?(?:(?:0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?$", "-+0123456789."),
+    ("float", r"^[-+]?(?:(?:(?:0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+)$",
+     "-+0123456789."),
     ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
 )
 for _name, _pattern, _first in _RESOLVERS:
