@@ -44,8 +44,9 @@ def test_ci_run_is_make_test_under_the_ci_profile(tmp_path: Path) -> None:
 
 
 def test_the_variable_selects_the_profile() -> None:
+    default = settings.get_profile("default")
     assert _profile_under("ci") == "150 True None"
-    assert _profile_under(None) == "100 False 0:00:00.200000"
+    assert _profile_under(None) == f"{default.max_examples} {default.derandomize} {default.deadline}"
 
 
 def test_this_run_uses_the_profile_it_names() -> None:
