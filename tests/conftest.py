@@ -1,14 +1,36 @@
-"""Shared fixtures. Real exchange data lives in ../shared/data (CI has it, a user's clone may not)."""
+"""Shared fixtures and the hypothesis profile. Real exchange data lives in ../shared/data (CI has it,
+a user's clone may not).
+
+``QT_HYPOTHESIS_PROFILE`` names the hypothesis profile (``.ci/run`` sets ``ci``); it is
+loaded here, before any test module is imported, so every ``@settings(...)`` built at
+import inherits it. ``ci`` is deterministic (``derandomize``: the same examples every
+run, so a red build is reproducible and never a fluke of the seed), has no deadline (a
+shared CI machine's pauses are not bugs) and allows 150 examples where the default
+allows 100; the risk property tests scale their own budgets by the same ratio
+(tests/risk/budget.py).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 from quantum_trader.domain.market import BarSeries
+
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("QT_HYPOTHESIS_PROFILE", "default"))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -18,7 +18,7 @@ def _error(text: str, env: dict[str, str] | None = None) -> str:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("portfolio: {max_total_exposure: 1.4}", "my.yaml: portfolio.max_total_exposure: must be in (0, 1], got 1.4"),
+        ("portfolio: {max_total_exposure: 1.4}", "my.yaml:1: portfolio.max_total_exposure: must be in (0, 1], got 1.4"),
         ("portfolio: {max_total_exposure: 0}", "portfolio.max_total_exposure: must be in (0, 1], got 0"),
         ("portfolio: {max_positions: 0}", "portfolio.max_positions: must be a whole number > 0, got 0"),
         ("portfolio: {max_positions: '5'}", "portfolio.max_positions: Input should be a valid integer, got '5'"),
@@ -45,12 +45,36 @@ def test_field_errors_name_path_value_and_rule(text: str, expected: str) -> None
     [
         (
             "position_slots: {allocation_by_tier: {tier_2: {max_slots: 4}}}",
-            "tier_2.max_slots (4) exceeds the 3 slots left after tier_1.reserved_slots (2) of total_slots (5)",
+            "position_slots.allocation_by_tier.tier_2.max_slots (4) exceeds the 3 slots left after "
+            "position_slots.allocation_by_tier.tier_1.reserved_slots (2) of position_slots.total_slots (5)",
         ),
         (
             "position_slots: {allocation_by_tier: {tier_1: {reserved_slots: 6}}}",
-            "tier_1.reserved_slots (6) exceeds total_slots (5)",
+            "position_slots.allocation_by_tier.tier_1.reserved_slots (6) exceeds position_slots.total_slots (5)",
         ),
+        (
+            "portfolio: {max_correlated_exposure: 0.5}",
+            "my.yaml:1: portfolio.max_correlated_exposure (0.5) must be <= portfolio.max_total_exposure (0.4)",
+        ),
+        (
+            "portfolio: {max_positions: 6}",
+            "my.yaml:1: portfolio.max_positions (6) must be <= position_slots.total_slots (5)",
+        ),
+        (
+            "position_slots: {total_slots: 4, allocation_by_tier: {tier_2: {max_slots: 1}}}",
+            "my.yaml:1: portfolio.max_positions (5) must be <= position_slots.total_slots (4)",
+        ),
+        (
+            "sizing: {fee_estimate: 0.0001, slippage_estimate: 0.0002}",
+            "my.yaml:1: sizing.fee_estimate + sizing.slippage_estimate (0.0003) must be >= "
+            "venue.fees.binanceusdm.taker (0.0005)",
+        ),
+        (
+            "venue: {exchange: bybit}\nsizing: {fee_estimate: 0.0005, slippage_estimate: 0}",
+            "my.yaml:2: sizing.fee_estimate + sizing.slippage_estimate (0.0005) must be >= "
+            "venue.fees.bybit.taker (0.00055)",
+        ),
+        ("venue: {funding_hours_utc: [0, 8, 8]}", "my.yaml:1: venue.funding_hours_utc: lists hour 8 twice"),
         (
             "per_asset: {max_daily_loss_per_asset: 0.06}",
             "per_asset.max_daily_loss_per_asset (0.06) must be <= portfolio.max_daily_loss_portfolio (0.05)",
@@ -77,6 +101,44 @@ def test_cross_field_rules(text: str, expected: str) -> None:
     assert expected in _error(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "sizing: {fee_estimate: 0.05}",
+            "my.yaml:1: sizing.fee_estimate: must be in [0, 0.01] (per side: 0.0005 is 0.05%), got 0.05",
+        ),
+        (
+            "sizing: {fee_estimate: -0.0001}",
+            "sizing.fee_estimate: must be in [0, 0.01] (per side: 0.0005 is 0.05%), got -0.0001",
+        ),
+        (
+            "sizing: {slippage_estimate: 0.5}",
+            "my.yaml:1: sizing.slippage_estimate: must be in [0, 0.02] (per side: 0.0005 is 0.05%), got 0.5",
+        ),
+        (
+            "venue: {funding_hours_utc: [0, 8, 24]}",
+            "my.yaml:1: venue.funding_hours_utc.2: must be an hour 0..23, got 24",
+        ),
+        ("venue: {funding_hours_utc: [-1]}", "venue.funding_hours_utc.0: must be an hour 0..23, got -1"),
+    ],
+)
+def test_cost_estimates_and_funding_hours_are_bounded(text: str, expected: str) -> None:
+    assert expected in _error(text)
+
+
+def test_limits_at_their_bounds_are_accepted() -> None:
+    policy = parse_policy(
+        "portfolio: {max_correlated_exposure: 0.4, max_total_exposure: 0.4}\n"
+        "sizing: {fee_estimate: 0.01, slippage_estimate: 0.02}\n"
+        "position_slots: {total_slots: 5}\nvenue: {funding_hours_utc: [0, 23]}\n",
+        "my.yaml",
+        env={},
+    )
+    assert policy.portfolio.max_correlated_exposure == policy.portfolio.max_total_exposure
+    assert policy.venue.funding_hours_utc == (0, 23)
+
+
 def test_several_errors_are_all_listed() -> None:
     message = _error("portfolio: {max_total_exposure: 2, max_positions: -1}")
     assert "portfolio.max_total_exposure" in message and "portfolio.max_positions" in message
@@ -96,7 +158,7 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
         load_policy(tmp_path / "missing.yaml", env={})
     bad = tmp_path / "bad.yaml"
     bad.write_text("portfolio: [unclosed\n")
-    with pytest.raises(PolicyError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(PolicyError, match="bad.yaml:2: not valid YAML"):
         load_policy(bad, env={})
     listed = tmp_path / "list.yaml"
     listed.write_text("- 1\n- 2\n")

@@ -205,9 +205,11 @@ def test_max_positions(held: tuple[str, ...], verdict: Verdict) -> None:
     assert ("max_positions" in rules(d)) is (verdict is Verdict.REFUSED)
 
 
-def test_total_slots_bind_when_smaller_than_max_positions() -> None:
-    policy = policy_with(portfolio={"max_positions": 5}, position_slots={"total_slots": 4}, sizing=EXACT_FILLS)
-    assert compile_limits(policy).max_positions == 4
+def test_max_positions_within_total_slots() -> None:
+    """A ``max_positions`` above ``total_slots`` could never bind: the policy refuses it."""
+    with pytest.raises(ValueError, match=r"portfolio.max_positions \(5\) must be <= position_slots.total_slots \(4\)"):
+        policy_with(portfolio={"max_positions": 5}, position_slots={"total_slots": 4})
+    assert compile_limits(policy_with(portfolio={"max_positions": 3})).max_positions == 3
 
 
 @pytest.mark.parametrize(

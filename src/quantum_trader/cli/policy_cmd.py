@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,14 @@ from quantum_trader.cli.console import console
 from quantum_trader.config import Policy, PolicyError, load_policy, policy_to_yaml
 
 app = typer.Typer(help="Show or validate the policy that holds every limit of the spec.", no_args_is_help=True)
+
+
+def percent(fraction: float) -> str:
+    """A fraction as the percent it states, every digit kept: 0.006 -> 0.6%, 0.4 -> 40%, 0.0825 -> 8.25%.
+
+    ``f"{x:.0%}"`` would print a 0.6% limit as "1%": the operator would confirm a limit not in force.
+    """
+    return f"{(Decimal(repr(fraction)) * 100).normalize():f}%"
 
 
 def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
@@ -79,7 +88,8 @@ def validate(
     policy = _load_or_exit(file)
     pf = policy.portfolio
     console.print(
-        f"[green]valid[/] {file}: {pf.max_positions} positions, total exposure {pf.max_total_exposure:.0%}, "
-        f"correlated {pf.max_correlated_exposure:.0%}, daily loss {pf.max_daily_loss_portfolio:.0%}, "
-        f"drawdown {pf.max_drawdown_portfolio:.0%}"
+        f"[green]valid[/] {file}: {pf.max_positions} positions, total exposure {percent(pf.max_total_exposure)}, "
+        f"correlated {percent(pf.max_correlated_exposure)}, daily loss {percent(pf.max_daily_loss_portfolio)}, "
+        f"drawdown {percent(pf.max_drawdown_portfolio)}",
+        highlight=False,
     )

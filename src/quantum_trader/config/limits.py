@@ -10,9 +10,12 @@ from quantum_trader.config.base import PolicyModel
 from quantum_trader.config.types import (
     Correlation,
     Duration,
+    FeeEstimate,
+    FillBuffer,
     Fraction,
     NonNegative,
     PositiveInt,
+    SlippageEstimate,
     Timeframe,
 )
 
@@ -59,13 +62,17 @@ class CorrelationPolicy(PolicyModel):
 
 
 class SizingPolicy(PolicyModel):
-    """Cost estimates added to the loss at the stop, so 2% risk means 2% after costs."""
+    """Cost estimates added to the loss at the stop, so 2% risk means 2% after costs.
 
-    fee_estimate: NonNegative = 0.0005
+    Together they must cover the venue's taker fee (checked in ``Policy``): the exit at
+    the stop is a market order.
+    """
+
+    fee_estimate: FeeEstimate = 0.0005
     """Per side, as a fraction of notional (taker fee of Binance USD-M)."""
-    slippage_estimate: NonNegative = 0.0005
+    slippage_estimate: SlippageEstimate = 0.0005
     """Per side, as a fraction of notional (the venue's own estimate replaces it for entries when it has one)."""
-    fill_buffer: NonNegative = 0.0005
+    fill_buffer: FillBuffer = 0.0005
     """Adverse move allowed between a market entry's decision price and the bar it fills at (the latency
     bar): entries are sized at the decision price moved by the slippage estimate plus this, so the limits
     hold at the fill price, not only at the decision. Raise it with ``venue.latency_bars`` > 1."""

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from quantum_trader.config.base import PolicyModel
-from quantum_trader.config.types import AssetCode, Duration, Fraction, NonNegative, PositiveInt, Timeframe
+from quantum_trader.config.types import (
+    AssetCode,
+    Duration,
+    Fraction,
+    HourOfDay,
+    NonNegative,
+    PositiveInt,
+    Timeframe,
+)
 
 
 class Scenario(PolicyModel):
@@ -131,11 +139,20 @@ class EntryOrders(PolicyModel):
 class Venue(PolicyModel):
     exchange: str = "binanceusdm"
     fees: dict[str, VenueFees] = Field(default_factory=_default_fees)
-    funding_hours_utc: tuple[int, ...] = (0, 8, 16)
+    funding_hours_utc: tuple[HourOfDay, ...] = (0, 8, 16)
+    """UTC hours at which funding is paid; an hour listed twice would charge it twice."""
     latency_bars: int = Field(default=1, ge=1)
     """A signal at the close of bar t fills at the open of bar t + latency_bars; 0 would fill
     at the open of the very bar whose close made the decision (look-ahead), so it is refused."""
     entry: EntryOrders = EntryOrders()
+
+    @field_validator("funding_hours_utc")
+    @classmethod
+    def _each_hour_once(cls, hours: tuple[int, ...]) -> tuple[int, ...]:
+        twice = sorted({h for h in hours if hours.count(h) > 1})
+        if twice:
+            raise ValueError(f"lists hour {', '.join(map(str, twice))} twice")
+        return hours
 
 
 def _default_sectors() -> dict[str, tuple[str, ...]]:

@@ -34,6 +34,13 @@ from quantum_trader.config.signals import Signals
 from quantum_trader.config.universe import AssetRequirements, AssetTiers, Expansion, PositionSlots
 
 
+def _in_order(*pairs: tuple[str, float, str, float]) -> None:
+    """Each ``(a, value_a, b, value_b)`` must have ``value_a <= value_b``; the first that does not is the error."""
+    for low, low_value, high, high_value in pairs:
+        if low_value > high_value:
+            raise ValueError(f"{low} ({low_value}) must be <= {high} ({high_value})")
+
+
 class Policy(PolicyModel):
     per_asset: PerAssetLimits = PerAssetLimits()
     portfolio: PortfolioLimits = PortfolioLimits()
@@ -57,31 +64,33 @@ class Policy(PolicyModel):
 
     @model_validator(mode="after")
     def _limits_consistent(self) -> Policy:
-        pa, pf = self.per_asset, self.portfolio
-        if pa.max_daily_loss_per_asset > pf.max_daily_loss_portfolio:
+        pa, pf, slots = self.per_asset, self.portfolio, self.position_slots
+        _in_order(
+            ("per_asset.max_daily_loss_per_asset", pa.max_daily_loss_per_asset,
+             "portfolio.max_daily_loss_portfolio", pf.max_daily_loss_portfolio),
+            ("portfolio.max_daily_loss_portfolio", pf.max_daily_loss_portfolio,
+             "portfolio.max_drawdown_portfolio", pf.max_drawdown_portfolio),
+            ("per_asset.max_position_size", pa.max_position_size,
+             "portfolio.max_total_exposure", pf.max_total_exposure),
+            ("portfolio.max_correlated_exposure", pf.max_correlated_exposure,
+             "portfolio.max_total_exposure", pf.max_total_exposure),
+            ("per_asset.max_risk_per_trade", pa.max_risk_per_trade,
+             "per_asset.max_daily_loss_per_asset", pa.max_daily_loss_per_asset),
+            ("drift.exposure_alert", self.drift.exposure_alert, "portfolio.max_total_exposure", pf.max_total_exposure),
+            ("portfolio.max_positions", pf.max_positions, "position_slots.total_slots", slots.total_slots),
+        )
+        return self
+
+    @model_validator(mode="after")
+    def _costs_cover_the_taker_fee(self) -> Policy:
+        """The exit at the stop is a market order: an estimate below the taker fee makes 2% risk more than 2%."""
+        sizing, exchange = self.sizing, self.venue.exchange
+        fees = self.venue.fees.get(exchange)
+        estimate = sizing.fee_estimate + sizing.slippage_estimate
+        if fees is not None and estimate < fees.taker:
             raise ValueError(
-                f"per_asset.max_daily_loss_per_asset ({pa.max_daily_loss_per_asset}) must be <= "
-                f"portfolio.max_daily_loss_portfolio ({pf.max_daily_loss_portfolio})"
-            )
-        if pf.max_daily_loss_portfolio > pf.max_drawdown_portfolio:
-            raise ValueError(
-                f"portfolio.max_daily_loss_portfolio ({pf.max_daily_loss_portfolio}) must be <= "
-                f"portfolio.max_drawdown_portfolio ({pf.max_drawdown_portfolio})"
-            )
-        if pa.max_position_size > pf.max_total_exposure:
-            raise ValueError(
-                f"per_asset.max_position_size ({pa.max_position_size}) must be <= "
-                f"portfolio.max_total_exposure ({pf.max_total_exposure})"
-            )
-        if pa.max_risk_per_trade > pa.max_daily_loss_per_asset:
-            raise ValueError(
-                f"per_asset.max_risk_per_trade ({pa.max_risk_per_trade}) must be <= "
-                f"per_asset.max_daily_loss_per_asset ({pa.max_daily_loss_per_asset})"
-            )
-        if self.drift.exposure_alert > pf.max_total_exposure:
-            raise ValueError(
-                f"drift.exposure_alert ({self.drift.exposure_alert}) must be <= "
-                f"portfolio.max_total_exposure ({pf.max_total_exposure})"
+                f"sizing.fee_estimate + sizing.slippage_estimate ({estimate:.10g}) must be >= "
+                f"venue.fees.{exchange}.taker ({fees.taker}): a stop exit pays the taker fee"
             )
         return self
 
@@ -91,21 +100,22 @@ class Policy(PolicyModel):
         alloc = slots.allocation_by_tier
         reserved, t2, t3 = alloc.tier_1.reserved_slots, alloc.tier_2.max_slots, alloc.tier_3.max_slots
         free = slots.total_slots - reserved
+        tiers = "position_slots.allocation_by_tier"
         if reserved > slots.total_slots:
             raise ValueError(
-                f"position_slots: tier_1.reserved_slots ({reserved}) exceeds total_slots ({slots.total_slots})"
+                f"{tiers}.tier_1.reserved_slots ({reserved}) exceeds position_slots.total_slots ({slots.total_slots})"
             )
         for name, cap in (("tier_2", t2), ("tier_3", t3)):
             if cap > free:
                 raise ValueError(
-                    f"position_slots: {name}.max_slots ({cap}) exceeds the {free} slots left after "
-                    f"tier_1.reserved_slots ({reserved}) of total_slots ({slots.total_slots})"
+                    f"{tiers}.{name}.max_slots ({cap}) exceeds the {free} slots left after "
+                    f"{tiers}.tier_1.reserved_slots ({reserved}) of position_slots.total_slots ({slots.total_slots})"
                 )
         tier1 = len(self.asset_tiers.tier_1.assets)
         if reserved > tier1:
             raise ValueError(
-                f"position_slots.allocation_by_tier.tier_1.reserved_slots ({reserved}) exceeds the "
-                f"{tier1} tier-1 assets that could use them"
+                f"{tiers}.tier_1.reserved_slots ({reserved}) exceeds the {tier1} tier-1 assets (asset_tiers.tier_1) "
+                "that could use them"
             )
         return self
 

@@ -49,6 +49,23 @@ def _positive_int(value: int) -> int:
     return value
 
 
+def _cost_estimate(upper: float) -> AfterValidator:
+    """A per-side cost as a fraction of notional; the bound catches a percent written as a fraction."""
+
+    def check(value: float) -> float:
+        if not 0.0 <= value <= upper:
+            raise ValueError(f"must be in [0, {upper}] (per side: 0.0005 is 0.05%)")
+        return value
+
+    return AfterValidator(check)
+
+
+def _hour_of_day(value: int) -> int:
+    if not 0 <= value <= 23:
+        raise ValueError("must be an hour 0..23")
+    return value
+
+
 def _timeframe(value: str) -> str:
     try:
         timeframe_ms(value)
@@ -85,6 +102,14 @@ Correlation = Annotated[float, AfterValidator(_correlation)]
 Positive = Annotated[float, AfterValidator(_positive)]
 NonNegative = Annotated[float, AfterValidator(_non_negative)]
 PositiveInt = Annotated[int, AfterValidator(_positive_int)]
+FeeEstimate = Annotated[float, _cost_estimate(0.01)]
+"""A fee per side: at most 1% of notional (exchanges charge 0.02-0.1%)."""
+SlippageEstimate = Annotated[float, _cost_estimate(0.02)]
+"""Slippage per side: at most 2% of notional."""
+FillBuffer = Annotated[float, _cost_estimate(0.05)]
+"""An adverse price move allowed for the latency bar: at most 5%."""
+HourOfDay = Annotated[int, AfterValidator(_hour_of_day)]
+"""An hour of the UTC day, 0..23."""
 Timeframe = Annotated[str, AfterValidator(_timeframe)]
 Duration = Annotated[str, AfterValidator(_duration)]
 AssetCode = Annotated[str, AfterValidator(_asset_code)]
