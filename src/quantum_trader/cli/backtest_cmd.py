@@ -10,7 +10,7 @@ import typer
 from quantum_trader.cli.bar_timeframes import explicit_keys, finest_common_timeframe, fit_policy, policy_with_sets
 from quantum_trader.cli.console import console
 from quantum_trader.cli.errors import fail
-from quantum_trader.cli.options import catalog_root, optional_time, symbols_option, timeframe_option
+from quantum_trader.cli.options import catalog_root, optional_time, output_dir, symbols_option, timeframe_option
 
 if TYPE_CHECKING:
     from quantum_trader.analytics.backtest import BacktestResult
@@ -21,28 +21,33 @@ DEFAULT_SYMBOLS = "BTC,ETH,SOL,BNB,XRP,AVAX,LINK,MATIC"
 STRATEGIES = ("multi-asset", "sma-cross")
 
 
-def _strategy(name: str, params: list[str]) -> Strategy:
-    from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy
-
+def _params(name: str, params: list[str]) -> dict[str, int]:
+    """``--param NAME=INTEGER`` values, checked against the strategy before anything is imported or read."""
+    if name not in STRATEGIES:
+        raise fail(f"--strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
     values: dict[str, int] = {}
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit():
             raise fail(f"--param {item!r}: expected NAME=INTEGER, e.g. fast=10")
         values[key.strip()] = int(value)
+    if name == "multi-asset" and values:
+        raise fail(f"--param: multi-asset takes no --param (its settings are in the policy), got {values}")
+    unknown = set(values) - {"fast", "slow"}
+    if unknown:
+        raise fail(f"--param: sma-cross takes fast and slow, not {sorted(unknown)}")
+    return values
+
+
+def _strategy(name: str, values: dict[str, int]) -> Strategy:
+    from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy
+
     if name == "multi-asset":
-        if values:
-            raise fail(f"--param: multi-asset takes no --param (its settings are in the policy), got {values}")
         return MultiAssetStrategy()
-    if name == "sma-cross":
-        unknown = set(values) - {"fast", "slow"}
-        if unknown:
-            raise fail(f"--param: sma-cross takes fast and slow, not {sorted(unknown)}")
-        try:
-            return SmaCrossStrategy(**values)
-        except ValueError as exc:
-            raise fail(f"--param: {exc}") from None
-    raise fail(f"--strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
+    try:
+        return SmaCrossStrategy(**values)
+    except ValueError as exc:
+        raise fail(f"--param: {exc}") from None
 
 
 def _policy(path: str, sets: list[str]) -> tuple[Policy, str, bool]:
@@ -127,19 +132,22 @@ def backtest(
 
     if not math.isfinite(equity):
         raise fail(f"--equity {equity}: must be a finite amount of USDT")
-    chosen = _strategy(strategy, param)
+    values = _params(strategy, param)
     if entry is not None and entry not in ("market", "limit"):
         raise fail(f"--entry {entry!r}: choose market or limit")
     syms = symbols_option("--symbols", symbols)
     start_ms, end_ms = optional_time("--start", start), optional_time("--end", end)
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise fail(f"--end {end!r} is not after --start {start!r}")
+    root = catalog_root(catalog)
+    output_dir("--runs", runs)
+    chosen = _strategy(strategy, values)
     pol, policy_name, plain = _policy(policy, set_)
     if entry is not None:
         venue = pol.venue.model_copy(update={"entry": pol.venue.entry.model_copy(update={"type": entry})})
         pol = pol.model_copy(update={"venue": venue})
-    root = catalog_root(catalog)
-    tf = timeframe_option("--timeframe", timeframe) if timeframe else finest_common_timeframe(root, syms, exchange)
+    tf = (timeframe_option("--timeframe", timeframe) if timeframe is not None
+          else finest_common_timeframe(root, syms, exchange))
     if chosen.name == "multi-asset":
         file = None if policy in ("plain", "default") else Path(policy)
         pol, notes = fit_policy(pol, tf, explicit_keys(file, set_))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quantum_trader.cli.errors import fail
+from quantum_trader.cli.options import policy_problem
 from quantum_trader.domain.time import timeframe_ms
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def policy_with_sets(path: Path | None, sets: Sequence[str]) -> Policy:
     try:
         return load_policy(path, env={**os.environ, **overrides})
     except PolicyError as exc:
-        message = str(exc)
+        message = policy_problem(str(exc))
         for item, key in zip(sets, overrides, strict=True):
             message = message.replace(f"{key}:", f"--set {item.strip()}:")
         raise fail(f"invalid policy {message}") from None

@@ -303,7 +303,7 @@ def download_cmd(
 
     names = list(symbols_option("--symbols", symbols))
     since_ms = time_option("--since", since)
-    until_ms = time_option("--until", until) if until else None
+    until_ms = time_option("--until", until) if until is not None else None
     cat = _catalog(catalog, must_exist=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                         TimeRemainingColumn(), console=_console(), transient=False)

@@ -17,7 +17,7 @@ import typer
 from quantum_trader.cli.backtest_cmd import print_headline
 from quantum_trader.cli.console import console
 from quantum_trader.cli.gates_cmd import print_verdict
-from quantum_trader.cli.options import load_policy_or_exit
+from quantum_trader.cli.options import load_policy_or_exit, output_dir
 from quantum_trader.cli.screen_cmd import gather, load_markets_file
 from quantum_trader.cli.synth_cmd import MAX_DAYS, generate_into, print_summary
 from quantum_trader.domain.symbols import asset_of, perp_symbol
@@ -46,6 +46,7 @@ def demo(
     from quantum_trader.data.synthetic import SynthConfig
     from quantum_trader.engine.strategy import MultiAssetStrategy
 
+    output_dir("--out", out)
     policy = load_policy_or_exit(None)
     started = time.perf_counter()
     catalog = out / "catalog"

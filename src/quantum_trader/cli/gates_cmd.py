@@ -65,12 +65,25 @@ def read_journal(read: Callable[[], T]) -> T:
 
 def collect_evidence(target: str, journal: Journal | None) -> Evidence:
     """A run folder (plus the journal's drills), or a journal alone (drills only)."""
+    path = Path(target)
+    if not target.strip() or ("://" not in target and not path.exists()):
+        raise fail(f"{target!r}: neither a run folder nor a journal (a SQLite file or a database URL)")
     from quantum_trader.analytics.gates_evidence import Evidence
-    from quantum_trader.analytics.run_folder import RunFolderError
+    from quantum_trader.analytics.run_folder import (
+        EQUITY_FILE,
+        EVENTS_FILE,
+        METRICS_FILE,
+        TRADES_FILE,
+        RunFolderError,
+    )
+
+    run_files = (TRADES_FILE, EQUITY_FILE, EVENTS_FILE, METRICS_FILE)
+    if path.is_dir() and not any((path / name).exists() for name in run_files):
+        raise fail(f"{target}: not a run folder (it holds none of {', '.join(run_files)}); "
+                   "pass runs/<run-id> as written by `quantum-trader backtest`")
 
     drills = tuple(read_journal(journal.drills)) if journal is not None else ()
     drill_source = f"journal {journal.url}" if journal is not None else ""
-    path = Path(target)
     try:
         if path.is_dir():
             return Evidence.from_run(path, drills=drills, drill_source=drill_source)
@@ -136,8 +149,6 @@ def gates(
 
     Example: quantum-trader gates runs/20250101-000000-multi-asset --phase 0 --journal journal.sqlite
     """
-    from quantum_trader.analytics.gates import evaluate_gate
-
     policy = load_policy_or_exit(policy_file)
     chosen = journal_target(journal)
     store = open_journal(chosen) if journal is not None or Path(chosen).is_file() or "://" in chosen else None
@@ -148,6 +159,8 @@ def gates(
     )
     if current > 2:
         raise fail("the current phase is 3: there is no further gate (pass --phase 0, 1 or 2)")
+    from quantum_trader.analytics.gates import evaluate_gate
+
     verdict = evaluate_gate(current, evidence, policy)
     if as_json:
         sys.stdout.write(json.dumps(verdict.to_dict(), indent=2, default=str) + "\n")

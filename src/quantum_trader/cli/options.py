@@ -67,10 +67,22 @@ def catalog_root(catalog: Path | None, *, must_exist: bool = True) -> Path:
     from quantum_trader.data.catalog import default_catalog_root
 
     root = catalog if catalog is not None else default_catalog_root()
+    how = "--catalog" if catalog is not None else "the default catalog (set --catalog or $QT_CATALOG)"
+    if root.exists() and not root.is_dir():
+        raise fail(f"catalog {root} is a file, not a folder ({how})")
     if must_exist and not root.is_dir():
-        how = "--catalog" if catalog is not None else "the default catalog (set --catalog or $QT_CATALOG)"
         raise fail(f"catalog {root} does not exist ({how}); fill it with `quantum-trader data ingest|download|synth`")
     return root
+
+
+def output_dir(option: str, path: Path) -> Path:
+    """A folder a command will write into: refused at once if a file is in the way (not after minutes of work)."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise fail(f"{option} {path}: {part} is a file, not a folder")
+            break
+    return path
 
 
 def load_policy_or_exit(path: Path | None, env: dict[str, str] | None = None) -> Policy:
@@ -80,4 +92,13 @@ def load_policy_or_exit(path: Path | None, env: dict[str, str] | None = None) ->
     try:
         return load_policy(path) if env is None else load_policy(path, env=env)
     except PolicyError as exc:
-        raise fail(f"invalid policy {exc}") from None
+        raise fail(f"invalid policy {policy_problem(str(exc))}") from None
+
+
+def policy_problem(message: str) -> str:
+    """A policy error as printed: one line per problem; a YAML parser's message, which spans several
+    lines (the offending text with a caret under the column), folded into its one line."""
+    head, sep, rest = message.partition("not valid YAML:")
+    if not sep:
+        return message
+    return f"{head}{sep} " + " ".join(word for word in rest.split() if word != "^")

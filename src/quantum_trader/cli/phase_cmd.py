@@ -31,7 +31,7 @@ from quantum_trader.cli.gates_cmd import (
     print_verdict,
     read_journal,
 )
-from quantum_trader.cli.options import symbol_option
+from quantum_trader.cli.options import catalog_root, symbol_option
 
 if TYPE_CHECKING:
     from quantum_trader.journal.store import Journal
@@ -206,6 +206,8 @@ def drill(
 
     policy = load_policy_or_exit(policy_file)
     _given_prices(price or [])
+    if catalog is not None:
+        catalog_root(catalog)
     store = _journal(journal)
     current = read_journal(lambda: store.current_phase(policy.expansion.start_phase))
     prices = _prices(policy.phase_assets(current), price or [], catalog)

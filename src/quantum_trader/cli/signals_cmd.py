@@ -156,8 +156,6 @@ def signals(
 
     Example: quantum-trader signals --symbols BTC,ETH --at 2025-03-20T12:00 --plot signals.html
     """
-    from quantum_trader.signals.pipeline import SignalSet
-
     syms = list(symbols_option("--symbols", symbols))
     at_ms = time_option("--at", at)
     pol = policy_with_sets(policy, set_)
@@ -171,6 +169,8 @@ def signals(
     pol, notes = fit_policy(pol, coarsest, explicit_keys(policy, set_))
     for note in notes:
         console.print(f"[yellow]policy[/] {note}", highlight=False)
+    from quantum_trader.signals.pipeline import SignalSet
+
     try:
         sset = SignalSet(syms, pol)
     except ValueError as exc:
@@ -215,7 +215,7 @@ def check_lookahead(
 
     pol = load_policy_or_exit(policy)
     symbol = symbol_option("--symbol", symbol)
-    tf = timeframe_option("--timeframe", timeframe) if timeframe else pol.signals.model.timeframe
+    tf = timeframe_option("--timeframe", timeframe) if timeframe is not None else pol.signals.model.timeframe
     if catalog is not None and not synthetic:
         catalog = catalog_root(catalog)
     try:

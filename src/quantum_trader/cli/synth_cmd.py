@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from quantum_trader.cli.errors import fail
-from quantum_trader.cli.options import symbols_option
+from quantum_trader.cli.options import output_dir, symbols_option
 from quantum_trader.domain.symbols import asset_of
 
 if TYPE_CHECKING:
@@ -114,7 +114,8 @@ def synth(
 
     Example: quantum-trader data synth --days 90 --seed 7
     """
-    market = generate_into(_config(days, seed, assets), catalog)
+    config = _config(days, seed, assets)
+    market = generate_into(config, output_dir("--catalog", catalog))
     print_summary(market)
 
 

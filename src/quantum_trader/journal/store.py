@@ -168,8 +168,8 @@ class Journal:
                                  and parsed.database != ":memory:" else None)
             self.engine: Engine = create_engine(raw)
         except (SQLAlchemyError, ValueError, ModuleNotFoundError) as exc:
-            raise JournalError(f"journal {self.url}: cannot open ({redact_text(str(exc), self._password)})"
-                               ) from None
+            detail = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise JournalError(f"journal {self.url}: cannot open ({redact_text(detail, self._password)})") from None
         self._tables_ready = False
 
     def __repr__(self) -> str:
