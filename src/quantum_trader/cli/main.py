@@ -27,7 +27,6 @@ from quantum_trader.cli.errors import DEBUG_ENV, ErrorLineGroup
 
 app = typer.Typer(
     cls=ErrorLineGroup,
-    help="Quantum Trader: multi-asset crypto perpetuals under a strict, measured risk framework.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -66,10 +65,5 @@ for _group in app.registered_groups:
         _group.typer_instance.rich_markup_mode = None
 
 
-def main() -> None:
-    """The console script's entry point."""
-    app()
-
-
 if __name__ == "__main__":
-    main()
+    app()

@@ -50,7 +50,8 @@ def _read(root: Path, symbol: str, timeframe: str, start_ms: int, at_ms: int,
 
     cat = Catalog(root)
     errors: list[str] = []
-    sources = dict.fromkeys((timeframe, *SOURCE_TIMEFRAMES, *sorted(held, key=timeframe_ms)))
+    held = sorted(held, key=timeframe_ms)  # what the catalog holds for the symbol, when known: no futile reads
+    sources = dict.fromkeys((timeframe, *(held or SOURCE_TIMEFRAMES)))
     for source in sources:
         if timeframe_ms(timeframe) % timeframe_ms(source):
             continue

@@ -167,7 +167,10 @@ class Journal:
             self._sqlite_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database
                                  and parsed.database != ":memory:" else None)
             self.engine: Engine = create_engine(raw)
-        except (SQLAlchemyError, ValueError, ModuleNotFoundError) as exc:
+        except ModuleNotFoundError as exc:
+            raise JournalError(f"journal {self.url}: cannot open (its database driver is not installed: {exc}; "
+                               f"install it, e.g. pip install {exc.name})") from None
+        except (SQLAlchemyError, ValueError) as exc:
             detail = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise JournalError(f"journal {self.url}: cannot open ({redact_text(detail, self._password)})") from None
         self._tables_ready = False
