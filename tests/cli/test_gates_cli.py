@@ -52,9 +52,10 @@ def test_json_verdict_after_a_drill_allows_promotion(tmp_path: Path) -> None:
 
 def test_a_journal_alone_is_evidence_of_drills_only(tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
-    from quantum_trader.journal.store import Journal
+    from quantum_trader.journal.store import Journal, PhaseChange, PhaseEventKind
 
-    Journal(journal)
+    # a journal exists once something is recorded in it (opening one creates nothing)
+    Journal(journal).record_phase_change(PhaseChange(1, PhaseEventKind.INIT, None, 0, "start", False, "ana"))
     result = runner.invoke(app, ["gates", str(journal), "--json"], env=WIDE)
     assert result.exit_code == 1
     statuses = {c["name"]: c["status"] for c in json.loads(result.output)["criteria"]}

@@ -68,7 +68,7 @@ def test_a_bad_file_is_one_line_and_keeps_the_stored_listing(tmp_path: Path) -> 
     for args in (["--from", str(bad)], ["--from", str(BYBIT)], ["--from", str(tmp_path / "missing.json")]):
         result = run(*args, "--catalog", str(cat))
         assert result.exit_code == 2, result.output
-        assert result.output.strip().count("\n") == 0 and result.output.startswith("error ")
+        assert result.output.strip().count("\n") == 0 and result.output.startswith("error: ")
         assert args[1] in result.output
     assert markets_path(cat, "binanceusdm").read_bytes() == stored
 

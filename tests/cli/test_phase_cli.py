@@ -52,7 +52,11 @@ def test_force_with_reason_is_recorded_and_demote_always_works(tmp_path: Path) -
 
 
 def test_drill_without_a_price_source_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["killswitch", "drill", "--journal", str(tmp_path / "j.sqlite"), "--catalog",
                                  str(tmp_path / "empty")], env=WIDE)
     assert result.exit_code == 2 and "no price for BTC" in result.output
+    missing = runner.invoke(app, ["killswitch", "drill", "--price", "BTC=60000", "--journal",
+                                  str(tmp_path / "j.sqlite"), "--catalog", str(tmp_path / "missing")], env=WIDE)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
     assert Journal(tmp_path / "j.sqlite").drills() == []

@@ -57,8 +57,12 @@ def test_signals_without_btc_or_data_is_one_clear_error(app: typer.Typer, catalo
                                    str(root)])
     assert res.exit_code == 2 and "baseline asset BTC" in res.output
     res = CliRunner().invoke(app, ["signals", "--symbols", ",".join(SYMS), "--at", "2024-02-01",
+                                   "--catalog", str(tmp_path / "missing")], terminal_width=200)
+    assert res.exit_code == 2 and "missing does not exist" in " ".join(res.output.split())
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(app, ["signals", "--symbols", ",".join(SYMS), "--at", "2024-02-01",
                                    "--catalog", str(tmp_path / "empty")], terminal_width=200)
-    assert res.exit_code == 2 and "no usable 1h bars for BTC/USDT:USDT" in " ".join(res.output.split())
+    assert res.exit_code == 2 and "no candles for BTC/USDT:USDT" in " ".join(res.output.split())
 
 
 def test_check_lookahead_passes_shipped_and_reports_a_leak(app: typer.Typer, tmp_path: Path,

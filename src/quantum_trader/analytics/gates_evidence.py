@@ -114,7 +114,8 @@ def monthly_equity_pnl(equity: pd.DataFrame, months: list[Month]) -> list[float]
 
 def monthly_trade_pnl(trades: pd.DataFrame, months: list[Month], asset: str | None = None) -> list[float]:
     """Net P&L of trades closed in each month, of one asset or of all."""
-    chosen = trades if asset is None else trades[[asset_of(s) == asset for s in trades["symbol"]]]
+    # a boolean array, not a list: an empty list would select no columns instead of no rows
+    chosen = trades if asset is None else trades[np.array([asset_of(s) == asset for s in trades["symbol"]], bool)]
     exits = chosen["exit_ts"].to_numpy(np.int64)
     pnl = chosen["pnl"].to_numpy(np.float64)
     return [float(pnl[(exits >= _ms(m.start)) & (exits < _ms(m.end))].sum()) for m in months]

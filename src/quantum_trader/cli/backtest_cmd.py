@@ -3,58 +3,64 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, default_settings, run_backtest
+from quantum_trader.cli.bar_timeframes import explicit_keys, finest_common_timeframe, fit_policy, policy_with_sets
 from quantum_trader.cli.console import console
-from quantum_trader.cli.progress import stage_progress
-from quantum_trader.config import Policy, PolicyError, load_policy
-from quantum_trader.data.catalog import CatalogError, default_catalog_root
-from quantum_trader.domain.symbols import perp_symbol
-from quantum_trader.domain.time import parse_time
-from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy, Strategy
+from quantum_trader.cli.errors import fail
+from quantum_trader.cli.options import catalog_root, optional_time, output_dir, symbols_option, timeframe_option
+
+if TYPE_CHECKING:
+    from quantum_trader.analytics.backtest import BacktestResult
+    from quantum_trader.config import Policy
+    from quantum_trader.engine.strategy import Strategy
 
 DEFAULT_SYMBOLS = "BTC,ETH,SOL,BNB,XRP,AVAX,LINK,MATIC"
 STRATEGIES = ("multi-asset", "sma-cross")
 
 
-def _strategy(name: str, params: list[str]) -> Strategy:
+def _params(name: str, params: list[str]) -> dict[str, int]:
+    """``--param NAME=INTEGER`` values, checked against the strategy before anything is imported or read."""
+    if name not in STRATEGIES:
+        raise fail(f"--strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
     values: dict[str, int] = {}
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit():
-            raise typer.BadParameter(f"--param {item!r}: expected NAME=INTEGER, e.g. fast=10")
+            raise fail(f"--param {item!r}: expected NAME=INTEGER, e.g. fast=10")
         values[key.strip()] = int(value)
+    if name == "multi-asset" and values:
+        raise fail(f"--param: multi-asset takes no --param (its settings are in the policy), got {values}")
+    unknown = set(values) - {"fast", "slow"}
+    if unknown:
+        raise fail(f"--param: sma-cross takes fast and slow, not {sorted(unknown)}")
+    return values
+
+
+def _strategy(name: str, values: dict[str, int]) -> Strategy:
+    from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy
+
     if name == "multi-asset":
-        if values:
-            raise typer.BadParameter(f"multi-asset takes no --param (its settings are in the policy), got {values}")
         return MultiAssetStrategy()
-    if name == "sma-cross":
-        unknown = set(values) - {"fast", "slow"}
-        if unknown:
-            raise typer.BadParameter(f"sma-cross takes fast and slow, not {sorted(unknown)}")
-        return SmaCrossStrategy(**values)
-    raise typer.BadParameter(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-
-
-def _policy(path: str) -> tuple[Policy, str, bool]:
-    """``plain`` is the default policy with fixed-fraction sizing and no portfolio limits."""
-    if path == "plain":
-        return load_policy(), "plain", True
     try:
-        if path == "default":
-            return load_policy(), "default", False
-        return load_policy(Path(path)), Path(path).name, False
-    except PolicyError as exc:
-        console.print(f"[bold red]invalid policy[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+        return SmaCrossStrategy(**values)
+    except ValueError as exc:
+        raise fail(f"--param: {exc}") from None
+
+
+def _policy(path: str, sets: list[str]) -> tuple[Policy, str, bool]:
+    """``plain`` is the default policy with fixed-fraction sizing and no portfolio limits."""
+    if path in ("plain", "default"):
+        return policy_with_sets(None, sets), path, path == "plain"
+    return policy_with_sets(Path(path), sets), Path(path).name, False
 
 
 def print_headline(result: BacktestResult) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     m = result.metrics
 
     def pct(key: str) -> str:
@@ -90,19 +96,26 @@ def print_headline(result: BacktestResult) -> None:
 
 
 def backtest(
-    symbols: Annotated[str, typer.Option(help="Assets or unified symbols, comma-separated.")] = DEFAULT_SYMBOLS,
+    symbols: Annotated[str, typer.Option(
+        help="Assets or symbols, comma-separated: BTC, BTCUSDT or BTC/USDT:USDT.")] = DEFAULT_SYMBOLS,
     strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)}.")] = "multi-asset",
     param: Annotated[list[str], typer.Option("--param", help="Strategy parameter NAME=VALUE (repeatable).")] = [],  # noqa: B006
     policy: Annotated[
         str, typer.Option(help="'default', 'plain' (fixed-fraction, no portfolio limits) or a policy YAML file.")
     ] = "default",
+    set_: Annotated[list[str], typer.Option(
+        "--set", help="Policy setting KEY=VALUE over the policy (repeatable), e.g. correlation.returns_timeframe=1h."
+    )] = [],  # noqa: B006
     catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default ./catalog or env QT_CATALOG).")] = None,
     exchange: Annotated[str | None, typer.Option(help="Exchange in the catalog (default: the only one).")] = None,
     start: Annotated[str | None, typer.Option(help="First bar time (UTC), e.g. 2025-01-01.")] = None,
     end: Annotated[str | None, typer.Option(help="End time (UTC, exclusive).")] = None,
-    timeframe: Annotated[str, typer.Option(help="Bar timeframe read from the catalog.")] = "1m",
-    phase: Annotated[int, typer.Option(help="Expansion phase in force (0-3): decides the tradable assets.")] = 3,
-    equity: Annotated[float, typer.Option(help="Starting equity in USDT.")] = 100_000.0,
+    timeframe: Annotated[str | None, typer.Option(
+        help="Bar timeframe read from the catalog (default: the finest it holds for every symbol).",
+        show_default=False)] = None,
+    phase: Annotated[int, typer.Option(
+        min=0, max=3, help="Expansion phase in force (0-3): decides the tradable assets.")] = 3,
+    equity: Annotated[float, typer.Option(min=1.0, help="Starting equity in USDT.")] = 100_000.0,
     runs: Annotated[Path, typer.Option(help="Folder for run folders.", envvar="QT_RUNS")] = Path("runs"),
     no_slippage: Annotated[bool, typer.Option("--no-slippage", help="Fill exactly at the reference price.")] = False,
     entry: Annotated[str | None, typer.Option(
@@ -111,26 +124,54 @@ def backtest(
 ) -> None:
     """Backtest a strategy over the catalog with the whole risk policy; writes runs/<run-id>/ with a report.
 
+    On hourly bars the policy's 5m correlation returns become 1h (one line says so).
+
     Example: quantum-trader backtest --symbols BTC,ETH,SOL --start 2025-01-01 --end 2025-03-01
     """
-    chosen = _strategy(strategy, param)
-    pol, policy_name, plain = _policy(policy)
+    import math
+
+    if not math.isfinite(equity):
+        raise fail(f"--equity {equity}: must be a finite amount of USDT")
+    values = _params(strategy, param)
+    if entry is not None and entry not in ("market", "limit"):
+        raise fail(f"--entry {entry!r}: choose market or limit")
+    syms = symbols_option("--symbols", symbols)
+    start_ms, end_ms = optional_time("--start", start), optional_time("--end", end)
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        raise fail(f"--end {end!r} is not after --start {start!r}")
+    root = catalog_root(catalog)
+    output_dir("--runs", runs)
+    chosen = _strategy(strategy, values)
+    pol, policy_name, plain = _policy(policy, set_)
     if entry is not None:
-        if entry not in ("market", "limit"):
-            raise typer.BadParameter(f"--entry {entry!r}: choose market or limit")
         venue = pol.venue.model_copy(update={"entry": pol.venue.entry.model_copy(update={"type": entry})})
         pol = pol.model_copy(update={"venue": venue})
-    syms = tuple(perp_symbol(s.strip()) for s in symbols.split(",") if s.strip())
+    tf = (timeframe_option("--timeframe", timeframe) if timeframe is not None
+          else finest_common_timeframe(root, syms, exchange))
+    if chosen.name == "multi-asset":
+        file = None if policy in ("plain", "default") else Path(policy)
+        pol, notes = fit_policy(pol, tf, explicit_keys(file, set_))
+        for note in notes:
+            console.print(f"[yellow]policy[/] {note}", highlight=False)
+    _run(root, syms, chosen, pol, policy_name, plain, exchange=exchange, timeframe=tf, start_ms=start_ms,
+         end_ms=end_ms, runs=runs, phase=phase, equity=equity, slippage=not no_slippage)
+
+
+def _run(root: Path, syms: tuple[str, ...], chosen: Strategy, pol: Policy, policy_name: str, plain: bool, *,
+         exchange: str | None, timeframe: str, start_ms: int | None, end_ms: int | None, runs: Path, phase: int,
+         equity: float, slippage: bool) -> None:
+    from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
+    from quantum_trader.cli.progress import stage_progress
+    from quantum_trader.data.catalog import CatalogError
+
     try:
         request = BacktestRequest(
-            catalog=catalog or default_catalog_root(), symbols=syms, strategy=chosen, policy=pol,
-            policy_name=policy_name, exchange=exchange, timeframe=timeframe,
-            start_ms=parse_time(start) if start else None, end_ms=parse_time(end) if end else None, runs_dir=runs,
-            settings=default_settings(pol, phase=phase, plain=plain, equity=equity, slippage=not no_slippage),
+            catalog=root, symbols=syms, strategy=chosen, policy=pol, policy_name=policy_name, exchange=exchange,
+            timeframe=timeframe, start_ms=start_ms, end_ms=end_ms, runs_dir=runs,
+            settings=default_settings(pol, phase=phase, plain=plain, equity=equity, slippage=slippage),
         )
         with stage_progress("backtest") as update:
             result = run_backtest(request, progress=update)
     except (CatalogError, ValueError) as exc:
-        console.print(f"[bold red]backtest failed[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(f"backtest failed: {exc}") from None
     print_headline(result)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-
 
 class _CurrentConsole:
     def __getattr__(self, name: str) -> Any:
+        from rich.console import Console  # on first print, not when a command module is imported
+
         return getattr(Console(soft_wrap=True), name)
 
 

@@ -11,25 +11,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import ccxt
-import pandas as pd
 import typer
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from quantum_trader.data.catalog import DEFAULT_EXCHANGE, Catalog, DatasetInfo, default_catalog_root
-from quantum_trader.data.catalog_schema import Series, columns_of
-from quantum_trader.data.download import DownloadProgress, download
-from quantum_trader.data.ingest import ingest_file
-from quantum_trader.data.quality import QualityReport, check_frame
-from quantum_trader.data.resample import resample_bars, resample_trade_flow
-from quantum_trader.domain.market import DataKind
-from quantum_trader.domain.time import parse_time, to_datetime
+from quantum_trader.cli.errors import say_error
+from quantum_trader.cli.options import DEFAULT_EXCHANGE, catalog_root, symbol_option, symbols_option, time_option
+from quantum_trader.domain.kinds import DataKind
+from quantum_trader.domain.time import to_datetime
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+
+    from quantum_trader.data.catalog import Catalog, DatasetInfo
+    from quantum_trader.data.catalog_schema import Series
+    from quantum_trader.data.download import DownloadProgress
+    from quantum_trader.data.quality import QualityReport
 
 app = typer.Typer(
     help="Market data: ingest files, download from exchanges, list, check and resample the catalog.",
@@ -39,6 +38,8 @@ app = typer.Typer(
 
 def _console() -> Console:
     """A fresh console per call, so the terminal width (or $COLUMNS) is read when printing."""
+    from rich.console import Console
+
     return Console()
 
 CatalogOpt = Annotated[
@@ -48,8 +49,11 @@ CatalogOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _catalog(root: Path | None) -> Catalog:
-    return Catalog(root if root is not None else default_catalog_root())
+def _catalog(root: Path | None, *, must_exist: bool = True) -> Catalog:
+    """The catalog; one that does not exist is an error for every command but those that fill it."""
+    from quantum_trader.data.catalog import Catalog
+
+    return Catalog(catalog_root(root, must_exist=must_exist))
 
 
 def _say(markup: str) -> None:
@@ -58,7 +62,7 @@ def _say(markup: str) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    _say(f"[bold red]error[/] {escape(message)}")
+    say_error(f"error: {message}")
     return typer.Exit(code=2)
 
 
@@ -69,7 +73,9 @@ def _errors(prefix: str = "") -> Iterator[None]:
         yield
     except (ValueError, OSError) as exc:
         raise _fail(f"{prefix}{exc}") from None
-    except ccxt.BaseError as exc:
+    except Exception as exc:
+        if not type(exc).__module__.startswith("ccxt"):  # ccxt is imported only by the commands that use it
+            raise
         raise _fail(f"{prefix}exchange error: {exc}; pages already received are stored, re-run to resume"
                     ) from None
 
@@ -86,7 +92,8 @@ class VolumeUnit(StrEnum):
 @app.command("ingest")
 def ingest(
     file: Annotated[Path, typer.Argument(help="Candle, funding, book or trade file (CSV, gz, zip, Feather...).")],
-    symbol: Annotated[str | None, typer.Option("--symbol", help="Unified symbol; default: the file's own.")] = None,
+    symbol: Annotated[str | None, typer.Option(
+        "--symbol", help="BTC, BTCUSDT or BTC/USDT:USDT; default: the file's own.")] = None,
     timeframe: Annotated[str | None, typer.Option("--timeframe", help="e.g. 1m, 1h; default: the file's.")] = None,
     catalog: CatalogOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Loader format name; default: detected.")] = None,
@@ -102,7 +109,12 @@ def ingest(
 
     Example: quantum-trader data ingest BTCUSDT.csv.gz --symbol BTC/USDT:USDT --timeframe 1h
     """
-    cat = _catalog(catalog)
+    from rich.markup import escape
+
+    from quantum_trader.data.ingest import ingest_file
+
+    symbol = None if symbol is None else symbol_option("--symbol", symbol)
+    cat = _catalog(catalog, must_exist=False)
     with _errors():
         result = ingest_file(cat, file, symbol=symbol, timeframe=timeframe, exchange=exchange, fmt=fmt, kind=kind,
                              repair=repair, volume_unit=None if volume_unit is None else volume_unit.value)
@@ -139,12 +151,15 @@ def list_(catalog: CatalogOpt = None, as_json: JsonOpt = False) -> None:
 
     Example: quantum-trader data list --json
     """
-    infos = _catalog(catalog).datasets()
+    from rich.markup import escape
+
+    cat = _catalog(catalog)
+    infos = cat.datasets()
     if as_json:
         typer.echo(json.dumps([_info_dict(i) for i in infos], indent=2))
         return
     console = _console()
-    console.print(f"catalog [bold]{escape(str(_catalog(catalog).root))}[/]")
+    console.print(f"catalog [bold]{escape(str(cat.root))}[/]")
     if not infos:
         console.print("[yellow]empty[/]: add data with `quantum-trader data ingest|download|synth`")
     for exchange in sorted({i.exchange for i in infos}):
@@ -157,6 +172,9 @@ def _minute(ts: int | None) -> str:
 
 def _datasets_table(infos: list[DatasetInfo], title: str) -> Table:
     """One line per dataset, narrow enough for 80 columns (the exchange is in the title, not a column)."""
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
     for col in ("symbol", "kind", "tf", "rows", "first (UTC)", "last (UTC)"):
         table.add_column(col, justify="right" if col == "rows" else "left", no_wrap=True)
@@ -167,6 +185,11 @@ def _datasets_table(infos: list[DatasetInfo], title: str) -> Table:
 
 
 def _stored_report(cat: Catalog, info: DatasetInfo) -> QualityReport:
+    import pandas as pd
+
+    from quantum_trader.data.catalog_schema import columns_of
+    from quantum_trader.data.quality import check_frame
+
     series = cat.read(info.symbol, info.kind, info.timeframe, exchange=info.exchange)
     frame = pd.DataFrame(columns_of(series))
     return check_frame(frame, info.kind, timeframe=info.timeframe, source=info.label())
@@ -174,7 +197,8 @@ def _stored_report(cat: Catalog, info: DatasetInfo) -> QualityReport:
 
 @app.command("check")
 def check(
-    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this unified symbol.")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol (BTC, BTCUSDT or BTC/USDT:USDT).")
+                      ] = None,
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -182,6 +206,10 @@ def check(
 
     Example: quantum-trader data check --symbol BTC/USDT:USDT
     """
+    from rich.markup import escape
+    from rich.table import Table
+
+    symbol = None if symbol is None else symbol_option("--symbol", symbol)
     cat = _catalog(catalog)
     infos = [i for i in cat.datasets() if symbol is None or i.symbol == symbol]
     if not infos:
@@ -207,7 +235,7 @@ def _split(text: str) -> list[str]:
 
 @app.command("resample")
 def resample(
-    symbol: Annotated[str, typer.Option("--symbol", help="Unified symbol, e.g. BTC/USDT:USDT.")],
+    symbol: Annotated[str, typer.Option("--symbol", help="BTC, BTCUSDT or BTC/USDT:USDT.")],
     to: Annotated[str, typer.Option("--to", help="Target timeframe(s), comma-separated, e.g. 5m,1h.")],
     source_tf: Annotated[str, typer.Option("--from", help="Source timeframe in the catalog.")] = "1m",
     catalog: CatalogOpt = None,
@@ -218,6 +246,9 @@ def resample(
 
     Example: quantum-trader data resample --symbol BTC/USDT:USDT --from 1m --to 5m,1h
     """
+    from quantum_trader.data.resample import resample_bars, resample_trade_flow
+
+    symbol = symbol_option("--symbol", symbol)
     cat = _catalog(catalog)
     with _errors():
         targets = _split(to)
@@ -253,7 +284,7 @@ def _progress_callback(progress: Progress) -> Callable[[DownloadProgress], None]
 
 @app.command("download")
 def download_cmd(
-    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated unified symbols.")],
+    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated: BTC, BTCUSDT or BTC/USDT:USDT.")],
     since: Annotated[str, typer.Option("--since", help="Start (UTC), e.g. 2024-01-01; resumes past stored data.")],
     exchange: Annotated[str, typer.Option("--exchange", help="ccxt exchange id.")] = DEFAULT_EXCHANGE,
     timeframe: Annotated[str, typer.Option("--timeframe", help="Candle timeframe.")] = "1m",
@@ -266,11 +297,14 @@ def download_cmd(
 
     Example: quantum-trader data download --exchange binanceusdm --symbols BTC/USDT:USDT --since 2024-01-01
     """
-    cat = _catalog(catalog)
-    with _errors():
-        names = _split(symbols)
-        since_ms = parse_time(since)
-        until_ms = parse_time(until) if until else None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from quantum_trader.data.download import download
+
+    names = list(symbols_option("--symbols", symbols))
+    since_ms = time_option("--since", since)
+    until_ms = time_option("--until", until) if until is not None else None
+    cat = _catalog(catalog, must_exist=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                         TimeRemainingColumn(), console=_console(), transient=False)
     with _errors(), progress:

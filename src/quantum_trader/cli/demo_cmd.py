@@ -10,33 +10,27 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
-from quantum_trader.analytics.gates import evaluate_gate
-from quantum_trader.analytics.gates_evidence import Evidence
 from quantum_trader.cli.backtest_cmd import print_headline
 from quantum_trader.cli.console import console
 from quantum_trader.cli.gates_cmd import print_verdict
-from quantum_trader.cli.progress import stage_progress
+from quantum_trader.cli.options import load_policy_or_exit, output_dir
 from quantum_trader.cli.screen_cmd import gather, load_markets_file
-from quantum_trader.cli.synth_cmd import generate_into, print_summary
-from quantum_trader.config import Policy, PolicyError, load_policy
-from quantum_trader.data.catalog import Catalog
-from quantum_trader.data.synthetic import SynthConfig
-from quantum_trader.data.synthetic.writer import MARKETS_FILE
+from quantum_trader.cli.synth_cmd import MAX_DAYS, generate_into, print_summary
 from quantum_trader.domain.symbols import asset_of, perp_symbol
-from quantum_trader.engine.strategy import MultiAssetStrategy
-from quantum_trader.universe.screening import Status, screen_asset
+
+if TYPE_CHECKING:
+    from quantum_trader.config import Policy
 
 DEFAULT_OUT = Path(os.environ.get("QT_DEMO_DIR", "demo-output"))
 
 
 def demo(
-    days: Annotated[int, typer.Option(help="Days of synthetic 1m history to generate.")] = 90,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic market (same seed, same market).")] = 7,
+    days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Days of synthetic 1m history to generate.")] = 90,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic market (same seed, same market).")] = 7,
     out: Annotated[
         Path, typer.Option(help="Folder for the demo's catalog and outputs (env QT_DEMO_DIR).")
     ] = DEFAULT_OUT,
@@ -45,11 +39,15 @@ def demo(
 
     Example: quantum-trader demo --days 30 --seed 7
     """
-    try:
-        policy = load_policy()
-    except PolicyError as exc:
-        console.print(f"[bold red]invalid policy[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+    from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
+    from quantum_trader.analytics.gates import evaluate_gate
+    from quantum_trader.analytics.gates_evidence import Evidence
+    from quantum_trader.cli.progress import stage_progress
+    from quantum_trader.data.synthetic import SynthConfig
+    from quantum_trader.engine.strategy import MultiAssetStrategy
+
+    output_dir("--out", out)
+    policy = load_policy_or_exit(None)
     started = time.perf_counter()
     catalog = out / "catalog"
     market = generate_into(SynthConfig(days=days, seed=seed), catalog)
@@ -77,6 +75,10 @@ def demo(
 
 def _print_screening(catalog: Path, assets: tuple[str, ...], policy: Policy) -> None:
     """One line: which assets pass the spec's inclusion criteria on the generated market."""
+    from quantum_trader.data.catalog import Catalog
+    from quantum_trader.data.synthetic.writer import MARKETS_FILE
+    from quantum_trader.universe.screening import Status, screen_asset
+
     cat = Catalog(catalog)
     markets = load_markets_file(catalog / MARKETS_FILE)
     btc = cat.read_bars(perp_symbol(policy.signals.model.baseline_asset), "1m")

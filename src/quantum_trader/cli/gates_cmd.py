@@ -12,61 +12,88 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich import box
-from rich.table import Table
 
-from quantum_trader.analytics.gates import GateCriterion, GateStatus, GateVerdict, evaluate_gate
-from quantum_trader.analytics.gates_evidence import Evidence
-from quantum_trader.analytics.run_folder import RunFolderError
 from quantum_trader.cli.console import console
-from quantum_trader.config import Policy, PolicyError, load_policy
-from quantum_trader.journal.store import DEFAULT_JOURNAL, JOURNAL_ENV, Journal, JournalError
+from quantum_trader.cli.errors import fail
+from quantum_trader.cli.options import load_policy_or_exit
 
-STYLE = {GateStatus.PASS: "green", GateStatus.FAIL: "bold red", GateStatus.NO_EVIDENCE: "yellow"}
+if TYPE_CHECKING:
+    from quantum_trader.analytics.gates import GateCriterion, GateVerdict
+    from quantum_trader.analytics.gates_evidence import Evidence
+    from quantum_trader.journal.store import Journal
 
+__all__ = ["collect_evidence", "gates", "journal_target", "load_policy_or_exit", "open_journal", "print_verdict"]
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error[/] {message}", highlight=False)
-    return typer.Exit(code=2)
-
-
-def load_policy_or_exit(path: Path | None) -> Policy:
-    try:
-        return load_policy(path)
-    except PolicyError as exc:
-        raise _fail(f"invalid policy {exc}") from None
+T = TypeVar("T")
 
 
 def journal_target(journal: str | None) -> str:
     """``--journal``, else ``$QT_JOURNAL``, else ./journal.sqlite."""
+    from quantum_trader.journal.store import DEFAULT_JOURNAL, JOURNAL_ENV
+
     return journal or os.environ.get(JOURNAL_ENV, "").strip() or str(DEFAULT_JOURNAL)
 
 
-def open_journal(target: str) -> Journal:
+@contextmanager
+def journal_errors() -> Iterator[None]:
+    """A journal that cannot be opened, read or written: one line naming its (redacted) URL."""
+    from quantum_trader.journal.store import JournalError
+
     try:
-        return Journal(target)
+        yield
     except JournalError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
+
+
+def open_journal(target: str) -> Journal:
+    from quantum_trader.journal.store import Journal
+
+    with journal_errors():
+        return Journal(target)
+
+
+def read_journal(read: Callable[[], T]) -> T:
+    with journal_errors():
+        return read()
 
 
 def collect_evidence(target: str, journal: Journal | None) -> Evidence:
     """A run folder (plus the journal's drills), or a journal alone (drills only)."""
-    drills = tuple(journal.drills()) if journal is not None else ()
-    drill_source = f"journal {journal.url}" if journal is not None else ""
     path = Path(target)
+    if not target.strip() or ("://" not in target and not path.exists()):
+        raise fail(f"{target!r}: neither a run folder nor a journal (a SQLite file or a database URL)")
+    from quantum_trader.analytics.gates_evidence import Evidence
+    from quantum_trader.analytics.run_folder import (
+        EQUITY_FILE,
+        EVENTS_FILE,
+        METRICS_FILE,
+        TRADES_FILE,
+        RunFolderError,
+    )
+
+    run_files = (TRADES_FILE, EQUITY_FILE, EVENTS_FILE, METRICS_FILE)
+    if path.is_dir() and not any((path / name).exists() for name in run_files):
+        raise fail(f"{target}: not a run folder (it holds none of {', '.join(run_files)}); "
+                   "pass runs/<run-id> as written by `quantum-trader backtest`")
+
+    drills = tuple(read_journal(journal.drills)) if journal is not None else ()
+    drill_source = f"journal {journal.url}" if journal is not None else ""
     try:
         if path.is_dir():
             return Evidence.from_run(path, drills=drills, drill_source=drill_source)
     except (RunFolderError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if "://" in target or path.is_file():
         own = open_journal(target)
-        return Evidence(f"journal {own.url}", drills=tuple(own.drills()), drill_source=f"journal {own.url}")
-    raise _fail(f"{target}: neither a run folder nor a journal (a SQLite file or a database URL)")
+        return Evidence(f"journal {own.url}", drills=tuple(read_journal(own.drills)),
+                        drill_source=f"journal {own.url}")
+    raise fail(f"{target}: neither a run folder nor a journal (a SQLite file or a database URL)")
 
 
 def _value(c: GateCriterion) -> str:
@@ -80,6 +107,12 @@ def _value(c: GateCriterion) -> str:
 def print_verdict(verdict: GateVerdict, *, detail: bool = False) -> None:
     """One line per criterion; sources and details in the table with ``detail``, else listed
     below it for the criteria that did not pass (what the operator has to act on)."""
+    from rich import box
+    from rich.table import Table
+
+    from quantum_trader.analytics.gates import GateStatus
+
+    style = {GateStatus.PASS: "green", GateStatus.FAIL: "bold red", GateStatus.NO_EVIDENCE: "yellow"}
     # A light frame: at 80 columns (a pipe, a log) criterion names still fit on one line.
     table = Table(title=f"Gate {verdict.gate}: phase {verdict.from_phase} -> {verdict.to_phase}",
                   box=box.SIMPLE_HEAD, pad_edge=False)
@@ -87,7 +120,7 @@ def print_verdict(verdict: GateVerdict, *, detail: bool = False) -> None:
     for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col in ("criterion", "status"))
     for c in verdict.criteria:
-        cells = [c.name, c.level.value, f"[{STYLE[c.status]}]{c.status.value}[/]", _value(c), c.threshold]
+        cells = [c.name, c.level.value, f"[{style[c.status]}]{c.status.value}[/]", _value(c), c.threshold]
         table.add_row(*cells, *((c.source, c.detail) if detail else ()))
     console.print(table)
     if not detail:
@@ -120,11 +153,14 @@ def gates(
     chosen = journal_target(journal)
     store = open_journal(chosen) if journal is not None or Path(chosen).is_file() or "://" in chosen else None
     evidence = collect_evidence(target, store)
+    start = policy.expansion.start_phase
     current = phase if phase is not None else (
-        store.current_phase(policy.expansion.start_phase) if store is not None else policy.expansion.start_phase
+        read_journal(lambda: store.current_phase(start)) if store is not None else start
     )
     if current > 2:
-        raise _fail("the current phase is 3: there is no further gate (pass --phase 0, 1 or 2)")
+        raise fail("the current phase is 3: there is no further gate (pass --phase 0, 1 or 2)")
+    from quantum_trader.analytics.gates import evaluate_gate
+
     verdict = evaluate_gate(current, evidence, policy)
     if as_json:
         sys.stdout.write(json.dumps(verdict.to_dict(), indent=2, default=str) + "\n")

@@ -11,23 +11,24 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.markup import escape
-from rich.table import Table
 
-from quantum_trader.cli.console import console
-from quantum_trader.data.catalog import DEFAULT_EXCHANGE, default_catalog_root
-from quantum_trader.data.market_payloads import FetchedMarkets, markets_from_exchange, markets_from_file
-from quantum_trader.data.markets import MarketsError, MarketSpec, StoreResult, select_markets, store_markets
+from quantum_trader.cli.errors import say_error
+from quantum_trader.cli.options import DEFAULT_EXCHANGE, catalog_root
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from quantum_trader.data.market_payloads import FetchedMarkets
+    from quantum_trader.data.markets import MarketSpec, StoreResult
 
 __all__ = ["markets"]
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
+    say_error(f"error: {message}")
     return typer.Exit(code=2)
 
 
@@ -37,6 +38,10 @@ def _num(value: Decimal | None) -> str:
 
 def _table(specs: list[MarketSpec], title: str) -> Table:
     """One line per market, narrow enough for 80 columns (lot and minimum in the exchange's own units)."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
                   collapse_padding=True)
     for col in ("symbol", "type", "active", "tick", "lot", "min $", "contract", "max lev"):
@@ -80,7 +85,13 @@ def markets(
 
     Example: quantum-trader data markets --exchange binanceusdm --from exchangeInfo.json
     """
-    root = catalog if catalog is not None else default_catalog_root()
+    from rich.markup import escape
+
+    from quantum_trader.cli.console import console
+    from quantum_trader.data.market_payloads import markets_from_exchange, markets_from_file
+    from quantum_trader.data.markets import MarketsError, select_markets, store_markets
+
+    root = catalog_root(catalog, must_exist=False)
     try:
         fetched = markets_from_file(from_file, exchange) if from_file is not None else markets_from_exchange(exchange)
         kept = select_markets(fetched.specs, all_markets=all_markets)

@@ -12,24 +12,29 @@ is refused (exit 1) while a required criterion fails or lacks evidence, unless
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from quantum_trader.analytics.gates import evaluate_gate
-from quantum_trader.analytics.gates_drill import DrillError, run_drill
-from quantum_trader.analytics.gates_evidence import Evidence
-from quantum_trader.analytics.gates_phase import PhaseError, demote, promote
 from quantum_trader.cli.console import console
-from quantum_trader.cli.gates_cmd import collect_evidence, journal_target, load_policy_or_exit, print_verdict
-from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
-from quantum_trader.domain.market import DataKind
-from quantum_trader.domain.symbols import perp_symbol
-from quantum_trader.journal.store import Journal, JournalError
+from quantum_trader.cli.errors import fail
+from quantum_trader.cli.gates_cmd import (
+    collect_evidence,
+    journal_errors,
+    journal_target,
+    load_policy_or_exit,
+    open_journal,
+    print_verdict,
+    read_journal,
+)
+from quantum_trader.cli.options import catalog_root, symbol_option
+
+if TYPE_CHECKING:
+    from quantum_trader.journal.store import Journal
 
 phase_app = typer.Typer(help="The expansion phase: show it, promote through a gate, demote.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Kill-switch drills (paper mode), recorded as gate evidence.", no_args_is_help=True)
@@ -40,16 +45,9 @@ PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML me
 OperatorOpt = Annotated[str, typer.Option("--operator", help="Who did it (default $USER).")]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error[/] {message}", highlight=False)
-    return typer.Exit(code=code)
-
-
 def _journal(journal: str | None) -> Journal:
-    try:
-        return Journal(journal_target(journal))
-    except JournalError as exc:
-        raise _fail(str(exc)) from None
+    """The journal, opened without creating anything: only a recorded change creates the file."""
+    return open_journal(journal_target(journal))
 
 
 def _now() -> int:
@@ -66,16 +64,18 @@ def show(journal: JournalOpt = None, policy_file: PolicyOpt = None) -> None:
 
     Example: quantum-trader phase show --journal journal.sqlite
     """
+    from rich.table import Table
+
     policy = load_policy_or_exit(policy_file)
     store = _journal(journal)
-    current = store.current_phase(policy.expansion.start_phase)
+    current = read_journal(lambda: store.current_phase(policy.expansion.start_phase))
     p = policy.expansion.phases[current]
     extra = " + selected tier 3 on identified edge" if p.tier_3_selective else ""
     console.print(f"phase {current} ({p.name}): {', '.join(p.assets)}{extra}  [dim]{store.url}[/]", highlight=False)
     table = Table(title="Phase history")
     for col in ("time", "kind", "from", "to", "forced", "operator", "reason"):
         table.add_column(col, overflow="fold")
-    for c in store.phase_history():
+    for c in read_journal(store.phase_history):
         table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.ts / 1000)), c.kind.value,
                       "-" if c.from_phase is None else str(c.from_phase), str(c.to_phase),
                       "FORCED" if c.forced else "", c.operator, c.reason)
@@ -95,21 +95,30 @@ def promote_cmd(
 
     Example: quantum-trader phase promote --run runs/20250401-000000-btc --journal journal.sqlite
     """
+    from quantum_trader.analytics.gates import evaluate_gate
+    from quantum_trader.analytics.gates_evidence import Evidence
+    from quantum_trader.analytics.gates_phase import PhaseError, promote
+
     policy = load_policy_or_exit(policy_file)
+    if run is not None and "://" not in run and not Path(run).exists():
+        raise fail(f"--run {run}: no such run folder (runs/<run-id>, written by `quantum-trader backtest`)")
     store = _journal(journal)
-    current = store.current_phase(policy.expansion.start_phase)
+    current = read_journal(lambda: store.current_phase(policy.expansion.start_phase))
     if current >= 3:
-        raise _fail("already in phase 3: there is no phase to promote to")
+        raise fail("already in phase 3: there is no phase to promote to")
     if run is not None:
         evidence = collect_evidence(run, store)
     else:
-        evidence = Evidence(f"journal {store.url}", drills=tuple(store.drills()), drill_source=f"journal {store.url}")
+        evidence = Evidence(f"journal {store.url}", drills=tuple(read_journal(store.drills)),
+                            drill_source=f"journal {store.url}")
     verdict = evaluate_gate(current, evidence, policy)
     print_verdict(verdict)
     try:
-        change = promote(store, current, verdict, ts=_now(), reason=reason, force=force, operator=_operator(operator))
+        with journal_errors():
+            change = promote(store, current, verdict, ts=_now(), reason=reason, force=force,
+                             operator=_operator(operator))
     except PhaseError as exc:
-        raise _fail(f"refused: {exc}", code=1) from None
+        raise fail(f"refused: {exc}", code=1) from None
     tag = " [bold red](FORCED)[/]" if change.forced else ""
     console.print(f"phase {change.from_phase} -> {change.to_phase} recorded{tag}", highlight=False)
 
@@ -126,27 +135,43 @@ def demote_cmd(
 
     Example: quantum-trader phase demote --reason "ETH edge gone" --journal journal.sqlite
     """
+    from quantum_trader.analytics.gates_phase import PhaseError, demote
+
     policy = load_policy_or_exit(policy_file)
+    if not reason.strip():
+        raise fail("--reason: a demotion needs a reason, recorded with it")
     store = _journal(journal)
-    current = store.current_phase(policy.expansion.start_phase)
+    current = read_journal(lambda: store.current_phase(policy.expansion.start_phase))
     try:
-        change = demote(store, current, ts=_now(), reason=reason, to_phase=to, operator=_operator(operator))
+        with journal_errors():
+            change = demote(store, current, ts=_now(), reason=reason, to_phase=to, operator=_operator(operator))
     except PhaseError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"phase {change.from_phase} -> {change.to_phase} recorded", highlight=False)
 
 
-def _prices(assets: tuple[str, ...], given: list[str], catalog: Path | None) -> dict[str, float]:
-    """``--price BTC=60000`` values, else the last close of each asset in the catalog."""
+def _given_prices(given: list[str]) -> dict[str, float]:
+    """``--price BTC=60000`` (any symbol form) as a positive price per unified symbol."""
     prices: dict[str, float] = {}
     for item in given:
         asset, sep, value = item.partition("=")
         try:
-            prices[perp_symbol(asset.strip())] = float(value)
+            price = float(value)
         except ValueError:
-            raise _fail(f"--price {item!r}: expected ASSET=PRICE, e.g. BTC=60000") from None
-        if not sep:
-            raise _fail(f"--price {item!r}: expected ASSET=PRICE, e.g. BTC=60000")
+            price = math.nan
+        if not sep or not math.isfinite(price) or price <= 0:
+            raise fail(f"--price {item!r}: expected ASSET=PRICE with a positive price, e.g. BTC=60000")
+        prices[symbol_option("--price", asset)] = price
+    return prices
+
+
+def _prices(assets: tuple[str, ...], given: list[str], catalog: Path | None) -> dict[str, float]:
+    """``--price BTC=60000`` values, else the last close of each asset in the catalog."""
+    from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
+    from quantum_trader.domain.kinds import DataKind
+    from quantum_trader.domain.symbols import perp_symbol
+
+    prices = _given_prices(given)
     cat = Catalog(catalog if catalog is not None else default_catalog_root())
     for asset in assets:
         symbol = perp_symbol(asset)
@@ -154,12 +179,12 @@ def _prices(assets: tuple[str, ...], given: list[str], catalog: Path | None) -> 
             continue
         infos = [i for i in cat.datasets() if i.symbol == symbol and i.kind is DataKind.CANDLES and i.timeframe]
         if not infos:
-            raise _fail(f"no price for {asset}: pass --price {asset}=<price> or a --catalog holding its candles")
+            raise fail(f"no price for {asset}: pass --price {asset}=<price> or a --catalog holding its candles")
         info = infos[0]
         try:
             bars = cat.read_bars(symbol, info.timeframe or "", exchange=info.exchange, start_ms=info.last_ts)
         except CatalogError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         prices[symbol] = float(bars.close[-1])
     return prices
 
@@ -177,15 +202,21 @@ def drill(
 
     Example: quantum-trader killswitch drill --price BTC=60000 --journal journal.sqlite
     """
+    from quantum_trader.analytics.gates_drill import DrillError, run_drill
+
     policy = load_policy_or_exit(policy_file)
+    _given_prices(price or [])
+    if catalog is not None:
+        catalog_root(catalog)
     store = _journal(journal)
-    current = store.current_phase(policy.expansion.start_phase)
+    current = read_journal(lambda: store.current_phase(policy.expansion.start_phase))
     prices = _prices(policy.phase_assets(current), price or [], catalog)
     try:
         record = run_drill(policy, prices, ts=_now(), phase=current, operator=_operator(operator))
     except DrillError as exc:
-        raise _fail(str(exc)) from None
-    saved = store.record_drill(record)
+        raise fail(str(exc)) from None
+    with journal_errors():
+        saved = store.record_drill(record)
     details = json.loads(saved.details)
     console.print(f"trip: {saved.trip_reason}", highlight=False)
     console.print(f"actions: {', '.join(details['actions'])}", highlight=False)

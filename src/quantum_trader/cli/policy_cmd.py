@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from quantum_trader.cli.console import console
-from quantum_trader.config import Policy, PolicyError, load_policy, policy_to_yaml
+from quantum_trader.cli.errors import fail
+from quantum_trader.cli.options import load_policy_or_exit
 
 app = typer.Typer(help="Show or validate the policy that holds every limit of the spec.", no_args_is_help=True)
 
@@ -33,14 +33,6 @@ def _flatten(value: object, prefix: str = "") -> list[tuple[str, object]]:
     return [(prefix, value)]
 
 
-def _load_or_exit(path: Path | None) -> Policy:
-    try:
-        return load_policy(path)
-    except PolicyError as exc:
-        console.print(f"[bold red]invalid policy[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
-
-
 @app.command("show")
 def show(
     policy_file: Annotated[
@@ -56,12 +48,15 @@ def show(
 
     Example: quantum-trader policy show --section portfolio
     """
-    policy = _load_or_exit(policy_file)
+    from rich.table import Table
+
+    from quantum_trader.config import policy_to_yaml
+
+    policy = load_policy_or_exit(policy_file)
     data = policy.model_dump(mode="json")
     if section is not None:
         if section not in data:
-            console.print(f"[red]no section {section!r}[/]; sections: {', '.join(data)}")
-            raise typer.Exit(code=2)
+            raise fail(f"--section: no section {section!r}; sections: {', '.join(data)}")
         data = {section: data[section]}
     if as_json:
         typer.echo(json.dumps(data, indent=2))
@@ -85,7 +80,7 @@ def validate(
 
     Example: quantum-trader policy validate my_policy.yaml
     """
-    policy = _load_or_exit(file)
+    policy = load_policy_or_exit(file)
     pf = policy.portfolio
     console.print(
         f"[green]valid[/] {file}: {pf.max_positions} positions, total exposure {percent(pf.max_total_exposure)}, "

@@ -15,49 +15,38 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
-from rich.table import Table
 
 from quantum_trader.cli.console import console
-from quantum_trader.config import Policy, PolicyError, load_policy
-from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
-from quantum_trader.data.resample import resample_bars
-from quantum_trader.domain.market import BarSeries, DataKind
-from quantum_trader.domain.symbols import perp_symbol
+from quantum_trader.cli.errors import fail
+from quantum_trader.cli.options import catalog_root, load_policy_or_exit, symbol_option
+from quantum_trader.domain.symbols import asset_of, perp_symbol
 from quantum_trader.domain.time import timeframe_ms
-from quantum_trader.universe.screening import (
-    AssetScreen,
-    CriterionResult,
-    ScreeningInputs,
-    Status,
-    perpetual_listed,
-    records,
-    screen_asset,
-)
-from quantum_trader.universe.tiers import EdgeFigure, TierAssignment, assign_tiers, edge_figures
+
+if TYPE_CHECKING:
+    from quantum_trader.config import Policy
+    from quantum_trader.data.catalog import Catalog
+    from quantum_trader.domain.market import BarSeries
+    from quantum_trader.universe.screening import AssetScreen, CriterionResult, ScreeningInputs
+    from quantum_trader.universe.tiers import EdgeFigure, TierAssignment
 
 MARKETS_FILE = "markets.json"
-STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.UNKNOWN: "yellow", Status.NOT_APPLICABLE: "dim"}
 
 
 class ScreenInputError(ValueError):
     """A markets file that cannot be read as ccxt market metadata."""
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error[/] {message}", highlight=False)
-    return typer.Exit(code=2)
-
-
 def load_markets_file(path: Path) -> dict[str, Any]:
     """ccxt's ``load_markets()`` output saved as JSON: an object keyed by unified symbol."""
     try:
         data = json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ScreenInputError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ScreenInputError(f"{path}: cannot read the markets file ({exc.strerror})") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ScreenInputError(f"{path}: expected an object of markets keyed by symbol, as ccxt load_markets() returns")
     return data
@@ -65,6 +54,8 @@ def load_markets_file(path: Path) -> dict[str, Any]:
 
 def _candles(cat: Catalog, symbol: str, exchange: str | None) -> BarSeries | None:
     """The finest candle dataset held for ``symbol`` (gaps and volume are measured at their own resolution)."""
+    from quantum_trader.domain.kinds import DataKind
+
     infos = [i for i in cat.datasets() if i.symbol == symbol and i.kind is DataKind.CANDLES
              and (exchange is None or i.exchange == exchange) and i.timeframe]
     if not infos:
@@ -75,6 +66,8 @@ def _candles(cat: Catalog, symbol: str, exchange: str | None) -> BarSeries | Non
 
 
 def _on_clock(bars: BarSeries | None, timeframe: str) -> BarSeries | None:
+    from quantum_trader.data.resample import resample_bars
+
     if bars is None or bars.timeframe == timeframe:
         return bars
     if timeframe_ms(timeframe) % timeframe_ms(bars.timeframe):
@@ -85,6 +78,9 @@ def _on_clock(bars: BarSeries | None, timeframe: str) -> BarSeries | None:
 def gather(cat: Catalog, asset: str, policy: Policy, *, exchange: str | None, markets: dict[str, Any] | None,
            markets_source: str, btc: BarSeries | None) -> ScreeningInputs:
     """Everything the catalog holds for ``asset``; missing datasets stay None."""
+    from quantum_trader.data.catalog import CatalogError
+    from quantum_trader.universe.screening import ScreeningInputs, perpetual_listed
+
     symbol = perp_symbol(asset)
     where = f"catalog {cat.root}"
     bars = _candles(cat, symbol, exchange)
@@ -129,13 +125,18 @@ def _threshold(c: CriterionResult) -> str:
 
 
 def _print_table(screens: list[AssetScreen], assignment: TierAssignment, *, evidence: bool = False) -> None:
+    from rich.table import Table
+
+    from quantum_trader.universe.screening import Status
+
+    styles = {Status.PASS: "green", Status.FAIL: "bold red", Status.UNKNOWN: "yellow", Status.NOT_APPLICABLE: "dim"}
     table = Table(title="Screening (spec section 2)", show_lines=False)
     columns = ("asset", "criterion", "status", "measured", "threshold", *(("evidence",) if evidence else ()))
     for col in columns:
         table.add_column(col, overflow="fold")
     for s in screens:
         for i, c in enumerate(s.criteria):
-            style = STATUS_STYLE[c.status]
+            style = styles[c.status]
             cells = [s.asset if i == 0 else "", c.criterion, f"[{style}]{c.status.value}[/]", _value(c),
                      _threshold(c)]
             table.add_row(*cells, *((c.evidence,) if evidence else ()))
@@ -162,6 +163,10 @@ def _print_table(screens: list[AssetScreen], assignment: TierAssignment, *, evid
 def _tier3_edges(cat: Catalog, assets: list[str], policy: Policy, exchange: str | None) -> dict[str, EdgeFigure] | None:
     """Tier 3 is admitted on identified edge: the mean edge of the signals' intents over the
     policy's ``edge_lookback``, computed with the multi-asset signals on the catalog's candles."""
+    import numpy as np
+
+    from quantum_trader.universe.tiers import edge_figures
+
     tier3 = [a for a in assets if policy.tier_of(a) == 3]
     if not tier3:
         return None
@@ -186,7 +191,8 @@ def _tier3_edges(cat: Catalog, assets: list[str], policy: Policy, exchange: str 
 
 
 def screen(
-    assets: Annotated[list[str] | None, typer.Argument(help="Asset codes (default: every asset of the tiers).")] = None,
+    assets: Annotated[list[str] | None, typer.Argument(
+        help="Assets: BTC, BTCUSDT or BTC/USDT:USDT (default: every asset of the tiers).")] = None,
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Catalog folder (default $QT_CATALOG or ./catalog).")
                        ] = None,
     exchange: Annotated[str | None, typer.Option("--exchange", help="Exchange folder when several hold data.")] = None,
@@ -204,23 +210,23 @@ def screen(
 
     Example: quantum-trader screen BTC ETH SOL --catalog catalog --json
     """
-    try:
-        policy = load_policy(policy_file)
-    except PolicyError as exc:
-        raise _fail(f"invalid policy {exc}") from None
-    root = catalog if catalog is not None else default_catalog_root()
-    if not root.is_dir():
-        raise _fail(f"catalog {root} does not exist (pass --catalog or set $QT_CATALOG)")
-    chosen = [a.upper() for a in assets] if assets else list(policy.tradable_universe())
+    from quantum_trader.data.catalog import Catalog, CatalogError
+    from quantum_trader.universe.screening import records, screen_asset
+    from quantum_trader.universe.tiers import assign_tiers
+
+    policy = load_policy_or_exit(policy_file)
+    chosen = (list(dict.fromkeys(asset_of(symbol_option("ASSETS", a)) for a in assets)) if assets
+              else list(policy.tradable_universe()))
+    root = catalog_root(catalog)
     market_path = markets if markets is not None else root / MARKETS_FILE
     market_data: dict[str, Any] | None = None
     if market_path.is_file():
         try:
             market_data = load_markets_file(market_path)
         except ScreenInputError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     elif markets is not None:
-        raise _fail(f"{markets}: markets file not found")
+        raise fail(f"--markets {markets}: markets file not found")
     cat = Catalog(root)
     try:
         btc = _candles(cat, perp_symbol(policy.signals.model.baseline_asset), exchange)
@@ -228,7 +234,7 @@ def screen(
                                        markets_source=str(market_path) if market_data is not None else "none",
                                        btc=btc), policy) for a in chosen]
     except (CatalogError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json or as_csv:
         rows = records(screens)
         if as_json:

@@ -6,58 +6,53 @@ Register in ``cli/main.py`` with ``app.command("signals")(signals_cmd.signals)``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
-from rich.table import Table
 
+from quantum_trader.cli.bar_timeframes import candle_timeframes, explicit_keys, fit_policy, policy_with_sets
 from quantum_trader.cli.console import console
-from quantum_trader.config import Policy, PolicyError, load_policy
-from quantum_trader.domain.market import BarSeries
-from quantum_trader.domain.symbols import parse_symbol
-from quantum_trader.domain.time import MS_PER_DAY, format_time, parse_time, timeframe_ms
-from quantum_trader.signals.lookahead import SignalLoadError, load_signal, random_walk_bars
-from quantum_trader.signals.lookahead import check_lookahead as run_check
-from quantum_trader.signals.pipeline import BatchSignals, SignalSet
-from quantum_trader.signals.regime import Regime
+from quantum_trader.cli.errors import fail
+from quantum_trader.cli.options import (
+    catalog_root,
+    load_policy_or_exit,
+    symbol_option,
+    symbols_option,
+    time_option,
+    timeframe_option,
+)
+from quantum_trader.domain.time import MS_PER_DAY, format_time, timeframe_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from rich.table import Table
+
+    from quantum_trader.domain.market import BarSeries
+    from quantum_trader.signals.pipeline import BatchSignals
 
 check_app = typer.Typer(help="Honesty checks of signals (look-ahead).", no_args_is_help=True)
 DEFAULT_HISTORY_DAYS = 75
 """Bars read before --at: 30d volatility + 30d divergence z-score + warm-up."""
 SOURCE_TIMEFRAMES = ("1m", "5m")
-REGIME_COLOURS = {
-    Regime.TRENDING_UP: "rgba(0,160,0,0.12)", Regime.TRENDING_DOWN: "rgba(200,0,0,0.12)",
-    Regime.HIGH_VOLATILITY: "rgba(255,140,0,0.15)", Regime.RANGING: "rgba(120,120,120,0.06)",
+REGIME_COLOURS = {  # by Regime value: trending up, trending down, high volatility, ranging
+    "TRENDING_UP": "rgba(0,160,0,0.12)", "TRENDING_DOWN": "rgba(200,0,0,0.12)",
+    "HIGH_VOLATILITY": "rgba(255,140,0,0.15)", "RANGING": "rgba(120,120,120,0.06)",
 }
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error[/] {message}", highlight=False)
-    return typer.Exit(code=2)
-
-
-def _policy(path: Path | None) -> Policy:
-    try:
-        return load_policy(path)
-    except PolicyError as exc:
-        raise _fail(f"invalid policy {exc}") from None
-
-
-def _catalog_root(catalog: Path | None) -> Path:
-    return catalog if catalog is not None else Path(os.environ.get("QT_CATALOG", "catalog"))
-
-
-def _read(root: Path, symbol: str, timeframe: str, start_ms: int, at_ms: int) -> BarSeries:
+def _read(root: Path, symbol: str, timeframe: str, start_ms: int, at_ms: int,
+          held: Iterable[str] = ()) -> BarSeries:
     """Bars of ``timeframe`` closed by ``at_ms``, resampled from a finer dataset when needed."""
     from quantum_trader.data.catalog import Catalog  # the edge: imported only when the command runs
     from quantum_trader.data.resample import resample_bars
 
     cat = Catalog(root)
     errors: list[str] = []
-    for source in (timeframe, *SOURCE_TIMEFRAMES):
+    held = sorted(held, key=timeframe_ms)  # what the catalog holds for the symbol, when known: no futile reads
+    sources = dict.fromkeys((timeframe, *(held or SOURCE_TIMEFRAMES)))
+    for source in sources:
         if timeframe_ms(timeframe) % timeframe_ms(source):
             continue
         try:
@@ -68,10 +63,14 @@ def _read(root: Path, symbol: str, timeframe: str, start_ms: int, at_ms: int) ->
         if len(bars):
             return resample_bars(bars, timeframe) if source != timeframe else bars
         errors.append(f"{source}: no bars before {format_time(at_ms)}")
-    raise _fail(f"catalog {root}: no usable {timeframe} bars for {symbol} ({'; '.join(errors)})")
+    raise fail(f"catalog {root}: no usable {timeframe} bars for {symbol} ({'; '.join(errors)})")
 
 
 def _common_clock(series: dict[str, BarSeries]) -> dict[str, BarSeries]:
+    import numpy as np
+
+    from quantum_trader.domain.market import BarSeries
+
     common = None
     for b in series.values():
         common = b.ts if common is None else np.intersect1d(common, b.ts)
@@ -85,6 +84,10 @@ def _common_clock(series: dict[str, BarSeries]) -> dict[str, BarSeries]:
 
 
 def _table(res: BatchSignals, symbol: str, i: int) -> Table:
+    from rich.table import Table
+
+    from quantum_trader.signals.regime import Regime
+
     frame = res.frames[symbol]
     regime = Regime(int(frame.decision.regime[i])).label
     table = Table(title=f"{symbol}  {format_time(int(res.ts[i]))} UTC  regime: {regime}", title_justify="left")
@@ -102,8 +105,11 @@ def _table(res: BatchSignals, symbol: str, i: int) -> Table:
 
 
 def _plot(res: BatchSignals, symbols: list[str], path: Path) -> None:
+    import numpy as np
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
+
+    from quantum_trader.signals.regime import Regime
 
     fig = make_subplots(rows=len(symbols), cols=1, shared_xaxes=True, subplot_titles=symbols)
     x = res.ts.astype("datetime64[ms]")
@@ -117,7 +123,7 @@ def _plot(res: BatchSignals, symbols: list[str], path: Path) -> None:
         fig.add_trace(go.Scatter(x=x, y=close, name=f"{sym} close", line={"width": 1}), row=row, col=1)
         cuts = np.flatnonzero(np.diff(regime) != 0) + 1
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(regime)], strict=True):
-            colour = REGIME_COLOURS.get(Regime(int(regime[a])))
+            colour = REGIME_COLOURS.get(Regime(int(regime[a])).name)
             if colour:
                 shapes.append({"type": "rect", "xref": f"x{axis}", "yref": f"y{axis} domain", "x0": x[a],
                                "x1": x[b - 1], "y0": 0, "y1": 1, "fillcolor": colour, "line": {"width": 0},
@@ -134,39 +140,52 @@ def _plot(res: BatchSignals, symbols: list[str], path: Path) -> None:
 
 
 def signals(
-    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated, e.g. BTC/USDT:USDT,ETH/USDT:USDT")],
+    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated: BTC,ETH or BTCUSDT or BTC/USDT:USDT")],
     at: Annotated[str, typer.Option("--at", help="Decision time, ISO-8601 UTC (e.g. 2024-06-01T12:00)")],
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog root (default $QT_CATALOG or ./catalog)")
     ] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a self-contained HTML chart here")] = None,
     policy: Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults")] = None,
-    history_days: Annotated[int, typer.Option("--history-days", min=1)] = DEFAULT_HISTORY_DAYS,
+    set_: Annotated[list[str], typer.Option(
+        "--set", help="Policy setting KEY=VALUE (repeatable), e.g. correlation.returns_timeframe=1h")] = [],  # noqa: B006
+    history_days: Annotated[int, typer.Option("--history-days", min=1, max=3650)] = DEFAULT_HISTORY_DAYS,
 ) -> None:
     """Per asset at TIME: regime, edge, side, stop and the reasons (BTC must be among the symbols).
 
-    Example: quantum-trader signals --symbols BTC/USDT:USDT,ETH/USDT:USDT --at 2025-03-20T12:00 --plot signals.html
+    On hourly bars the policy's 5m correlation returns become 1h (one line says so).
+
+    Example: quantum-trader signals --symbols BTC,ETH --at 2025-03-20T12:00 --plot signals.html
     """
-    pol = _policy(policy)
-    syms = [s.strip() for s in symbols.split(",") if s.strip()]
+    syms = list(symbols_option("--symbols", symbols))
+    at_ms = time_option("--at", at)
+    pol = policy_with_sets(policy, set_)
+    root = catalog_root(catalog)
+    held = candle_timeframes(root, syms, None)
+    missing = [s for s, tfs in held.items() if not tfs]
+    if missing:
+        raise fail(f"no candles for {', '.join(missing)} in catalog {root}; add them with "
+                   "`quantum-trader data ingest|download|synth`")
+    coarsest = max((min(tfs, key=timeframe_ms) for tfs in held.values()), key=timeframe_ms)
+    pol, notes = fit_policy(pol, coarsest, explicit_keys(policy, set_))
+    for note in notes:
+        console.print(f"[yellow]policy[/] {note}", highlight=False)
+    from quantum_trader.signals.pipeline import SignalSet
+
     try:
-        for s in syms:
-            parse_symbol(s)
-        at_ms = parse_time(at)
         sset = SignalSet(syms, pol)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
-    root = _catalog_root(catalog)
+        raise fail(str(exc)) from None
     start = at_ms - history_days * MS_PER_DAY
     tf, rtf = pol.signals.model.timeframe, pol.correlation.returns_timeframe
-    bars = _common_clock({s: _read(root, s, tf, start, at_ms) for s in syms})
-    corr = _common_clock({s: _read(root, s, rtf, start, at_ms) for s in syms})
+    bars = _common_clock({s: _read(root, s, tf, start, at_ms, held[s]) for s in syms})
+    corr = _common_clock({s: _read(root, s, rtf, start, at_ms, held[s]) for s in syms})
     if not len(bars[syms[0]]):
-        raise _fail(f"the symbols share no {tf} bars before {format_time(at_ms)}")
+        raise fail(f"the symbols share no {tf} bars before {format_time(at_ms)}")
     try:
         res = sset.batch(bars, corr)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     last = len(res.ts) - 1
     for s in syms:
         console.print(_table(res, s, last))
@@ -177,7 +196,7 @@ def signals(
 
 def check_lookahead(
     signal: Annotated[str, typer.Option("--signal", help="A shipped signal name or package.module:function")],
-    symbol: Annotated[str, typer.Option("--symbol")] = "BTC/USDT:USDT",
+    symbol: Annotated[str, typer.Option("--symbol", help="BTC, BTCUSDT or BTC/USDT:USDT")] = "BTC/USDT:USDT",
     timeframe: Annotated[str | None, typer.Option("--timeframe", help="Default: the policy's model timeframe")] = None,
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Read bars from this catalog")] = None,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Use a synthetic random walk")] = False,
@@ -190,8 +209,16 @@ def check_lookahead(
 
     Example: quantum-trader check lookahead --signal my_module:my_signal --synthetic
     """
-    pol = _policy(policy)
-    tf = timeframe or pol.signals.model.timeframe
+    from rich.table import Table
+
+    from quantum_trader.signals.lookahead import SignalLoadError, load_signal, random_walk_bars
+    from quantum_trader.signals.lookahead import check_lookahead as run_check
+
+    pol = load_policy_or_exit(policy)
+    symbol = symbol_option("--symbol", symbol)
+    tf = timeframe_option("--timeframe", timeframe) if timeframe is not None else pol.signals.model.timeframe
+    if catalog is not None and not synthetic:
+        catalog = catalog_root(catalog)
     try:
         fn = load_signal(signal, pol)
         if synthetic or catalog is None:
@@ -203,7 +230,7 @@ def check_lookahead(
             where = f"{catalog} {symbol} {tf} ({len(series)} bars)"
         report = run_check(fn, series, signal, n_cuts=cuts, seed=seed)
     except (SignalLoadError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if report.ok:
         console.print(f"[green]no look-ahead[/]: {signal} on {where}, {len(report.cuts)} cuts", highlight=False)
         return

@@ -6,50 +6,49 @@ Plain functions with Typer annotations; the ``data`` group registers them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from quantum_trader.data.calibration import (
-    CalibrationError,
-    calibration_stats,
-    compare,
-    read_reference_folder,
-)
-from quantum_trader.data.synthetic.market import (
-    SynthConfig,
-    SynthConfigError,
-    SyntheticMarket,
-    generate_market,
-)
-from quantum_trader.data.synthetic.params import ASSET_ORDER
-from quantum_trader.data.synthetic.summary import summary_rows
-from quantum_trader.data.synthetic.writer import write_market
+from quantum_trader.cli.errors import fail
+from quantum_trader.cli.options import output_dir, symbols_option
 from quantum_trader.domain.symbols import asset_of
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from quantum_trader.data.synthetic.market import SynthConfig, SyntheticMarket
 
 __all__ = ["calibrate", "summary_rows", "synth"]
 
 DEFAULT_REAL = Path("../shared/data/candles/binance_spot_1h")
+MAX_DAYS = 3650
+
+
+def summary_rows(market: SyntheticMarket) -> list[dict[str, Any]]:
+    from quantum_trader.data.synthetic.summary import summary_rows as rows
+
+    return rows(market)
 
 
 def _console() -> Console:
     """A console per call, so the width follows the terminal (or COLUMNS) of this run."""
+    from rich.console import Console
+
     return Console()
 
 
 def _config(days: int, seed: int, assets: str | None) -> SynthConfig:
+    from quantum_trader.data.synthetic.market import SynthConfig, SynthConfigError
+    from quantum_trader.data.synthetic.params import ASSET_ORDER
+
     codes: tuple[str, ...] = ASSET_ORDER
     if assets is not None:
-        codes = tuple(a.strip().upper() for a in assets.split(",") if a.strip())
+        codes = tuple(asset_of(s) for s in symbols_option("--assets", assets))
     try:
         return SynthConfig(days=days, seed=seed, assets=codes)
     except SynthConfigError as exc:
-        _console().print(f"[bold red]invalid setting[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(f"invalid setting {exc}") from None
 
 
 def _price(value: float) -> str:
@@ -57,6 +56,9 @@ def _price(value: float) -> str:
 
 
 def print_summary(market: SyntheticMarket) -> None:
+    from rich import box
+    from rich.table import Table
+
     rows = summary_rows(market)
     days = {r["first"][:10] for r in rows} | {r["last"][:10] for r in rows}
     table = Table(
@@ -76,7 +78,11 @@ def print_summary(market: SyntheticMarket) -> None:
 
 def generate_into(config: SynthConfig, catalog: Path) -> SyntheticMarket:
     """Generate the market and write it to the catalog at ``catalog``, with progress bars."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from quantum_trader.data.catalog import Catalog
+    from quantum_trader.data.synthetic.market import generate_market
+    from quantum_trader.data.synthetic.writer import write_market
 
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
@@ -92,8 +98,8 @@ def generate_into(config: SynthConfig, catalog: Path) -> SyntheticMarket:
 
 
 def synth(
-    days: Annotated[int, typer.Option(help="Length of the market in days of 1m bars.")] = 90,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same market.")] = 7,
+    days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Length of the market in days of 1m bars.")] = 90,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same market.")] = 7,
     catalog: Annotated[
         Path, typer.Option(help="Catalog root folder.", envvar="QT_CATALOG")
     ] = Path("catalog"),
@@ -108,7 +114,8 @@ def synth(
 
     Example: quantum-trader data synth --days 90 --seed 7
     """
-    market = generate_into(_config(days, seed, assets), catalog)
+    config = _config(days, seed, assets)
+    market = generate_into(config, output_dir("--catalog", catalog))
     print_summary(market)
 
 
@@ -116,8 +123,8 @@ def calibrate(
     real: Annotated[
         Path, typer.Option(help="Folder of real hourly candle CSVs (<ASSET>USDT.csv.gz).")
     ] = DEFAULT_REAL,
-    days: Annotated[int, typer.Option(help="Days of synthetic market to compare.")] = 90,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
+    days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Days of synthetic market to compare.")] = 90,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic market.")] = 7,
 ) -> None:
     """Compare the synthetic market's hourly statistics with real data, band by band.
 
@@ -126,22 +133,21 @@ def calibrate(
 
     Example: quantum-trader data calibrate --real ../shared/data/candles/binance_spot_1h --days 90
     """
+    from rich.table import Table
+
+    from quantum_trader.data.calibration import CalibrationError, calibration_stats, compare, read_reference_folder
+    from quantum_trader.data.synthetic.market import generate_market
+
     if not real.is_dir():
-        _console().print(
-            f"[bold red]real data folder not found:[/] {real}\n"
-            "Point --real at a folder of hourly candle files such as BTCUSDT.csv.gz "
-            "(timestamp,open,high,low,close,volume).",
-            highlight=False,
-        )
-        raise typer.Exit(code=2)
+        raise fail(f"--real {real}: real data folder not found; point --real at a folder of hourly candle files "
+                   "such as BTCUSDT.csv.gz (timestamp,open,high,low,close,volume)")
     try:
         reference = read_reference_folder(real)
         config = _config(days, seed, None)
         market = generate_market(config)
         rows = compare(calibration_stats(reference, "1h"), calibration_stats(market.bars, "1h"))
     except CalibrationError as exc:
-        _console().print(f"[bold red]cannot calibrate:[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(f"cannot calibrate: {exc}") from None
     table = Table(title=f"Calibration: real ({real}) vs synthetic ({days}d, seed {seed}), hourly returns")
     for col in ("statistic", "asset", "real", "synthetic", "band", "result"):
         table.add_column(col, justify="right" if col in ("real", "synthetic") else "left")

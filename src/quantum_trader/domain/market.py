@@ -8,23 +8,14 @@ dtype once; after that every consumer may trust them without re-checking.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
+from quantum_trader.domain.kinds import DataKind as DataKind
+
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-
-class DataKind(StrEnum):
-    """What a dataset in the catalog holds; part of its partition path."""
-
-    CANDLES = "candles"
-    MARK = "mark"
-    FUNDING = "funding"
-    BOOK = "book"
-    TRADE_FLOW = "trade_flow"
 
 
 def _check_time_index(name: str, ts: I64) -> None:

@@ -11,7 +11,49 @@ import re
 from typing import Final
 
 _UNIFIED_RE: Final = re.compile(r"^([A-Z0-9]+)/([A-Z0-9]+)(?::([A-Z0-9]+))?$")
+_CODE_RE: Final = re.compile(r"^[A-Z0-9]+$")
 DEFAULT_QUOTE: Final = "USDT"
+TICKER_QUOTES: Final = ("USDT", "USDC")
+"""Quotes recognised at the end of an exchange ticker such as ``BTCUSDT``."""
+ACCEPTED_FORMS: Final = "an asset code (BTC), an exchange ticker (BTCUSDT) or a unified symbol (BTC/USDT:USDT)"
+
+
+class SymbolError(ValueError):
+    """A symbol as a user typed it that names no perpetual; the message shows the accepted forms."""
+
+
+def unified_perp(text: str) -> str:
+    """The ccxt unified perpetual for any form a user types: ``BTC``, ``btc``, ``BTCUSDT``, ``BTC/USDT``,
+    ``BTC/USDT:USDT`` all give ``BTC/USDT:USDT``.
+
+    One function for every command, so that a symbol accepted by ``backtest`` is accepted by
+    ``data ingest`` and ``signals`` too, and all of them find the same catalog folder.
+    """
+    code = text.strip().upper()
+    if not code:
+        raise SymbolError(f"empty symbol: give {ACCEPTED_FORMS}")
+    if "/" in code:
+        match = _UNIFIED_RE.match(code)
+        if match is None:
+            raise SymbolError(f"symbol {text.strip()!r} is not understood: give {ACCEPTED_FORMS}")
+        base, quote, settle = match.groups()
+        return f"{base}/{quote}:{settle or quote}"
+    if not _CODE_RE.match(code):
+        raise SymbolError(f"symbol {text.strip()!r} is not understood: give {ACCEPTED_FORMS}")
+    for quote in TICKER_QUOTES:
+        if code == quote:
+            raise SymbolError(f"symbol {text.strip()!r} is a quote currency, not an asset: give {ACCEPTED_FORMS}")
+        if code.endswith(quote):
+            return f"{code.removesuffix(quote)}/{quote}:{quote}"
+    return f"{code}/{DEFAULT_QUOTE}:{DEFAULT_QUOTE}"
+
+
+def unified_perps(text: str) -> tuple[str, ...]:
+    """A comma-separated list of symbols in any form, in order, each once."""
+    symbols = tuple(dict.fromkeys(unified_perp(part) for part in text.split(",") if part.strip()))
+    if not symbols:
+        raise SymbolError(f"no symbol in {text!r}: give a comma-separated list, e.g. BTC,ETH or BTCUSDT,ETHUSDT")
+    return symbols
 
 
 def parse_symbol(symbol: str) -> tuple[str, str, str | None]:

@@ -9,11 +9,19 @@ past a failing gate stays visibly forced forever. Kill-switch drills are gate ev
 SQLAlchemy Core, no ORM: two small tables, plain rows in and out. A path (or a URL
 without ``://``) means a SQLite file; anything with ``://`` is passed to SQLAlchemy as is
 (``postgresql+psycopg://user@host/db``).
+
+A URL's password is a secret: ``Journal.url`` and every message show it as ``***``
+(``postgresql://user:***@host/db``), so it reaches neither a terminal nor the evidence
+stored with a phase change. Reading never creates anything (``phase show`` on a fresh
+machine leaves no empty ``journal.sqlite`` behind); the tables are created by the first write.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -31,8 +39,10 @@ from sqlalchemy import (
     Text,
     create_engine,
     insert,
+    inspect,
     select,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 JOURNAL_ENV = "QT_JOURNAL"
@@ -125,16 +135,45 @@ def journal_url(target: str | Path) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser()}"
 
 
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:)[^@\s]+@")
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://user:s3cret@host/db`` -> ``postgresql://user:***@host/db``; a URL SQLAlchemy cannot
+    parse is masked by pattern, so a typo in a URL cannot print its password either."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError, TypeError):
+        return redact_text(url)
+
+
+def redact_text(text: str, secret: str | None = None) -> str:
+    """Every ``scheme://user:password@`` in ``text`` with ``***`` for the password (and ``secret`` wherever it is)."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _PASSWORD_IN_URL.sub(lambda m: f"{m.group('head')}***@", text)
+
+
 class Journal:
-    """Append-only phase and drill records; ``Journal(path_or_url)`` creates missing tables."""
+    """Append-only phase and drill records, in the SQLite file or database ``Journal(path_or_url)`` names."""
 
     def __init__(self, target: str | Path) -> None:
-        self.url = journal_url(target)
+        raw = journal_url(target)
+        self.url = redact_url(raw)
+        """The URL as it may be shown or stored: the password replaced by ``***``."""
+        self._password = _password_of(raw)
         try:
-            self.engine: Engine = create_engine(self.url)
-            metadata.create_all(self.engine)
-        except (SQLAlchemyError, ValueError, ModuleNotFoundError) as exc:
-            raise JournalError(f"journal {self.url}: cannot open ({exc})") from None
+            parsed = make_url(raw)
+            self._sqlite_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database
+                                 and parsed.database != ":memory:" else None)
+            self.engine: Engine = create_engine(raw)
+        except ModuleNotFoundError as exc:
+            raise JournalError(f"journal {self.url}: cannot open (its database driver is not installed: {exc}; "
+                               f"install it, e.g. pip install {exc.name})") from None
+        except (SQLAlchemyError, ValueError) as exc:
+            detail = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise JournalError(f"journal {self.url}: cannot open ({redact_text(detail, self._password)})") from None
+        self._tables_ready = False
 
     def __repr__(self) -> str:
         return f"Journal({self.url!r})"
@@ -142,9 +181,36 @@ class Journal:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def _database(self, action: str) -> Iterator[None]:
+        """Database errors as one ``JournalError`` naming the (redacted) URL."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise JournalError(f"journal {self.url}: cannot {action} ({redact_text(detail, self._password)})"
+                               ) from None
+
+    def _has_tables(self) -> bool:
+        """False for a SQLite file that does not exist: it is not created by looking at it."""
+        if self._tables_ready:
+            return True
+        if self._sqlite_file is not None and not self._sqlite_file.exists():
+            return False
+        with self._database("read"):
+            return bool(inspect(self.engine).has_table(phase_events.name))
+
+    def _create_tables(self) -> None:
+        if not self._tables_ready:
+            with self._database("create its tables"):
+                metadata.create_all(self.engine)
+            self._tables_ready = True
+
     # ----------------------------------------------------------------- phase
     def phase_history(self) -> list[PhaseChange]:
-        with self.engine.connect() as con:
+        if not self._has_tables():
+            return []
+        with self._database("read"), self.engine.connect() as con:
             rows = con.execute(select(phase_events).order_by(phase_events.c.id)).mappings().all()
         return [
             PhaseChange(int(r["ts"]), PhaseEventKind(r["kind"]), r["from_phase"], int(r["to_phase"]), r["reason"],
@@ -165,7 +231,8 @@ class Journal:
             "to_phase": change.to_phase, "reason": change.reason, "forced": change.forced,
             "operator": change.operator, "evidence": change.evidence,
         }
-        with self.engine.begin() as con:
+        self._create_tables()
+        with self._database("write"), self.engine.begin() as con:
             new_id = con.execute(insert(phase_events).values(**values)).inserted_primary_key
         return PhaseChange(**{**values, "kind": change.kind, "id": int(new_id[0]) if new_id else None})
 
@@ -179,7 +246,8 @@ class Journal:
             "equity_after": drill.equity_after, "operator": drill.operator, "details": drill.details,
         }
         verdict = "passed" if drill.passed else "FAILED"
-        with self.engine.begin() as con:
+        self._create_tables()
+        with self._database("write"), self.engine.begin() as con:
             key = con.execute(insert(killswitch_drills).values(**values)).inserted_primary_key
             con.execute(insert(phase_events).values(
                 ts=drill.ts, kind=PhaseEventKind.DRILL.value, from_phase=drill.phase, to_phase=drill.phase,
@@ -190,6 +258,14 @@ class Journal:
         return DrillRecord(**{**values, "id": int(key[0]) if key else None})
 
     def drills(self) -> list[DrillRecord]:
-        with self.engine.connect() as con:
+        if not self._has_tables():
+            return []
+        with self._database("read"), self.engine.connect() as con:
             rows = con.execute(select(killswitch_drills).order_by(killswitch_drills.c.id)).mappings().all()
         return [DrillRecord(**{k: r[k] for k in r}) for r in rows]
+
+
+def _password_of(url: str) -> str | None:
+    """The password of a URL SQLAlchemy may not parse (then anything between ``user:`` and ``@``)."""
+    match = re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:([^@\s]+)@", url)
+    return match.group(1) if match else None
