@@ -8,7 +8,15 @@ from typing import Literal
 from pydantic import Field
 
 from quantum_trader.config.base import PolicyModel
-from quantum_trader.config.types import AssetCode, Duration, Fraction, NonNegative, PositiveInt, Timeframe
+from quantum_trader.config.types import (
+    AssetCode,
+    Duration,
+    Fraction,
+    NonNegative,
+    PercentFraction,
+    PositiveInt,
+    Timeframe,
+)
 
 
 class Scenario(PolicyModel):
@@ -77,6 +85,16 @@ class DataRequirements(PolicyModel):
         "correlation_matrix_24h", "btc_dominance", "total_market_cap", "sector_performance",
     )
     base_timeframe: Timeframe = "1m"
+
+
+class DataIngestPolicy(PolicyModel):
+    """What a market-data ingest refuses (ours, not the spec's): values no loader may store without a word."""
+
+    instrument_price_tolerance: PercentFraction = 0.05
+    """A file whose prices differ from the stored series' overlap by a median ratio beyond this
+    is refused as "looks like another instrument" (spot vs perpetual differ by the basis, well under 1%)."""
+    max_abs_funding_rate: PercentFraction = 0.03
+    """A funding rate above this per interval, either sign, is a bad row (exchanges cap funding well below)."""
 
 
 class CapacityRow(PolicyModel):

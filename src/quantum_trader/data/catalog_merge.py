@@ -207,7 +207,8 @@ def check_new_rows(kind: DataKind, timeframe: str | None, old_ts: npt.NDArray[np
         step, phase = _grid_phase(timeframe, old_ts, new_ts)
         off = np.flatnonzero(new_ts % step != phase)
         if off.size:
-            opens = "at multiples of " + timeframe if phase == 0 else f"at {format_time(phase)[11:]} UTC"
+            sub_day = step < MS_PER_DAY
+            opens = f"at multiples of {timeframe} UTC" if sub_day else f"at {format_time(phase)[11:]} UTC"
             raise WriteRefusedError(
                 label,
                 f"{off.size} row(s) off the {timeframe} grid of {label} (its bars open {opens})",
