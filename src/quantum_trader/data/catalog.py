@@ -152,6 +152,12 @@ class DamagedDataset:
     label: str
     reason: str
 
+    @property
+    def symbol(self) -> str:
+        """The unified symbol its folder names (as far as it can be read)."""
+        parts = self.label.split(" ")
+        return parts[1] if len(parts) > 1 else "?"
+
     def describe(self) -> str:
         return f"{self.label}: damaged ({self.reason}) at {self.path}"
 
