@@ -39,31 +39,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from quantum_trader.data import catalog_commit
-from quantum_trader.data.catalog_commit import Staged
 from quantum_trader.data.catalog_errors import CatalogError, DamagedDatasetError, LockTimeoutError
 from quantum_trader.data.catalog_lock import LOCK_FILE, hold
-from quantum_trader.data.catalog_merge import (
-    ConflictRule,
-    Merged,
-    WriteRefusedError,
-    check_instrument,
-    check_new_rows,
-    merge,
+from quantum_trader.data.catalog_merge import ConflictRule, WriteRefusedError
+from quantum_trader.data.catalog_schema import Series, kind_of, series_from_columns
+from quantum_trader.data.catalog_source import DatasetSource, WriteSource, from_metadata
+from quantum_trader.data.catalog_write import (
+    ROW_GROUP_ROWS,
+    UNREADABLE,
+    StagedWrite,
+    Target,
+    WriteResult,
+    WriteRules,
+    dataset_label,
+    reason,
+    stage,
 )
-from quantum_trader.data.catalog_schema import (
-    Columns,
-    Series,
-    columns_of,
-    kind_of,
-    series_from_columns,
-    table_from_columns,
-)
-from quantum_trader.data.catalog_source import DatasetSource, SourceRecord, WriteSource, encode, from_metadata
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries, TradeFlowSeries
 from quantum_trader.domain.symbols import parse_symbol, safe_symbol, symbol_from_safe
 from quantum_trader.domain.time import format_time, timeframe_ms
@@ -73,15 +67,14 @@ CATALOG_ENV = "QT_CATALOG"
 DEFAULT_EXCHANGE = "binanceusdm"
 DATA_FILE = "data.parquet"
 DEFAULT_LOCK_WAIT_S = 60.0
-ROW_GROUP_ROWS = 131_072  # ~3 months of 1m bars: range reads skip whole groups via their ts statistics
 _EXCHANGE_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _TIMEFRAMED = (DataKind.CANDLES, DataKind.MARK, DataKind.TRADE_FLOW)
-_UNREADABLE = (OSError, ValueError, KeyError, pa.ArrowException)
 
 __all__ = [
     "CATALOG_ENV",
     "DEFAULT_CATALOG",
     "DEFAULT_EXCHANGE",
+    "ROW_GROUP_ROWS",
     "Catalog",
     "CatalogError",
     "DamagedDataset",
@@ -99,34 +92,6 @@ def default_catalog_root() -> Path:
     """``$QT_CATALOG`` if set, else ``./catalog``: one place, so every command agrees on it."""
     env = os.environ.get(CATALOG_ENV, "").strip()
     return Path(env) if env else DEFAULT_CATALOG
-
-
-def dataset_label(exchange: str, symbol: str, kind: DataKind, timeframe: str | None) -> str:
-    return f"{exchange} {symbol} {kind.value}" + (f" {timeframe}" if timeframe else "")
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What a write did: the caller reports corrections instead of applying them silently."""
-
-    exchange: str
-    symbol: str
-    kind: DataKind
-    timeframe: str | None
-    path: Path
-    rows_added: int
-    rows_replaced: int
-    rows_unchanged: int
-    rows_total: int
-    replaced_file: Path | None = None
-    """Where the stored values this write replaced were kept (``conflicts='replace'`` only)."""
-
-    @property
-    def changed(self) -> bool:
-        return self.rows_added + self.rows_replaced > 0
-
-    def label(self) -> str:
-        return dataset_label(self.exchange, self.symbol, self.kind, self.timeframe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,31 +125,6 @@ class DamagedDataset:
 
     def describe(self) -> str:
         return f"{self.label}: damaged ({self.reason}) at {self.path}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    series: Series
-    kind: DataKind
-    timeframe: str | None
-    path: Path
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Staged:
-    """A merged dataset written to temp file(s), waiting for the commit."""
-
-    result: WriteResult
-    files: tuple[Staged, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _WriteRules:
-    conflicts: ConflictRule
-    instrument_tolerance: float | None
-    source: WriteSource | None
-    now_ms: int
 
 
 class Catalog:
@@ -263,14 +203,14 @@ class Catalog:
         by more than that fraction. Rows off the timeframe grid or in the future are refused.
         """
         targets = [self._target(series, kind, exchange) for series, kind in items]
-        rules = _WriteRules(conflicts, instrument_tolerance, source, int(time.time() * 1000))
+        rules = WriteRules(conflicts, instrument_tolerance, source, int(time.time() * 1000))
         locks = [(t.path.parent / LOCK_FILE, t.label) for t in targets]
         with hold(locks, wait_s=self.lock_wait_s, on_wait=self.on_lock_wait):
             catalog_commit.settle(self.root, {t.path.parent for t in targets})
-            staged: list[_Staged] = []
+            staged: list[StagedWrite] = []
             try:
                 for target in targets:
-                    staged.append(self._stage(target, exchange, rules))
+                    staged.append(stage(target, exchange, rules))
                 catalog_commit.commit(self.root, [f for item in staged for f in item.files])
             except BaseException:
                 for item in staged:
@@ -279,57 +219,11 @@ class Catalog:
                 raise
         return [item.result for item in staged]
 
-    def _target(self, series: Series, kind: DataKind | None, exchange: str) -> _Target:
+    def _target(self, series: Series, kind: DataKind | None, exchange: str) -> Target:
         resolved = kind_of(series, kind)
         timeframe = getattr(series, "timeframe", None) if resolved in _TIMEFRAMED else None
         path = self.dataset_path(exchange, series.symbol, resolved, timeframe)
-        return _Target(series, resolved, timeframe, path, dataset_label(exchange, series.symbol, resolved, timeframe))
-
-    def _stage(self, target: _Target, exchange: str, rules: _WriteRules) -> _Staged:
-        new = columns_of(target.series)
-        stored = self._load(target.path, target.label) if target.path.exists() else None
-        old, previous = stored if stored is not None else (None, None)
-        old_ts = old["ts"] if old is not None else np.empty(0, dtype=np.int64)
-        check_new_rows(target.kind, target.timeframe, old_ts, new["ts"], label=target.label, now_ms=rules.now_ms)
-        if old is None:
-            merged = Merged(new, int(new["ts"].size), 0, 0, None)
-        else:
-            if rules.instrument_tolerance is not None:
-                check_instrument(target.kind, old, new, label=target.label, tolerance=rules.instrument_tolerance)
-            merged = merge(old, new, label=target.label, conflicts=rules.conflicts)
-        path = target.path
-        result = WriteResult(exchange, target.series.symbol, target.kind, target.timeframe, path, merged.added,
-                             merged.replaced, merged.unchanged, int(merged.columns["ts"].size))
-        if old is not None and not (merged.added or merged.replaced):
-            return _Staged(result, ())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files: list[Staged] = []
-        try:
-            archive = None
-            if merged.replaced_old is not None:
-                archive = path.with_name(f"replaced-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-"
-                                         f"{os.getpid()}-{os.urandom(3).hex()}.parquet")
-                files.append(Staged(_write_temp(archive, table_from_columns(merged.replaced_old)), archive))
-                result = _with_archive(result, archive)
-            record = _record(rules, merged, archive)
-            table = table_from_columns(merged.columns).replace_schema_metadata(encode(previous, record))
-            files.append(Staged(_write_temp(path, table), path))
-        except BaseException:
-            for f in files:
-                f.tmp.unlink(missing_ok=True)
-            raise
-        return _Staged(result, tuple(files))
-
-    def _load(self, path: Path, label: str) -> tuple[Columns, DatasetSource | None]:
-        """Stored columns and source records; a file that cannot be read is never overwritten."""
-        try:
-            table = pq.read_table(path)
-            columns = {name: table.column(name).to_numpy() for name in table.column_names}
-            if "ts" not in columns:
-                raise KeyError("no 'ts' column")
-        except _UNREADABLE as exc:
-            raise DamagedDatasetError(label, path, _reason(exc)) from None
-        return columns, from_metadata(table.schema.metadata)
+        return Target(series, resolved, timeframe, path, dataset_label(exchange, series.symbol, resolved, timeframe))
 
     # ------------------------------------------------------------------ read
     def read_bars(
@@ -412,8 +306,8 @@ class Catalog:
             table = pq.read_table(path, filters=filters or None, partitioning=None)
             columns = {name: table.column(name).to_numpy() for name in table.column_names}
             return series_from_columns(kind, symbol, timeframe, columns)
-        except _UNREADABLE as exc:
-            raise DamagedDatasetError(label, path, _reason(exc)) from None
+        except UNREADABLE as exc:
+            raise DamagedDatasetError(label, path, reason(exc)) from None
 
     def _finish_commit(self, path: Path, label: str) -> None:
         """Roll forward a commit a killed writer left touching this dataset, so it is read whole."""
@@ -436,9 +330,9 @@ class Catalog:
         path = self._resolve(symbol, kind, tf, exchange)
         try:
             return from_metadata(pq.read_schema(path).metadata)
-        except _UNREADABLE as exc:
+        except UNREADABLE as exc:
             raise DamagedDatasetError(dataset_label(path_exchange(path), symbol, kind, tf), path,
-                                      _reason(exc)) from None
+                                      reason(exc)) from None
 
     def relation(
         self, symbol: str, kind: DataKind, timeframe: str | None = None, *, exchange: str | None = None
@@ -505,8 +399,8 @@ class Catalog:
         for path in self.root.glob(f"exchange=*/symbol=*/kind=*/**/{DATA_FILE}"):
             try:
                 infos.append(_info(path))
-            except _UNREADABLE as exc:
-                damaged.append(DamagedDataset(path, _path_label(self.root, path), _reason(exc)))
+            except UNREADABLE as exc:
+                damaged.append(DamagedDataset(path, _path_label(self.root, path), reason(exc)))
         infos.sort(key=lambda i: (i.exchange, i.symbol, i.kind.value, i.timeframe or ""))
         damaged.sort(key=lambda d: str(d.path))
         return infos, damaged
@@ -532,8 +426,8 @@ class Catalog:
             if path.exists():
                 try:
                     return _info(path)
-                except _UNREADABLE as exc:
-                    raise DamagedDatasetError(dataset_label(ex, symbol, kind, tf), path, _reason(exc)) from None
+                except UNREADABLE as exc:
+                    raise DamagedDatasetError(dataset_label(ex, symbol, kind, tf), path, reason(exc)) from None
         return None
 
     def symbols(self, *, exchange: str | None = None) -> list[str]:
@@ -564,44 +458,6 @@ def _info(path: Path) -> DatasetInfo:
         last_ts=last,
         path=path,
     )
-
-
-def _write_temp(final: Path, table: pa.Table) -> Path:
-    """The table in a fsynced temp file next to ``final``; removed again if writing fails."""
-    tmp = catalog_commit.temp_path(final)
-    try:
-        with open(tmp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
-def _with_archive(result: WriteResult, archive: Path) -> WriteResult:
-    return WriteResult(result.exchange, result.symbol, result.kind, result.timeframe, result.path, result.rows_added,
-                       result.rows_replaced, result.rows_unchanged, result.rows_total, archive)
-
-
-def _record(rules: _WriteRules, merged: Merged, archive: Path | None) -> SourceRecord:
-    src = rules.source or WriteSource()
-    old_ts = merged.replaced_old["ts"] if merged.replaced_old is not None else None
-    return SourceRecord(
-        at_ms=rules.now_ms, file=src.file, loader=src.loader, venue=src.venue, market_type=src.market_type,
-        rows_added=merged.added, rows_replaced=merged.replaced,
-        replaced_first_ts=int(old_ts[0]) if old_ts is not None else None,
-        replaced_last_ts=int(old_ts[-1]) if old_ts is not None else None,
-        replaced_file=archive.name if archive is not None else None,
-    )
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of a reader's error: pyarrow's can run to many lines."""
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return first if len(first) <= 200 else first[:197] + "..."
 
 
 def path_exchange(path: Path) -> str:
