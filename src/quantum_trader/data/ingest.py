@@ -252,7 +252,8 @@ def _check_spacing(source: str, timeframe: str | None, ts: np.ndarray[Any, Any])
     """A 1h file filed as 1m would be stored as 59-bar gaps forever: compare the rows' typical step."""
     if timeframe is None or ts.size < 3:
         return
-    steps = np.diff(np.unique(ts))
+    ordered = bool(np.all(ts[1:] >= ts[:-1]))  # the usual case: de-duplicate in one pass, no hash table
+    steps = np.diff(ts[np.r_[True, ts[1:] != ts[:-1]]] if ordered else np.unique(ts))
     if steps.size == 0:
         return
     step = int(np.median(steps))
