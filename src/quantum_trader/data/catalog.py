@@ -338,7 +338,9 @@ class Catalog:
         self, symbol: str, kind: DataKind, timeframe: str | None = None, *, exchange: str | None = None
     ) -> duckdb.DuckDBPyRelation:
         """A DuckDB relation over one dataset, for ad-hoc SQL in research (``.filter``, ``.aggregate``...)."""
-        path = self._resolve(symbol, kind, timeframe if kind in _TIMEFRAMED else None, exchange)
+        tf = timeframe if kind in _TIMEFRAMED else None
+        path = self._resolve(symbol, kind, tf, exchange)
+        self._finish_commit(path, dataset_label(path_exchange(path), symbol, kind, tf))
         return self._connection().read_parquet(str(path))
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
