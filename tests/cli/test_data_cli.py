@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import ccxt
 import numpy as np
+import pyarrow as pa
+import pyarrow.feather as feather
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from quantum_trader.cli import data_cmd
 from quantum_trader.data.catalog import Catalog
-from quantum_trader.domain.market import BarSeries
+from quantum_trader.domain.market import BarSeries, DataKind
 
 root = typer.Typer()
 root.add_typer(data_cmd.app, name="data")
@@ -153,3 +158,140 @@ def test_list_fits_80_columns_one_table_per_exchange(tmp_path: Path) -> None:
                          terminal_width=80)
     assert "bybit" in both.output and "…" not in both.output
     assert both.output.index("binanceusdm") < both.output.index("bybit")  # one table per exchange
+
+
+# ------------------------------------------------------------- hardening (issue 12)
+
+
+def test_list_and_check_name_a_damaged_dataset_in_one_line_and_keep_the_rest(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "cat")
+    _store_bars(cat, BTC, "binanceusdm")
+    _store_bars(cat, "ETH/USDT:USDT", "binanceusdm")
+    eth = next((tmp_path / "cat").rglob("symbol=ETH_USDT_USDT/**/data.parquet"))
+    eth.write_bytes(eth.read_bytes()[: eth.stat().st_size // 2])  # truncated, as a full disk leaves it
+    listed = run("list", "--catalog", str(tmp_path / "cat"))
+    assert listed.exit_code == 0, listed.output
+    damaged = [line for line in listed.output.splitlines() if "damaged" in line]
+    assert len(damaged) == 1 and "binanceusdm ETH/USDT:USDT candles 1m" in damaged[0] and str(eth) in damaged[0]
+    assert "BTC/USDT:USDT" in listed.output and "Traceback" not in listed.output
+    entries = json.loads(run("list", "--json", "--catalog", str(tmp_path / "cat")).output)
+    assert [e.get("damaged") is None for e in entries] == [True, False]
+    assert entries[1]["dataset"] == "binanceusdm ETH/USDT:USDT candles 1m" and entries[1]["path"] == str(eth)
+    checked = run("check", "--catalog", str(tmp_path / "cat"))
+    assert checked.exit_code == 0 and "damaged" in checked.output and "Traceback" not in checked.output
+    reports = json.loads(run("check", "--json", "--catalog", str(tmp_path / "cat")).output)
+    assert [r["ok"] for r in reports] == [True, False] and "damaged" in reports[1]
+    read = run("ingest", str(_bars_csv(tmp_path / "ETHUSDT.csv")), "--symbol", "ETH/USDT:USDT", "--timeframe",
+               "1m", "--catalog", str(tmp_path / "cat"))
+    assert read.exit_code == 2 and read.output.count("\n") == 1 and "is damaged" in read.output
+
+
+def _bars_csv(path: Path, n: int = 30, start: int = 0, close: float = 100.0) -> Path:
+    t0 = 1_735_689_600_000
+    lines = ["timestamp,open,high,low,close,volume"]
+    lines += [f"{t0 + (i + start) * 60_000},{close},{close + 1},{close - 1},{close},2.0" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ingest_refuses_a_conflict_in_one_line_then_replace_keeps_the_old_values(tmp_path: Path) -> None:
+    cat = str(tmp_path / "cat")
+    args = ["--symbol", BTC, "--timeframe", "1m", "--catalog", cat]
+    assert run("ingest", str(_bars_csv(tmp_path / "a.csv")), *args).exit_code == 0
+    other = _bars_csv(tmp_path / "b.csv", n=10, start=25, close=100.5)  # 5 rows overlap with other prices
+    refused = run("ingest", str(other), *args)
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1
+    assert "5 row(s) already stored with different values, 16.67% of binanceusdm" in refused.output
+    assert "row 2 (2025-01-01 00:25:00): open stored 100, new 100.5" in refused.output
+    replaced = run("ingest", str(other), *args, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert "5 added, 5 replaced, 0 unchanged (35 rows)" in replaced.output
+    kept = next(line for line in replaced.output.splitlines() if "old values" in line)
+    assert "replaced-" in kept and ".parquet" in kept
+
+
+def test_ingest_waits_for_a_held_lock_then_stores_or_gives_up(tmp_path: Path) -> None:
+    cat_dir = tmp_path / "cat"
+    path = _bars_csv(tmp_path / "a.csv")
+    args = ["ingest", str(path), "--symbol", BTC, "--timeframe", "1m", "--catalog", str(cat_dir)]
+    holder = Catalog(cat_dir)
+    with holder.lock("binanceusdm", BTC, DataKind.CANDLES, "1m"):
+        gave_up = run(*args, "--wait-lock", "0.2")
+    assert gave_up.exit_code == 2
+    assert f"pid {os.getpid()}" in gave_up.output and "gave up after 0.2 s" in gave_up.output
+    release = threading.Event()
+
+    def hold() -> None:
+        with holder.lock("binanceusdm", BTC, DataKind.CANDLES, "1m"):
+            release.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    release.wait()
+    waited = run(*args)
+    thread.join()
+    assert waited.exit_code == 0, waited.output
+    assert "waiting up to 60 s for binanceusdm BTC/USDT:USDT candles 1m" in waited.output
+    assert "30 added" in waited.output
+
+
+DEPTH_HEADER = "symbol,timestamp,first_update_id,last_update_id,side,update_type,price,qty,pu\n"
+
+
+def test_ingest_a_binance_depth_snapshot_with_its_updates(shared_data: Path, tmp_path: Path) -> None:
+    cat = str(tmp_path / "cat")
+    folder = shared_data / "orderbook"
+    real = run("ingest", str(folder / "binance_btcusdt-depth-snap.csv"), "--updates",
+               str(folder / "binance_btcusdt-depth-update.csv"), "--catalog", cat)
+    assert real.exit_code == 2 and real.output.count("\n") == 1
+    assert "depth-update.csv, row 2, field 'first_update_id': gap after snapshot" in real.output
+    snap = tmp_path / "snap.csv"
+    snap.write_text(DEPTH_HEADER + "BTCUSDT,1667346579146,100,100,b,snap,20377.00,1.770,-1\n"
+                    "BTCUSDT,1667346579146,100,100,a,snap,20377.10,2.000,-1\n")
+    updates = tmp_path / "upd.csv"
+    updates.write_text(DEPTH_HEADER + "BTCUSDT,1667346579200,98,104,b,set,20377.00,1.500,95\n"
+                       "BTCUSDT,1667346579300,105,107,a,set,20377.30,1.000,104\n")
+    stored = run("ingest", str(snap), "--updates", str(updates), "--catalog", cat)
+    assert stored.exit_code == 0, stored.output
+    assert "stored binanceusdm BTC/USDT:USDT book: 2 added" in stored.output
+    assert run("ingest", str(_bars_csv(tmp_path / "c.csv")), "--updates", str(updates), "--symbol", BTC,
+               "--catalog", cat).exit_code == 2
+
+
+def test_a_bybit_book_is_stored_under_bybit_and_its_source_recorded(shared_data: Path, tmp_path: Path) -> None:
+    cat = str(tmp_path / "cat")
+    result = run("ingest", str(shared_data / "orderbook/bybit_xrpusdt-ob500.data.zip"), "--catalog", cat)
+    assert result.exit_code == 0, result.output
+    assert "stored bybit XRP/USDT:USDT book: 50 added" in result.output
+    source = Catalog(cat).source("XRP/USDT:USDT", DataKind.BOOK, exchange="bybit")
+    assert source is not None and source.market_type == "perp" and source.loaders == ("bybit_orderbook",)
+
+
+def test_spot_candles_filed_as_a_perpetual_are_recorded_as_spot(spot_file: Path, tmp_path: Path) -> None:
+    cat = str(tmp_path / "cat")
+    result = run("ingest", str(spot_file), "--symbol", BTC, "--catalog", cat)
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("source"))
+    assert "spot" in line and "stand-in" in line
+    source = Catalog(cat).source(BTC, DataKind.CANDLES, "1h")
+    assert source is not None and source.market_type == "spot" and source.files == (str(spot_file),)
+    declared = run("ingest", str(_bars_csv(tmp_path / "p.csv")), "--symbol", "ETH/USDT:USDT", "--timeframe", "1m",
+                   "--market-type", "perp", "--catalog", cat)
+    assert declared.exit_code == 0 and "stand-in" not in declared.output
+    assert Catalog(cat).source("ETH/USDT:USDT", DataKind.CANDLES, "1m").market_type == "perp"  # type: ignore[union-attr]
+
+
+def test_funding_beyond_the_policy_bound_is_refused_with_its_row(shared_data: Path, tmp_path: Path) -> None:
+    table = feather.read_table(shared_data / "futures/XRP_USDT_USDT-8h-funding_rate.feather")
+    opens = table.column("open").to_pylist()
+    opens[10] = 0.0375  # 3.75% per 8h: an exchange never charges it, a shifted decimal does
+    path = tmp_path / "XRP_USDT_USDT-8h-funding_rate.feather"
+    feather.write_feather(table.set_column(table.schema.get_field_index("open"), "open", pa.array(opens)), path)
+    cat = str(tmp_path / "cat")
+    refused = run("ingest", str(path), "--catalog", cat)
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1
+    assert "|funding rate| above 3.00% per interval" in refused.output and "row 11" in refused.output
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("data_ingest:\n  max_abs_funding_rate: 5%\n")
+    assert run("ingest", str(path), "--catalog", cat, "--policy", str(loose)).exit_code == 0

@@ -6,10 +6,21 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from quantum_trader.data.catalog import Catalog, CatalogError, default_catalog_root
+from quantum_trader.data import catalog_source
+from quantum_trader.data.catalog import (
+    Catalog,
+    CatalogError,
+    DamagedDatasetError,
+    WriteRefusedError,
+    WriteSource,
+    default_catalog_root,
+)
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries, TradeFlowSeries
 
 MIN = 60_000
@@ -191,3 +202,78 @@ def test_duckdb_relation_for_ad_hoc_sql(tmp_path: Path) -> None:
     rel = cat.relation(BTC, DataKind.CANDLES, "1m")
     (count, top), = rel.aggregate("count(*), max(close)").fetchall()
     assert (count, top) == (60, 159.0)
+
+
+def test_a_catalog_written_before_source_records_still_opens_and_grows(tmp_path: Path) -> None:
+    """Existing catalogs: a bare Parquet file (no metadata) and an old-style temp file a crash left."""
+    folder = tmp_path / "exchange=binanceusdm/symbol=BTC_USDT_USDT/kind=candles/timeframe=1m"
+    folder.mkdir(parents=True)
+    old = bars(20)
+    pq.write_table(pa.table({name: getattr(old, name) for name in ("ts", "open", "high", "low", "close", "volume")}),
+                   folder / "data.parquet")
+    (folder / ".data.parquet.4242.tmp").write_bytes(b"half a file")
+    cat = Catalog(tmp_path)
+    assert len(cat.read_bars(BTC, "1m")) == 20 and cat.source(BTC, DataKind.CANDLES, "1m") is None
+    cat.write(bars(10, start=20), exchange="binanceusdm", source=WriteSource(file="more.csv", market_type="perp"))
+    assert len(cat.read_bars(BTC, "1m")) == 30 and not list(folder.glob("*.tmp"))
+    source = cat.source(BTC, DataKind.CANDLES, "1m")
+    assert source is not None and source.files == ("more.csv",) and source.market_type == "perp"
+
+
+def test_source_records_accumulate_and_a_spot_write_is_never_forgotten(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog_source, "MAX_RECORDS", 6)  # the real cap (200) works the same, just slower to fill
+    cat = Catalog(tmp_path)
+    cat.write(bars(5), exchange="binanceusdm", source=WriteSource(file="spot.csv", market_type="spot"))
+    for i in range(1, 10):
+        cat.write(bars(1, start=4 + i), exchange="binanceusdm", source=WriteSource(file=f"{i}.csv", market_type="perp"))
+    source = cat.source(BTC, DataKind.CANDLES, "1m")
+    assert source is not None and len(source.records) == 6 and source.dropped == 4
+    assert "spot.csv" not in source.files and source.market_type == "mixed"
+    assert "partly spot" in (source.stand_in_note(BTC) or "")
+    same = cat.write(bars(3), exchange="binanceusdm", source=WriteSource(file="again.csv"))
+    assert not same.changed and "again.csv" not in cat.source(BTC, DataKind.CANDLES, "1m").files  # type: ignore[union-attr]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(1, 60)), min_size=1, max_size=8))
+def test_any_order_of_writes_keeps_every_row_and_refuses_only_true_conflicts(tmp_path_factory: pytest.TempPathFactory,
+                                                                             ranges: list[tuple[int, int]]) -> None:
+    """Invariant: with refusal on, the stored rows are exactly the union of the accepted writes."""
+    cat = Catalog(tmp_path_factory.mktemp("prop"))
+    expected: dict[int, float] = {}
+    for k, (start, n) in enumerate(ranges):
+        price = 100.0 + (k % 2)  # every other write carries other values for the rows it shares
+        series = bars(n, start=start, price=price)
+        clash = any(expected.get(int(t), c) != c for t, c in zip(series.ts.tolist(), series.close.tolist(),
+                                                                 strict=True))
+        if clash:
+            with pytest.raises(WriteRefusedError, match="already stored with different values"):
+                cat.write(series, exchange="binanceusdm", conflicts="refuse")
+            continue
+        cat.write(series, exchange="binanceusdm", conflicts="refuse")
+        expected.update(zip(series.ts.tolist(), series.close.tolist(), strict=True))
+    stored = cat.read_bars(BTC, "1m")
+    assert stored.ts.tolist() == sorted(expected) and stored.close.tolist() == [expected[t] for t in sorted(expected)]
+
+
+def test_an_unreadable_dataset_is_reported_apart_and_never_overwritten(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path)
+    cat.write(bars(30), exchange="binanceusdm")
+    cat.write(bars(30, symbol="ETH/USDT:USDT"), exchange="binanceusdm")
+    eth = cat.dataset_path("binanceusdm", "ETH/USDT:USDT", DataKind.CANDLES, "1m")
+    eth.write_bytes(eth.read_bytes()[:100])
+    stray = tmp_path / "exchange=binanceusdm/symbol=SOL_USDT_USDT/kind=weird/data.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"not parquet")
+    healthy, damaged = cat.scan()
+    assert [i.symbol for i in healthy] == [BTC] and cat.datasets() == healthy
+    assert [(d.label, d.symbol) for d in damaged] == [("binanceusdm ETH/USDT:USDT candles 1m", "ETH/USDT:USDT"),
+                                                      ("binanceusdm SOL/USDT:USDT weird", "SOL/USDT:USDT")]
+    with pytest.raises(DamagedDatasetError, match=r"binanceusdm ETH/USDT:USDT candles 1m is damaged \(.*Parquet") as e:
+        cat.read_bars("ETH/USDT:USDT", "1m")
+    assert "\n" not in str(e.value)
+    before = eth.read_bytes()
+    with pytest.raises(DamagedDatasetError):
+        cat.write(bars(5, start=30, symbol="ETH/USDT:USDT"), exchange="binanceusdm")
+    assert eth.read_bytes() == before

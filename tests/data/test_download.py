@@ -126,6 +126,9 @@ def test_full_download_stores_every_bar_with_ccxt_parsing(tmp_path: Path) -> Non
     # 1000 rows per page (ccxt's binance cap) -> 3 pages + 1 empty page per symbol
     assert len(fake.kline_requests) == 8
     assert all(q["limit"] == "1000" for q in fake.kline_requests)
+    source = catalog.source("BTC/USDT:USDT", DataKind.CANDLES, "1m")
+    assert source is not None and (source.market_type, source.venues, source.loaders) == (
+        "perp", ("binanceusdm",), ("ccxt download",))
 
 
 def test_second_run_fetches_only_the_new_range(tmp_path: Path) -> None:

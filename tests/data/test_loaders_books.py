@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from quantum_trader.data.catalog import Catalog
+from quantum_trader.data.ingest import ingest_file
 from quantum_trader.data.loaders import LoaderError, read_binance_depth, read_table
+from quantum_trader.data.quality import QualityError
 from quantum_trader.domain.market import DataKind
 
 # ---------------------------------------------------------------- tardis
@@ -239,3 +242,20 @@ def test_binance_depth_bad_side_names_row(tmp_path: Path) -> None:
     path = write(tmp_path / "snap.csv", SNAP.replace(",a,snap,20377.20", ",x,snap,20377.20"))
     with pytest.raises(LoaderError, match=r"snap\.csv, row 5, field 'side'"):
         read_table(path)
+
+
+def test_tardis_negative_amount_is_refused_at_ingest_with_its_row(shared_data: Path, tmp_path: Path) -> None:
+    """A negative size used to vanish as an empty level; now the quality check names its line."""
+    lines = (shared_data / "orderbook" / "tardis_binance-futures_book_snapshot_5_BTCUSDT.csv").read_text().splitlines()
+    fields = lines[3].split(",")
+    fields[11] = "-" + fields[11]  # bids[1].amount on file line 4
+    lines[3] = ",".join(fields)
+    path = tmp_path / "tardis_negative.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert read_table(path).frame["bid_sz_1"].iloc[2] < 0
+    cat = Catalog(tmp_path / "cat")
+    with pytest.raises(QualityError, match=r"tardis_negative\.csv: refused.*negative book size at row 4"):
+        ingest_file(cat, path)
+    assert cat.datasets() == []
+    assert ingest_file(cat, shared_data / "orderbook" / "tardis_binance-futures_book_snapshot_5_BTCUSDT.csv"
+                       ).exchange == "binanceusdm"

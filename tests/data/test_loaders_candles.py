@@ -196,16 +196,16 @@ def test_cryptodatadownload_newest_first_with_mixed_time_styles(tmp_path: Path) 
     table = read_table(path)
     frame = table.frame
     assert table.format == "cryptodatadownload"
-    # File order (newest first) is kept; each row names its line in the file.
+    # Newest-first is the format's convention: rows come back oldest first, each naming its line in the file.
     assert frame["ts"].tolist() == [
-        parse_time("2024-01-21 09:00"),
-        parse_time("2024-01-21 08:00"),
         parse_time("2024-01-21 07:00"),
+        parse_time("2024-01-21 08:00"),
+        parse_time("2024-01-21 09:00"),
     ]
-    assert frame["source_row"].tolist() == [3, 4, 5]
-    assert frame["volume"].tolist() == [310.5, 423.86113, 284.99252]
+    assert frame["source_row"].tolist() == [5, 4, 3]
+    assert frame["volume"].tolist() == [284.99252, 423.86113, 310.5]
     assert frame["quote_volume"].iloc[1] == 17664530.1
-    assert frame["trade_count"].tolist() == [14000.0, 15000.0, 12000.0]
+    assert frame["trade_count"].tolist() == [12000.0, 15000.0, 14000.0]
     assert table.symbol_hint == "BTC/USDT"
     assert table.timeframe_hint == "1h"
 

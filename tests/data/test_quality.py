@@ -108,10 +108,15 @@ def test_short_zero_volume_run_is_not_flagged() -> None:
     assert check_frame(f, DataKind.CANDLES, thresholds=Thresholds(zero_volume_run=3)).issue("zero_volume_run") is None
 
 
-def test_mark_candles_may_lack_volume_but_candles_may_not() -> None:
+def test_mark_candles_may_lack_volume_and_candles_only_all_or_nothing() -> None:
     f = candles(5).assign(volume=np.nan)
     assert check_frame(f, DataKind.MARK).ok
-    assert check_frame(f, DataKind.CANDLES).issue("nan").rows == (2, 3, 4, 5, 6)
+    unknown = check_frame(f, DataKind.CANDLES, timeframe="1m")  # a file without volume (TradingView export)
+    assert unknown.ok and unknown.codes() == {"volume_unknown"}
+    assert "zero-volume runs not checked" in unknown.issue("volume_unknown").message
+    partly = candles(5)
+    partly.loc[1:2, "volume"] = np.nan  # some bars without volume: a damaged column
+    assert check_frame(partly, DataKind.CANDLES).issue("nan").rows == (3, 4)
 
 
 def test_book_checks() -> None:
@@ -122,6 +127,74 @@ def test_book_checks() -> None:
     report = check_frame(frame, DataKind.BOOK)
     assert report.issue("crossed_book").rows == (3,)
     assert report.issue("nan").rows == (3,)  # size 2.0 at a level without a price
+
+
+def book(rows: list[tuple[list[float], list[float], list[float], list[float]]]) -> pd.DataFrame:
+    """Book frame from (bid prices, bid sizes, ask prices, ask sizes) per row, rows numbered from 2."""
+    levels = len(rows[0][0])
+    data: dict[str, object] = {"ts": np.arange(len(rows), dtype=np.int64) + 1}
+    for k, side in enumerate(("bid_px", "bid_sz", "ask_px", "ask_sz")):
+        for i in range(levels):
+            data[f"{side}_{i}"] = [r[k][i] for r in rows]
+    data["source_row"] = np.arange(2, len(rows) + 2)
+    return pd.DataFrame(data)
+
+
+NAN = float("nan")
+
+
+def test_an_ask_below_the_best_bid_at_any_level_is_a_crossed_book() -> None:
+    frame = book([
+        ([100.0, 99.0], [1.0, 1.0], [101.0, 102.0], [1.0, 1.0]),  # fine
+        ([100.0, 99.0], [1.0, 1.0], [101.0, 99.5], [1.0, 1.0]),   # row 3: level-1 ask below the best bid
+        ([100.0, 101.5], [1.0, 1.0], [101.0, 102.0], [1.0, 1.0]),  # row 4: level-1 bid above the best ask
+    ])
+    report = check_frame(frame, DataKind.BOOK, source="book.csv")
+    issue = report.issue("crossed_book")
+    assert issue is not None and issue.blocking and issue.rows == (3, 4)
+    assert "at any level" in issue.message
+
+
+def test_negative_sizes_and_one_sided_books_are_refused_with_their_rows() -> None:
+    frame = book([
+        ([100.0, 99.0], [1.0, -0.5], [101.0, 102.0], [1.0, 1.0]),  # row 2: negative size
+        ([100.0, 99.0], [1.0, 1.0], [NAN, NAN], [0.0, 0.0]),        # row 3: no asks
+        ([NAN, NAN], [0.0, 0.0], [NAN, NAN], [0.0, 0.0]),            # row 4: empty
+        ([100.0, 99.0], [1.0, 1.0], [101.0, 102.0], [1.0, 1.0]),    # fine
+    ])
+    report = check_frame(frame, DataKind.BOOK, source="book.csv")
+    assert report.issue("negative_size").rows == (2,) and report.issue("negative_size").blocking
+    assert report.issue("one_sided_book").rows == (3, 4) and report.issue("one_sided_book").blocking
+
+
+def test_funding_beyond_the_bound_is_refused_with_its_row() -> None:
+    frame = pd.DataFrame({"ts": [1, 2, 3], "rate": [0.0001, 0.031, -0.0299], "source_row": [2, 3, 4]})
+    report = check_frame(frame, DataKind.FUNDING, source="funding.csv")
+    issue = report.issue("funding_out_of_bounds")
+    assert issue is not None and issue.blocking and issue.rows == (3,)
+    assert "3.00%" in issue.message
+    assert check_frame(frame, DataKind.FUNDING, thresholds=Thresholds(max_abs_funding_rate=0.05)).ok
+
+
+def test_rows_off_the_timeframe_grid_are_blocking() -> None:
+    f = candles(6)
+    f.loc[3:, "ts"] += 30_000  # the last three bars shifted by half a minute
+    report = check_frame(f, DataKind.CANDLES, timeframe="1m", source="f.csv")
+    issue = report.issue("off_grid")
+    assert issue is not None and issue.blocking and issue.rows == (5, 6, 7)
+    days = pd.DataFrame({"ts": np.array([0, 1, 2, 3], dtype=np.int64) * 86_400_000 + 3_600_000,
+                         "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
+    assert check_frame(days, DataKind.CANDLES, timeframe="1d").ok  # daily bars of a session opening at 01:00
+    days.loc[2, "ts"] += 3_600_000
+    assert check_frame(days, DataKind.CANDLES, timeframe="1d").issue("off_grid").rows == (3,)
+
+
+def test_a_timestamp_beyond_now_plus_one_bar_is_blocking() -> None:
+    f = candles(4)
+    now = int(f["ts"].iloc[1])
+    report = check_frame(f, DataKind.CANDLES, timeframe="1m", now_ms=now)
+    assert report.issue("future_timestamp").rows == (5,)  # bar 3 opens 2 min after now; bar 2 is the next bar
+    assert report.issue("future_timestamp").blocking
 
 
 def test_funding_and_missing_columns() -> None:

@@ -17,6 +17,7 @@ import typer
 
 from quantum_trader.cli.errors import say_error
 from quantum_trader.cli.options import DEFAULT_EXCHANGE, catalog_root, symbol_option, symbols_option, time_option
+from quantum_trader.data.catalog_lock import DEFAULT_LOCK_WAIT_S
 from quantum_trader.domain.kinds import DataKind
 from quantum_trader.domain.time import to_datetime
 
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
     from rich.table import Table
 
-    from quantum_trader.data.catalog import Catalog, DatasetInfo
+    from quantum_trader.data.catalog import Catalog, DamagedDataset, DatasetInfo
     from quantum_trader.data.catalog_schema import Series
     from quantum_trader.data.download import DownloadProgress
+    from quantum_trader.data.ingest import IngestResult
     from quantum_trader.data.quality import QualityReport
 
 app = typer.Typer(
@@ -89,21 +91,44 @@ class VolumeUnit(StrEnum):
     QUOTE = "quote"
 
 
+class MarketType(StrEnum):
+    SPOT = "spot"
+    PERP = "perp"
+
+
 @app.command("ingest")
 def ingest(
     file: Annotated[Path, typer.Argument(help="Candle, funding, book or trade file (CSV, gz, zip, Feather...).")],
     symbol: Annotated[str | None, typer.Option(
         "--symbol", help="BTC, BTCUSDT or BTC/USDT:USDT; default: the file's own.")] = None,
-    timeframe: Annotated[str | None, typer.Option("--timeframe", help="e.g. 1m, 1h; default: the file's.")] = None,
+    timeframe: Annotated[str | None, typer.Option(
+        "--timeframe", help="e.g. 1m, 1h; default: the file's (aggTrades: the bar trades are summed into, 1m)."),
+    ] = None,
     catalog: CatalogOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Loader format name; default: detected.")] = None,
-    exchange: Annotated[str, typer.Option("--exchange", help="Exchange name in the catalog.")] = DEFAULT_EXCHANGE,
+    exchange: Annotated[str | None, typer.Option(
+        "--exchange", help=f"Exchange name in the catalog; default: the venue the file names, else {DEFAULT_EXCHANGE}.",
+        show_default=False)] = None,
     kind: Annotated[DataKind | None, typer.Option("--kind", help="Data kind; default: detected.")] = None,
     repair: Annotated[bool, typer.Option("--repair", help="Sort, reverse newest-first, drop exact dupes.")] = False,
     volume_unit: Annotated[
         VolumeUnit | None,
         typer.Option("--volume-unit", help="What a bare 'volume' column holds (base or quote); default: base."),
     ] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Accept rows that differ from stored ones (the old values are kept beside the dataset).")
+    ] = False,
+    updates: Annotated[Path | None, typer.Option(
+        "--updates", help="Binance depth diff file to apply to the snapshot FILE.", show_default=False)] = None,
+    market_type: Annotated[MarketType | None, typer.Option(
+        "--market-type", help="Market the rows come from (spot or perp); default: what the file says.",
+        show_default=False)] = None,
+    wait_lock: Annotated[float, typer.Option(
+        "--wait-lock", help="Seconds to wait while another writer holds the dataset.", min=0.0)
+    ] = DEFAULT_LOCK_WAIT_S,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--policy", help="Policy file (data_ingest: instrument tolerance, funding bound); default: built-in.",
+        show_default=False)] = None,
 ) -> None:
     """Check a market-data file and store it in the catalog (refused whole on any blocking issue).
 
@@ -111,13 +136,25 @@ def ingest(
     """
     from rich.markup import escape
 
-    from quantum_trader.data.ingest import ingest_file
+    from quantum_trader.config import load_policy
+    from quantum_trader.data.catalog import Catalog
+    from quantum_trader.data.ingest import IngestRules, ingest_file
 
     symbol = None if symbol is None else symbol_option("--symbol", symbol)
-    cat = _catalog(catalog, must_exist=False)
+    cat = Catalog(catalog_root(catalog, must_exist=False), lock_wait_s=wait_lock,
+                  on_lock_wait=lambda text: _say(f"[yellow]{escape(text)}[/]"))
     with _errors():
+        rules = IngestRules.from_policy(load_policy(policy_file))
         result = ingest_file(cat, file, symbol=symbol, timeframe=timeframe, exchange=exchange, fmt=fmt, kind=kind,
-                             repair=repair, volume_unit=None if volume_unit is None else volume_unit.value)
+                             repair=repair, volume_unit=None if volume_unit is None else volume_unit.value,
+                             replace=replace, rules=rules, updates=updates,
+                             market_type=None if market_type is None else market_type.value)
+    _print_ingest(result)
+
+
+def _print_ingest(result: IngestResult) -> None:
+    from rich.markup import escape
+
     if result.repair is not None:
         for action in result.repair.actions:
             _say(f"[yellow]repaired[/] {escape(action.message)}")
@@ -130,6 +167,26 @@ def ingest(
             f"[green]stored[/] {w.exchange} {w.symbol} {w.kind.value}{tf}: {w.rows_added} added, "
             f"{w.rows_replaced} replaced, {w.rows_unchanged} unchanged ({w.rows_total} rows)"
         )
+        if w.replaced_file is not None:
+            _say(f"[yellow]replaced[/] {w.rows_replaced} stored row(s) of {escape(w.label())}; the old values are "
+                 f"kept in {escape(str(w.replaced_file))}")
+    _say(_source_line(result))
+
+
+def _source_line(result: IngestResult) -> str:
+    """Where the rows came from, as recorded: a spot file filed under a perpetual symbol is said out loud."""
+    from rich.markup import escape
+
+    src = result.source
+    venue = src.venue or "venue not stated"
+    if src.market_type is None:
+        return (f"[yellow]source[/] market type unknown ({escape(venue)}, {escape(src.loader or '?')}): "
+                "pass --market-type spot|perp to record it")
+    text = f"[cyan]source[/] {src.market_type} data ({escape(venue)}, {escape(src.loader or '?')})"
+    if src.market_type == "spot" and ":" in result.symbol:
+        text += (f": filed under the perpetual {escape(result.symbol)} as a stand-in; runs on it say so "
+                 "(spot and perpetual prices differ by the basis, spot has no funding)")
+    return text
 
 
 def _info_dict(info: DatasetInfo) -> dict[str, Any]:
@@ -145,25 +202,37 @@ def _info_dict(info: DatasetInfo) -> dict[str, Any]:
     }
 
 
+def _damaged_dict(item: DamagedDataset) -> dict[str, Any]:
+    return {"dataset": item.label, "path": str(item.path), "damaged": item.reason}
+
+
 @app.command("list")
 def list_(catalog: CatalogOpt = None, as_json: JsonOpt = False) -> None:
-    """List the catalog's datasets with row counts and time span.
+    """List the catalog's datasets with row counts and time span (an unreadable file is one 'damaged' line).
 
     Example: quantum-trader data list --json
     """
     from rich.markup import escape
 
     cat = _catalog(catalog)
-    infos = cat.datasets()
+    infos, damaged = cat.scan()
     if as_json:
-        typer.echo(json.dumps([_info_dict(i) for i in infos], indent=2))
+        typer.echo(json.dumps([_info_dict(i) for i in infos] + [_damaged_dict(d) for d in damaged], indent=2))
         return
     console = _console()
     console.print(f"catalog [bold]{escape(str(cat.root))}[/]")
-    if not infos:
+    if not infos and not damaged:
         console.print("[yellow]empty[/]: add data with `quantum-trader data ingest|download|synth`")
     for exchange in sorted({i.exchange for i in infos}):
         console.print(_datasets_table([i for i in infos if i.exchange == exchange], exchange))
+    for item in damaged:
+        _say(_damaged_line(item))
+
+
+def _damaged_line(item: DamagedDataset) -> str:
+    from rich.markup import escape
+
+    return f"[red]damaged[/] {escape(item.label)}: {escape(item.reason)} ({escape(str(item.path))})"
 
 
 def _minute(ts: int | None) -> str:
@@ -184,13 +253,18 @@ def _datasets_table(infos: list[DatasetInfo], title: str) -> Table:
     return table
 
 
-def _stored_report(cat: Catalog, info: DatasetInfo) -> QualityReport:
+def _stored_report(cat: Catalog, info: DatasetInfo) -> QualityReport | DamagedDataset:
     import pandas as pd
 
+    from quantum_trader.data.catalog import DamagedDataset
+    from quantum_trader.data.catalog_errors import DamagedDatasetError
     from quantum_trader.data.catalog_schema import columns_of
     from quantum_trader.data.quality import check_frame
 
-    series = cat.read(info.symbol, info.kind, info.timeframe, exchange=info.exchange)
+    try:
+        series = cat.read(info.symbol, info.kind, info.timeframe, exchange=info.exchange)
+    except DamagedDatasetError as exc:  # the footer read, the data did not
+        return DamagedDataset(exc.path, exc.label, exc.reason)
     frame = pd.DataFrame(columns_of(series))
     return check_frame(frame, info.kind, timeframe=info.timeframe, source=info.label())
 
@@ -202,30 +276,39 @@ def check(
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Quality report of stored datasets: gaps, zero-volume runs, outlier returns (and anything blocking).
+    """Quality report of stored datasets: gaps, zero-volume runs, outliers, off-grid rows, damaged files.
 
     Example: quantum-trader data check --symbol BTC/USDT:USDT
     """
     from rich.markup import escape
     from rich.table import Table
 
+    from quantum_trader.data.catalog import DamagedDataset
+    from quantum_trader.data.quality import QualityReport
+
     symbol = None if symbol is None else symbol_option("--symbol", symbol)
     cat = _catalog(catalog)
-    infos = [i for i in cat.datasets() if symbol is None or i.symbol == symbol]
-    if not infos:
+    infos, damaged = cat.scan()
+    infos = [i for i in infos if symbol is None or i.symbol == symbol]
+    damaged = [d for d in damaged if symbol is None or d.symbol == symbol]
+    if not infos and not damaged:
         raise _fail(f"no datasets{f' for {symbol}' if symbol else ''} in catalog {cat.root}")
     with _errors():
-        reports = [_stored_report(cat, i) for i in infos]
+        results = [_stored_report(cat, i) for i in infos] + list(damaged)
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
+        typer.echo(json.dumps([r.to_dict() if isinstance(r, QualityReport) else
+                               {**_damaged_dict(r), "source": r.label, "ok": False} for r in results], indent=2))
         return
     table = Table(title="data quality")
     for col in ("dataset", "rows", "status", "issues"):
         table.add_column(col, overflow="fold")
-    for report in reports:
-        status = "[red]blocking[/]" if not report.ok else ("[yellow]warnings[/]" if report.issues else "[green]ok[/]")
-        text = "\n".join(escape(f"{i.code}: {i.describe(limit=3)}") for i in report.issues) or "-"
-        table.add_row(escape(report.source), f"{report.rows:,}", status, text)
+    for r in results:
+        if isinstance(r, DamagedDataset):
+            table.add_row(escape(r.label), "-", "[red]damaged[/]", escape(f"{r.reason} ({r.path})"))
+            continue
+        status = "[red]blocking[/]" if not r.ok else ("[yellow]warnings[/]" if r.issues else "[green]ok[/]")
+        text = "\n".join(escape(f"{i.code}: {i.describe(limit=3)}") for i in r.issues) or "-"
+        table.add_row(escape(r.source), f"{r.rows:,}", status, text)
     _console().print(table)
 
 

@@ -14,6 +14,7 @@ from quantum_trader.config.types import (
     Fraction,
     HourOfDay,
     NonNegative,
+    PercentFraction,
     PositiveInt,
     Timeframe,
 )
@@ -85,6 +86,16 @@ class DataRequirements(PolicyModel):
         "correlation_matrix_24h", "btc_dominance", "total_market_cap", "sector_performance",
     )
     base_timeframe: Timeframe = "1m"
+
+
+class DataIngestPolicy(PolicyModel):
+    """What a market-data ingest refuses (ours, not the spec's): values no loader may store without a word."""
+
+    instrument_price_tolerance: PercentFraction = 0.05
+    """A file whose prices differ from the stored series' overlap by a median ratio beyond this
+    is refused as "looks like another instrument" (spot vs perpetual differ by the basis, well under 1%)."""
+    max_abs_funding_rate: PercentFraction = 0.03
+    """A funding rate above this per interval, either sign, is a bad row (exchanges cap funding well below)."""
 
 
 class CapacityRow(PolicyModel):

@@ -23,6 +23,7 @@ from quantum_trader.config.limits import (
 from quantum_trader.config.operations import CapacityRow as CapacityRow
 from quantum_trader.config.operations import (
     Dashboard,
+    DataIngestPolicy,
     DataRequirements,
     MarketReference,
     Scenario,
@@ -58,6 +59,7 @@ class Policy(PolicyModel):
     scenarios: dict[str, Scenario] = Field(default_factory=_default_scenarios)
     dashboard: Dashboard = Dashboard()
     data_requirements: DataRequirements = DataRequirements()
+    data_ingest: DataIngestPolicy = DataIngestPolicy()
     capacity_scaling: dict[str, CapacityRow] = Field(default_factory=_default_capacity)
     venue: Venue = Venue()
     market_reference: MarketReference = MarketReference()

@@ -6,37 +6,57 @@ Layout under the root folder (hive-style, so DuckDB, pandas or a shell can brows
     <root>/exchange=<ex>/symbol=<BTC_USDT_USDT>/kind=<funding|book>/data.parquet
 
 One file per dataset keeps reads a single sequential scan (2.6M 1m bars load in well under
-a second) and makes every write a single atomic ``os.replace``: a reader never sees a
-half-written dataset and a failed write leaves the catalog byte-identical. Rows are stored
-sorted by ``ts`` with no duplicates, so readers never re-sort.
+a second). Rows are stored sorted by ``ts`` with no duplicates, so readers never re-sort.
 
-Re-writing rows that already exist is idempotent: identical rows are counted as unchanged
-and the file is not touched at all; a row whose values differ for the same ``ts`` is
-replaced by the NEW value (an exchange correction, or a re-download after a bad one) and
-counted in ``WriteResult.rows_replaced`` so the caller can report it.
+A write never loses or mixes data:
+
+- it holds the dataset's lock (``catalog_lock``) from reading the stored rows to renaming
+  the merged file, so two writers of one dataset take turns instead of overwriting each
+  other's rows;
+- the merged file is written to a temp file, fsynced and renamed; several datasets written
+  together (candles and their trade flow) commit as one (``catalog_commit``), and a commit
+  a killed writer left half-done is finished by the next reader or writer;
+- re-writing identical rows is idempotent (the file is not touched); a row whose values
+  differ for the same ``ts`` is a conflict: refused with ``conflicts='refuse'`` (what
+  ingest uses), replaced and reported with ``conflicts='replace'`` (the old values are kept
+  in a ``replaced-*.parquet`` file beside the dataset);
+- the merged result must still be a series: rows on the timeframe's grid, none in the
+  future, and (when asked) prices near the stored ones (``catalog_merge``);
+- each write records its source in the file's metadata (``catalog_source``).
+
+A file that cannot be read is reported as damaged (``Catalog.scan``) and never blinds the
+listing of the others.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow.parquet as pq
 
-from quantum_trader.data.catalog_schema import (
-    Columns,
-    Series,
-    columns_of,
-    equal_rows,
-    kind_of,
-    merge_columns,
-    series_from_columns,
-    table_from_columns,
+from quantum_trader.data import catalog_commit
+from quantum_trader.data.catalog_errors import CatalogError, DamagedDatasetError, LockTimeoutError
+from quantum_trader.data.catalog_lock import DEFAULT_LOCK_WAIT_S, LOCK_FILE, hold
+from quantum_trader.data.catalog_merge import ConflictRule, WriteRefusedError
+from quantum_trader.data.catalog_schema import Series, kind_of, series_from_columns
+from quantum_trader.data.catalog_source import DatasetSource, WriteSource, from_metadata
+from quantum_trader.data.catalog_write import (
+    ROW_GROUP_ROWS,
+    UNREADABLE,
+    StagedWrite,
+    Target,
+    WriteResult,
+    WriteRules,
+    dataset_label,
+    reason,
+    stage,
 )
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries, TradeFlowSeries
 from quantum_trader.domain.symbols import parse_symbol, safe_symbol, symbol_from_safe
@@ -46,7 +66,6 @@ DEFAULT_CATALOG = Path("catalog")
 CATALOG_ENV = "QT_CATALOG"
 DEFAULT_EXCHANGE = "binanceusdm"
 DATA_FILE = "data.parquet"
-ROW_GROUP_ROWS = 131_072  # ~3 months of 1m bars: range reads skip whole groups via their ts statistics
 _EXCHANGE_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _TIMEFRAMED = (DataKind.CANDLES, DataKind.MARK, DataKind.TRADE_FLOW)
 
@@ -54,41 +73,24 @@ __all__ = [
     "CATALOG_ENV",
     "DEFAULT_CATALOG",
     "DEFAULT_EXCHANGE",
+    "ROW_GROUP_ROWS",
     "Catalog",
     "CatalogError",
+    "DamagedDataset",
+    "DamagedDatasetError",
     "DatasetInfo",
+    "LockTimeoutError",
+    "WriteRefusedError",
     "WriteResult",
+    "WriteSource",
     "default_catalog_root",
 ]
-
-
-class CatalogError(ValueError):
-    """A dataset that is missing or ambiguous, or a write that does not fit the catalog."""
 
 
 def default_catalog_root() -> Path:
     """``$QT_CATALOG`` if set, else ``./catalog``: one place, so every command agrees on it."""
     env = os.environ.get(CATALOG_ENV, "").strip()
     return Path(env) if env else DEFAULT_CATALOG
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What a write did: the caller reports corrections instead of applying them silently."""
-
-    exchange: str
-    symbol: str
-    kind: DataKind
-    timeframe: str | None
-    path: Path
-    rows_added: int
-    rows_replaced: int
-    rows_unchanged: int
-    rows_total: int
-
-    @property
-    def changed(self) -> bool:
-        return self.rows_added + self.rows_replaced > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +105,25 @@ class DatasetInfo:
     path: Path
 
     def label(self) -> str:
-        tf = f" {self.timeframe}" if self.timeframe else ""
-        return f"{self.exchange} {self.symbol} {self.kind.value}{tf}"
+        return dataset_label(self.exchange, self.symbol, self.kind, self.timeframe)
 
 
 @dataclass(frozen=True, slots=True)
-class _Staged:
-    """A merged dataset written to its temp file, waiting for ``os.replace``."""
+class DamagedDataset:
+    """A dataset file that cannot be read; listed on its own line, never hiding the healthy ones."""
 
-    result: WriteResult
-    tmp: Path | None
+    path: Path
+    label: str
+    reason: str
+
+    @property
+    def symbol(self) -> str:
+        """The unified symbol its folder names (as far as it can be read)."""
+        parts = self.label.split(" ")
+        return parts[1] if len(parts) > 1 else "?"
+
+    def describe(self) -> str:
+        return f"{self.label}: damaged ({self.reason}) at {self.path}"
 
 
 class Catalog:
@@ -120,10 +131,15 @@ class Catalog:
 
     Typed reads (``read_bars``...) go through pyarrow straight into NumPy arrays with the
     start/end range pushed down to row groups; ``relation`` hands a dataset to DuckDB for SQL.
+    A writer waits up to ``lock_wait_s`` for another writer of the same dataset, calling
+    ``on_lock_wait`` once with a line saying whom it waits for.
     """
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
+                 on_lock_wait: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
+        self.lock_wait_s = lock_wait_s
+        self.on_lock_wait = on_lock_wait
         self._con: duckdb.DuckDBPyConnection | None = None
 
     def __repr__(self) -> str:
@@ -143,6 +159,15 @@ class Catalog:
             folder = folder / f"timeframe={timeframe}"
         return folder / DATA_FILE
 
+    @contextmanager
+    def lock(self, exchange: str, symbol: str, kind: DataKind, timeframe: str | None = None) -> Iterator[None]:
+        """Hold one dataset's writer lock (maintenance scripts; every write takes it by itself)."""
+        tf = timeframe if kind in _TIMEFRAMED else None
+        path = self.dataset_path(exchange, symbol, kind, tf)
+        with hold([(path.parent / LOCK_FILE, dataset_label(exchange, symbol, kind, tf))],
+                  wait_s=self.lock_wait_s, on_wait=self.on_lock_wait):
+            yield
+
     # ----------------------------------------------------------------- write
     def write(
         self,
@@ -150,65 +175,54 @@ class Catalog:
         *,
         exchange: str,
         kind: DataKind | None = None,
+        conflicts: ConflictRule = "replace",
+        instrument_tolerance: float | None = None,
+        source: WriteSource | None = None,
     ) -> WriteResult:
-        """Merge ``series`` into its dataset; same ``ts`` with different values: new data wins."""
-        return self.write_many([(series, kind)], exchange=exchange)[0]
+        """Merge ``series`` into its dataset; see ``write_many``."""
+        return self.write_many([(series, kind)], exchange=exchange, conflicts=conflicts,
+                               instrument_tolerance=instrument_tolerance, source=source)[0]
 
     def write_many(
-        self, items: Sequence[tuple[Series, DataKind | None]], *, exchange: str
+        self,
+        items: Sequence[tuple[Series, DataKind | None]],
+        *,
+        exchange: str,
+        conflicts: ConflictRule = "replace",
+        instrument_tolerance: float | None = None,
+        source: WriteSource | None = None,
     ) -> list[WriteResult]:
-        """Write several datasets (e.g. candles and their trade flow) as one unit.
+        """Write several datasets (e.g. candles and their trade flow) as one unit, under their locks.
 
-        Every merge is computed and written to a temp file first; only when all succeeded
-        are the files swapped in, so a bad second dataset cannot leave the first one stored.
+        Every merge is computed and written to a temp file first; only when all succeeded are
+        the files swapped in, as one commit, so a refused or failed dataset stores nothing.
+        ``conflicts='refuse'`` refuses rows already stored with other values (``WriteRefusedError``);
+        the default ``'replace'`` lets new values win, counts them and keeps the old ones.
+        ``instrument_tolerance`` refuses prices whose median ratio to the stored overlap is off
+        by more than that fraction. Rows off the timeframe grid or in the future are refused.
         """
-        staged: list[_Staged] = []
-        try:
-            for series, kind in items:
-                staged.append(self._stage(series, exchange=exchange, kind=kind))
-        except BaseException:
-            for item in staged:
-                if item.tmp is not None:
-                    item.tmp.unlink(missing_ok=True)
-            raise
-        for item in staged:
-            if item.tmp is not None:
-                os.replace(item.tmp, item.result.path)
-                _fsync_dir(item.result.path.parent)
+        targets = [self._target(series, kind, exchange) for series, kind in items]
+        rules = WriteRules(conflicts, instrument_tolerance, source, int(time.time() * 1000))
+        locks = [(t.path.parent / LOCK_FILE, t.label) for t in targets]
+        with hold(locks, wait_s=self.lock_wait_s, on_wait=self.on_lock_wait):
+            catalog_commit.settle(self.root, {t.path.parent for t in targets})
+            staged: list[StagedWrite] = []
+            try:
+                for target in targets:
+                    staged.append(stage(target, exchange, rules))
+                catalog_commit.commit(self.root, [f for item in staged for f in item.files])
+            except BaseException:
+                for item in staged:
+                    for f in item.files:
+                        f.tmp.unlink(missing_ok=True)
+                raise
         return [item.result for item in staged]
 
-    def _stage(self, series: Series, *, exchange: str, kind: DataKind | None) -> _Staged:
-        kind = kind_of(series, kind)
-        timeframe = getattr(series, "timeframe", None) if kind in _TIMEFRAMED else None
-        path = self.dataset_path(exchange, series.symbol, kind, timeframe)
-        new = columns_of(series)
-        old = self._load_columns(path) if path.exists() else None
-        if old is None:
-            added, replaced, unchanged, merged = len(series), 0, 0, new
-        else:
-            added, replaced, unchanged, merged = _merge(old, new)
-        result = WriteResult(
-            exchange, series.symbol, kind, timeframe, path, added, replaced, unchanged, int(merged["ts"].size)
-        )
-        if added == 0 and replaced == 0 and old is not None:
-            return _Staged(result, None)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{DATA_FILE}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                pq.write_table(table_from_columns(merged), handle, compression="zstd",
-                               row_group_size=ROW_GROUP_ROWS)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return _Staged(result, tmp)
-
-    @staticmethod
-    def _load_columns(path: Path) -> Columns:
-        table = pq.read_table(path)
-        return {name: table.column(name).to_numpy() for name in table.column_names}
+    def _target(self, series: Series, kind: DataKind | None, exchange: str) -> Target:
+        resolved = kind_of(series, kind)
+        timeframe = getattr(series, "timeframe", None) if resolved in _TIMEFRAMED else None
+        path = self.dataset_path(exchange, series.symbol, resolved, timeframe)
+        return Target(series, resolved, timeframe, path, dataset_label(exchange, series.symbol, resolved, timeframe))
 
     # ------------------------------------------------------------------ read
     def read_bars(
@@ -278,6 +292,8 @@ class Catalog:
         end_ms: int | None,
     ) -> Series:
         path = self._resolve(symbol, kind, timeframe, exchange)
+        label = dataset_label(path_exchange(path), symbol, kind, timeframe)
+        self._finish_commit(path, label)
         filters = []
         if start_ms is not None:
             filters.append(("ts", ">=", int(start_ms)))
@@ -285,15 +301,45 @@ class Catalog:
             filters.append(("ts", "<", int(end_ms)))
         # pyarrow reads the file straight into Arrow buffers; row-group statistics skip what the
         # range excludes. (DuckDB's fetchnumpy measured 3x slower for the same full-year load.)
-        table = pq.read_table(path, filters=filters or None, partitioning=None)
-        columns = {name: table.column(name).to_numpy() for name in table.column_names}
-        return series_from_columns(kind, symbol, timeframe, columns)
+        try:
+            table = pq.read_table(path, filters=filters or None, partitioning=None)
+            columns = {name: table.column(name).to_numpy() for name in table.column_names}
+            return series_from_columns(kind, symbol, timeframe, columns)
+        except UNREADABLE as exc:
+            raise DamagedDatasetError(label, path, reason(exc)) from None
+
+    def _finish_commit(self, path: Path, label: str) -> None:
+        """Roll forward a commit a killed writer left touching this dataset, so it is read whole."""
+        if not catalog_commit.touches(self.root, path.parent):
+            return
+        try:
+            with hold([(path.parent / LOCK_FILE, label)], wait_s=self.lock_wait_s, on_wait=self.on_lock_wait):
+                catalog_commit.settle(self.root, {path.parent})
+        except OSError as exc:
+            raise CatalogError(f"{label}: an interrupted write must be finished before it is read, and that "
+                               f"needs write access to {self.root} ({exc})") from None
+
+    def source(self, symbol: str, kind: DataKind, timeframe: str | None = None, *, exchange: str | None = None
+               ) -> DatasetSource | None:
+        """Where a dataset's rows came from (file, loader, venue, spot or perp), None if never recorded.
+
+        ``DatasetSource.stand_in_note(symbol)`` says when spot data stands in for a perpetual.
+        """
+        tf = timeframe if kind in _TIMEFRAMED else None
+        path = self._resolve(symbol, kind, tf, exchange)
+        try:
+            return from_metadata(pq.read_schema(path).metadata)
+        except UNREADABLE as exc:
+            raise DamagedDatasetError(dataset_label(path_exchange(path), symbol, kind, tf), path,
+                                      reason(exc)) from None
 
     def relation(
         self, symbol: str, kind: DataKind, timeframe: str | None = None, *, exchange: str | None = None
     ) -> duckdb.DuckDBPyRelation:
         """A DuckDB relation over one dataset, for ad-hoc SQL in research (``.filter``, ``.aggregate``...)."""
-        path = self._resolve(symbol, kind, timeframe if kind in _TIMEFRAMED else None, exchange)
+        tf = timeframe if kind in _TIMEFRAMED else None
+        path = self._resolve(symbol, kind, tf, exchange)
+        self._finish_commit(path, dataset_label(path_exchange(path), symbol, kind, tf))
         return self._connection().read_parquet(str(path))
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
@@ -335,11 +381,41 @@ class Catalog:
         return sorted(p.name.split("=", 1)[1] for p in self.root.glob("exchange=*") if p.is_dir())
 
     def datasets(self) -> list[DatasetInfo]:
-        """Every dataset with its row count and first/last ts, from Parquet footers (no data scan)."""
+        """Every readable dataset with its row count and first/last ts, from Parquet footers (no data scan).
+
+        Damaged files are left out here (``scan`` and ``damaged`` report them).
+        """
+        return self.scan()[0]
+
+    def damaged(self) -> list[DamagedDataset]:
+        return self.scan()[1]
+
+    def scan(self) -> tuple[list[DatasetInfo], list[DamagedDataset]]:
+        """(healthy datasets, damaged ones): one unreadable file never hides the others."""
         if not self.root.is_dir():
-            return []
-        infos = [_info(path) for path in self.root.glob(f"exchange=*/symbol=*/kind=*/**/{DATA_FILE}")]
-        return sorted(infos, key=lambda i: (i.exchange, i.symbol, i.kind.value, i.timeframe or ""))
+            return [], []
+        self._finish_all_commits()
+        infos: list[DatasetInfo] = []
+        damaged: list[DamagedDataset] = []
+        for path in self.root.glob(f"exchange=*/symbol=*/kind=*/**/{DATA_FILE}"):
+            try:
+                infos.append(_info(path))
+            except UNREADABLE as exc:
+                damaged.append(DamagedDataset(path, _path_label(self.root, path), reason(exc)))
+        infos.sort(key=lambda i: (i.exchange, i.symbol, i.kind.value, i.timeframe or ""))
+        damaged.sort(key=lambda d: str(d.path))
+        return infos, damaged
+
+    def _finish_all_commits(self) -> None:
+        """Best effort before a listing: a commit held by a live writer, or a read-only catalog, is skipped."""
+        for item in catalog_commit.pending(self.root):
+            folders = {s.final.parent for s in item.unfinished()}
+            locks = [(folder / LOCK_FILE, _path_label(self.root, folder / DATA_FILE)) for folder in folders]
+            try:
+                with hold(locks, wait_s=0.0):
+                    catalog_commit.settle(self.root, folders)
+            except (OSError, LockTimeoutError):
+                continue
 
     def dataset(self, symbol: str, kind: DataKind, timeframe: str | None = None, *, exchange: str | None = None
                 ) -> DatasetInfo | None:
@@ -349,41 +425,14 @@ class Catalog:
         for ex in exchanges:
             path = self.dataset_path(ex, symbol, kind, tf)
             if path.exists():
-                return _info(path)
+                try:
+                    return _info(path)
+                except UNREADABLE as exc:
+                    raise DamagedDatasetError(dataset_label(ex, symbol, kind, tf), path, reason(exc)) from None
         return None
 
     def symbols(self, *, exchange: str | None = None) -> list[str]:
         return sorted({i.symbol for i in self.datasets() if exchange is None or i.exchange == exchange})
-
-
-def _merge(old: Columns, new: Columns) -> tuple[int, int, int, Columns]:
-    """Merge two sorted, duplicate-free column sets; new values win for a shared ``ts``."""
-    old_ts, new_ts = old["ts"], new["ts"]
-    pos = np.searchsorted(old_ts, new_ts)
-    clipped = np.minimum(pos, max(old_ts.size - 1, 0))
-    shared = (pos < old_ts.size) & (old_ts[clipped] == new_ts) if old_ts.size else np.zeros(new_ts.size, bool)
-    old, new = _same_width(old, new)
-    same = equal_rows(old, clipped[shared], new, np.flatnonzero(shared))
-    unchanged = int(same.sum())
-    replaced = int(shared.sum()) - unchanged
-    added = int(new_ts.size - shared.sum())
-    keep_old = np.ones(old_ts.size, dtype=bool)
-    keep_old[clipped[shared]] = False
-    return added, replaced, unchanged, merge_columns(old, keep_old, new)
-
-
-def _same_width(old: Columns, new: Columns) -> tuple[Columns, Columns]:
-    """Book datasets may gain depth: pad the narrower side with empty levels (NaN price, 0 size)."""
-    if set(old) == set(new):
-        return old, new
-    names = list(dict.fromkeys([*old, *new]))
-
-    def pad(cols: Columns) -> Columns:
-        n = cols["ts"].size
-        fill = {name: (np.zeros(n) if "_sz_" in name else np.full(n, np.nan)) for name in names if name not in cols}
-        return {name: cols[name] if name in cols else fill[name] for name in names}
-
-    return pad(old), pad(new)
 
 
 def _info(path: Path) -> DatasetInfo:
@@ -412,18 +461,19 @@ def _info(path: Path) -> DatasetInfo:
     )
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable; not every platform can open a directory."""
+def path_exchange(path: Path) -> str:
+    return next((part.split("=", 1)[1] for part in path.parts if part.startswith("exchange=")), "?")
+
+
+def _path_label(root: Path, path: Path) -> str:
+    """A dataset's label from its folders, as far as they can be read (for damaged ones)."""
+    parts = dict(part.split("=", 1) for part in path.parent.relative_to(root).parts if "=" in part)
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        symbol = symbol_from_safe(parts.get("symbol", "?"))
+    except ValueError:
+        symbol = parts.get("symbol", "?")
+    tf = parts.get("timeframe")
+    return f"{parts.get('exchange', '?')} {symbol} {parts.get('kind', '?')}" + (f" {tf}" if tf else "")
 
 
 def describe(info: DatasetInfo) -> str:

@@ -22,7 +22,7 @@ import ccxt
 import numpy as np
 import pandas as pd
 
-from quantum_trader.data.catalog import Catalog, WriteResult
+from quantum_trader.data.catalog import Catalog, WriteResult, WriteSource
 from quantum_trader.data.quality import QualityError, check_frame
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries
 from quantum_trader.domain.symbols import parse_symbol
@@ -136,6 +136,12 @@ class _Job:
             return since_ms
         return max(since_ms, info.last_ts + step)
 
+    @property
+    def _source(self) -> WriteSource:
+        """Recorded with each write: the venue itself, and its market (a ccxt symbol says spot or perpetual)."""
+        return WriteSource(loader="ccxt download", venue=self.exchange_id,
+                           market_type="perp" if ":" in self.symbol else "spot")
+
     def _report(self, kind: DataKind, start: int, done: int, end: int, rows: int, requests: int) -> None:
         if self.progress is not None:
             self.progress(DownloadProgress(self.symbol, kind, start, min(done, end), end, rows, requests))
@@ -179,7 +185,7 @@ class _Job:
         if not report.ok:
             raise QualityError(report)
         series = BarSeries(self.symbol, timeframe, *(frame[c].to_numpy() for c in frame.columns))
-        return self.catalog.write(series, exchange=self.exchange_id)
+        return self.catalog.write(series, exchange=self.exchange_id, source=self._source)
 
     def funding(self, since_ms: int, end_ms: int) -> DownloadResult:
         start = cursor = self._resume(DataKind.FUNDING, None, since_ms, 1)
@@ -207,7 +213,8 @@ class _Job:
         report = check_frame(frame, DataKind.FUNDING, source=f"{self.exchange_id} {self.symbol} funding download")
         if not report.ok:
             raise QualityError(report)
-        return self.catalog.write(FundingSeries(self.symbol, ts, rate), exchange=self.exchange_id)
+        return self.catalog.write(FundingSeries(self.symbol, ts, rate), exchange=self.exchange_id,
+                                  source=self._source)
 
     def book(self, depth: int) -> DownloadResult:
         """One L2 snapshot, stored as one BOOK row (NaN price / 0 size past the book's depth)."""
@@ -229,6 +236,6 @@ class _Job:
         report = check_frame(frame, DataKind.BOOK, source=f"{self.exchange_id} {self.symbol} order book")
         if not report.ok:
             raise QualityError(report)
-        write = self.catalog.write(series, exchange=self.exchange_id)
+        write = self.catalog.write(series, exchange=self.exchange_id, source=self._source)
         self._report(DataKind.BOOK, ts, ts, ts, 1, 1)
         return DownloadResult(self.symbol, DataKind.BOOK, None, ts, 1, 1, (write,))

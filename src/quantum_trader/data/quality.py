@@ -2,9 +2,10 @@
 
 A bad candle poisons every backtest that touches it, so ingest refuses a file with a
 BLOCKING issue (conflicting duplicates, out-of-order rows, NaN/inf, non-positive prices,
-OHLC that cannot be, negative volume, a crossed book) and says which file rows. WARNINGS
-(gaps, zero-volume runs, outlier returns) are facts about the market as often as faults
-of the file, so they are reported and stored anyway.
+OHLC that cannot be, negative volume, rows off the timeframe's grid or dated in the future,
+funding beyond a bound, a crossed, one-sided or negative-size book) and says which file
+rows. WARNINGS (gaps, zero-volume runs, outlier returns, volume unknown) are facts about
+the market as often as faults of the file, so they are reported and stored anyway.
 
 Every issue carries the file's own row numbers (``source_row``: the line a user opens
 in an editor). ``repair_frame`` fixes only what is certain: a newest-first file is
@@ -15,6 +16,7 @@ right is a question for the user.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -23,8 +25,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from quantum_trader.data.quality_book import book_issues
 from quantum_trader.domain.market import DataKind
-from quantum_trader.domain.time import timeframe_ms
+from quantum_trader.domain.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, format_time, timeframe_ms
 
 SOURCE_ROW = "source_row"
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -121,10 +124,12 @@ class QualityError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Warning thresholds; the defaults flag what a human should look at, not every fat tail."""
+    """Warning thresholds (the defaults flag what a human should look at, not every fat tail) and the
+    funding bound (policy ``data_ingest.max_abs_funding_rate``; a rate beyond it is a bad row)."""
 
     zero_volume_run: int = 3
     outlier_sigma: float = 12.0
+    max_abs_funding_rate: float = 0.03
 
 
 def rows_text(rows: tuple[int, ...] | list[int], limit: int = 8) -> str:
@@ -209,30 +214,34 @@ def _order_issues(t: _Table) -> list[QualityIssue]:
     return issues
 
 
-def _value_issues(t: _Table, kind: DataKind) -> list[QualityIssue]:
-    """Per-row impossibilities: missing numbers, non-positive prices, inconsistent OHLC."""
+def volume_unknown(kind: DataKind, volume: npt.NDArray[np.float64]) -> bool:
+    """Candles whose file has no volume at all (a TradingView export without it): NaN in every row.
+
+    Mark candles carry no volume by nature. A volume column missing only in some rows is
+    damage and stays blocking.
+    """
+    return kind is DataKind.MARK or (kind is DataKind.CANDLES and volume.size > 0 and bool(np.isnan(volume).all()))
+
+
+def _value_issues(t: _Table, kind: DataKind, th: Thresholds) -> list[QualityIssue]:
+    """Per-row impossibilities: missing numbers, non-positive prices, inconsistent OHLC, funding out of bounds."""
     issues: list[QualityIssue] = []
     bad_ts = t.ts < 0
     if bad_ts.any():
         issues.append(_issue("bad_timestamp", Severity.BLOCKING, "timestamp before 1970", t.rows[bad_ts]))
     if kind is DataKind.BOOK:
-        return issues + _book_issues(t)
+        return issues + [_issue(code, Severity.BLOCKING, message, t.rows[mask])
+                         for code, message, mask in book_issues(t.values)]
     for name, values in t.values.items():
         nonfinite = ~np.isfinite(values)
-        if kind is DataKind.MARK and name == "volume":
-            nonfinite &= ~np.isnan(values)  # mark candles carry no volume; NaN there is the norm
+        if name == "volume" and volume_unknown(kind, values):
+            nonfinite &= ~np.isnan(values)
         if nonfinite.any():
             issues.append(_issue("nan", Severity.BLOCKING, f"NaN/inf in {name}", t.rows[nonfinite]))
+    if kind is DataKind.FUNDING:
+        issues.extend(_funding_issues(t, th))
     if kind in (DataKind.CANDLES, DataKind.MARK):
-        o, h, low, c = (t.values[n] for n in PRICE_FIELDS)
-        with np.errstate(invalid="ignore"):
-            nonpos = (o <= 0) | (h <= 0) | (low <= 0) | (c <= 0)
-            incons = (h < np.maximum(o, c)) | (low > np.minimum(o, c)) | (h < low)
-        if nonpos.any():
-            issues.append(_issue("non_positive", Severity.BLOCKING, "price <= 0", t.rows[nonpos]))
-        if incons.any():
-            issues.append(_issue("ohlc_inconsistent", Severity.BLOCKING,
-                                 "high below open/close or low above them", t.rows[incons]))
+        issues.extend(_ohlc_issues(t))
     for name in ("volume", "taker_buy_volume", "taker_sell_volume"):
         if name in t.values:
             with np.errstate(invalid="ignore"):
@@ -242,24 +251,57 @@ def _value_issues(t: _Table, kind: DataKind) -> list[QualityIssue]:
     return issues
 
 
-def _book_issues(t: _Table) -> list[QualityIssue]:
+def _ohlc_issues(t: _Table) -> list[QualityIssue]:
     issues: list[QualityIssue] = []
-    bad = np.zeros(t.ts.size, dtype=bool)
-    for name, values in t.values.items():
-        if "_sz_" in name:
-            bad |= ~np.isfinite(values) | (values < 0)
-            px = t.values[name.replace("_sz_", "_px_")]
-            with np.errstate(invalid="ignore"):
-                bad |= (values > 0) & ~(px > 0)  # a level with size needs a real price
-    if bad.any():
-        issues.append(_issue("nan", Severity.BLOCKING, "book level with size but no valid price, or bad size",
-                             t.rows[bad]))
-    if "bid_px_0" in t.values and "ask_px_0" in t.values:
-        with np.errstate(invalid="ignore"):
-            crossed = t.values["bid_px_0"] >= t.values["ask_px_0"]
-        if crossed.any():
-            issues.append(_issue("crossed_book", Severity.BLOCKING, "best bid at or above best ask",
-                                 t.rows[crossed]))
+    o, h, low, c = (t.values[n] for n in PRICE_FIELDS)
+    with np.errstate(invalid="ignore"):
+        nonpos = (o <= 0) | (h <= 0) | (low <= 0) | (c <= 0)
+        incons = (h < np.maximum(o, c)) | (low > np.minimum(o, c)) | (h < low)
+    if nonpos.any():
+        issues.append(_issue("non_positive", Severity.BLOCKING, "price <= 0", t.rows[nonpos]))
+    if incons.any():
+        issues.append(_issue("ohlc_inconsistent", Severity.BLOCKING,
+                             "high below open/close or low above them", t.rows[incons]))
+    return issues
+
+
+def _funding_issues(t: _Table, th: Thresholds) -> list[QualityIssue]:
+    with np.errstate(invalid="ignore"):
+        wild = np.abs(t.values["rate"]) > th.max_abs_funding_rate
+    if not wild.any():
+        return []
+    return [_issue("funding_out_of_bounds", Severity.BLOCKING,
+                   f"|funding rate| above {th.max_abs_funding_rate:.2%} per interval "
+                   "(policy data_ingest.max_abs_funding_rate)", t.rows[wild])]
+
+
+_UNTIMED_MARGIN_MS = {DataKind.FUNDING: 8 * MS_PER_HOUR, DataKind.BOOK: MS_PER_MINUTE}
+
+
+def _time_issues(t: _Table, kind: DataKind, timeframe: str | None, now_ms: int) -> list[QualityIssue]:
+    """Rows off the timeframe's grid (a shifted file) and rows dated after now plus one bar."""
+    issues: list[QualityIssue] = []
+    margin = _UNTIMED_MARGIN_MS.get(kind, MS_PER_MINUTE)
+    if timeframe is not None and t.ts.size:
+        step = margin = timeframe_ms(timeframe)
+        phase = t.ts % step
+        if step < MS_PER_DAY:
+            off = phase != 0
+            where = f"bars open at multiples of {timeframe} UTC"
+        else:  # daily sessions may open at any hour: one offset for all rows, the most common one
+            values, counts = np.unique(phase, return_counts=True)
+            common = int(values[np.argmax(counts)])
+            off = phase != common
+            where = f"the other bars open at {format_time(common)[11:]} UTC"
+        if off.any():
+            issues.append(_issue("off_grid", Severity.BLOCKING,
+                                 f"{int(off.sum())} row(s) off the {timeframe} grid ({where})", t.rows[off]))
+    late = t.ts > now_ms + margin
+    if late.any():
+        issues.append(_issue("future_timestamp", Severity.BLOCKING,
+                             f"timestamp after now + {timeframe or f'{margin // MS_PER_MINUTE} min'} "
+                             f"(now {format_time(now_ms)} UTC, first late {format_time(int(t.ts[late][0]))})",
+                             t.rows[late]))
     return issues
 
 
@@ -280,7 +322,13 @@ def _warning_issues(t: _Table, kind: DataKind, timeframe: str | None, th: Thresh
                                  f"{gap.size} gap(s) totalling {missing} missing {timeframe} bar(s), "
                                  "rows listed are the first after each gap", rows[gap]))
     if kind is DataKind.CANDLES:
-        issues.extend(_zero_volume_runs(t.values["volume"][order], rows, th.zero_volume_run))
+        volume = t.values["volume"][order]
+        if volume_unknown(kind, volume):
+            issues.append(_issue("volume_unknown", Severity.WARNING,
+                                 "volume unknown (the file has none, stored as missing): zero-volume runs not "
+                                 "checked, and rules that need volume will say unknown", [], count=int(volume.size)))
+        else:
+            issues.extend(_zero_volume_runs(volume, rows, th.zero_volume_run))
     if kind in (DataKind.CANDLES, DataKind.MARK):
         close = t.values["close"][order]
         issue = _outliers(close, rows, th.outlier_sigma)
@@ -338,12 +386,18 @@ def check_frame(
     timeframe: str | None = None,
     source: str | None = None,
     thresholds: Thresholds | None = None,
+    now_ms: int | None = None,
 ) -> QualityReport:
-    """Check a ``RawTable`` or a standard frame; gaps are only measured when a timeframe is known."""
+    """Check a ``RawTable`` or a standard frame; gaps and the grid are only checked when a timeframe is known.
+
+    ``now_ms`` (default: the clock) bounds timestamps: none may lie beyond now plus one bar.
+    """
     frame, kind, timeframe, source = _unpack(data, kind, timeframe, source)
     th = thresholds or Thresholds()
     t = _table(frame, kind, source)
-    issues = [*_order_issues(t), *_value_issues(t, kind), *_warning_issues(t, kind, timeframe, th)]
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    issues = [*_order_issues(t), *_value_issues(t, kind, th), *_time_issues(t, kind, timeframe, now),
+              *_warning_issues(t, kind, timeframe, th)]
     return QualityReport(source, kind, len(frame), tuple(issues))
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from quantum_trader.data.loaders.book_state import BookRecorder, LevelBook
 from quantum_trader.data.loaders.columns import I64, numeric_column, require_column, time_column
-from quantum_trader.data.loaders.naming import linear_perp
+from quantum_trader.data.loaders.naming import linear_perp, spot
 from quantum_trader.data.loaders.ohlcv_csv import read_csv_lines
 from quantum_trader.data.loaders.source import content_bytes
 from quantum_trader.data.loaders.table import LoaderError, RawTable
@@ -187,9 +187,11 @@ def _replay(data: _DepthRows, replay: _DepthReplay, recorder: BookRecorder | Non
 
 def _table(path: Path, data: _DepthRows, recorder: BookRecorder) -> RawTable:
     futures = bool(np.isfinite(data.pu).any())  # only the futures diff stream carries 'pu'
-    hint = linear_perp(data.symbol) if futures and data.symbol else None
+    native = data.symbol
+    hint = (linear_perp(native) if futures else spot(native)) if native else None
     return RawTable(
-        path=path, format="binance_depth", kind=DataKind.BOOK, frame=recorder.frame(), symbol_hint=hint
+        path=path, format="binance_depth", kind=DataKind.BOOK, frame=recorder.frame(), symbol_hint=hint,
+        exchange_hint="binanceusdm" if futures else "binance", market_type="perp" if futures else "spot",
     )
 
 

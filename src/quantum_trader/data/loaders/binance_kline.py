@@ -2,7 +2,9 @@
 
 Older dumps have no header and millisecond times; newer ones add a header line; spot dumps
 from 2025 on use microseconds. The unit is decided per cell by magnitude, so one reader
-covers all three and a month spanning the switch still loads. Taker-buy volume is the
+covers all three and a month spanning the switch still loads. Spot and futures dumps share
+their file names, so the market comes from the folders (``spot``, ``futures/um``) or, for
+microsecond times, which only spot dumps use, from the content. Taker-buy volume is the
 only trade-flow (aggressor side) data these dumps carry, so it is split out into
 ``extra['trade_flow']`` rather than dropped.
 """
@@ -16,7 +18,7 @@ import pandas as pd
 
 from quantum_trader.data.loaders.columns import infer_timeframe, numeric_column, time_column
 from quantum_trader.data.loaders.frames import candle_frame, resolve_kind
-from quantum_trader.data.loaders.naming import symbol_from_name
+from quantum_trader.data.loaders.naming import market_of, native_from_name, spot, symbol_from_name
 from quantum_trader.data.loaders.ohlcv_csv import read_csv_lines
 from quantum_trader.data.loaders.source import content_bytes
 from quantum_trader.data.loaders.table import SOURCE_ROW, LoaderError, RawTable
@@ -90,12 +92,19 @@ def read_binance_kline(path: Path, *, kind: DataKind | None = None) -> RawTable:
         }
     )
     extra = {} if resolved is DataKind.MARK else {"trade_flow": flow}
+    hint = symbol_from_name(path)
+    native = native_from_name(path)
+    if bool((numeric_column(raw["open_time"], path, "open_time", rows) >= 1e14).any()) and native:
+        hint = spot(native)  # microsecond times: a spot dump whatever its folder says
+    market = "perp" if resolved is DataKind.MARK else market_of(hint)
     return RawTable(
         path=path,
         format="binance_kline",
         kind=resolved,
         frame=frame,
-        symbol_hint=symbol_from_name(path),
+        symbol_hint=hint,
         timeframe_hint=infer_timeframe(np.asarray(ts)),
         extra=extra,
+        exchange_hint={"spot": "binance", "perp": "binanceusdm"}.get(market or ""),
+        market_type=market,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from quantum_trader.data.loaders.book_state import BookRecorder, LevelBook
-from quantum_trader.data.loaders.naming import split_native
+from quantum_trader.data.loaders.naming import market_of, split_native
 from quantum_trader.data.loaders.source import content_bytes
 from quantum_trader.data.loaders.table import LoaderError, RawTable
 from quantum_trader.domain.market import DataKind
@@ -130,10 +130,13 @@ def read_bybit_orderbook(path: Path, *, levels: int = DEFAULT_LEVELS, snapshot_e
             last_recorded = ts
     if not len(recorder):
         raise LoaderError(path, "no order-book messages")
+    hint = _symbol_hint(replay.topic or "", native)
     return RawTable(
         path=path,
         format="bybit_orderbook",
         kind=DataKind.BOOK,
         frame=recorder.frame(),
-        symbol_hint=_symbol_hint(replay.topic or "", native),
+        symbol_hint=hint,
+        exchange_hint="bybit",
+        market_type=market_of(hint),
     )

@@ -1,8 +1,10 @@
 """CryptoDataDownload CSVs: a URL banner line, a header, then rows NEWEST FIRST.
 
-Rows are returned in file order (newest first) with their line numbers; putting them in
-time order is the quality layer's job, which must also know the order was reversed, not
-repaired. The vendor changed its timestamp style over the years and its files mix them:
+Newest-first is the format's convention, not damage, so the reader returns the rows
+oldest first (each keeping its own line number) and no ``--repair`` is needed; a file
+whose order is broken beyond that convention still reaches the quality layer as
+out-of-order rows. The vendor names its files ``<Exchange>_<PAIR>_<tf>.csv``. It changed its
+timestamp style over the years and its files mix them:
 ``unix`` in seconds or milliseconds (decided per cell by magnitude), ``date`` as
 ``2024-01-21 07:00:00`` or ``2024-01-21 07-AM``. ``unix`` wins when present; ``date`` fills
 the rows where it is blank. Volumes come as ``Volume <BASE>`` and ``Volume <QUOTE>``.
@@ -25,7 +27,7 @@ from quantum_trader.data.loaders.columns import (
     time_column,
 )
 from quantum_trader.data.loaders.frames import candle_frame, resolve_kind
-from quantum_trader.data.loaders.naming import split_native
+from quantum_trader.data.loaders.naming import ccxt_exchange, market_of, split_native
 from quantum_trader.data.loaders.ohlcv_csv import read_csv_lines
 from quantum_trader.data.loaders.source import content_bytes
 from quantum_trader.data.loaders.table import LoaderError, RawTable
@@ -127,6 +129,8 @@ def read_cryptodatadownload(path: Path, *, kind: DataKind | None = None) -> RawT
         frame.insert(
             len(frame.columns) - 1, "trade_count", numeric_column(raw[count_col], path, count_col, rows)
         )
+    if ts.size > 1 and ts[0] > ts[-1]:
+        frame = frame.iloc[::-1].reset_index(drop=True)
     return RawTable(
         path=path,
         format="cryptodatadownload",
@@ -134,4 +138,6 @@ def read_cryptodatadownload(path: Path, *, kind: DataKind | None = None) -> RawT
         frame=frame,
         symbol_hint=symbol,
         timeframe_hint=infer_timeframe(ts),
+        exchange_hint=ccxt_exchange(path.name.split("_", 1)[0]),
+        market_type=market_of(symbol),
     )

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from quantum_trader.data.loaders.binance_aggtrades import is_aggtrades_header, is_aggtrades_row
 from quantum_trader.data.loaders.binance_depth import is_depth_header
 from quantum_trader.data.loaders.binance_kline import is_kline_header, is_kline_row
 from quantum_trader.data.loaders.bybit_orderbook import is_bybit_line
@@ -24,6 +25,7 @@ from quantum_trader.data.loaders.frames import TIME_ALIASES
 from quantum_trader.data.loaders.source import ARROW_MAGIC, PARQUET_MAGIC, head_lines, raw_head
 from quantum_trader.data.loaders.table import LoaderError
 from quantum_trader.data.loaders.tardis import is_tardis_header
+from quantum_trader.data.loaders.tradingview import is_tradingview_header
 
 FORMATS: tuple[str, ...] = (
     "ohlcv_csv",
@@ -34,6 +36,8 @@ FORMATS: tuple[str, ...] = (
     "tardis_book",
     "bybit_orderbook",
     "binance_depth",
+    "binance_aggtrades",
+    "tradingview",
 )
 
 
@@ -82,6 +86,10 @@ def _detect_text(path: Path, lines: list[str]) -> str:
         return "binance_depth"
     if is_kline_header(fields) or is_kline_row(fields):
         return "binance_kline"
+    if is_aggtrades_header(fields) or is_aggtrades_row(fields):
+        return "binance_aggtrades"
+    if is_tradingview_header(fields):
+        return "tradingview"
     if _has_ohlc(fields):
         return "ohlcv_csv"
     raise _unknown(path, f"first line {first[:80]!r}")

@@ -16,7 +16,7 @@ import pyarrow.feather as feather
 
 from quantum_trader.data.loaders.columns import infer_timeframe
 from quantum_trader.data.loaders.frames import funding_from_columns, ohlcv_from_columns, resolve_kind
-from quantum_trader.data.loaders.naming import symbol_from_name
+from quantum_trader.data.loaders.naming import market_of, symbol_from_name
 from quantum_trader.data.loaders.table import LoaderError, RawTable
 from quantum_trader.domain.market import DataKind
 
@@ -37,11 +37,13 @@ def read_freqtrade_feather(path: Path, *, kind: DataKind | None = None) -> RawTa
     else:
         frame = ohlcv_from_columns(path, raw, rows, kind=resolved, volume_unit=None)
         timeframe = infer_timeframe(frame["ts"].to_numpy(dtype=np.int64))
+    hint = symbol_from_name(path)
     return RawTable(
         path=path,
         format="freqtrade_feather",
         kind=resolved,
         frame=frame,
-        symbol_hint=symbol_from_name(path),
+        symbol_hint=hint,
         timeframe_hint=timeframe,
+        market_type=market_of(hint),
     )

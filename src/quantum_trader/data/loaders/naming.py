@@ -19,6 +19,14 @@ _QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "BTC", "ETH", "BNB", 
 _LINEAR_PERP_VENUES = frozenset({"binance-futures", "bybit", "okex-swap", "bitget-futures", "bybit-linear"})
 _SPOT_VENUES = frozenset({"binance", "bybit-spot", "okex", "coinbase", "kraken", "binance-us"})
 
+# tardis.dev / vendor venue names -> the ccxt exchange id the catalog files the data under.
+_CCXT_IDS = {
+    "binance-futures": "binanceusdm", "binance": "binance", "binance-us": "binanceus", "bybit": "bybit",
+    "bybit-spot": "bybit", "bybit-linear": "bybit", "okex": "okx", "okex-swap": "okx", "okx": "okx",
+    "bitget-futures": "bitget", "bitget": "bitget", "coinbase": "coinbase", "kraken": "kraken",
+    "kucoin": "kucoin", "bitstamp": "bitstamp", "bitfinex": "bitfinex", "gemini": "gemini",
+}
+
 _SAFE_NAME_RE = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)(?:_([A-Z0-9]+))?-")
 _PERP_NAME_RE = re.compile(r"^([A-Z0-9]+)[-_]PERP\b", re.IGNORECASE)
 _NATIVE_NAME_RE = re.compile(r"^([A-Z0-9]+?)(?:[-_.]|$)")
@@ -52,6 +60,24 @@ def venue_symbol(exchange: str, native: str) -> str | None:
     if venue in _SPOT_VENUES:
         return spot(native)
     return None
+
+
+def ccxt_exchange(venue: str) -> str | None:
+    """The ccxt id of a vendor's venue name (tardis ``binance-futures`` -> ``binanceusdm``), None if unknown."""
+    return _CCXT_IDS.get(venue.strip().lower())
+
+
+def market_of(symbol: str | None) -> str | None:
+    """``perp`` for a unified perpetual symbol, ``spot`` for a spot one, None when there is none."""
+    if symbol is None:
+        return None
+    return "perp" if ":" in symbol else "spot"
+
+
+def native_from_name(path: Path) -> str | None:
+    """The exchange-native symbol a file name starts with ('BTCUSDT-1m-2024-01.zip' -> 'BTCUSDT')."""
+    match = _NATIVE_NAME_RE.match(path.name)
+    return match.group(1) if match else None
 
 
 def symbol_from_name(path: Path) -> str | None:

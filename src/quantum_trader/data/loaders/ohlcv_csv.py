@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from quantum_trader.data.loaders.columns import I64, infer_timeframe
 from quantum_trader.data.loaders.frames import VolumeUnit, ohlcv_from_columns, resolve_kind
-from quantum_trader.data.loaders.naming import symbol_from_name
+from quantum_trader.data.loaders.naming import market_of, symbol_from_name
 from quantum_trader.data.loaders.source import content_bytes
 from quantum_trader.data.loaders.table import LoaderError, RawTable
 from quantum_trader.domain.market import DataKind
@@ -54,13 +54,15 @@ def read_csv_lines(
 
 def _table(path: Path, fmt: str, kind: DataKind, frame: pd.DataFrame) -> RawTable:
     ts = frame["ts"].to_numpy(dtype=np.int64)
+    hint = symbol_from_name(path)
     return RawTable(
         path=path,
         format=fmt,
         kind=kind,
         frame=frame,
-        symbol_hint=symbol_from_name(path),
+        symbol_hint=hint,
         timeframe_hint=infer_timeframe(ts),
+        market_type=market_of(hint),
     )
 
 

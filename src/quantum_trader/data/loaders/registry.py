@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantum_trader.data.loaders.binance_aggtrades import read_binance_aggtrades
 from quantum_trader.data.loaders.binance_depth import read_binance_depth_file
 from quantum_trader.data.loaders.binance_kline import read_binance_kline
 from quantum_trader.data.loaders.bybit_orderbook import read_bybit_orderbook
@@ -21,6 +22,7 @@ from quantum_trader.data.loaders.freqtrade_feather import read_freqtrade_feather
 from quantum_trader.data.loaders.ohlcv_csv import read_ohlcv_csv, read_ohlcv_parquet
 from quantum_trader.data.loaders.table import LoaderError, RawTable
 from quantum_trader.data.loaders.tardis import read_tardis_book
+from quantum_trader.data.loaders.tradingview import read_tradingview
 from quantum_trader.domain.market import DataKind
 
 DEFAULT_BOOK_LEVELS = 50
@@ -32,6 +34,7 @@ class _Options:
     volume_unit: VolumeUnit | None
     levels: int | None
     snapshot_every_ms: int
+    timeframe: str | None = None
 
 
 def _book_levels(options: _Options, default: int) -> int:
@@ -61,6 +64,14 @@ _READERS: dict[str, tuple[Callable[[Path, _Options], RawTable], frozenset[str]]]
         lambda p, o: read_binance_depth_file(p, levels=_book_levels(o, DEFAULT_BOOK_LEVELS)),
         frozenset({"kind", "levels"}),
     ),
+    "binance_aggtrades": (
+        lambda p, o: read_binance_aggtrades(p, timeframe=o.timeframe),
+        frozenset({"kind", "timeframe"}),
+    ),
+    "tradingview": (
+        lambda p, o: read_tradingview(p, kind=o.kind, volume_unit=o.volume_unit),
+        frozenset({"kind", "volume_unit"}),
+    ),
 }
 _BOOK_FORMATS = frozenset({"tardis_book", "bybit_orderbook", "binance_depth"})
 assert set(_READERS) == set(FORMATS), "every detected format needs a reader"
@@ -74,6 +85,7 @@ def _check_options(path: Path, fmt: str, options: _Options) -> None:
             ("volume_unit", options.volume_unit),
             ("levels", options.levels),
             ("snapshot_every_ms", options.snapshot_every_ms or None),
+            ("timeframe", options.timeframe),
         )
         if value is not None
     }
@@ -82,6 +94,8 @@ def _check_options(path: Path, fmt: str, options: _Options) -> None:
         raise LoaderError(path, f"option(s) {refused} do not apply to format {fmt!r}")
     if fmt in _BOOK_FORMATS and options.kind not in (None, DataKind.BOOK):
         raise LoaderError(path, f"format {fmt!r} holds order books, not {options.kind}")
+    if fmt == "binance_aggtrades" and options.kind not in (None, DataKind.TRADE_FLOW):
+        raise LoaderError(path, f"format {fmt!r} holds trades (stored as trade_flow), not {options.kind}")
     if options.levels is not None and options.levels < 1:
         raise LoaderError(path, f"levels must be >= 1, got {options.levels}")
 
@@ -94,6 +108,7 @@ def read_table(
     volume_unit: VolumeUnit | None = None,
     levels: int | None = None,
     snapshot_every_ms: int = 0,
+    timeframe: str | None = None,
 ) -> RawTable:
     """Read ``path`` with the named reader, or the one ``detect_format`` picks from its content.
 
@@ -101,7 +116,7 @@ def read_table(
     ``volume_unit='quote'`` declares a bare ``volume`` column to be quote volume (OHLCV
     files only, since such files cannot say so); ``levels`` caps book depth per side
     (default: all for tardis, 50 for rebuilt books); ``snapshot_every_ms`` thins Bybit's
-    per-message books.
+    per-message books; ``timeframe`` is the bar Binance aggTrades are summed into (default 1m).
     """
     path = Path(path)
     if not path.is_file():
@@ -109,6 +124,7 @@ def read_table(
     if fmt is not None and fmt not in _READERS:
         raise LoaderError(path, f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
     name = fmt if fmt is not None else detect_format(path)
-    options = _Options(kind=kind, volume_unit=volume_unit, levels=levels, snapshot_every_ms=snapshot_every_ms)
+    options = _Options(kind=kind, volume_unit=volume_unit, levels=levels, snapshot_every_ms=snapshot_every_ms,
+                       timeframe=timeframe)
     _check_options(path, name, options)
     return _READERS[name][0](path, options)

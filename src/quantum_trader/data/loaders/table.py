@@ -53,6 +53,9 @@ class RawTable:
     approximation: the bar's VWAP is unknown) so every consumer can rely on base units.
     Funding: ``ts, rate``. Book: ``ts, bid_px_0.., bid_sz_0.., ask_px_0.., ask_sz_0..`` with
     NaN price / 0 size for missing levels. Trade flow: ``ts, taker_buy_volume, taker_sell_volume``.
+
+    ``exchange_hint`` and ``market_type`` say where the rows come from; ingest records them as
+    the dataset's source, so spot data filed under a perpetual symbol is never forgotten.
     """
 
     path: Path
@@ -62,6 +65,10 @@ class RawTable:
     symbol_hint: str | None = None
     timeframe_hint: str | None = None
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+    exchange_hint: str | None = None
+    """The ccxt id of the venue the file comes from, when it says (a Bybit archive, a tardis venue)."""
+    market_type: str | None = None
+    """``spot`` or ``perp`` when the content, name or folders say which market the rows are from."""
 
     def __len__(self) -> int:
         return len(self.frame)

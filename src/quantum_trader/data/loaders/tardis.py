@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from quantum_trader.data.loaders.columns import F64, numeric_column, require_column, time_column
-from quantum_trader.data.loaders.naming import venue_symbol
+from quantum_trader.data.loaders.naming import ccxt_exchange, market_of, venue_symbol
 from quantum_trader.data.loaders.ohlcv_csv import read_csv_lines
 from quantum_trader.data.loaders.source import content_bytes
 from quantum_trader.data.loaders.table import SOURCE_ROW, LoaderError, RawTable, book_columns
@@ -60,7 +60,7 @@ def read_tardis_book(path: Path, *, levels: int | None = None) -> RawTable:
         for i in range(keep):
             px = numeric_column(raw[f"{side}[{i}].price"], path, f"{side}[{i}].price", rows)
             sz = numeric_column(raw[f"{side}[{i}].amount"], path, f"{side}[{i}].amount", rows)
-            empty = np.isnan(px) | np.isnan(sz) | (sz <= 0)
+            empty = np.isnan(px) | np.isnan(sz) | (sz == 0)  # a negative size stays: quality refuses its row
             sides[f"{out}_px_{i}"] = np.where(empty, np.nan, px)
             sides[f"{out}_sz_{i}"] = np.where(empty, 0.0, sz)
     columns.update({name: sides[name] for name in book_columns(keep)[1:]})
@@ -73,4 +73,6 @@ def read_tardis_book(path: Path, *, levels: int | None = None) -> RawTable:
     if len(exchanges) > 1 or len(symbols) > 1:
         raise LoaderError(path, f"one market per file expected, found {list(exchanges)} x {list(symbols)}")
     hint = venue_symbol(exchanges[0], symbols[0]) if len(exchanges) and len(symbols) else None
-    return RawTable(path=path, format="tardis_book", kind=DataKind.BOOK, frame=frame, symbol_hint=hint)
+    venue = ccxt_exchange(exchanges[0]) if len(exchanges) else None
+    return RawTable(path=path, format="tardis_book", kind=DataKind.BOOK, frame=frame, symbol_hint=hint,
+                    exchange_hint=venue, market_type=market_of(hint))
