@@ -66,6 +66,7 @@ def test_real_spot_candles_alone_say_what_the_venue_assumed(shared_data: Path, t
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("data ")]
     assert [line.split(" for ")[0] for line in lines] == [
+        "data BTC/USDT:USDT is spot data standing in", "data no binanceusdm market metadata",
         "data no funding series", "data no mark-price series", "data no order books", "data 1h bars without 1m bars"]
     (run,) = (tmp_path / "r").iterdir()
     assert "Data the run did not have" in (run / "report.html").read_text()

@@ -22,6 +22,6 @@ def test_demo_runs_market_backtest_report_and_gate(tmp_path: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["run"]["bars"] == 40 * 1440
     assert metrics["trades"] > 0
-    assert (tmp_path / "catalog" / "markets.json").is_file()
+    assert (tmp_path / "catalog" / "exchange=synthetic" / "markets.json").is_file()
     assert "screening:" in result.output and "Gate phase_0_to_1" in result.output
     assert "promotion 0 -> 1" in result.output

@@ -46,15 +46,20 @@ def test_rewriting_the_same_market_changes_nothing(tmp_path: Path) -> None:
     assert info is not None and info.rows == 1440
 
 
-def test_the_synthetic_venue_lists_its_perpetuals_for_screening(tmp_path: Path) -> None:
-    import json
-
+def test_the_synthetic_venue_lists_its_perpetuals_for_screening_and_backtests(tmp_path: Path) -> None:
+    from quantum_trader.data.markets import read_markets, stored_instruments
     from quantum_trader.data.synthetic import SynthConfig, generate_market
-    from quantum_trader.data.synthetic.writer import MARKETS_FILE, write_market
+    from quantum_trader.data.synthetic.writer import write_market
+    from quantum_trader.domain.instrument import guess_instrument
     from quantum_trader.universe.screening import perpetual_listed
 
     market = generate_market(SynthConfig(days=1, seed=1, assets=("BTC", "SOL")))
     write_market(market, Catalog(tmp_path))
-    markets = json.loads((tmp_path / MARKETS_FILE).read_text())
+    markets = read_markets(tmp_path, "synthetic").records()
     assert sorted(markets) == ["BTC/USDT:USDT", "SOL/USDT:USDT"]
     assert all(perpetual_listed(markets, s) for s in markets)
+    instruments = stored_instruments(tmp_path, "synthetic", list(markets))
+    first = float(market.bars["BTC/USDT:USDT"].close[0])
+    assert instruments["BTC/USDT:USDT"] == guess_instrument("BTC/USDT:USDT", first)
+    write_market(generate_market(SynthConfig(days=1, seed=1, assets=("ETH",))), Catalog(tmp_path))
+    assert sorted(read_markets(tmp_path, "synthetic").markets) == ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"]

@@ -9,28 +9,36 @@ the policy used and the HTML report.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
-from quantum_trader.analytics.data_notes import FINER_TIMEFRAME, asset_spans, data_notes
+from quantum_trader.analytics.data_notes import asset_spans, data_notes
 from quantum_trader.analytics.metrics import compute_metrics
+from quantum_trader.analytics.replay_market import (
+    assemble_market,
+    book_depth_and_spread,
+    load_market,
+    with_mark_prices,
+)
 from quantum_trader.analytics.report import render_report
 from quantum_trader.analytics.run_folder import RunFolder, new_run_id
 from quantum_trader.config import Policy, policy_to_yaml
-from quantum_trader.data.catalog import Catalog, CatalogError
-from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, DataKind, FundingSeries
-from quantum_trader.domain.time import format_time, timeframe_ms
-from quantum_trader.engine.grid import MarketGrid, build_grid
+from quantum_trader.data.catalog import Catalog
+from quantum_trader.domain.time import format_time
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Strategy
-from quantum_trader.venues.simulated.instruments import instrument_for
+
+__all__ = [
+    "BacktestRequest", "BacktestResult", "assemble_market", "book_depth_and_spread", "default_settings",
+    "load_market", "run_backtest", "with_mark_prices",
+]
 
 
 @dataclass(frozen=True)
@@ -58,90 +66,6 @@ class BacktestResult:
     """Wall time of the kernel loop alone."""
 
 
-def book_depth_and_spread(book: BookSeries, fraction: float = 0.01) -> tuple[F64, float]:
-    """Per snapshot: quote depth within ``fraction`` of mid (the smaller side); and the median spread."""
-    mid = (book.bid_px[:, 0] + book.ask_px[:, 0]) / 2.0
-    lo = (mid * (1.0 - fraction))[:, None]
-    hi = (mid * (1.0 + fraction))[:, None]
-    bid_px = np.nan_to_num(book.bid_px)
-    ask_px = np.nan_to_num(book.ask_px, nan=np.inf)
-    bid = np.sum(np.where(bid_px >= lo, bid_px * book.bid_sz, 0.0), axis=1)
-    ask = np.sum(np.where(ask_px <= hi, np.nan_to_num(book.ask_px) * book.ask_sz, 0.0), axis=1)
-    spread = (book.ask_px[:, 0] - book.bid_px[:, 0]) / mid
-    return np.minimum(bid, ask), float(np.nanmedian(spread)) if spread.size else 0.0
-
-
-def with_mark_prices(grid: MarketGrid, marks: Mapping[str, BarSeries]) -> MarketGrid:
-    """Replace the grid's marks (carried closes) by the exchange's mark-price series where given.
-
-    Marks value positions, drive the kill switch and settle funding, as on the exchange;
-    each mark is taken as of its bar's close and carried forward, never looked ahead.
-    """
-    mark = grid.mark.copy()
-    for j, symbol in enumerate(grid.symbols):
-        series = marks.get(symbol)
-        if series is None or len(series) == 0:
-            continue
-        idx = np.searchsorted(series.ts, grid.ts, side="right") - 1
-        aligned = np.where(idx >= 0, series.close[np.clip(idx, 0, None)], np.nan)
-        mark[:, j] = np.where(np.isfinite(aligned), aligned, mark[:, j])
-    return replace(grid, mark=mark)
-
-
-def assemble_market(bars: Mapping[str, BarSeries], funding: Mapping[str, FundingSeries] | None = None,
-                    books: Mapping[str, BookSeries] | None = None,
-                    marks: Mapping[str, BarSeries] | None = None) -> MarketData:
-    """Align bars onto one grid and derive what the kernel reads from the books (depth, spread).
-
-    Shared by the catalog replay and by in-memory markets (benchmarks, tests, the demo),
-    so both hand the kernel exactly the same shape of data.
-    """
-    depth_ts: dict[str, I64] = {}
-    depth: dict[str, F64] = {}
-    spread: dict[str, float] = {}
-    kept: dict[str, BookSeries] = {}
-    for symbol, book in (books or {}).items():
-        if symbol in bars and len(book):
-            depth[symbol], spread[symbol] = book_depth_and_spread(book)
-            depth_ts[symbol] = book.ts
-            kept[symbol] = book
-    grid = build_grid(bars)
-    if marks:
-        grid = with_mark_prices(grid, marks)
-    instruments = {s: instrument_for(s, float(b.close[0])) for s, b in bars.items()}
-    return MarketData(grid=grid, instruments=instruments,
-                      funding={s: f for s, f in (funding or {}).items() if s in bars},
-                      depth_ts=depth_ts, depth=depth, spread=spread, books=kept,
-                      exchange_marks=frozenset(s for s, m in (marks or {}).items() if s in bars and len(m)))
-
-
-def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
-                start_ms: int | None, end_ms: int | None) -> tuple[dict[str, BarSeries], MarketData]:
-    bars = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
-    for symbol, series in bars.items():
-        if len(series) == 0:
-            raise CatalogError(f"{symbol}: no {timeframe} bars in the requested range")
-    funding: dict[str, FundingSeries] = {}
-    books: dict[str, BookSeries] = {}
-    marks: dict[str, BarSeries] = {}
-    for symbol in symbols:
-        if catalog.dataset(symbol, DataKind.MARK, timeframe, exchange=exchange) is not None:
-            marks[symbol] = catalog.read_bars(symbol, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms,
-                                              kind=DataKind.MARK)
-        if catalog.dataset(symbol, DataKind.FUNDING, exchange=exchange) is not None:
-            funding[symbol] = catalog.read_funding(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-        if catalog.dataset(symbol, DataKind.BOOK, exchange=exchange) is not None:
-            books[symbol] = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-    data = assemble_market(bars, funding, books, marks)
-    finer: dict[str, BarSeries] = {}
-    if timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME):
-        for symbol in symbols:
-            if catalog.dataset(symbol, DataKind.CANDLES, FINER_TIMEFRAME, exchange=exchange) is not None:
-                finer[symbol] = catalog.read_bars(symbol, FINER_TIMEFRAME, exchange=exchange, start_ms=start_ms,
-                                                  end_ms=end_ms)
-    return bars, replace(data, finer=finer) if finer else data
-
-
 def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None] | None = None) -> BacktestResult:
     """Load, compute signals, run the kernel, write the run folder; ``progress(message, fraction)``
     hears each stage and the kernel's share of the bars (fraction of the whole run, 0..1)."""
@@ -149,7 +73,7 @@ def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None
     catalog = Catalog(request.catalog)
     say("loading market data", 0.0)
     bars, data = load_market(catalog, request.symbols, timeframe=request.timeframe, exchange=request.exchange,
-                             start_ms=request.start_ms, end_ms=request.end_ms)
+                             start_ms=request.start_ms, end_ms=request.end_ms, policy=request.policy)
     say(f"computing {request.strategy.name} signals", 0.1)
     decisions = request.strategy.prepare(bars, request.policy)
     settings = request.settings or KernelSettings(policy=request.policy)

@@ -75,13 +75,54 @@ def _span_note(data: MarketData) -> list[str]:
     return [note]
 
 
+_STALE_FLOOR = 0.005
+"""A feed missing at fewer than this share of an asset's bars is not worth a note."""
+_STALE_EFFECT = {
+    "book": ("order books", "slippage came from the spread and volume impact and the liquidity rule could not bind"),
+    "mark": ("mark prices", "positions were marked on the bar's close"),
+    "funding": ("funding rates", "no funding was charged"),
+}
+
+
+def _age(ms: int) -> str:
+    for unit, size in (("d", MS_PER_DAY), ("h", 3_600_000), ("m", 60_000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms / 60_000:g}m"
+
+
+def _present(data: MarketData, feed: str, symbol: str) -> bool:
+    if feed == "book":
+        return symbol in data.depth_ts and np.size(data.depth_ts[symbol]) > 0
+    if feed == "mark":
+        return symbol in data.exchange_marks
+    return symbol in data.funding and len(data.funding[symbol]) > 0
+
+
+def _stale_notes(data: MarketData, covered: set[str]) -> list[str]:
+    """A feed that exists but was missing or too old at part of the bars (past ``data_requirements.max_age``)."""
+    notes = []
+    for feed, (what, effect) in _STALE_EFFECT.items():
+        shares = {s: v for s, v in data.feed_gaps.get(feed, {}).items()
+                  if v >= _STALE_FLOOR and _present(data, feed, s) and not (feed == "funding" and s in covered)}
+        if not shares:
+            continue
+        age = data.feed_ages.get(feed)
+        older = f" or older than {_age(age)}" if age else ""
+        parts = ", ".join(f"{asset_of(s)} at {v:.0%} of its bars" for s, v in shares.items())
+        notes.append(f"{what} missing{older} for {parts}: there {effect}")
+    return notes
+
+
 def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True) -> list[str]:
     """One sentence per fallback the simulated venue made for lack of data (empty: every feed was there)."""
     symbols = list(data.grid.symbols)
     if not symbols or data.grid.ts.size == 0:
         return []
     start, end = int(data.grid.ts[0]), int(data.grid.ts[-1])
-    notes = _span_note(data) + _funding_notes(data, start, end)
+    funding = _funding_notes(data, start, end)
+    covered = {s for s in symbols for note in funding if note.startswith(f"funding for {asset_of(s)} covers")}
+    notes = [*data.notes, *_span_note(data), *funding]
     no_marks = [s for s in symbols if s not in data.exchange_marks]
     if no_marks:
         notes.append(f"no mark-price series for {_names(no_marks)}: positions, liquidations and the kill "
@@ -97,4 +138,5 @@ def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True) -> li
         if coarse:
             notes.append(f"{timeframe} bars without {FINER_TIMEFRAME} bars for {_names(coarse)}: a bar that "
                          "touched both a stop and a target counted the stop first (the conservative order)")
+    notes.extend(_stale_notes(data, covered))
     return notes

@@ -18,7 +18,7 @@ from quantum_trader.cli.backtest_cmd import print_headline
 from quantum_trader.cli.console import console
 from quantum_trader.cli.gates_cmd import print_verdict
 from quantum_trader.cli.options import load_policy_or_exit, output_dir
-from quantum_trader.cli.screen_cmd import gather, load_markets_file
+from quantum_trader.cli.screen_cmd import gather, stored_markets
 from quantum_trader.cli.synth_cmd import MAX_DAYS, generate_into, print_summary
 from quantum_trader.domain.symbols import asset_of, perp_symbol
 
@@ -76,13 +76,12 @@ def demo(
 def _print_screening(catalog: Path, assets: tuple[str, ...], policy: Policy) -> None:
     """One line: which assets pass the spec's inclusion criteria on the generated market."""
     from quantum_trader.data.catalog import Catalog
-    from quantum_trader.data.synthetic.writer import MARKETS_FILE
     from quantum_trader.universe.screening import Status, screen_asset
 
     cat = Catalog(catalog)
-    markets = load_markets_file(catalog / MARKETS_FILE)
+    markets, source = stored_markets(catalog, None)
     btc = cat.read_bars(perp_symbol(policy.signals.model.baseline_asset), "1m")
-    screens = [screen_asset(gather(cat, a, policy, exchange=None, markets=markets, markets_source=MARKETS_FILE,
+    screens = [screen_asset(gather(cat, a, policy, exchange=None, markets=markets, markets_source=source,
                                    btc=btc), policy) for a in assets]
     passed = [s.asset for s in screens if s.status is Status.PASS]
     failed = {s.asset: [c.criterion for c in s.criteria if c.status is not Status.PASS] for s in screens

@@ -52,6 +52,28 @@ def load_markets_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def stored_markets(root: Path, exchange: str | None) -> tuple[dict[str, Any] | None, str]:
+    """The listings ``data markets`` stored (the exchange's, or every exchange's in the catalog), else the
+    legacy ``<catalog>/markets.json``; (None, "none") when the catalog holds neither."""
+    from quantum_trader.data.markets import markets_path, read_markets
+
+    names = [exchange] if exchange is not None else sorted(
+        p.name.removeprefix("exchange=") for p in root.glob("exchange=*") if p.is_dir())
+    found: dict[str, Any] = {}
+    sources = []
+    for name in names:
+        if markets_path(root, name).is_file():
+            listing = read_markets(root, name)
+            found.update({s: r for s, r in listing.records().items() if s not in found})
+            sources.append(str(markets_path(root, name)))
+    if found:
+        return found, ", ".join(sources)
+    legacy = root / MARKETS_FILE
+    if legacy.is_file():
+        return load_markets_file(legacy), str(legacy)
+    return None, "none"
+
+
 def _candles(cat: Catalog, symbol: str, exchange: str | None) -> BarSeries | None:
     """The finest candle dataset held for ``symbol`` (gaps and volume are measured at their own resolution)."""
     from quantum_trader.domain.kinds import DataKind
@@ -197,7 +219,7 @@ def screen(
                        ] = None,
     exchange: Annotated[str | None, typer.Option("--exchange", help="Exchange folder when several hold data.")] = None,
     markets: Annotated[Path | None, typer.Option(
-        "--markets", help="ccxt load_markets() output as JSON (default <catalog>/markets.json)."
+        "--markets", help="ccxt load_markets() output as JSON (default: the listings `data markets` stored)."
     )] = None,
     policy_file: Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one row per asset and criterion).")] = False,
@@ -218,21 +240,21 @@ def screen(
     chosen = (list(dict.fromkeys(asset_of(symbol_option("ASSETS", a)) for a in assets)) if assets
               else list(policy.tradable_universe()))
     root = catalog_root(catalog)
-    market_path = markets if markets is not None else root / MARKETS_FILE
     market_data: dict[str, Any] | None = None
-    if market_path.is_file():
-        try:
-            market_data = load_markets_file(market_path)
-        except ScreenInputError as exc:
-            raise fail(str(exc)) from None
-    elif markets is not None:
-        raise fail(f"--markets {markets}: markets file not found")
+    try:
+        if markets is not None:
+            if not markets.is_file():
+                raise fail(f"--markets {markets}: markets file not found")
+            market_data, market_source = load_markets_file(markets), str(markets)
+        else:
+            market_data, market_source = stored_markets(root, exchange)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     cat = Catalog(root)
     try:
         btc = _candles(cat, perp_symbol(policy.signals.model.baseline_asset), exchange)
         screens = [screen_asset(gather(cat, a, policy, exchange=exchange, markets=market_data,
-                                       markets_source=str(market_path) if market_data is not None else "none",
-                                       btc=btc), policy) for a in chosen]
+                                       markets_source=market_source, btc=btc), policy) for a in chosen]
     except (CatalogError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json or as_csv:

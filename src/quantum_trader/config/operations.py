@@ -3,9 +3,10 @@ capacity (section 5), venue costs, and the reference market data (sectors, suppl
 
 from __future__ import annotations
 
-from typing import Literal
+from itertools import pairwise
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from quantum_trader.config.base import PolicyModel
 from quantum_trader.config.types import (
@@ -18,6 +19,7 @@ from quantum_trader.config.types import (
     PositiveInt,
     Timeframe,
 )
+from quantum_trader.domain.time import MS_PER_DAY, duration_ms
 
 
 class Scenario(PolicyModel):
@@ -78,6 +80,46 @@ FeedName = Literal["candles_1m", "candles_5m", "candles_1h", "orderbook_l2", "tr
 CrossFeedName = Literal["correlation_matrix_24h", "btc_dominance", "total_market_cap", "sector_performance"]
 
 
+def _feed_age(value: str) -> str:
+    text = value.strip()
+    if text in ("bar", "interval", "auto"):
+        return text
+    try:
+        duration_ms(text)
+    except ValueError:
+        raise ValueError("must be a duration such as 5m or 8h, or bar, interval or auto") from None
+    return text
+
+
+FeedAge = Annotated[str, AfterValidator(_feed_age)]
+
+
+class FeedMaxAge(PolicyModel):
+    """How old a feed's latest value may be before a run treats it as missing (ours, not the spec's).
+
+    A book snapshot, a mark price or a funding rate describes the market at its own time; one
+    left over from hours or years before is not the market now. Past its age the venue uses its
+    fallback (no book: spread plus impact, and the liquidity rule cannot bind; no mark: the
+    bar's close; no funding: none charged) and the run's data notes say for which share of bars.
+    Values: a duration (5m, 1h), ``bar`` (one bar of the run), ``interval`` (one funding
+    interval) or ``auto`` (5 minutes, or one bar when bars are longer).
+    """
+
+    book: FeedAge = "auto"
+    mark: FeedAge = "bar"
+    funding: FeedAge = "interval"
+
+    def resolve_ms(self, feed: Literal["book", "mark", "funding"], bar_ms: int, funding_interval_ms: int) -> int:
+        value = getattr(self, feed)
+        if value == "bar":
+            return bar_ms
+        if value == "interval":
+            return funding_interval_ms
+        if value == "auto":
+            return max(5 * 60_000, bar_ms)
+        return duration_ms(value)
+
+
 class DataRequirements(PolicyModel):
     per_asset: tuple[FeedName, ...] = (
         "candles_1m", "candles_5m", "candles_1h", "orderbook_l2", "trade_flow", "funding_rate",
@@ -86,6 +128,7 @@ class DataRequirements(PolicyModel):
         "correlation_matrix_24h", "btc_dominance", "total_market_cap", "sector_performance",
     )
     base_timeframe: Timeframe = "1m"
+    max_age: FeedMaxAge = FeedMaxAge()
 
 
 class DataIngestPolicy(PolicyModel):
@@ -156,6 +199,15 @@ class Venue(PolicyModel):
     """A signal at the close of bar t fills at the open of bar t + latency_bars; 0 would fill
     at the open of the very bar whose close made the decision (look-ahead), so it is refused."""
     entry: EntryOrders = EntryOrders()
+
+    @property
+    def funding_interval_ms(self) -> int:
+        """The longest wait between two settlements of the schedule (8h for 00/08/16)."""
+        hours = sorted(self.funding_hours_utc)
+        if not hours:
+            return MS_PER_DAY
+        gaps = [b - a for a, b in pairwise(hours)] + [24 - hours[-1] + hours[0]]
+        return max(gaps) * MS_PER_DAY // 24
 
     @field_validator("funding_hours_utc")
     @classmethod

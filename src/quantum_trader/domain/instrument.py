@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
@@ -55,3 +56,24 @@ class Instrument:
 
     def is_tradable(self, qty: Decimal, price: Decimal) -> bool:
         return qty > 0 and qty >= self.min_qty and qty * price >= self.min_notional
+
+
+GUESSED_MIN_NOTIONAL = Decimal("5")
+"""Binance USD-M's minimum order notional for most perpetuals (USDT), assumed when none is known."""
+
+
+def guess_instrument(symbol: str, reference_price: float) -> Instrument:
+    """Precision shaped like a real contract at this price, for when the exchange's is not known.
+
+    Binance USD-M quotes prices to about five significant digits and sizes in powers of
+    ten; the same shape derived from the first price seen quantises a synthetic asset at
+    0.6 like a real 0.6 contract. A run says when it had to guess (its data notes).
+    """
+    if not reference_price > 0 or not math.isfinite(reference_price):
+        raise ValueError(f"{symbol}: reference price must be a positive number, got {reference_price}")
+    magnitude = math.floor(math.log10(reference_price))
+    tick = Decimal(1).scaleb(magnitude - 5)
+    # One lot is worth about 0.1-1 USDT: fine enough that sizing loses little to rounding.
+    lot = Decimal(1).scaleb(-magnitude - 1 if magnitude >= 0 else max(-magnitude - 1, 0))
+    return Instrument(symbol=symbol, tick_size=tick, lot_size=min(lot, Decimal(1)),
+                      min_notional=GUESSED_MIN_NOTIONAL)

@@ -72,7 +72,7 @@ class DecisionContext(KernelState):
         marks = {s: float(self.grid.mark[max(row - 1, 0), j]) for j, s in enumerate(symbols)}
         return build_market_view(
             self.limits, ts=ts, phase=self.settings.phase, symbols=symbols, correlation=self._corr,
-            depth_1pct=depth_at(symbols, self.data.depth_ts, self.data.depth, ts),
+            depth_1pct=depth_at(symbols, self.data.depth_ts, self.data.depth, ts, self.data.book_max_age_ms),
             marks={s: p for s, p in marks.items() if p == p and p > 0},
             instruments=self.data.instruments.values(),
             edge_assets=identified_edge(decisions.intents(k), self.policy.asset_tiers.tier_3.min_edge_score),

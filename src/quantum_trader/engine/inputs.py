@@ -34,7 +34,16 @@ class MarketData:
     exchange_marks: frozenset[str] = frozenset()
     """Symbols whose ``grid.mark`` comes from the exchange's mark-price series (else carried closes)."""
     books: Mapping[str, BookSeries] = field(default_factory=dict)
-    """L2 snapshots: a fill walks the latest one at or before it (within ``BOOK_MAX_AGE_MS``)."""
+    """L2 snapshots: a fill walks the latest one at or before it (within ``book_max_age_ms``)."""
+    book_max_age_ms: int = 15 * 60_000
+    """A book older than this is no book: depth unknown (the liquidity rule cannot bind), slippage from
+    the spread and impact model (``data_requirements.max_age.book``)."""
+    feed_gaps: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per feed (book, mark, funding) and symbol: the share of the symbol's bars without a fresh value."""
+    feed_ages: Mapping[str, int] = field(default_factory=dict)
+    """Per feed: the maximum age (ms) a value had to be fresh."""
+    notes: tuple[str, ...] = ()
+    """What loading the market had to assume (guessed instruments, spot standing in for perpetuals)."""
 
 
 @dataclass(frozen=True)

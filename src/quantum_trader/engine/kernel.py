@@ -81,7 +81,8 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
         self.policy = settings.policy
         self.limits = compile_limits(settings.policy)
         self.venue = venue or SimulatedVenue.from_policy(settings.policy, books=data.books, spread=data.spread,
-                                                         slippage=settings.slippage, impact=settings.impact)
+                                                         slippage=settings.slippage, impact=settings.impact,
+                                                         book_max_age_ms=data.book_max_age_ms)
         self.fees = self.venue.fees
         self._exact_prices = isinstance(self.venue.slippage, ExactPrice)
         self.step = timeframe_ms(self.grid.timeframe)

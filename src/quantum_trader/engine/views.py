@@ -49,14 +49,17 @@ def correlation_summary(corr: F64 | None, n: int) -> tuple[str, float]:
 
 
 def depth_at(
-    symbols: Iterable[str], depth_ts: Mapping[str, I64], depth: Mapping[str, F64], ts: int
+    symbols: Iterable[str], depth_ts: Mapping[str, I64], depth: Mapping[str, F64], ts: int,
+    max_age_ms: int | None = None,
 ) -> dict[str, float]:
-    """Depth within 1% of mid per symbol from the latest book snapshot at or before ``ts``."""
+    """Depth within 1% of mid per symbol from the latest book snapshot at or before ``ts``, if it is at
+    most ``max_age_ms`` old (an older book says nothing about the market now: depth unknown)."""
     out = {}
     for symbol in symbols:
         times = depth_ts.get(symbol)
         i = -1 if times is None or times.size == 0 else int(np.searchsorted(times, ts, side="right")) - 1
-        out[symbol] = max(float(depth[symbol][i]), 1e-9) if i >= 0 else UNKNOWN_DEPTH
+        fresh = i >= 0 and (max_age_ms is None or ts - int(times[i]) <= max_age_ms)  # type: ignore[index]
+        out[symbol] = max(float(depth[symbol][i]), 1e-9) if fresh else UNKNOWN_DEPTH
     return out
 
 

@@ -253,7 +253,7 @@ def perpetual_listed(markets: Mapping[str, Any], symbol: str) -> bool:
 def listing(listed: bool | None, source: str) -> CriterionResult:
     if listed is None:
         return _result(LISTED, None, True, "==", "bool",
-                       f"no exchange market metadata ({source}); put ccxt's load_markets() output in markets.json")
+                       f"no exchange market metadata ({source}); store it with `quantum-trader data markets`")
     return _result(LISTED, listed, True, "==", "bool", source)
 
 

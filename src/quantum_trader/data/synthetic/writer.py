@@ -7,19 +7,19 @@ assets already written stay valid, and re-running simply rewrites identical rows
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from quantum_trader.data.markets import MarketSpec, markets_path, read_markets, store_markets
 from quantum_trader.data.synthetic.market import SyntheticMarket
+from quantum_trader.domain.instrument import guess_instrument
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries, TradeFlowSeries
 from quantum_trader.domain.symbols import parse_symbol
 
-MARKETS_FILE = "markets.json"
-"""ccxt ``load_markets()``-shaped metadata at the catalog root (screening reads "perpetual listed" there)."""
+SOURCE = "quantum-trader synthetic market"
+"""The stored listing's source: the synthetic venue lists each symbol as an active linear USDT perpetual."""
 
 Series = BarSeries | FundingSeries | BookSeries | TradeFlowSeries
 Progress = Callable[[int, int, str], None]
@@ -54,30 +54,23 @@ def write_market(
             progress(done, total, symbol)
     root = getattr(catalog, "root", None)
     if isinstance(root, Path):
-        write_markets(root, market_entries(market.bars))
+        store_listing(root, exchange, market.bars)
 
 
-def market_entries(symbols: Sequence[str] | dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The synthetic venue lists each of its symbols as an active linear perpetual, as ccxt shapes it."""
-    entries = {}
-    for symbol in symbols:
-        base, quote, settle = parse_symbol(symbol)
-        entries[symbol] = {
-            "id": f"{base}{quote}", "symbol": symbol, "base": base, "quote": quote, "settle": settle,
-            "type": "swap", "swap": True, "spot": False, "linear": True, "contract": True, "active": True,
-            "info": {"source": "quantum-trader synthetic market"},
-        }
-    return entries
+def store_listing(root: Path, exchange: str, bars: Mapping[str, BarSeries]) -> Path:
+    """List the synthetic symbols as the exchange's markets (``data markets`` format), merged with those
+    stored before: backtests read their precision there, screening reads "perpetual listed"."""
+    specs = {symbol: _spec(symbol, float(series.close[0])) for symbol, series in bars.items() if len(series)}
+    if markets_path(root, exchange).is_file():
+        stored = read_markets(root, exchange).markets
+        specs = {**{s: spec for s, spec in stored.items() if s not in specs}, **specs}
+    return store_markets(root, exchange, list(specs.values()), source=SOURCE).path
 
 
-def write_markets(root: Path, entries: dict[str, dict[str, Any]]) -> Path:
-    """Merge ``entries`` into ``<root>/markets.json`` atomically (temp file, then rename)."""
-    path = root / MARKETS_FILE
-    current: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-    current.update(entries)
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".markets-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(current, handle, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-    return path
+def _spec(symbol: str, first_close: float) -> MarketSpec:
+    base, quote, settle = parse_symbol(symbol)
+    guess = guess_instrument(symbol, first_close)
+    return MarketSpec(symbol=symbol, id=f"{base}{quote}", type="swap", base=base, quote=quote, settle=settle,
+                      linear=True, active=True, tick_size=guess.tick_size, lot_size=guess.lot_size,
+                      min_qty=None, min_notional=guess.min_notional, contract_size=Decimal(1),
+                      max_leverage=None)

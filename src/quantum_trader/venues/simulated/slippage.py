@@ -90,7 +90,7 @@ def depth_within(bid_px: F64, bid_sz: F64, ask_px: F64, ask_sz: F64, fraction: f
 
 
 def taker_price(reference: float, quantity: float, *, buy: bool, ts: int, book: BookSeries | None,
-                spread: float, impact: float, bar_volume: float) -> float:
+                spread: float, impact: float, bar_volume: float, max_age_ms: int = BOOK_MAX_AGE_MS) -> float:
     """The average price of a taker order at ``ts``: the latest book walked when there is a recent
     one, else half the spread plus square-root impact.
 
@@ -99,7 +99,7 @@ def taker_price(reference: float, quantity: float, *, buy: bool, ts: int, book: 
     """
     if book is not None and len(book):
         i = int(np.searchsorted(book.ts, ts, side="right")) - 1
-        if i >= 0 and ts - int(book.ts[i]) <= BOOK_MAX_AGE_MS:
+        if i >= 0 and ts - int(book.ts[i]) <= max_age_ms:
             mid = (float(book.bid_px[i, 0]) + float(book.ask_px[i, 0])) / 2.0
             side_px, side_sz = (book.ask_px[i], book.ask_sz[i]) if buy else (book.bid_px[i], book.bid_sz[i])
             average, _ = walk_book(side_px, side_sz, quantity)

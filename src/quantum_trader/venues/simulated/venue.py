@@ -27,7 +27,7 @@ from typing import Literal, Protocol
 from quantum_trader.config import Policy
 from quantum_trader.domain.market import BookSeries
 from quantum_trader.venues.simulated.fees import FeeModel
-from quantum_trader.venues.simulated.slippage import taker_price
+from quantum_trader.venues.simulated.slippage import BOOK_MAX_AGE_MS, taker_price
 
 DEFAULT_SPREAD = 0.0002
 """Relative bid-ask spread assumed for a symbol without stored books (2 bp)."""
@@ -42,18 +42,19 @@ class SlippageModel(Protocol):
 
 @dataclass(frozen=True)
 class BookOrImpactSlippage:
-    """Walk the latest stored book (within ``BOOK_MAX_AGE_MS``), else half the spread plus
+    """Walk the latest stored book (at most ``book_max_age_ms`` old), else half the spread plus
     ``impact`` times the square root of the order's share of the bar's volume."""
 
     books: Mapping[str, BookSeries] = field(default_factory=dict)
     spread: Mapping[str, float] = field(default_factory=dict)
     impact: float = 0.005
+    book_max_age_ms: int = BOOK_MAX_AGE_MS
 
     def taker_price(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
                     bar_volume: float) -> float:
         return taker_price(reference, quantity, buy=buy, ts=ts, book=self.books.get(symbol),
                            spread=self.spread.get(symbol, DEFAULT_SPREAD), impact=self.impact,
-                           bar_volume=bar_volume)
+                           bar_volume=bar_volume, max_age_ms=self.book_max_age_ms)
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,11 @@ class SimulatedVenue:
     @classmethod
     def from_policy(cls, policy: Policy, *, books: Mapping[str, BookSeries] | None = None,
                     spread: Mapping[str, float] | None = None, slippage: bool = True,
-                    impact: float = 0.005) -> SimulatedVenue:
+                    impact: float = 0.005, book_max_age_ms: int = BOOK_MAX_AGE_MS) -> SimulatedVenue:
         """The venue the policy describes: its exchange's fees, its limit-entry rules, and the
         book-or-impact slippage over the market's books and spreads (``slippage=False``: none)."""
         venue = policy.venue
-        model: SlippageModel = (BookOrImpactSlippage(books or {}, spread or {}, impact) if slippage
+        model: SlippageModel = (BookOrImpactSlippage(books or {}, spread or {}, impact, book_max_age_ms) if slippage
                                 else ExactPrice())
         return cls(fees=FeeModel.from_policy(venue.fees[venue.exchange]), slippage=model,
                    limit_fill=venue.entry.fill, post_only=venue.entry.post_only)
