@@ -1,4 +1,4 @@
-"""Differential test: our kernel in plain mode against backtesting.py 0.6 on real BTC hourly candles.
+"""Differential test: our kernel in plain mode against backtesting.py 0.6 on real hourly candles (five assets).
 
 The same strategy (backtesting.py's classic ``SmaCross``: on a crossover, ``position.close()``
 then ``buy()``/``sell()``), the same data (Binance spot BTCUSDT 1h, 17,521 bars; spot stands
@@ -14,14 +14,17 @@ Conventions matched, and how:
   / (open * (1 + c)))`` whole units, the commission-adjusted price. ``FractionalBacktest``
   with a one-satoshi unit makes the unit 1e-8 BTC; our plain mode sizes
   ``round_down(equity * plain_fraction / (open * (1 + taker)))`` to the lot, so the
-  instrument here has lot 1e-8 (and tick 0.01, the candles' own precision, so no price is
-  re-rounded) and ``plain_fraction = 1 - eps``. The two differ only in float rounding of
-  the quotient, at most one lot (1e-8 BTC) on a rare trade: the test allows that, nothing more.
+  instrument here has lot 1e-8 (and tick 0.0001, the candles' own precision or finer, so no
+  price is re-rounded) and ``plain_fraction = 1 - eps``. The two differ only in float rounding of
+  the quotient, at most one lot (1e-8 BTC) on a rare trade, plus float noise of the equity
+  (1e-12 of the size: a few lots on XRP's 200,000-unit trades): the test allows that, nothing more.
 - Commission: ``c * |size| * price`` at entry and at exit (backtesting.py's relative
   commission; our fee model's taker rate, no maker fills in plain mode).
 - Signals: both SMAs are pandas' rolling means of the close, the crossover is
   ``a[-2] < b[-2] and a[-1] > b[-1]``, and a cross in the direction already held closes and
-  reopens, in both engines.
+  reopens, in both engines. Averages equal within 1e-12 of their size count as equal (neither
+  below nor above): FractionalBacktest rescales prices, so float noise at an exact tie falls
+  either way there, and ours must not depend on it.
 - The end: backtesting.py (``finalize_trades=False``) leaves the last trade open and values
   it at the last close, its "Equity Final" = cash + unrealised P&L there, no exit
   commission. Our kernel closes it at that same close and pays the exit fee (a run must end
@@ -77,7 +80,7 @@ def _ours(bars: BarSeries, fast: int, slow: int) -> pd.DataFrame:
     # An explicit env: a developer's QT__ variables must not move this comparison.
     policy = load_policy(env={"QT__VENUE__EXCHANGE": "binanceusdm", "QT__VENUE__LATENCY_BARS": "1",
                               "QT__VENUE__FEES__BINANCEUSDM__TAKER": str(COMMISSION)})
-    instrument = Instrument(symbol=bars.symbol, tick_size=Decimal("0.01"), lot_size=SATOSHI, min_notional=Decimal(0))
+    instrument = Instrument(symbol=bars.symbol, tick_size=Decimal("0.0001"), lot_size=SATOSHI, min_notional=Decimal(0))
     data = MarketData(grid=build_grid({bars.symbol: bars}), instruments={bars.symbol: instrument})
     decisions = SmaCrossStrategy(fast, slow).prepare({bars.symbol: bars}, policy)
     settings = KernelSettings(policy=policy, initial_equity=Decimal(int(CASH)), plain=True, plain_fraction=FRACTION,
@@ -88,13 +91,16 @@ def _ours(bars: BarSeries, fast: int, slow: int) -> pd.DataFrame:
     return trades
 
 
-@pytest.fixture(scope="module")
-def btc_1h(shared_data: Path) -> BarSeries:
-    return read_candles(shared_data / "candles/binance_spot_1h/BTCUSDT.csv.gz", "BTC/USDT:USDT", "1h")
+CASES = [("BTC", 10, 30), ("BTC", 20, 50), ("ETH", 10, 30), ("SOL", 10, 30), ("SOL", 20, 50), ("XRP", 10, 30),
+         ("AAVE", 20, 50)]
+"""SOL 10/30 and 20/50 and XRP 10/30 each hold an exact tie of the averages that float noise broke the other
+way in backtesting.py's rescaled prices (FractionalBacktest): ties now count as equal in both."""
 
 
-@pytest.mark.parametrize(("fast", "slow"), [(10, 30), (20, 50)])
-def test_sma_cross_plain_matches_backtesting_py_trade_for_trade(btc_1h: BarSeries, fast: int, slow: int) -> None:
+@pytest.mark.parametrize(("asset", "fast", "slow"), CASES)
+def test_sma_cross_plain_matches_backtesting_py_trade_for_trade(shared_data: Path, asset: str, fast: int,
+                                                                slow: int) -> None:
+    btc_1h = read_candles(shared_data / f"candles/binance_spot_1h/{asset}USDT.csv.gz", f"{asset}/USDT:USDT", "1h")
     closed, stats = _reference(btc_1h, fast, slow)
     still_open = stats["_strategy"].trades
     ours = _ours(btc_1h, fast, slow)
@@ -118,7 +124,9 @@ def test_sma_cross_plain_matches_backtesting_py_trade_for_trade(btc_1h: BarSerie
     sides = np.where(ours["side"].iloc[:-1] == "long", 1.0, -1.0)
     assert np.array_equal(np.sign(closed["Size"].to_numpy()), sides)
     size = ours["quantity"].to_numpy()[:-1] * sides
-    assert np.max(np.abs(size - closed["Size"].to_numpy())) <= 1.000001e-8  # at most one satoshi
+    reference = closed["Size"].to_numpy()
+    # one satoshi of rounding, plus float noise of the two engines' equity at this size (XRP: 200,000 units)
+    assert np.all(np.abs(size - reference) <= 1.001e-8 + 1e-12 * np.abs(reference))
     assert np.allclose(ours["entry_price"].iloc[:-1], closed["EntryPrice"], rtol=1e-12)
     assert np.allclose(ours["exit_price"].iloc[:-1], closed["ExitPrice"], rtol=1e-12)
     net = closed["PnL"].to_numpy()  # backtesting.py's PnL is net of both commissions

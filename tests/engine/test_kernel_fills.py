@@ -244,3 +244,13 @@ def test_the_default_venue_is_the_policys() -> None:
     assert venue.slippage.taker_price(BTC, 100.0, 1.0, buy=True, ts=0, bar_volume=0.0) == 100.0
     with_impact = SimulatedVenue.from_policy(policy, spread={BTC: 0.01})
     assert with_impact.slippage.taker_price(BTC, 100.0, 1.0, buy=True, ts=0, bar_volume=0.0) == pytest.approx(100.5)
+
+
+def test_an_exit_with_an_entry_the_other_way_still_reverses() -> None:
+    b = MarketBuilder()
+    data = b.bars("BTC", [100, 100, 101, 102, 103, 104]).build()
+    script = ScriptedDecisions.at_closes(data, intents={1: [long("BTC", entry=100, stop=90)],
+                                                        3: [short("BTC", entry=102, stop=110)]},
+                                         exits={3: [("BTC", "signal")]})
+    trades = run_kernel(data, script).trades_frame()
+    assert list(trades["side"]) == ["long", "short"] and trades["exit_ts"].iloc[0] == b.ts(4)

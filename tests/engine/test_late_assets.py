@@ -17,7 +17,8 @@ from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.domain.market import BarSeries, DataKind
 from quantum_trader.domain.time import MS_PER_DAY, format_time
-from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.domain.trading import Side
+from quantum_trader.engine.strategy import Held, MultiAssetStrategy
 from quantum_trader.testkit import policy_with
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
@@ -74,3 +75,19 @@ def test_a_run_trades_from_the_first_bar_and_names_each_assets_span(
     notes = result.metrics["data_notes"]
     assert any(f"SOL from {format_time(sol_start)[:16]}" in note for note in notes), notes
     assert np.isfinite(result.metrics["total_return"])
+
+
+def test_no_exit_is_reopened_on_the_same_side_at_the_same_decision(market: tuple[dict[str, BarSeries], int]) -> None:
+    """An exit and a same-side entry of one decision would close and reopen at one open: held instead."""
+    bars, _ = market
+    decisions = MultiAssetStrategy().prepare(bars, POLICY)
+    held_checked = 0
+    for k in range(decisions.close_ts.size):
+        intents = {(i.symbol, i.side) for i in decisions.intents(k)}
+        for symbol in (BTC, ETH, SOL):
+            for side in (Side.LONG, Side.SHORT):
+                for source in ("trend", "btc_divergence", "sector_momentum"):
+                    exits = decisions.exits(k, {symbol: Held(side, source, max(k - 100, 0))})
+                    held_checked += 1
+                    assert not (exits and (symbol, side) in intents), (k, symbol, side, source)
+    assert held_checked > 1000

@@ -104,16 +104,21 @@ class MultiAssetDecisions:
         return self.result.intents_at(k)
 
     def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
+        """Positions to close at decision k; one the same decision would reopen on the same side is held
+        (closing and reopening at the same open pays two fees for nothing)."""
         out = []
         for symbol, h in held.items():
             frame = self.result.frames[symbol]
             direction = int(frame.decision.direction[k])
             momentum = float(frame.features["trend_z"][k]) * h.side.sign
             if direction == -h.side.sign or (h.source == "trend" and momentum < 0):
-                out.append((symbol, "signal"))
+                out.append((symbol, "signal", h.side))
             elif h.source in self.horizons and direction != h.side.sign and k - h.opened_k >= self.horizons[h.source]:
-                out.append((symbol, "horizon"))
-        return out
+                out.append((symbol, "horizon", h.side))
+        if not out:
+            return []
+        reopened = {(i.symbol, i.side) for i in self.intents(k)}
+        return [(symbol, reason) for symbol, reason, side in out if (symbol, side) not in reopened]
 
     def correlation(self, k: int) -> F64 | None:
         history = self.result.correlation
@@ -210,6 +215,24 @@ def sma(values: F64, window: int) -> F64:
     return pd.Series(values).rolling(window).mean().to_numpy(dtype=np.float64)
 
 
+TIE_RTOL = 1e-12
+"""Averages closer than this, relative to their size, are equal: a rolling mean carries float error of
+about the window length times 1e-16, so "equal" must not depend on that noise (or on the price scale)."""
+
+
+def compare(fast: F64, slow: F64) -> tuple[np.ndarray, np.ndarray]:
+    """(fast above slow, fast below slow), with values equal within ``TIE_RTOL`` counted as neither.
+
+    A cross is "below, then above" (or the reverse) on two consecutive bars, as backtesting.py's
+    ``crossover`` has it; a bar where the averages are equal is neither, so a touch that parts
+    the way it came is no cross, and one that parts the other way crosses on the bar after the
+    touch only if the averages were strictly on one side the bar before.
+    """
+    tolerance = TIE_RTOL * np.maximum(np.abs(fast), np.abs(slow))
+    with np.errstate(invalid="ignore"):
+        return fast - slow > tolerance, slow - fast > tolerance
+
+
 class SmaCrossStrategy:
     """The reference strategy for comparisons with other engines (backtesting.py's SmaCross)."""
 
@@ -227,13 +250,12 @@ class SmaCrossStrategy:
         long_cross, short_cross, close = {}, {}, {}
         any_cross = np.zeros(ts.shape, dtype=bool)
         for symbol, series in bars.items():
-            fast, slow = sma(series.close, self.fast), sma(series.close, self.slow)
-            prev_fast, prev_slow = np.r_[np.nan, fast[:-1]], np.r_[np.nan, slow[:-1]]
+            above, below = compare(sma(series.close, self.fast), sma(series.close, self.slow))
             rows = np.searchsorted(ts, series.ts)
             long_cross[symbol] = np.zeros(ts.shape, dtype=bool)
             short_cross[symbol] = np.zeros(ts.shape, dtype=bool)
-            long_cross[symbol][rows] = (prev_fast < prev_slow) & (fast > slow)
-            short_cross[symbol][rows] = (prev_fast > prev_slow) & (fast < slow)
+            long_cross[symbol][rows] = np.r_[False, below[:-1]] & above
+            short_cross[symbol][rows] = np.r_[False, above[:-1]] & below
             close[symbol] = np.full(ts.shape, np.nan)
             close[symbol][rows] = series.close
             any_cross |= long_cross[symbol] | short_cross[symbol]
