@@ -20,7 +20,7 @@ import numpy as np
 from quantum_trader.analytics.data_notes import FINER_TIMEFRAME, asset_spans, data_notes
 from quantum_trader.analytics.metrics import compute_metrics
 from quantum_trader.analytics.report import render_report
-from quantum_trader.analytics.run_folder import RunFolder, new_run_id
+from quantum_trader.analytics.run_folder import RunFolder, hourly_closes, new_run_id
 from quantum_trader.config import Policy, policy_to_yaml
 from quantum_trader.data.catalog import Catalog, CatalogError
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, DataKind, FundingSeries
@@ -176,6 +176,7 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     run.write_equity(equity)
     run.write_events(events)
     run.write_correlation(list(data.grid.symbols), kernel._corr)
+    run.write_prices(hourly_closes(data.grid.ts, data.grid.close, data.grid.symbols, timeframe_ms(data.grid.timeframe)))
     run.write_policy(policy_to_yaml(request.policy))
     metrics = compute_metrics(
         equity["ts"].to_numpy(dtype=np.int64), equity["equity"].to_numpy(dtype=float),
