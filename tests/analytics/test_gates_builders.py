@@ -38,8 +38,8 @@ def trade(symbol: str, exit_ts: int, pnl: float, *, exit_reason: str = "signal",
     return {
         "symbol": sym, "side": "long", "entry_ts": exit_ts - hold_ms, "exit_ts": exit_ts, "entry_price": 100.0,
         "exit_price": 100.0, "quantity": 1.0, "notional_at_entry": 10_000.0, "equity_at_entry": START_EQUITY,
-        "stop": 99.0, "planned_risk": planned_risk, "pnl": pnl, "fees": 0.0, "funding": 0.0,
-        "exit_reason": exit_reason,
+        "stop": 99.0, "planned_risk": planned_risk, "pnl": pnl, "fees": 0.0, "funding_paid": 0.0,
+        "exit_reason": exit_reason, "signal": "trend", "entry_slippage": 0.0,
     }
 
 
@@ -79,8 +79,16 @@ def hourly_correlation_updates(skip: tuple[int, int] | None = None) -> list[tupl
     return out
 
 
+def run_metrics(**figures: Any) -> dict[str, Any]:
+    """A metrics.json of the gate tests' run with the given figures (e.g. ``limits_at_fill``)."""
+    info = {"run_id": "run", "strategy": "test", "symbols": ["BTC/USDT:USDT"], "start": "2025-01-01T00:00:00+00:00",
+            "end": "2025-04-01T00:00:00+00:00", "bars": DAYS, "policy_name": "default",
+            "created": "2025-04-01T00:00:00+00:00", "duration_s": 1.0}
+    return {**figures, "run": info}
+
+
 def build_run(path: Path, *, trades: Sequence[dict[str, Any]] | None, equity: pd.DataFrame | None,
-              events: Sequence[tuple[Any, ...]] | None = ()) -> Path:
+              events: Sequence[tuple[Any, ...]] | None = (), metrics: dict[str, Any] | None = None) -> Path:
     """Write the given tables (None leaves the file out) into ``path`` through the run-folder writers."""
     run = RunFolder(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -91,4 +99,6 @@ def build_run(path: Path, *, trades: Sequence[dict[str, Any]] | None, equity: pd
         run.write_equity(equity)
     if events is not None:
         run.write_events(pd.DataFrame(list(events), columns=list(EVENT_COLUMNS)).astype({"ts": "int64"}))
+    if metrics is not None:
+        run.write_metrics(metrics)
     return path

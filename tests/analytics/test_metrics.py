@@ -15,7 +15,8 @@ def _trades(pnls: list[float]) -> pd.DataFrame:
     rows = [
         {"symbol": "BTC/USDT:USDT", "side": "long", "entry_ts": 0, "exit_ts": 1, "entry_price": 100.0,
          "exit_price": 101.0, "quantity": 1.0, "notional_at_entry": 100.0, "equity_at_entry": 1000.0,
-         "stop": 95.0, "planned_risk": 5.0, "pnl": p, "fees": 0.1, "funding": -0.05, "exit_reason": "signal"}
+         "stop": 95.0, "planned_risk": 5.0, "pnl": p, "fees": 0.1, "funding_paid": 0.05, "exit_reason": "signal",
+         "signal": "trend", "entry_slippage": 0.0002}
         for p in pnls
     ]
     return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))

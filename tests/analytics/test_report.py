@@ -20,13 +20,15 @@ from quantum_trader.analytics.report_data import (
     refusal_counts,
 )
 from quantum_trader.analytics.report_format import fmt_money, fmt_pct, fmt_ratio, fmt_ts
-from quantum_trader.analytics.run_folder import RunFolder
+from quantum_trader.analytics.run_folder import RunFolder, hourly_closes
 from quantum_trader.domain.time import MS_PER_DAY, MS_PER_HOUR, parse_time
 from quantum_trader.engine.schema import EVENT_COLUMNS, TRADE_COLUMNS
 
 T0 = parse_time("2026-01-01")
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"]
 PLOTLY_HEAD = get_plotlyjs()[:120]
+REFUSED_INTENTS = 7
+"""The intents ``_events`` refuses, each once (the kernel's count, stored in metrics.json)."""
 
 
 def _equity(n: int, step_ms: int, seed: int = 7) -> pd.DataFrame:
@@ -51,8 +53,9 @@ def _trades() -> pd.DataFrame:
             "symbol": symbol, "side": "long" if i % 2 == 0 else "short", "entry_ts": entry,
             "exit_ts": entry + 30 * MS_PER_HOUR, "entry_price": 100.0 + i, "exit_price": 101.0 + i,
             "quantity": 2.0, "notional_at_entry": 200.0 + 2 * i, "equity_at_entry": 10_000.0, "stop": 95.0,
-            "planned_risk": 10.0, "pnl": [12.5, -4.0, 7.25][i % 3] * (1 + i), "fees": 0.2, "funding": -0.05,
-            "exit_reason": ["target", "stop", "signal"][i % 3],
+            "planned_risk": 10.0, "pnl": [12.5, -4.0, 7.25][i % 3] * (1 + i), "fees": 0.2, "funding_paid": 0.05,
+            "exit_reason": ["target", "stop", "signal"][i % 3], "signal": ["trend", "btc_divergence"][i % 2],
+            "entry_slippage": 0.0001 * i,
         })
     return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
 
@@ -68,17 +71,28 @@ def _events() -> pd.DataFrame:
     rows += [ev(3 + i / 10, "reduced", "BTC/USDT:USDT", "max_risk_per_trade", 0.025, 0.02) for i in range(2)]
     # One more refused intent with two reasons: one intent, counted under both rules.
     rows += [ev(4, "refused", "BNB/USDT:USDT", rule, 0.5, 0.4) for rule in ("max_total_exposure", "slots")]
+    # Two intents for XRP at one time (two signals), both refused: two intents, though one symbol and time.
+    rows += [ev(5, "refused", "XRP/USDT:USDT", "slots", 0.5, 0.4) for _ in ("trend", "btc_divergence")]
     rows += [ev(20, "kill_switch_trip", rule="max_daily_loss_portfolio", value=-0.051, limit=-0.05),
              ev(21, "kill_switch_rearm"), ev(25, "asset_lock", "SOL/USDT:USDT", "max_daily_loss_per_asset"),
              ev(26, "asset_unlock", "SOL/USDT:USDT"), ev(30, "drift", rule="exposure_alert", value=0.36)]
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 
+def _prices(n_hours: int, seed: int = 11) -> pd.DataFrame:
+    """Hourly closes of ``SYMBOLS`` over the run, as the backtest samples its grid."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.cumprod(1.0 + rng.normal(0.0, 0.01, (n_hours, len(SYMBOLS))), axis=0)
+    return hourly_closes(T0 + np.arange(n_hours, dtype=np.int64) * MS_PER_HOUR, close, SYMBOLS, MS_PER_HOUR)
+
+
 def build_run(root: Path, *, n: int = 400, step_ms: int = 4 * MS_PER_HOUR, trades: bool = True,
-              events: bool = True, policy: str | None = None) -> RunFolder:
+              events: bool = True, policy: str | None = None, prices: bool = True) -> RunFolder:
     """A small complete run folder written through the engine's writers."""
     run = RunFolder(root / "20260101-000000-synthetic")
     equity = _equity(n, step_ms)
+    if prices:
+        run.write_prices(_prices(max(1, n * step_ms // MS_PER_HOUR)))
     trade_frame = _trades() if trades else pd.DataFrame(columns=list(TRADE_COLUMNS))
     event_frame = _events() if events else pd.DataFrame(columns=list(EVENT_COLUMNS))
     run.write_equity(equity)
@@ -90,6 +104,7 @@ def build_run(root: Path, *, n: int = 400, step_ms: int = 4 * MS_PER_HOUR, trade
         run.trades(), refusals_by_rule=refusal_counts(run.events()).sum(axis=1).to_dict(),
         kill_switch_trips=int((event_frame["kind"] == "kill_switch_trip").sum()),
     )
+    metrics["refused_intents"] = REFUSED_INTENTS if events else 0
     metrics["run"] = {
         "run_id": run.run_id, "strategy": "synthetic", "symbols": SYMBOLS, "start": "2026-01-01T00:00:00+00:00",
         "end": "2026-03-08T12:00:00+00:00", "bars": n, "policy_name": "default",
@@ -140,7 +155,7 @@ def test_limits_symbols_and_refusal_rules_are_shown(rendered: tuple[RunFolder, s
         assert symbol in html
     for rule in ("max_total_exposure", "max_correlated_exposure", "max_risk_per_trade"):
         assert f">{rule}<" in html
-    assert "5 intents refused and 2 reduced" in html
+    assert "7 intents refused (each counted once) and 2 reduced" in html
     assert ">kill_switch_trip<" in html and ">asset_lock<" in html
     assert "2026-01-21 00:00:00" in html  # the trip, as a UTC time string
 

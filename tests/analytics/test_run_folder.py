@@ -39,7 +39,7 @@ def trade_row(**overrides: object) -> dict[str, object]:
         "symbol": "BTC/USDT:USDT", "side": "long", "entry_ts": T0, "exit_ts": T0 + MS_PER_MINUTE,
         "entry_price": 60_000.0, "exit_price": 61_000.0, "quantity": 0.01, "notional_at_entry": 600.0,
         "equity_at_entry": 10_000.0, "stop": 59_000.0, "planned_risk": 10.0, "pnl": 9.5, "fees": 0.4,
-        "funding": -0.1, "exit_reason": "target",
+        "funding_paid": 0.1, "exit_reason": "target", "signal": "trend", "entry_slippage": 0.00015,
     }
     row.update(overrides)
     return row
@@ -87,7 +87,7 @@ def test_empty_frames_from_column_names_are_accepted(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("writer, frame, file, column", [
     ("write_equity", equity_frame().drop(columns="drawdown"), "equity.parquet", "drawdown"),
-    ("write_trades", pd.DataFrame([trade_row()]).drop(columns="funding"), "trades.parquet", "funding"),
+    ("write_trades", pd.DataFrame([trade_row()]).drop(columns="funding_paid"), "trades.parquet", "funding_paid"),
     ("write_events", pd.DataFrame({"ts": [T0], "kind": ["refused"], "symbol": [""], "rule": ["x"],
                                    "message": ["m"], "value": [1.0]}), "events.parquet", "limit"),
 ])

@@ -72,7 +72,7 @@ def test_funding_at_a_settlement_moves_cash_by_q_mark_rate_with_the_side_sign(si
     expected = INITIAL_EQUITY + sign * q * (d(101) - d(100)) - fee(trade["quantity"], 100) \
         - fee(trade["quantity"], 101) + received
     assert final_cash(rec) == float(expected)
-    assert trade["funding"] == pytest.approx(float(received), abs=1e-12)
+    assert trade["funding_paid"] == pytest.approx(-float(received), abs=1e-12)
     assert trade["pnl"] == pytest.approx(float(expected - INITIAL_EQUITY), abs=1e-9)
 
 
@@ -86,7 +86,7 @@ def test_every_settlement_while_held_is_paid_once() -> None:
     trade = rec.trades_frame().iloc[0]
     q = d(trade["quantity"])
     paid = usdt(q * d(102) * d(0.0001)) + usdt(q * d(104) * d(0.0003))
-    assert trade["funding"] == pytest.approx(-float(paid), abs=1e-12)
+    assert trade["funding_paid"] == pytest.approx(float(paid), abs=1e-12)
     assert trade["exit_reason"] == "end_of_data" and trade["exit_price"] == 104.0
     expected = INITIAL_EQUITY + q * d(4) - fee(trade["quantity"], 100) - fee(trade["quantity"], 104) - paid
     assert final_cash(rec) == float(expected)
@@ -99,7 +99,7 @@ def test_funding_on_a_settlement_without_a_bar_uses_the_last_mark() -> None:
     script = ScriptedDecisions.at_closes(data, intents={1: [long("BTC", entry=100, stop=90)]})
     rec = run_kernel(data, script)
     trade = rec.trades_frame().iloc[0]
-    assert trade["funding"] == pytest.approx(-float(usdt(d(trade["quantity"]) * d(100) * d(0.0001))), abs=1e-12)
+    assert trade["funding_paid"] == pytest.approx(float(usdt(d(trade["quantity"]) * d(100) * d(0.0001))), abs=1e-12)
 
 
 # Liquidation -------------------------------------------------------------------------------

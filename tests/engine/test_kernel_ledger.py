@@ -86,7 +86,7 @@ def test_final_cash_is_deposit_plus_every_trades_net_pnl(seed: int) -> None:
     decided = set(script.close_ts.tolist())
     assert set(trades["entry_ts"]) <= decided  # latency 1: every entry at the open right after a decision
     assert (trades["exit_ts"] >= trades["entry_ts"]).all()
-    assert (trades["funding"] != 0).any()
+    assert (trades["funding_paid"] != 0).any()
 
 
 def test_exits_see_each_held_position_with_its_side_source_and_decision() -> None:

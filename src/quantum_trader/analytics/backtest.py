@@ -26,10 +26,10 @@ from quantum_trader.analytics.replay_market import (
     with_mark_prices,
 )
 from quantum_trader.analytics.report import render_report
-from quantum_trader.analytics.run_folder import RunFolder, new_run_id
+from quantum_trader.analytics.run_folder import RunFolder, hourly_closes, new_run_id
 from quantum_trader.config import Policy, policy_to_yaml
 from quantum_trader.data.catalog import Catalog
-from quantum_trader.domain.time import format_time
+from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import Recorder
@@ -100,6 +100,7 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     run.write_equity(equity)
     run.write_events(events)
     run.write_correlation(list(data.grid.symbols), kernel._corr)
+    run.write_prices(hourly_closes(data.grid.ts, data.grid.close, data.grid.symbols, timeframe_ms(data.grid.timeframe)))
     run.write_policy(policy_to_yaml(request.policy))
     metrics = compute_metrics(
         equity["ts"].to_numpy(dtype=np.int64), equity["equity"].to_numpy(dtype=float),

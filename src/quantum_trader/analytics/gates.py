@@ -16,9 +16,11 @@ How the spec's words are measured (the choices are stated here once):
 * *operations stable*: no event of an incident kind (errors, liquidations...) in the run;
 * *correlation monitoring working*: ``correlation_update`` events never further apart
   (nor from the run's ends) than ``max_correlation_update_gap``;
-* *no portfolio limit breaches*: no exposure above its limit at an entry (limits bind
-  there; see ``ENTRY_TOLERANCE``), never more positions than allowed, no drawdown past
-  the limit, no drift breach or kill-switch trip event;
+* *no portfolio limit breaches*: no entry fill above a limit (limits bind there; measured at
+  the fill, ``limits_at_fill``, or for older runs on the next equity row, ``ENTRY_TOLERANCE``),
+  never more positions than allowed, no drawdown past the limit, no drift breach or
+  kill-switch trip event; each counted once per entry, stretch of rows or event
+  (``gates_breaches``);
 * *3 months stable with 3 assets*: trailing complete months with at least ``min_assets``
   assets traded and neither an incident nor a kill-switch trip;
 * *slot management working*: no equity row breaking a slot cap (tier caps, reserved tier-1
@@ -29,7 +31,6 @@ How the spec's words are measured (the choices are stated here once):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -37,10 +38,10 @@ from typing import Any
 import empyrical as ep
 import numpy as np
 
+from quantum_trader.analytics.gates_breaches import fills_over, find_breaches
 from quantum_trader.analytics.gates_evidence import (
     CORRELATION_UPDATE,
     INCIDENT_KINDS,
-    LIMIT_BREACH_KINDS,
     Evidence,
     assets_traded,
     complete_months,
@@ -237,49 +238,14 @@ def correlation_monitoring(ev: Evidence, max_gap: str) -> GateCriterion:
                  f"{len(updates)} updates; longest gap {worst / 3_600_000:.2f}h from {at}", ev.where("events"))
 
 
-ENTRY_TOLERANCE = 0.02
-"""Exposure limits bind at entry (DESIGN.md), sized at the decision's price; the equity row
-of an entry is marked at the close of the fill bar, after the fill's slippage and one
-bar's move. Two percent of the limit (0.25 -> 0.255) covers that; a rule that let a
-limit through shows far above it (a group-measure gap once showed as 35%). Drift after
-entry is the drift monitor's business (alerts, optional trims), not a breach."""
-
-
 def limit_breaches(ev: Evidence, policy: Policy) -> GateCriterion:
+    """Breaches counted as breaches (``gates_breaches``): entry fills over a limit, stretches, events."""
     name, threshold = "no_portfolio_limit_breaches", "0 breaches"
-    if ev.equity is None and ev.events is None:
-        return _absent(name, Level.REQUIRED, threshold, "no equity curve and no event log", ev.source)
-    pf = policy.portfolio
-    found: list[tuple[int, str]] = []
-    if ev.equity is not None:
-        eq = ev.equity
-        tol = 1.0 + ENTRY_TOLERANCE
-        checks: list[tuple[str, Callable[[Any], Any], str, bool]] = [
-            ("total_exposure", lambda v: v > pf.max_total_exposure * tol,
-             f"total exposure > {pf.max_total_exposure:.0%} at an entry", True),
-            ("correlated_exposure", lambda v: v > pf.max_correlated_exposure * tol,
-             f"correlated exposure > {pf.max_correlated_exposure:.0%} at an entry", True),
-            ("open_positions", lambda v: v > pf.max_positions, f"open positions > {pf.max_positions}", False),
-            ("drawdown", lambda v: v <= -pf.max_drawdown_portfolio, f"drawdown <= -{pf.max_drawdown_portfolio:.0%}",
-             False),
-        ]
-        at_entry = np.ones(len(eq), dtype=bool)
-        if ev.trades is not None:
-            # The first equity row at or after each entry: the book as the entry left it.
-            rows = np.searchsorted(eq["ts"].to_numpy(np.int64), ev.trades["entry_ts"].to_numpy(np.int64))
-            at_entry = np.zeros(len(eq), dtype=bool)
-            at_entry[rows[rows < len(eq)]] = True
-        for column, test, text, entries_only in checks:
-            mask = test(eq[column].to_numpy()) & (at_entry if entries_only else True)
-            hit = np.flatnonzero(mask)
-            found.extend((int(eq["ts"].iloc[i]), f"{text} ({eq[column].iloc[i]:.4g})") for i in hit)
-    if ev.events is not None:
-        hits = events_of(ev.events, LIMIT_BREACH_KINDS)
-        found.extend((int(t), f"{k}: {m}") for t, k, m in zip(hits["ts"], hits["kind"], hits["message"], strict=True))
-    found.sort()
-    detail = "none" if not found else f"first at {format_time(found[0][0])}: {found[0][1]}"
-    src = ", ".join(ev.files[k] for k in ("equity", "events") if k in ev.files)
-    return _crit(name, Level.REQUIRED, not found, len(found), threshold, detail, src)
+    if ev.equity is None and ev.events is None and fills_over(ev.metrics) is None:
+        return _absent(name, Level.REQUIRED, threshold, "no equity curve, event log or fill measure", ev.source)
+    found = find_breaches(ev, policy)
+    src = ", ".join(ev.files[k] for k in ("metrics", "equity", "events") if k in ev.files)
+    return _crit(name, Level.REQUIRED, found.total == 0, found.total, threshold, found.detail(format_time), src)
 
 
 def asset_performance(ev: Evidence, asset: str) -> GateCriterion:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from quantum_trader.analytics.run_folder import EQUITY_FILE, EVENTS_FILE, TRADES_FILE, RunFolder
+from quantum_trader.analytics.run_folder import EQUITY_FILE, EVENTS_FILE, METRICS_FILE, TRADES_FILE, RunFolder
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.journal.store import DrillRecord
 
@@ -36,6 +37,8 @@ class Evidence:
     drills: tuple[DrillRecord, ...] = ()
     drill_source: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    """The run's metrics.json (figures the engine measured during the run, e.g. ``limits_at_fill``)."""
 
     def where(self, table: str) -> str:
         """Human name of a table's origin, for the evidence column."""
@@ -56,8 +59,12 @@ class Evidence:
                 files[name] = f"run {run.run_id}/{file}"
             else:
                 tables[name] = None
+        metrics = None
+        if run.has(METRICS_FILE):
+            metrics = run.metrics()
+            files["metrics"] = f"run {run.run_id}/{METRICS_FILE}"
         return cls(f"run {run.run_id}", tables["trades"], tables["equity"], tables["events"], drills, drill_source,
-                   files)
+                   files, metrics)
 
 
 @dataclass(frozen=True, slots=True)

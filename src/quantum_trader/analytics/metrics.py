@@ -105,7 +105,8 @@ def compute_metrics(
         "max_exposure": float(np.max(exposure)) if exposure.size else 0.0,
         "turnover_per_year": float(notional / start_equity / years) if years > 0 and start_equity else None,
         "fees_paid": float(trades["fees"].sum()) if not trades.empty else 0.0,
-        "funding_paid": 0.0 - float(trades["funding"].sum()) if not trades.empty else 0.0,  # never -0.0
+        # costs are positive when paid (engine.schema); 0.0 + keeps a -0.0 sum out of the JSON
+        "funding_paid": 0.0 + float(trades["funding_paid"].sum()) if not trades.empty else 0.0,
         "refusals_by_rule": dict(sorted((refusals_by_rule or {}).items())),
         "kill_switch_trips": int(kill_switch_trips),
     }

@@ -25,15 +25,18 @@ from quantum_trader.analytics.report_data import (
     ReportLimits,
     monthly_returns,
     per_asset,
+    per_signal,
     read_limits,
     refusal_counts,
 )
 from quantum_trader.analytics.report_format import esc, fmt_int, fmt_pct, fmt_ts
+from quantum_trader.analytics.report_prices import price_figure
 from quantum_trader.analytics.run_folder import (
     CORRELATION_AVERAGE_FILE,
     CORRELATION_FILE,
     EVENT_COLUMNS,
     EVENTS_FILE,
+    PRICES_FILE,
     REPORT_FILE,
     TRADES_FILE,
     RunFolder,
@@ -74,6 +77,7 @@ table.grid th { background:#f1f5f9; font-weight:600; font-size:12px; position:st
 table.grid td.num, table.grid th.num { text-align:right; }
 table.grid td.msg { white-space:normal; }
 table.months td, table.months th { text-align:center; font-size:12px; }
+table.trades td, table.trades th { padding:4px 5px; font-size:12px; }
 table.sortable th { cursor:pointer; user-select:none; }
 table.sortable th.asc::after { content:" \\25B2"; } table.sortable th.desc::after { content:" \\25BC"; }
 .scroll { max-height:640px; overflow:auto; border:1px solid var(--line); border-radius:6px; }
@@ -190,16 +194,63 @@ def _asset_section(trades: pd.DataFrame, symbols: Sequence[str], missing: str) -
     return _section("P&L by asset", body, "assets")
 
 
-def _refusal_section(events: pd.DataFrame, missing: str) -> str:
+def _signal_section(trades: pd.DataFrame, missing: str) -> str:
+    if trades.empty:
+        return _section("P&L by signal", tables.note(missing or "No trades in this run, so no P&L by signal."),
+                        "signals")
+    summary = per_signal(trades)
+    intro = tables.note("Each trade under the signal whose intent opened it; net P&L is after fees and funding. "
+                        "Entry slippage: the fill against the bar's open, in basis points (positive: paid; "
+                        "0 for a maker limit fill).")
+    body = intro + _figure(charts.per_signal_figure(summary), "fig-signals") + tables.per_signal_table(summary)
+    return _section("P&L by signal", body, "signals")
+
+
+def _price_section(run: RunFolder, trades: pd.DataFrame, equity: pd.DataFrame, symbols: Sequence[str],
+                   start_equity: float) -> str:
+    title = "Prices, entries and exits"
+    if not run.has(PRICES_FILE):
+        return _section(title, tables.note(f"{PRICES_FILE} is not in the run folder (runs written before it "
+                                           "was added): no price charts."), "prices")
+    prices = run.prices()
+    if prices.empty:
+        return _section(title, tables.note(f"{PRICES_FILE} has no rows: no price charts."), "prices")
+    times = [prices["ts"], equity["ts"], trades["entry_ts"], trades["exit_ts"]]
+    span = (min(int(t.min()) for t in times if len(t)), max(int(t.max()) for t in times if len(t)))
+    parts = [tables.note(
+        "Closes sampled hourly. ▲ long entry, ▼ short entry, × exit; hover a mark for its signal, slippage, "
+        "exit reason and net P&L. Below: buying the asset with the run's starting equity at its first price "
+        "and holding it (no fees or funding), beside the run's equity (all assets).")]
+    for i, symbol in enumerate(dict.fromkeys([*symbols, *prices["symbol"].tolist()])):
+        own = prices[prices["symbol"] == symbol]
+        if own.empty:
+            parts.append(tables.note(f"{symbol}: no prices in {PRICES_FILE}."))
+            continue
+        chart = price_figure(symbol, own, trades[trades["symbol"] == symbol], equity, start_equity, span)
+        parts.append((tables.note(chart.note) if chart.note else "") + _figure(chart.figure, f"fig-price-{i}"))
+    return _section(title, "".join(parts), "prices")
+
+
+def _refusal_section(events: pd.DataFrame, missing: str, metrics: dict[str, Any]) -> str:
+    """One count of refused intents, the run's own (``refused_intents`` in metrics.json), as in the headline;
+    the rules' counts come from events.parquet, where an intent is listed under every rule that refused it."""
     counts = refusal_counts(events)
-    if counts.empty:
+    refused = metrics.get("refused_intents")
+    if counts.empty and not refused:
         text = missing or "No refusals or reductions: the risk engine approved every intent in full."
         return _section("Refusals and reductions by rule", tables.note(text), "refusals")
-    refused, reduced = (events[events["kind"] == kind].drop_duplicates(["ts", "symbol"]).shape[0]
-                        for kind in ("refused", "reduced"))
-    total = tables.note(f"{refused:,} intents refused and {reduced:,} reduced by the risk engine; an intent "
-                        "counts under every rule that refused it, so the rules add up to more; a cap that would "
-                        "only have cut a refused intent is not counted.")
+    reduced = events[events["kind"] == "reduced"].drop_duplicates(["ts", "symbol"]).shape[0]
+    if isinstance(refused, int):
+        source = "each counted once"
+    else:  # a run from before metrics.json counted them: one per symbol and time in events.parquet
+        refused = events[events["kind"] == "refused"].drop_duplicates(["ts", "symbol"]).shape[0]
+        source = "counted from events.parquet, one per symbol and time"
+    total = tables.note(f"{refused:,} intents refused ({source}) and {reduced:,} reduced by the risk engine. "
+                        "The table counts refusals per rule: an intent counts under every rule that refused it, "
+                        "so the rules add up to more; a cap that would only have cut a refused intent is not "
+                        "counted.")
+    if counts.empty:
+        return _section("Refusals and reductions by rule", total + tables.note(missing), "refusals")
     body = total + f'<div class="two"><div>{_figure(charts.refusals_figure(counts), "fig-refusals")}</div>' \
         f"<div>{tables.refusals_table(counts)}</div></div>"
     return _section("Refusals and reductions by rule", body, "refusals")
@@ -225,15 +276,20 @@ def build_report_html(run: RunFolder) -> str:
     limits = read_limits(run)
     symbols = [str(s) for s in metrics["run"].get("symbols", [])]
     ts = equity["ts"].to_numpy(dtype=np.int64)
+    start = metrics.get("start_equity")
+    start_equity = float(start) if isinstance(start, int | float) and start > 0 else (
+        float(equity["equity"].iloc[0]) if len(equity) else 1.0)
     sections = [
         _section("Headline", tables.headline_tiles(metrics), "headline"),
         *_data_section(metrics),
         *_equity_sections(equity, events, limits),
         _correlation_section(run, limits),
         _asset_section(trades, symbols, trades_missing),
+        _signal_section(trades, trades_missing),
+        _price_section(run, trades, equity, symbols, start_equity),
         _section("Monthly returns", tables.monthly_table(monthly_returns(ts, equity["equity"].to_numpy())),
                  "monthly"),
-        _refusal_section(events, events_missing),
+        _refusal_section(events, events_missing, metrics),
         _section("Kill-switch, lock and liquidation events",
                  tables.note(events_missing) if events_missing
                  else tables.events_table(events) + tables.other_events_summary(events), "events"),

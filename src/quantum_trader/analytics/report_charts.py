@@ -28,7 +28,7 @@ TIER_COLORS: Final = ("#1d4ed8", "#7c3aed", "#f59e0b")
 TIME_HOVER: Final = "%Y-%m-%d %H:%M UTC"
 
 
-def _layout(fig: go.Figure, height: int) -> go.Figure:
+def layout(fig: go.Figure, height: int) -> go.Figure:
     fig.update_layout(
         template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 56, "b": 40},
         font={"family": FONT, "size": 12}, hovermode="x unified",
@@ -64,7 +64,7 @@ def equity_figure(equity: pd.DataFrame, trip_ts: np.ndarray[Any, Any]) -> go.Fig
     fig.update_yaxes(title_text="Equity", tickformat=",.0f", row=1, col=1)
     fig.update_yaxes(title_text="Drawdown", tickformat=".0%", row=2, col=1)
     _time_axes(fig)
-    return _layout(fig, 520)
+    return layout(fig, 520)
 
 
 def _limit_line(fig: go.Figure, y: float, text: str, color: str, dash: str, where: str = "top left") -> None:
@@ -92,7 +92,7 @@ def exposure_figure(equity: pd.DataFrame, limits: ReportLimits) -> go.Figure:
     top = max(float(np.nanmax(total)) if total.size else 0.0, limits.max_total_exposure) * 1.12
     fig.update_yaxes(title_text="Notional / equity", tickformat=".0%", range=[0, top])
     _time_axes(fig)
-    return _layout(fig, 360)
+    return layout(fig, 360)
 
 
 def slots_figure(equity: pd.DataFrame, total_slots: int) -> go.Figure:
@@ -107,7 +107,7 @@ def slots_figure(equity: pd.DataFrame, total_slots: int) -> go.Figure:
     _limit_line(fig, total_slots, f"total slots {total_slots}", RED, "dash")
     fig.update_yaxes(title_text="Slots in use", dtick=1, range=[0, total_slots + 0.6])
     _time_axes(fig)
-    return _layout(fig, 300)
+    return layout(fig, 300)
 
 
 def correlation_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
@@ -123,24 +123,32 @@ def correlation_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
     side = max(300, min(640, 90 + 60 * len(labels)))
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(title={"text": title, "font": {"size": 13}})
-    _layout(fig, side)
+    layout(fig, side)
     fig.update_layout(hovermode="closest")
     return fig
 
 
 def per_asset_figure(summary: pd.DataFrame) -> go.Figure:
-    """Net P&L per symbol with the fees paid and funding received that it already includes."""
-    labels = [short_symbol(str(s)) for s in summary["symbol"]]
+    """Net P&L per symbol beside the fees and funding it paid (costs, positive when paid, already in the net)."""
+    return _pnl_bars([short_symbol(str(s)) for s in summary["symbol"]], summary)
+
+
+def per_signal_figure(summary: pd.DataFrame) -> go.Figure:
+    """Net P&L per opening signal beside the costs its trades paid."""
+    return _pnl_bars([str(s) for s in summary["signal"]], summary)
+
+
+def _pnl_bars(labels: list[str], summary: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Bar(x=labels, y=summary["pnl"], name="Net P&L", hovertemplate="%{y:,.2f}",
                          marker={"color": [GREEN if v >= 0 else RED for v in summary["pnl"]]}))
-    fig.add_trace(go.Bar(x=labels, y=-summary["fees"], name="Fees paid (cost)", marker={"color": GREY},
+    fig.add_trace(go.Bar(x=labels, y=summary["fees"], name="Fees paid", marker={"color": GREY},
                          hovertemplate="%{y:,.2f}"))
-    fig.add_trace(go.Bar(x=labels, y=summary["funding"], name="Funding received", marker={"color": AMBER},
-                         hovertemplate="%{y:,.2f}"))
+    fig.add_trace(go.Bar(x=labels, y=summary["funding_paid"], name="Funding paid (negative: received)",
+                         marker={"color": AMBER}, hovertemplate="%{y:,.2f}"))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="Quote currency", tickformat=",.0f", zeroline=True)
-    _layout(fig, 340)
+    layout(fig, 340)
     fig.update_layout(hovermode="x")
     return fig
 
@@ -157,6 +165,6 @@ def refusals_figure(counts: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(autorange="reversed", automargin=True)
     most = int((counts["refused"] + counts["reduced"]).max()) if len(counts) else 1
     fig.update_xaxes(title_text="Count", tickformat=",d", tick0=0, dtick=max(1, -(-most // 8)))
-    _layout(fig, max(220, 80 + 34 * len(rules)))
+    layout(fig, max(220, 80 + 34 * len(rules)))
     fig.update_layout(hovermode="y")
     return fig

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of run-folder frames: policy limits to draw, an index
 selection that shrinks a year of 1m bars to a few thousand points without hiding the worst
-drawdown, monthly returns, per-asset totals and refusal counts.
+drawdown, monthly returns, totals per asset and per signal, and refusal counts.
 """
 
 from __future__ import annotations
@@ -142,22 +142,43 @@ def monthly_returns(ts: np.ndarray[Any, Any], equity: np.ndarray[Any, Any]) -> p
     return grid
 
 
-def per_asset(trades: pd.DataFrame, symbols: Sequence[str] = ()) -> pd.DataFrame:
-    """Per-symbol trade count, win rate, net P&L, fees and funding; run symbols without trades show zeros."""
-    order = list(dict.fromkeys([*symbols, *trades["symbol"].tolist()]))
+UNKNOWN_SIGNAL: Final = "(not recorded)"
+"""How the report names the signal of a trade from a run that did not record it."""
+
+
+def _totals(key: str, trades: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Per ``key`` value (in ``keys`` order): trade count, win rate, net P&L, fees and funding paid,
+    average P&L per trade and average entry slippage (the mean of those recorded)."""
     rows = []
-    for symbol in order:
-        own = trades[trades["symbol"] == symbol]
+    for value in keys:
+        own = trades[trades[key] == value]
         pnl = own["pnl"].to_numpy(dtype=float)
+        slippage = own["entry_slippage"].to_numpy(dtype=float)
+        slippage = slippage[np.isfinite(slippage)]
         rows.append({
-            "symbol": symbol,
+            key: value,
             "trades": int(pnl.size),
             "win_rate": float((pnl > 0).mean()) if pnl.size else float("nan"),
             "pnl": float(pnl.sum()),
             "fees": float(own["fees"].sum()),
-            "funding": float(own["funding"].sum()),
+            "funding_paid": float(own["funding_paid"].sum()),
+            "avg_pnl": float(pnl.mean()) if pnl.size else float("nan"),
+            "avg_entry_slippage": float(slippage.mean()) if slippage.size else float("nan"),
         })
-    return pd.DataFrame(rows, columns=["symbol", "trades", "win_rate", "pnl", "fees", "funding"])
+    columns = [key, "trades", "win_rate", "pnl", "fees", "funding_paid", "avg_pnl", "avg_entry_slippage"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def per_asset(trades: pd.DataFrame, symbols: Sequence[str] = ()) -> pd.DataFrame:
+    """Per-symbol totals (``_totals``); run symbols without trades show zeros."""
+    return _totals("symbol", trades, list(dict.fromkeys([*symbols, *trades["symbol"].tolist()])))
+
+
+def per_signal(trades: pd.DataFrame) -> pd.DataFrame:
+    """Per opening signal, totals (``_totals``), largest net P&L first; unrecorded signals under one name."""
+    named = trades.assign(signal=trades["signal"].where(trades["signal"] != "", UNKNOWN_SIGNAL))
+    table = _totals("signal", named, sorted(set(named["signal"])))
+    return table.sort_values("pnl", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def refusal_counts(events: pd.DataFrame) -> pd.DataFrame:

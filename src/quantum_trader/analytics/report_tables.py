@@ -1,4 +1,4 @@
-"""HTML fragments of the report that are tables rather than charts: tiles, months, assets, events, trades.
+"""HTML fragments of the report that are tables rather than charts: tiles, months, assets, signals, events, trades.
 
 Tables are plain HTML (not plotly) because they must stay readable when printed, searchable
 with Ctrl+F and copyable into a spreadsheet. Every value is escaped; numbers carry a
@@ -13,6 +13,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from quantum_trader.analytics.report_data import UNKNOWN_SIGNAL
 from quantum_trader.analytics.report_format import (
     esc,
     fmt_days,
@@ -60,9 +61,12 @@ def headline_tiles(metrics: dict[str, Any]) -> str:
         _tile("Profit factor", fmt_ratio(m("profit_factor"))),
         _tile("Trades", fmt_int(m("trades", 0))),
         _tile("Fees paid", fmt_money(m("fees_paid"))),
-        _tile("Funding paid", fmt_money(m("funding_paid")), sign_class(-(m("funding_paid") or 0.0))),
+        _tile("Funding paid", fmt_money(m("funding_paid")), sign_class(-(m("funding_paid") or 0.0)),
+              "negative: received"),
         _tile("Kill-switch trips", fmt_int(trips), "neg" if trips else ""),
     ]
+    if m("refused_intents") is not None:
+        tiles.append(_tile("Refused intents", fmt_int(m("refused_intents")), "", "each counted once"))
     limits = m("limit_entries") or {}
     if limits.get("placed"):
         unfilled = ", ".join(f"{limits[k]} {k.replace('_', ' ')}" for k in
@@ -120,12 +124,36 @@ def _ms(value: Any) -> int:
     return int(value)
 
 
+def _cost(value: Any) -> tuple[str, Any, str]:
+    """A cost (positive: paid) coloured as its effect on P&L: red when paid, green when received."""
+    text, raw, _ = _num(value, fmt_money)
+    return text, raw, sign_class(-float(value)) if raw != "" else ""
+
+
+def _bp(value: Any) -> str:
+    """A fraction in basis points: 0.00021 -> '2.1'."""
+    return fmt_ratio(None if value is None else float(value) * 10_000, 1)
+
+
 def per_asset_table(summary: pd.DataFrame) -> str:
     columns = [("Symbol", ""), ("Trades", "num"), ("Win rate", "num"), ("Net P&L", "num"),
-               ("Fees paid", "num"), ("Funding received", "num")]
+               ("Fees paid", "num"), ("Funding paid", "num")]
     rows = [
         [(str(r.symbol), None, ""), _num(r.trades, fmt_int), _num(r.win_rate, lambda v: fmt_pct(v, 1)),
-         _num(r.pnl, fmt_money, True), _num(r.fees, fmt_money), _num(r.funding, fmt_money, True)]
+         _num(r.pnl, fmt_money, True), _num(r.fees, fmt_money), _cost(r.funding_paid)]
+        for r in summary.itertuples(index=False)
+    ]
+    return _table(columns, rows, "compact")
+
+
+def per_signal_table(summary: pd.DataFrame) -> str:
+    """Per opening signal: what it earned net of costs, per trade, and the slippage its entries paid."""
+    columns = [("Signal", ""), ("Trades", "num"), ("Win rate", "num"), ("Net P&L", "num"), ("Fees paid", "num"),
+               ("Funding paid", "num"), ("Avg P&L / trade", "num"), ("Avg entry slippage (bp)", "num")]
+    rows = [
+        [(str(r.signal), None, ""), _num(r.trades, fmt_int), _num(r.win_rate, lambda v: fmt_pct(v, 1)),
+         _num(r.pnl, fmt_money, True), _num(r.fees, fmt_money), _cost(r.funding_paid),
+         _num(r.avg_pnl, fmt_money, True), _num(r.avg_entry_slippage, _bp)]
         for r in summary.itertuples(index=False)
     ]
     return _table(columns, rows, "compact")
@@ -149,7 +177,7 @@ def correlation_pairs_table(matrix: pd.DataFrame, threshold: float) -> str:
 
 
 def refusals_table(counts: pd.DataFrame) -> str:
-    columns = [("Rule", ""), ("Refused", "num"), ("Reduced", "num")]
+    columns = [("Rule", ""), ("Refusals", "num"), ("Reductions", "num")]
     rows = [[(str(rule), None, ""), _num(row["refused"], fmt_int), _num(row["reduced"], fmt_int)]
             for rule, row in counts.iterrows()]
     return _table(columns, rows, "compact")
@@ -193,15 +221,17 @@ def trades_table(trades: pd.DataFrame) -> str:
     planned = shown["planned_risk"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         r_multiple = np.where(planned > 0, shown["pnl"].to_numpy(dtype=float) / planned, np.nan)
-    columns = [("Symbol", ""), ("Side", ""), ("Entry (UTC)", ""), ("Exit (UTC)", ""), ("Entry", "num"),
-               ("Exit", "num"), ("Quantity", "num"), ("Notional", "num"), ("Net P&L", "num"), ("R", "num"),
-               ("Fees", "num"), ("Funding", "num"), ("Exit reason", "")]
+    columns = [("Symbol", ""), ("Side", ""), ("Signal", ""), ("Entry (UTC)", ""), ("Exit (UTC)", ""),
+               ("Entry", "num"), ("Slippage (bp)", "num"), ("Exit", "num"), ("Quantity", "num"), ("Notional", "num"),
+               ("Net P&L", "num"), ("R", "num"), ("Fees paid", "num"), ("Funding paid", "num"), ("Exit reason", "")]
     rows = [
         [(str(t.symbol), str(t.symbol), ""), (str(t.side), str(t.side), f"side-{esc(t.side)}"),
+         (str(t.signal) or UNKNOWN_SIGNAL, str(t.signal), ""),
          (fmt_ts(t.entry_ts), _ms(t.entry_ts), ""), (fmt_ts(t.exit_ts), _ms(t.exit_ts), ""),
-         _num(t.entry_price, fmt_price), _num(t.exit_price, fmt_price), _num(t.quantity, fmt_price),
-         _num(t.notional_at_entry, fmt_money), _num(t.pnl, fmt_money, True), _num(r, fmt_ratio, True),
-         _num(t.fees, fmt_money), _num(t.funding, fmt_money, True), (str(t.exit_reason), str(t.exit_reason), "")]
+         _num(t.entry_price, fmt_price), _num(t.entry_slippage, _bp), _num(t.exit_price, fmt_price),
+         _num(t.quantity, fmt_price), _num(t.notional_at_entry, fmt_money), _num(t.pnl, fmt_money, True),
+         _num(r, fmt_ratio, True), _num(t.fees, fmt_money), _cost(t.funding_paid),
+         (str(t.exit_reason), str(t.exit_reason), "")]
         for t, r in zip(shown.itertuples(index=False), r_multiple, strict=True)
     ]
     head = note(f"{len(trades):,} trades, newest first. Click a column title to sort.")

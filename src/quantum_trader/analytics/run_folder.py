@@ -6,6 +6,11 @@ writes through the ``write_*`` helpers, the report and the CLI read through the 
 both sides check the same columns (``engine.schema``), so a drift between writer and reader fails loudly at the file
 that drifted instead of as a blank chart.
 
+Runs written by earlier versions still load: a trades file from before ``funding_paid`` (its
+``funding`` column was what the trade received) is read with the sign turned, and the columns it
+lacks (``signal``, ``entry_slippage``) read as unknown: '' and NaN. Older runs have no
+``prices.parquet``; the report says so instead of charting prices.
+
 Every write goes to a hidden temp file in the same folder and is moved into place with
 ``os.replace``: a crash mid-write leaves the previous file (or none), never half a Parquet file.
 """
@@ -25,11 +30,15 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from quantum_trader.engine.schema import EQUITY_COLUMNS, EVENT_COLUMNS, TRADE_COLUMNS
+from quantum_trader.domain.market import F64, I64
+from quantum_trader.domain.time import MS_PER_HOUR
+from quantum_trader.engine.schema import EQUITY_COLUMNS, EVENT_COLUMNS, PRICE_COLUMNS, TRADE_COLUMNS
 
 TRADES_FILE: Final = "trades.parquet"
 EQUITY_FILE: Final = "equity.parquet"
 EVENTS_FILE: Final = "events.parquet"
+PRICES_FILE: Final = "prices.parquet"
+"""Per symbol, closes sampled at most hourly (``hourly_closes``): the report's price charts."""
 CORRELATION_FILE: Final = "correlation.parquet"
 """Correlation matrix at the end of the run: column ``symbol`` plus one column per symbol, square."""
 CORRELATION_AVERAGE_FILE: Final = "correlation_average.parquet"
@@ -44,11 +53,45 @@ RUN_KEYS: Final = ("run_id", "strategy", "symbols", "start", "end", "bars", "pol
 _INT_COLUMNS: Final = frozenset(
     {"ts", "entry_ts", "exit_ts", "open_positions", "slots_tier_1", "slots_tier_2", "slots_tier_3"}
 )
-_STR_COLUMNS: Final = frozenset({"symbol", "side", "exit_reason", "kind", "rule", "message"})
+_STR_COLUMNS: Final = frozenset({"symbol", "side", "exit_reason", "kind", "rule", "message", "signal"})
+_UNKNOWN_TRADE_COLUMNS: Final = {"signal": "", "entry_slippage": math.nan}
+"""Trade columns added after runs were first written, and what an older run reads for them."""
 
 
 class RunFolderError(ValueError):
     """A run folder file that is missing or does not match its schema; the message names file and column."""
+
+
+def _upgrade_trades(frame: pd.DataFrame) -> pd.DataFrame:
+    """A trades file of an earlier version in today's columns (see the module docstring)."""
+    columns = {str(c) for c in frame.columns}
+    if "funding" in columns and "funding_paid" not in columns:
+        frame = frame.rename(columns={"funding": "funding_paid"})
+        if pd.api.types.is_numeric_dtype(frame["funding_paid"].dtype):  # else the schema check names it
+            frame["funding_paid"] = 0.0 - frame["funding_paid"].astype(np.float64)
+    for name, unknown in _UNKNOWN_TRADE_COLUMNS.items():
+        if name not in columns:
+            frame[name] = unknown
+    return frame
+
+
+def hourly_closes(ts: I64, close: F64, symbols: Sequence[str], step_ms: int) -> pd.DataFrame:
+    """Rows of prices.parquet from a run's grid: bar open times ``ts`` (T,), closes (T, N), NaN without a bar.
+
+    Per symbol, the close of every bar that ends on a UTC hour, and of its first and last bar,
+    stamped with the bar's close time. A year of 1m bars becomes 8,760 rows per symbol: enough
+    for a chart, and cheap to select with a few vectorised passes.
+    """
+    ends = np.asarray(ts, dtype=np.int64) + int(step_ms)
+    valid = np.isfinite(close)
+    keep = valid & (ends % MS_PER_HOUR == 0)[:, None]
+    listed = np.flatnonzero(valid.any(axis=0))
+    keep[np.argmax(valid[:, listed], axis=0), listed] = True
+    keep[valid.shape[0] - 1 - np.argmax(valid[::-1, listed], axis=0), listed] = True
+    by_symbol = keep.T  # symbol-major: each symbol's rows together, in time order
+    column, row = np.nonzero(by_symbol)
+    return pd.DataFrame({"ts": ends[row], "symbol": np.asarray(list(symbols), dtype=object)[column],
+                         "close": close.T[by_symbol]})
 
 
 def _check_columns(frame: pd.DataFrame, expected: Sequence[str], file: Path) -> pd.DataFrame:
@@ -138,23 +181,28 @@ class RunFolder:
 
     # ---- readers -------------------------------------------------------------------------------
 
-    def _read_table(self, name: str, columns: Sequence[str]) -> pd.DataFrame:
+    def _read_table(self, name: str, columns: Sequence[str],
+                    upgrade: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> pd.DataFrame:
         if name not in self._cache:
             file = self.file(name)
             if not file.is_file():
                 raise RunFolderError(f"{file}: file not found in run folder {self.path}")
-            self._cache[name] = _check_columns(pd.read_parquet(file), columns, file)
+            raw = pd.read_parquet(file)
+            self._cache[name] = _check_columns(raw if upgrade is None else upgrade(raw), columns, file)
         frame: pd.DataFrame = self._cache[name]
         return frame.copy()
 
     def trades(self) -> pd.DataFrame:
-        return self._read_table(TRADES_FILE, TRADE_COLUMNS)
+        return self._read_table(TRADES_FILE, TRADE_COLUMNS, _upgrade_trades)
 
     def equity(self) -> pd.DataFrame:
         return self._read_table(EQUITY_FILE, EQUITY_COLUMNS)
 
     def events(self) -> pd.DataFrame:
         return self._read_table(EVENTS_FILE, EVENT_COLUMNS)
+
+    def prices(self) -> pd.DataFrame:
+        return self._read_table(PRICES_FILE, PRICE_COLUMNS)
 
     def correlation(self, *, average: bool = False) -> pd.DataFrame:
         """The matrix indexed and columned by symbol (float64)."""
@@ -207,6 +255,10 @@ class RunFolder:
 
     def write_events(self, frame: pd.DataFrame) -> Path:
         return self._write_table(EVENTS_FILE, frame, EVENT_COLUMNS)
+
+    def write_prices(self, frame: pd.DataFrame) -> Path:
+        """``hourly_closes`` of the run's grid (any frame in ``PRICE_COLUMNS``)."""
+        return self._write_table(PRICES_FILE, frame, PRICE_COLUMNS)
 
     def write_correlation(
         self, symbols: Sequence[str], matrix: np.ndarray[Any, Any] | Sequence[Sequence[float]], *,

@@ -139,6 +139,8 @@ class OrderExecution(KernelState):
             symbol=intent.symbol, side=intent.side, entry_ts=fill.ts, entry_price=price, quantity=float(qty),
             notional_at_entry=float(qty) * price, equity_at_entry=equity_before,
             stop=float(stop) if stop is not None else float("nan"), planned_risk=risk, fees=float(fill.fee),
+            signal=intent.source,
+            entry_slippage=(price - reference if side is OrderSide.BUY else reference - price) / reference,
         )
         self._stale_liquidation = self._stale_held = True
         if self.rec.fill_limits is not None:

@@ -132,6 +132,11 @@ class OpenTrade:
     planned_risk: float
     fees: float
     funding: float = 0.0
+    """Funding received so far (the kernel subtracts each payment); rows store its negative, ``funding_paid``."""
+    signal: str = ""
+    """The source of the intent that opened the trade."""
+    entry_slippage: float = 0.0
+    """Slippage paid at entry, a fraction of the reference price (positive: paid)."""
 
 
 @dataclass
@@ -193,7 +198,7 @@ class Recorder:
         self.trades.append((
             symbol, trade.side.value, trade.entry_ts, ts, trade.entry_price, price, trade.quantity,
             trade.notional_at_entry, trade.equity_at_entry, trade.stop, trade.planned_risk, pnl, fees,
-            trade.funding, reason,
+            0.0 - trade.funding, reason, trade.signal, trade.entry_slippage,
         ))
 
     def reduce_trade(self, symbol: str, ts: int, price: float, quantity: float, fee: float, realised: float,
@@ -207,7 +212,7 @@ class Recorder:
         self.trades.append((
             symbol, trade.side.value, trade.entry_ts, ts, trade.entry_price, price, quantity,
             trade.notional_at_entry * part, trade.equity_at_entry, trade.stop, trade.planned_risk * part,
-            realised - fees + funding, fees, funding, reason,
+            realised - fees + funding, fees, 0.0 - funding, reason, trade.signal, trade.entry_slippage,
         ))
         trade.quantity -= quantity
         trade.notional_at_entry *= 1.0 - part
