@@ -174,7 +174,7 @@ def test_run_without_trades_or_events_renders_and_says_so(tmp_path: Path) -> Non
     html = render_report(run).read_text("utf-8")
     assert "No trades in this run." in html
     assert "No refusals or reductions" in html
-    assert "No kill-switch, asset-lock or liquidation events" in html
+    assert "No kill-switch, asset-lock, liquidation or tier-change events" in html
     assert '<div class="label">Win rate</div><div class="value ">n/a<' in html
 
 

@@ -30,7 +30,7 @@ def _backtest(catalog: Path, runs: Path, *extra: str) -> tuple[int, str]:
 
 def test_limit_entries_from_the_command_line_are_counted_in_metrics_headline_and_report(
         catalog: Path, tmp_path: Path) -> None:
-    code, output = _backtest(catalog, tmp_path, "--entry", "limit")
+    code, output = _backtest(catalog, tmp_path, "--entry", "limit", "--phase", "3")
     assert code == 0, output
     (run,) = tmp_path.iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -103,6 +103,6 @@ def test_the_progress_bar_hears_every_stage_in_order_and_the_kernel_in_steps(cat
     fractions = [f for _, f in heard]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 0.9
     stages = list(dict.fromkeys(m.split(" ")[0] for m, _ in heard))
-    assert stages == ["loading", "computing", "running", "writing"]
+    assert stages == ["loading", "computing", "screening", "running", "writing"]
     kernel = [f for m, f in heard if m.startswith("running")]
     assert len(kernel) > 10 and kernel[-1] == pytest.approx(0.9)

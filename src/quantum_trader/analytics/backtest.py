@@ -9,8 +9,8 @@ the policy used and the HTML report.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,17 +23,30 @@ from quantum_trader.analytics.replay_market import (
     assemble_market,
     book_depth_and_spread,
     load_market,
+    spot_stand_ins,
     with_mark_prices,
 )
 from quantum_trader.analytics.report import render_report
 from quantum_trader.analytics.run_folder import RunFolder, hourly_closes, new_run_id
+from quantum_trader.analytics.universe_replay import (
+    AssetStanding,
+    ReplayInputs,
+    admitted_by_phase,
+    correlation_clock,
+    listed_from,
+    replay_universe,
+    start_standings,
+)
 from quantum_trader.config import Policy, policy_to_yaml
 from quantum_trader.data.catalog import Catalog
+from quantum_trader.data.markets import stored_listing
+from quantum_trader.domain.market import BarSeries
+from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import Recorder
-from quantum_trader.engine.strategy import Strategy
+from quantum_trader.engine.strategy import Decisions, Strategy
 
 __all__ = [
     "BacktestRequest", "BacktestResult", "assemble_market", "book_depth_and_spread", "default_settings",
@@ -55,6 +68,8 @@ class BacktestRequest:
     runs_dir: Path = Path("runs")
     settings: KernelSettings | None = None
     report: bool = True
+    phase_source: str = "given"
+    """Where the phase came from (the journal, --phase, the policy's start): recorded in the run."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +81,11 @@ class BacktestResult:
     """Wall time of the kernel loop alone."""
 
 
-def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None] | None = None) -> BacktestResult:
+def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None] | None = None,
+                 lines: Callable[[str], None] | None = None) -> BacktestResult:
     """Load, compute signals, run the kernel, write the run folder; ``progress(message, fraction)``
-    hears each stage and the kernel's share of the bars (fraction of the whole run, 0..1)."""
+    hears each stage and the kernel's share of the bars (fraction of the whole run, 0..1); ``lines``
+    hears, before the first bar, which requested assets can trade and why not, one line each."""
     say = progress or (lambda _msg, _fraction: None)
     catalog = Catalog(request.catalog)
     say("loading market data", 0.0)
@@ -77,6 +94,9 @@ def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None
     say(f"computing {request.strategy.name} signals", 0.1)
     decisions = request.strategy.prepare(bars, request.policy)
     settings = request.settings or KernelSettings(policy=request.policy)
+    data, settings, standings = _universe(request, catalog, bars, data, decisions, settings, say)
+    for standing in standings:
+        (lines or (lambda _line: None))(standing.line())
     kernel = Kernel(data, settings)
     bars_note = f"running {data.grid.ts.size:,} bars x {len(request.symbols)} assets"
     say(bars_note, 0.3)
@@ -84,17 +104,58 @@ def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None
     rec = kernel.run(decisions, on_rows=lambda done, total: say(bars_note, 0.3 + 0.6 * done / max(total, 1)))
     seconds = time.perf_counter() - started
     say("writing the run folder and the report", 0.9)
-    run = _write_run(request, data, kernel, rec, seconds)
+    run = _write_run(request, data, kernel, rec, seconds, standings)
     metrics = run.metrics()
     return BacktestResult(run=run, metrics=metrics, recorder=rec, seconds=seconds)
 
 
-def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: Recorder, seconds: float) -> RunFolder:
+def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, BarSeries], data: MarketData,
+              decisions: Decisions, settings: KernelSettings, say: Callable[[str, float], None]
+              ) -> tuple[MarketData, KernelSettings, list[AssetStanding]]:
+    """The universe the run may trade: the phase's assets with a tier, rescreened on the run's own data.
+
+    A plain run (comparisons with other engines) has no policy universe: every asset trades.
+    """
+    policy, phase = request.policy, settings.phase
+    if settings.plain:
+        return data, settings, [AssetStanding(asset_of(s), True, "plain policy: no tiers or phases")
+                                for s in request.symbols if s in bars] + [
+            AssetStanding(asset_of(s), False, "no bars in the requested range") for s in request.symbols
+            if s not in bars]
+    schedule = None
+    if policy.universe.in_backtests:
+        say("screening the universe on the run's own data", 0.2)
+        intents = [(int(decisions.close_ts[k]), decisions.intents(k)) for k in range(decisions.close_ts.size)]
+        markets = stored_listing(catalog.root, request.exchange)[0]
+        inputs = ReplayInputs(bars=bars, corr_bars=correlation_clock(bars, policy), books=data.books,
+                              funding=data.funding, listed=listed_from(markets, bars),
+                              spot=spot_stand_ins(catalog, bars, request.timeframe, request.exchange))
+        schedule = replay_universe(inputs, intents, policy, phase=phase, start=int(data.grid.ts[0]),
+                                   end=int(data.grid.ts[-1]))
+        data = replace(data, universe=schedule)
+    excluded = frozenset(s for s in bars if not admitted_by_phase(policy, phase, asset_of(s)))
+    return data, replace(settings, excluded=excluded), start_standings(request.symbols, bars, policy, phase, schedule)
+
+
+def _tier_events(data: MarketData) -> list[tuple[object, ...]]:
+    """The universe's changes as run events: kind ``tier_change``, the rule naming what happened."""
+    if data.universe is None:
+        return []
+    symbol_of = {asset_of(s): s for s in data.grid.symbols}
+    return [(e.ts, "tier_change", symbol_of.get(e.asset, e.asset), str(e.kind),
+             f"{e.message}: {'; '.join(e.evidence)}" if e.evidence else e.message, float("nan"), float("nan"))
+            for e in data.universe.events()]
+
+
+def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: Recorder, seconds: float,
+               standings: list[AssetStanding]) -> RunFolder:
     now_ms = int(time.time() * 1000)
     request.runs_dir.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id(request.strategy.name, now_ms, request.runs_dir)
     run = RunFolder(request.runs_dir / run_id)
     run.path.mkdir(parents=True, exist_ok=False)
+    rec.events.extend(_tier_events(data))
+    rec.events.sort(key=lambda row: row[0])  # stable: the kernel's own order within a time is kept
     trades, equity, events = rec.trades_frame(), rec.equity_frame(), rec.events_frame()
     run.write_trades(trades)
     run.write_equity(equity)
@@ -124,6 +185,13 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
         "duration_s": round(seconds, 3),
         "assets": {s: {"first_bar": format_time(first), "last_bar": format_time(last), "bars": count}
                    for s, (first, last, count) in asset_spans(data).items()},
+        "phase": kernel.settings.phase, "phase_source": request.phase_source,
+    }
+    metrics["universe"] = {
+        "start": [{"asset": s.asset, "tradable": s.tradable, "why": s.why} for s in standings],
+        "rescreen_every": request.policy.universe.rescreen_every if data.universe is not None else None,
+        "tier_changes": 0 if data.universe is None else len(data.universe.events()),
+        "intents_outside_universe": dict(sorted(rec.outside_universe.items())),
     }
     run.write_metrics(metrics)
     if request.report:

@@ -146,6 +146,19 @@ def assemble_market(bars: Mapping[str, BarSeries], funding: Mapping[str, Funding
                       notes=(*notes, *(() if guess is None else (guess,))))
 
 
+def spot_stand_ins(catalog: Catalog, symbols: Sequence[str], timeframe: str, exchange: str | None) -> frozenset[str]:
+    """Perpetual symbols whose candles the catalog recorded as spot (or partly spot) data."""
+    out = set()
+    for symbol in symbols:
+        try:
+            source = catalog.source(symbol, DataKind.CANDLES, timeframe, exchange=exchange)
+        except CatalogError:
+            continue
+        if source is not None and source.stand_in_note(symbol) is not None:
+            out.add(symbol)
+    return frozenset(out)
+
+
 def _source_notes(catalog: Catalog, symbols: Sequence[str], timeframe: str, exchange: str | None) -> list[str]:
     notes = []
     for symbol in symbols:
@@ -175,10 +188,11 @@ def _instruments(catalog: Catalog, symbols: Sequence[str], exchange: str | None)
 def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
                 start_ms: int | None, end_ms: int | None,
                 policy: Policy | None = None) -> tuple[dict[str, BarSeries], MarketData]:
-    bars = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
-    for symbol, series in bars.items():
-        if len(series) == 0:
-            raise CatalogError(f"{symbol}: no {timeframe} bars in the requested range")
+    read = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
+    bars = {s: series for s, series in read.items() if len(series)}
+    if not bars:
+        raise CatalogError(f"no {timeframe} bars in the requested range for {', '.join(symbols)}")
+    symbols = list(bars)  # an asset without bars in the range is not traded (the run's first lines say so)
     funding: dict[str, FundingSeries] = {}
     books: dict[str, BookSeries] = {}
     marks: dict[str, BarSeries] = {}

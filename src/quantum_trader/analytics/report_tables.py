@@ -31,6 +31,7 @@ MAX_EVENT_ROWS: Final = 500
 MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 RISK_EVENT_KINDS: Final = (
     "kill_switch_trip", "kill_switch_rearm", "kill_switch_reset", "asset_lock", "asset_unlock", "liquidation",
+    "tier_change",
 )
 
 
@@ -184,10 +185,10 @@ def refusals_table(counts: pd.DataFrame) -> str:
 
 
 def events_table(events: pd.DataFrame) -> str:
-    """Kill-switch, lock and liquidation events in time order (the ones a reviewer must account for)."""
+    """Kill-switch, lock, liquidation and tier-change events in time order (what a reviewer must account for)."""
     chosen = events[events["kind"].isin(RISK_EVENT_KINDS)].sort_values("ts", kind="stable")
     if chosen.empty:
-        return note("No kill-switch, asset-lock or liquidation events in this run.")
+        return note("No kill-switch, asset-lock, liquidation or tier-change events in this run.")
     shown = chosen.tail(MAX_EVENT_ROWS)
     columns = [("Time (UTC)", ""), ("Kind", ""), ("Symbol", ""), ("Rule", ""), ("Message", ""),
                ("Value", "num"), ("Limit", "num")]

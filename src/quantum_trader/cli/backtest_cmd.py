@@ -113,8 +113,13 @@ def backtest(
     timeframe: Annotated[str | None, typer.Option(
         help="Bar timeframe read from the catalog (default: the finest it holds for every symbol).",
         show_default=False)] = None,
-    phase: Annotated[int, typer.Option(
-        min=0, max=3, help="Expansion phase in force (0-3): decides the tradable assets.")] = 3,
+    phase: Annotated[int | None, typer.Option(
+        min=0, max=3, help="Expansion phase in force (0-3), deciding the tradable assets; default: the journal's "
+                           "current phase (`phase show`), or the policy's start phase without a journal.",
+        show_default=False)] = None,
+    journal: Annotated[str | None, typer.Option(
+        "--journal", help="Journal to read the current phase from (default $QT_JOURNAL or ./journal.sqlite).",
+        show_default=False)] = None,
     equity: Annotated[float, typer.Option(min=1.0, help="Starting equity in USDT.")] = 100_000.0,
     runs: Annotated[Path, typer.Option(help="Folder for run folders.", envvar="QT_RUNS")] = Path("runs"),
     no_slippage: Annotated[bool, typer.Option("--no-slippage", help="Fill exactly at the reference price.")] = False,
@@ -153,13 +158,32 @@ def backtest(
         pol, notes = fit_policy(pol, tf, explicit_keys(file, set_))
         for note in notes:
             console.print(f"[yellow]policy[/] {note}", highlight=False)
+    number, source = resolve_phase(phase, journal, pol)
+    if not plain:
+        console.print(f"phase {number} ({pol.expansion.phases[number].name}, {source})", highlight=False)
     _run(root, syms, chosen, pol, policy_name, plain, exchange=exchange, timeframe=tf, start_ms=start_ms,
-         end_ms=end_ms, runs=runs, phase=phase, equity=equity, slippage=not no_slippage)
+         end_ms=end_ms, runs=runs, phase=(number, source), equity=equity, slippage=not no_slippage)
+
+
+def resolve_phase(phase: int | None, journal: str | None, policy: Policy) -> tuple[int, str]:
+    """The phase a run trades in and where it came from: ``--phase``, else the journal's current phase
+    (read without creating anything), else the policy's start phase when there is no journal yet."""
+    if phase is not None:
+        return phase, "--phase"
+    from quantum_trader.cli.gates_cmd import journal_target, open_journal, read_journal
+    from quantum_trader.journal.store import redact_url
+
+    target = journal_target(journal)
+    if "://" not in target and not Path(target).exists():
+        return policy.expansion.start_phase, f"no journal at {target}: the policy's start phase"
+    store = open_journal(target)
+    current = read_journal(lambda: store.current_phase(policy.expansion.start_phase))
+    return current, f"the current phase in journal {redact_url(store.url)}"
 
 
 def _run(root: Path, syms: tuple[str, ...], chosen: Strategy, pol: Policy, policy_name: str, plain: bool, *,
-         exchange: str | None, timeframe: str, start_ms: int | None, end_ms: int | None, runs: Path, phase: int,
-         equity: float, slippage: bool) -> None:
+         exchange: str | None, timeframe: str, start_ms: int | None, end_ms: int | None, runs: Path,
+         phase: tuple[int, str], equity: float, slippage: bool) -> None:
     from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
     from quantum_trader.cli.progress import stage_progress
     from quantum_trader.data.catalog import CatalogError
@@ -167,11 +191,11 @@ def _run(root: Path, syms: tuple[str, ...], chosen: Strategy, pol: Policy, polic
     try:
         request = BacktestRequest(
             catalog=root, symbols=syms, strategy=chosen, policy=pol, policy_name=policy_name, exchange=exchange,
-            timeframe=timeframe, start_ms=start_ms, end_ms=end_ms, runs_dir=runs,
-            settings=default_settings(pol, phase=phase, plain=plain, equity=equity, slippage=slippage),
+            timeframe=timeframe, start_ms=start_ms, end_ms=end_ms, runs_dir=runs, phase_source=phase[1],
+            settings=default_settings(pol, phase=phase[0], plain=plain, equity=equity, slippage=slippage),
         )
         with stage_progress("backtest") as update:
-            result = run_backtest(request, progress=update)
+            result = run_backtest(request, progress=update, lines=update.say)
     except (CatalogError, ValueError) as exc:
         raise fail(f"backtest failed: {exc}") from None
     print_headline(result)

@@ -53,25 +53,10 @@ def load_markets_file(path: Path) -> dict[str, Any]:
 
 
 def stored_markets(root: Path, exchange: str | None) -> tuple[dict[str, Any] | None, str]:
-    """The listings ``data markets`` stored (the exchange's, or every exchange's in the catalog), else the
-    legacy ``<catalog>/markets.json``; (None, "none") when the catalog holds neither."""
-    from quantum_trader.data.markets import markets_path, read_markets
+    """The listings ``data markets`` stored, else the legacy ``<catalog>/markets.json`` (``data.markets``)."""
+    from quantum_trader.data.markets import stored_listing
 
-    names = [exchange] if exchange is not None else sorted(
-        p.name.removeprefix("exchange=") for p in root.glob("exchange=*") if p.is_dir())
-    found: dict[str, Any] = {}
-    sources = []
-    for name in names:
-        if markets_path(root, name).is_file():
-            listing = read_markets(root, name)
-            found.update({s: r for s, r in listing.records().items() if s not in found})
-            sources.append(str(markets_path(root, name)))
-    if found:
-        return found, ", ".join(sources)
-    legacy = root / MARKETS_FILE
-    if legacy.is_file():
-        return load_markets_file(legacy), str(legacy)
-    return None, "none"
+    return stored_listing(root, exchange)
 
 
 def _candles(cat: Catalog, symbol: str, exchange: str | None) -> BarSeries | None:

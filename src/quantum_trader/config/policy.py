@@ -32,7 +32,7 @@ from quantum_trader.config.operations import (
     _default_scenarios,
 )
 from quantum_trader.config.signals import Signals
-from quantum_trader.config.universe import AssetRequirements, AssetTiers, Expansion, PositionSlots
+from quantum_trader.config.universe import AssetRequirements, AssetTiers, Expansion, PositionSlots, Rescreening
 
 
 def _in_order(*pairs: tuple[str, float, str, float]) -> None:
@@ -54,6 +54,7 @@ class Policy(PolicyModel):
     position_slots: PositionSlots = PositionSlots()
     asset_requirements: AssetRequirements = AssetRequirements()
     asset_tiers: AssetTiers = AssetTiers()
+    universe: Rescreening = Rescreening()
     expansion: Expansion = Expansion()
     signals: Signals = Signals()
     scenarios: dict[str, Scenario] = Field(default_factory=_default_scenarios)

@@ -230,6 +230,18 @@ class PhaseGates(PolicyModel):
     phase_2_to_3: Gate23 = Gate23()
 
 
+class Rescreening(PolicyModel):
+    """Screening during a run (ours, not the spec's): "may remove assets if edge disappears".
+
+    Every ``rescreen_every`` the assets are screened again on the data strictly before that
+    time, and the tiers that result admit and remove assets for the run's next stretch.
+    """
+
+    rescreen_every: Duration = "7d"
+    in_backtests: bool = True
+    """Screen during backtests too (off: the policy's tiers hold for the whole run)."""
+
+
 class Expansion(PolicyModel):
     phases: dict[int, Phase] = Field(default_factory=_default_phases)
     phase_gates: PhaseGates = PhaseGates()

@@ -394,3 +394,38 @@ def stored_instruments(catalog: Catalog | Path | str, exchange: str, symbols: It
         if instrument is not None:
             found[symbol] = instrument
     return found
+
+
+LEGACY_FILE = "markets.json"
+"""ccxt ``load_markets()`` output at the catalog root, as earlier versions and users wrote it."""
+
+
+def stored_listing(catalog: Catalog | Path | str, exchange: str | None) -> tuple[dict[str, Any] | None, str]:
+    """Markets keyed by symbol in ccxt's shape (what screening's ``perpetual_listed`` reads), and their source.
+
+    The listings ``data markets`` stored for ``exchange`` (or every exchange in the catalog),
+    else a legacy ``<catalog>/markets.json``; (None, "none") when the catalog holds neither.
+    """
+    root = _root(catalog)
+    names = [exchange] if exchange is not None else sorted(
+        p.name.removeprefix("exchange=") for p in root.glob("exchange=*") if p.is_dir())
+    found: dict[str, Any] = {}
+    sources = []
+    for name in names:
+        if _EXCHANGE_RE.match(name) and markets_path(root, name).is_file():
+            listing = read_markets(root, name)
+            found.update({s: r for s, r in listing.records().items() if s not in found})
+            sources.append(str(markets_path(root, name)))
+    if found:
+        return found, ", ".join(sources)
+    legacy = root / LEGACY_FILE
+    if legacy.is_file():
+        try:
+            data = json.loads(legacy.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MarketsError(f"{legacy}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise MarketsError(f"{legacy}: expected an object of markets keyed by symbol, as ccxt load_markets() "
+                               "returns")
+        return data, str(legacy)
+    return None, "none"

@@ -77,6 +77,8 @@ class DecisionContext(KernelState):
             instruments=self.data.instruments.values(),
             edge_assets=identified_edge(decisions.intents(k), self.policy.asset_tiers.tier_3.min_edge_score),
             entry_slippage=self._entry_slippage(row, intents) if intents else None,
+            tiers=None if self.data.universe is None else self.data.universe.tiers_at(ts),
+            removed=None if self.data.universe is None else self.data.universe.removed_at(ts),
         )
 
     def _watch_drift(self, k: int, row: int, decisions: Decisions) -> None:

@@ -14,6 +14,7 @@ from quantum_trader.config import Policy
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, FundingSeries
 from quantum_trader.engine.grid import MarketGrid
+from quantum_trader.universe.schedule import UniverseSchedule
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class MarketData:
     """Per feed: the maximum age (ms) a value had to be fresh."""
     notes: tuple[str, ...] = ()
     """What loading the market had to assume (guessed instruments, spot standing in for perpetuals)."""
+    universe: UniverseSchedule | None = None
+    """The tiers in force over the run, rescreened on its own data (None: the policy's tiers throughout)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class KernelSettings:
     plain: bool = False
     """Fixed-fraction sizing, no portfolio limits: for comparisons with other engines."""
     plain_fraction: float = 1.0
+    excluded: frozenset[str] = frozenset()
+    """Symbols the run's universe never admits (no tier, or not in the phase): their intents are counted, not
+    sent to the risk engine (the run says so once, before the first bar, instead of one refusal each)."""
     slippage: bool = True
     impact: float = 0.005
     """Square-root impact coefficient per unit of participation in one bar's volume (no book)."""

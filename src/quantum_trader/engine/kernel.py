@@ -463,7 +463,11 @@ class Kernel(OrderExecution, LimitEntries, DecisionContext, EquityRecording):
     def _admissible(self, row: int, ts: int, candidates: list[Intent]) -> list[Intent]:
         """Entry intents worth sending to the risk engine; a reversal closes the held side first."""
         intents = []
+        excluded = self.settings.excluded
         for intent in map(self._as_order, candidates):
+            if excluded and intent.symbol in excluded:
+                self.rec.outside_universe[intent.symbol] += 1
+                continue
             if intent.symbol in self._resting:
                 self._cancel(intent.symbol, "replaced", ts)
             pos = self.ledger.positions.get(intent.symbol)

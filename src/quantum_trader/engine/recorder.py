@@ -155,6 +155,8 @@ class Recorder:
     fills: int = 0
     peak: float = 0.0
     """Highest equity recorded so far: the drawdown column is measured from it."""
+    outside_universe: Counter[str] = field(default_factory=Counter)
+    """Intents of symbols the run's universe never admits, per symbol (not sent to the risk engine)."""
     fill_limits: FillLimitCheck | None = None
     """The portfolio limits measured at each entry fill (None without a risk policy)."""
 

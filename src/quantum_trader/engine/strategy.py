@@ -9,7 +9,7 @@ up what was decided at each decision time. A decision at index k is *known* at
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -99,9 +99,14 @@ class MultiAssetDecisions:
     corr_index: I64
     horizons: Mapping[str, int]
     corr_step: int = 0
+    _intents: dict[int, list[Intent]] = field(default_factory=dict, repr=False, compare=False)
+    """Intents already built, by decision: the kernel, the exits and the edge measure all ask."""
 
     def intents(self, k: int) -> list[Intent]:
-        return self.result.intents_at(k)
+        cached = self._intents.get(k)
+        if cached is None:
+            cached = self._intents[k] = self.result.intents_at(k)
+        return list(cached)
 
     def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
         """Positions to close at decision k; one the same decision would reopen on the same side is held

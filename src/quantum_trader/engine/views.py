@@ -8,6 +8,7 @@ latest book at or before then, and the assets whose edge counts as identified.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 import numpy as np
 
@@ -30,13 +31,19 @@ def clean_correlation(corr: F64 | None, n: int) -> F64:
     return matrix
 
 
+@lru_cache(maxsize=8)
+def _upper(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = np.triu_indices(n, k=1)
+    return rows, cols
+
+
 def correlation_summary(corr: F64 | None, n: int) -> tuple[str, float]:
     """The ``correlation_update`` event's text and value: the mean over the pairs known so far,
     and how many are still warming up (the risk engine counts those as 0 meanwhile)."""
     if n < 2:
         return f"{n} asset, no pairs to correlate", 1.0
     pairs = n * (n - 1) // 2
-    upper = np.triu_indices(n, k=1)
+    upper = _upper(n)
     known = np.full(pairs, np.nan) if corr is None else np.asarray(corr, dtype=float)[upper]
     known = known[np.isfinite(known)]
     if known.size == 0:

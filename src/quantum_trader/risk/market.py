@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 
 _NO_SLIPPAGE: Mapping[str, float] = MappingProxyType({})
+_NO_REMOVALS: Mapping[str, str] = MappingProxyType({})
 
 
 class MarketViewError(ValueError):
@@ -48,6 +49,8 @@ class MarketView:
     edge_assets: frozenset[str]
     """Tier-3 asset codes whose edge has been identified (spec: "added only when clear edge")."""
     entry_slippage: Mapping[str, float] = field(default_factory=lambda: _NO_SLIPPAGE)
+    removed: Mapping[str, str] = field(default_factory=lambda: _NO_REMOVALS)
+    """Asset codes screening removed from the universe now, with why (they take no new entry)."""
     """The venue's expected slippage of a market entry per symbol, as a fraction of the price (absent:
     the policy's ``sizing.slippage_estimate``)."""
 
@@ -80,8 +83,8 @@ def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike) -> npt.NDArray[n
             f"market view: correlation[{symbols[bad[0]]}, {symbols[bad[1]]}] = {matrix[bad[0], bad[1]]} "
             "is outside [-1, 1]"
         )
-    if not np.allclose(matrix, matrix.T, atol=1e-9):
-        bad = np.argwhere(~np.isclose(matrix, matrix.T, atol=1e-9))[0]
+    if n and float(np.max(np.abs(matrix - matrix.T))) > 1e-9:
+        bad = np.argwhere(np.abs(matrix - matrix.T) > 1e-9)[0]
         raise MarketViewError(
             f"market view: correlation is not symmetric at ({symbols[bad[0]]}, {symbols[bad[1]]})"
         )
@@ -111,6 +114,8 @@ def build_market_view(
     instruments: Iterable[Instrument],
     edge_assets: Iterable[str] = (),
     entry_slippage: Mapping[str, float] | None = None,
+    tiers: Mapping[str, int] | None = None,
+    removed: Mapping[str, str] | None = None,
 ) -> MarketView:
     """Validate and freeze the inputs; ``symbols`` orders the matrix's rows and columns."""
     limits = compile_limits(policy)
@@ -133,9 +138,10 @@ def build_market_view(
         depth_1pct=_positive_map("depth_1pct", depth_1pct),
         marks=_positive_map("marks", marks),
         instruments=MappingProxyType(instrument_map),
-        tiers=limits.tiers,
+        tiers=limits.tiers if tiers is None else MappingProxyType(dict(tiers)),
         edge_assets=frozenset(asset_of(a) for a in edge_assets),
         entry_slippage=_slippage_map(entry_slippage or {}),
+        removed=MappingProxyType(dict(removed)) if removed else _NO_REMOVALS,
     )
 
 

@@ -106,6 +106,20 @@ class AssetLockGate:
         return None
 
 
+class UniverseGate:
+    """An asset screening removed (or has not admitted) takes no new entry until a screen restores it."""
+
+    name = "universe"
+
+    def check(
+        self, c: Candidate, book: Book, market: MarketView, limits: CompiledLimits, switch: KillSwitchState
+    ) -> RiskReason | None:
+        why = market.removed.get(c.asset) if market.removed else None
+        if why is None:
+            return None
+        return RiskReason(self.name, f"{c.asset} is out of the universe: {why}")
+
+
 class PhaseGate:
     """Only assets admitted in the current phase; tier 3 only in a selective phase, with an edge."""
 
@@ -355,6 +369,7 @@ class LiquidityCap:
 GATES: tuple[Gate, ...] = (
     KillSwitchGate(),
     AssetLockGate(),
+    UniverseGate(),
     PhaseGate(),
     StopGate(),
     MarketDataGate(),

@@ -34,6 +34,8 @@ FUNDING_PERIOD_MS = 8 * MS_PER_HOUR
 BOOK_WINDOW_MS = MS_PER_DAY
 """Depth and spread: the median over the snapshots of the book's last 24h."""
 VOLUME_WINDOW_MS = MS_PER_DAY
+VOLUME_DAYS = 7
+"""Volume is the median of this many 24h windows: a typical day's, not the last day's."""
 
 VOLUME = "volume_24h"
 DEPTH = "depth_1pct"
@@ -144,7 +146,11 @@ def _result(criterion: str, value: float | bool | None, threshold: float | bool,
 
 
 def volume_24h(bars: BarSeries | None, threshold: float, source: str) -> CriterionResult:
-    """USD volume of the last 24h of candles (close x base volume per bar)."""
+    """Typical USD volume of 24h (close x base volume per bar): the median of the last
+    ``VOLUME_DAYS`` 24h windows ending at the last candle, so one quiet Sunday (or one busy
+    day) does not decide; with less history, the 24h windows there are. Missing volume
+    (a file without it) is unknown, never zero.
+    """
     if bars is None or len(bars) == 0:
         return _result(VOLUME, None, threshold, ">=", "usd", f"no candles in {source}")
     step = timeframe_ms(bars.timeframe)
@@ -153,10 +159,17 @@ def volume_24h(bars: BarSeries | None, threshold: float, source: str) -> Criteri
     if bars.ts[0] > start:
         return _result(VOLUME, None, threshold, ">=", "usd",
                        f"{source}: candles start {format_time(int(bars.ts[0]))}, less than 24h of history")
-    inside = bars.ts >= start
-    usd = float(np.sum(bars.close[inside] * bars.volume[inside]))
+    days = min(VOLUME_DAYS, (end - int(bars.ts[0])) // VOLUME_WINDOW_MS)
+    first = end - days * VOLUME_WINDOW_MS
+    inside = bars.ts >= first
+    usd_bars = bars.close[inside] * bars.volume[inside]
+    if not np.all(np.isfinite(usd_bars)):
+        return _result(VOLUME, None, threshold, ">=", "usd", f"{source}: volume not recorded in these candles")
+    window = (end - 1 - bars.ts[inside]) // VOLUME_WINDOW_MS
+    per_day = np.bincount(window, weights=usd_bars, minlength=days)
+    usd = float(np.median(per_day))
     return _result(VOLUME, usd, threshold, ">=", "usd",
-                   f"{source} {bars.timeframe} candles {format_time(start)} .. {format_time(end)}")
+                   f"{source} {bars.timeframe} candles: median of {days} x 24h to {format_time(end)}")
 
 
 @dataclass(frozen=True, slots=True)

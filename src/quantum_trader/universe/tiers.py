@@ -209,21 +209,35 @@ def assign_tiers(
     ts: int,
     edges: Mapping[str, EdgeFigure] | None = None,
     previous: TierAssignment | None = None,
+    keep_unverified: bool = False,
+    assets: Iterable[str] | None = None,
 ) -> TierAssignment:
     """Effective tier of every asset the policy lists, and the events of what changed since ``previous``.
 
     ``screens`` is keyed by asset code; ``edges`` by asset code (see :func:`edge_figures`).
     With no ``previous``, the baseline is the policy itself: tiers 1-2 active, tier 3 not
-    admitted, so a first evaluation already reports every removal.
+    admitted, so a first evaluation already reports every removal. ``keep_unverified``:
+    an asset whose screening is only *unknown* (a window not yet filled, as at the start of
+    a replay) keeps its previous tier (first the policy's) and says so, instead of being
+    removed until measured; a measured failure still removes or demotes it. ``assets``
+    limits the assignment to those of the policy's assets (default: all of them).
     """
     t3 = policy.asset_tiers.tier_3
     edges = edges or {}
     members: dict[str, TierMember] = {}
     events: list[TierEvent] = []
+    wanted = None if assets is None else set(assets)
     for asset in policy.tradable_universe():
+        if wanted is not None and asset not in wanted:
+            continue
         policy_tier = policy.tier_of(asset)
         assert policy_tier is not None
         state, tier, reasons = _classify(screens.get(asset), policy_tier)
+        if state is State.UNVERIFIED and keep_unverified:
+            prior = (previous.members.get(asset) if previous is not None else None) or _baseline(policy_tier)
+            kept = "in no tier" if prior.tier is None else f"tier {prior.tier}"
+            state, tier = (State.ACTIVE, policy_tier) if prior.state is State.NO_EDGE else (prior.state, prior.tier)
+            reasons = (*reasons, f"not measured yet: keeps {kept} meanwhile")
         if t3.requires_identified_edge and state in (State.ACTIVE, State.DEMOTED):
             state, tier, reasons = _apply_edge(asset, state, tier, reasons, edges.get(asset), t3.min_edge_score,
                                                t3.edge_lookback)
