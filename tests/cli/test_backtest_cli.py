@@ -106,3 +106,24 @@ def test_the_progress_bar_hears_every_stage_in_order_and_the_kernel_in_steps(cat
     assert stages == ["loading", "computing", "screening", "running", "writing"]
     kernel = [f for m, f in heard if m.startswith("running")]
     assert len(kernel) > 10 and kernel[-1] == pytest.approx(0.9)
+
+
+def test_candles_without_volume_backtest_and_say_so(shared_data: Path, tmp_path: Path) -> None:
+    """A TradingView export carries no volume: the run goes on, and says what that cost (no impact, no
+    volume confirmation), instead of refusing the bars."""
+    import pandas as pd
+
+    cat = tmp_path / "catalog"
+    for asset in ("BTC", "ETH"):
+        frame = pd.read_csv(shared_data / f"candles/binance_spot_1h/{asset}USDT.csv.gz")
+        frame["time"] = (pd.to_datetime(frame["timestamp"]) - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(
+            seconds=1)
+        path = tmp_path / f"{asset}_tradingview.csv"
+        frame[["time", "open", "high", "low", "close"]].head(3000).to_csv(path, index=False)
+        ingest = CliRunner().invoke(app, ["data", "ingest", str(path), "--symbol", asset, "--timeframe", "1h",
+                                          "--catalog", str(cat)], env=ENV)
+        assert ingest.exit_code == 0, ingest.output
+    result = CliRunner().invoke(app, ["backtest", "--catalog", str(cat), "--symbols", "BTC,ETH", "--phase", "1",
+                                      "--runs", str(tmp_path / "runs")], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert "data no volume in the candles of BTC, ETH" in result.output

@@ -138,5 +138,10 @@ def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True) -> li
         if coarse:
             notes.append(f"{timeframe} bars without {FINER_TIMEFRAME} bars for {_names(coarse)}: a bar that "
                          "touched both a stop and a target counted the stop first (the conservative order)")
+    no_volume = [s for j, s in enumerate(symbols)
+                 if data.grid.valid[:, j].any() and np.isnan(data.grid.volume[data.grid.valid[:, j], j]).all()]
+    if no_volume:
+        notes.append(f"no volume in the candles of {_names(no_volume)}: fills paid the spread without volume "
+                     "impact, and volume never confirmed a signal (its z-score is unknown)")
     notes.extend(_stale_notes(data, covered))
     return notes

@@ -37,9 +37,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import duckdb
 
 from quantum_trader.data import catalog_commit
 from quantum_trader.data.catalog_errors import CatalogError, DamagedDatasetError, LockTimeoutError
@@ -140,7 +143,7 @@ class Catalog:
         self.root = Path(root)
         self.lock_wait_s = lock_wait_s
         self.on_lock_wait = on_lock_wait
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None  # opened on first query: `data list` never pays duckdb
 
     def __repr__(self) -> str:
         return f"Catalog({str(self.root)!r})"
@@ -344,6 +347,8 @@ class Catalog:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
+            import duckdb
+
             self._con = duckdb.connect(":memory:")
         return self._con
 

@@ -72,10 +72,14 @@ class FeatureWindows:
 
 
 def check_bars(bars: BarSeries) -> None:
-    """One clear error for the first unusable row; models never guess around bad prices."""
+    """One clear error for the first unusable row; models never guess around bad prices.
+
+    Volume may be missing (NaN: a chart export without it): the volume z-score is then
+    unknown there and never confirms a signal, which is the conservative reading.
+    """
     for name in ("open", "high", "low", "close", "volume"):
         arr = getattr(bars, name)
-        bad = ~np.isfinite(arr) | ((arr <= 0) if name != "volume" else (arr < 0))
+        bad = (~np.isfinite(arr) | (arr <= 0)) if name != "volume" else (np.isinf(arr) | (arr < 0))
         if bad.any():
             row = int(np.argmax(bad))
             raise SignalInputError(
