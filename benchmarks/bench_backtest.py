@@ -109,8 +109,8 @@ def _ours(bars: BarSeries) -> tuple[float, int, float]:
     instrument = Instrument(symbol=symbol, tick_size=Decimal("1e-8"), lot_size=Decimal("1e-8"),
                             min_notional=Decimal(0))
     data = MarketData(grid=build_grid({symbol: bars}), instruments={symbol: instrument})
-    settings = KernelSettings(policy=policy, initial_equity=Decimal(CASH), plain=True,
-                              plain_fraction=1.0 - sys.float_info.epsilon, slippage=False)
+    settings = KernelSettings(policy=policy.as_fixed_fraction(1.0 - sys.float_info.epsilon),
+                              initial_equity=Decimal(CASH), slippage=False)
     t0 = time.perf_counter()
     decisions = SmaCrossStrategy(FAST, SLOW).prepare({symbol: bars}, policy)
     rec = Kernel(data, settings).run(decisions)

@@ -13,9 +13,10 @@ Conventions matched, and how:
 - Sizing: backtesting.py's ``buy()`` uses size ``1 - eps``: ``floor(margin_available * (1 - eps)
   / (open * (1 + c)))`` whole units, the commission-adjusted price. ``FractionalBacktest``
   with a one-satoshi unit makes the unit 1e-8 BTC; our plain mode sizes
-  ``round_down(equity * plain_fraction / (open * (1 + taker)))`` to the lot, so the
+  ``round_down(equity * fixed_fraction / (open * (1 + taker)))`` to the lot, so the
   instrument here has lot 1e-8 (and tick 0.0001, the candles' own precision or finer, so no
-  price is re-rounded) and ``plain_fraction = 1 - eps``. The two differ only in float rounding of
+  price is re-rounded) and ``sizing.fixed_fraction = 1 - eps`` (the comparison profile,
+  ``sizing.mode: fixed_fraction``, sized by the venue at the fill). The two differ only in float rounding of
   the quotient, at most one lot (1e-8 BTC) on a rare trade, plus float noise of the equity
   (1e-12 of the size: a few lots on XRP's 200,000-unit trades): the test allows that, nothing more.
 - Commission: ``c * |size| * price`` at entry and at exit (backtesting.py's relative
@@ -83,7 +84,7 @@ def _ours(bars: BarSeries, fast: int, slow: int) -> pd.DataFrame:
     instrument = Instrument(symbol=bars.symbol, tick_size=Decimal("0.0001"), lot_size=SATOSHI, min_notional=Decimal(0))
     data = MarketData(grid=build_grid({bars.symbol: bars}), instruments={bars.symbol: instrument})
     decisions = SmaCrossStrategy(fast, slow).prepare({bars.symbol: bars}, policy)
-    settings = KernelSettings(policy=policy, initial_equity=Decimal(int(CASH)), plain=True, plain_fraction=FRACTION,
+    settings = KernelSettings(policy=policy.as_fixed_fraction(FRACTION), initial_equity=Decimal(int(CASH)),
                               slippage=False)
     rec = Kernel(data, settings).run(decisions)
     trades = rec.trades_frame()

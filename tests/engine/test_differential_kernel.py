@@ -1,20 +1,19 @@
-"""The kernel against itself: its fast paths must take exactly the decisions of its plain ones.
+"""The engine against itself: its accelerators must take exactly the decisions of its plain paths.
 
-- Active-decision jumping: a strategy that says at which decisions it can act (``active``)
-  lets the kernel skip the others and leave the bars between to the window scan. Hiding
-  ``active`` makes the kernel visit every decision; trades, fills and final equity must
-  not move, in plain mode and under the whole policy.
-- The sampled equity curve (hourly closes plus every decision and event) must be a subset
-  of the dense one recorded when every 1m decision is visited: same values at the same times.
-- Plain mode's level-only scan (stops and liquidations) must find what the full
-  ``scan_window`` finds with the kill switch and locks off.
+- Active-decision jumping: a strategy that says at which decisions it can act (``active()``)
+  lets the replay skip the others. Visiting every decision must not move trades, fills or
+  final equity, under the fixed-fraction profile and under the whole policy.
+- The sampled equity curve (hourly closes plus every processed bar) must be a subset of the
+  dense one recorded when every 1m decision is visited: same values at the same times.
+- Jumping between processed bars (the venue's and the loss limits' scans) must equal
+  visiting every bar event by event: identical orders, fills, trades, equity and events,
+  also when the market arrives in short stretches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,6 @@ from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, span_figures, span_row
 from quantum_trader.engine.strategy import Decisions, Held, SmaCrossStrategy, active_decisions
-from quantum_trader.engine.window import WindowEvent, scan_window
 
 POLICY = load_policy(env={})
 
@@ -57,6 +55,12 @@ class EveryDecision:
     def correlation(self, k: int) -> F64 | None:
         return self.inner.correlation(k)
 
+    def correlation_time(self, k: int) -> int | None:
+        return self.inner.correlation_time(k)
+
+    def active(self) -> I64:
+        return np.arange(self.close_ts.size, dtype=np.int64)
+
 
 @pytest.fixture(scope="module")
 def market() -> tuple[dict[str, BarSeries], MarketData]:
@@ -64,16 +68,19 @@ def market() -> tuple[dict[str, BarSeries], MarketData]:
     return m.bars, assemble_market(m.bars, m.funding, m.books)
 
 
-def _run(data: MarketData, decisions: Decisions, *, plain: bool, policy: Policy = POLICY) -> Recorder:
-    settings = KernelSettings(policy=policy, plain=plain, plain_fraction=0.9, slippage=True)
-    return Kernel(data, settings).run(decisions)
+def _run(data: MarketData, decisions: Decisions, *, plain: bool, policy: Policy = POLICY, jump: bool = True,
+         chunk_rows: int | None = None, fraction: float = 0.9) -> Recorder:
+    settings = KernelSettings(policy=policy.as_fixed_fraction(fraction) if plain else policy, slippage=True)
+    return Kernel(data, settings, jump=jump, chunk_rows=chunk_rows).run(decisions)
 
 
-def _same_trades(a: Recorder, b: Recorder) -> None:
+def _same_trades(a: Recorder, b: Recorder, *, equity: bool = False) -> None:
     pd.testing.assert_frame_equal(a.trades_frame(), b.trades_frame())
     pd.testing.assert_frame_equal(a.events_frame(), b.events_frame())
     assert (a.orders, a.fills, dict(a.refusals)) == (b.orders, b.fills, dict(b.refusals))
     assert a.equity[-1][1] == pytest.approx(b.equity[-1][1], rel=1e-12)
+    if equity:
+        pd.testing.assert_frame_equal(a.equity_frame(), b.equity_frame())
 
 
 def test_sma_cross_visits_only_crosses(market: tuple[dict[str, BarSeries], MarketData]) -> None:
@@ -140,7 +147,13 @@ class RandomStops:
     close: Mapping[str, F64]
     rows: Mapping[int, tuple[str, Side, float]]
     exit_rows: Mapping[int, str]
-    active: I64
+    acting: I64
+
+    def active(self) -> I64:
+        return self.acting
+
+    def correlation_time(self, k: int) -> int | None:
+        return None
 
     def intents(self, k: int) -> list[Intent]:
         if k not in self.rows:
@@ -170,30 +183,23 @@ def _random_stops(bars: Mapping[str, BarSeries], seed: int, *, entries: int) -> 
     return RandomStops(symbols, first.ts + 60_000, {s: b.close for s, b in bars.items()}, rows, exit_rows, active)
 
 
-class FullScanKernel(Kernel):
-    """Plain mode, but every window goes through the general ``scan_window``."""
-
-    def _scan(self, start: int, stop: int) -> WindowEvent | None:
-        if not self._held:
-            return None
-        return scan_window(start, stop, self.grid.high, self.grid.low, self.grid.mark, self._held, self._account())
-
-
 @pytest.mark.parametrize("seed", range(3))
-def test_plain_level_scan_finds_what_the_full_scan_finds(
-    market: tuple[dict[str, BarSeries], MarketData], seed: int
+@pytest.mark.parametrize("plain", [True, False])
+def test_visiting_every_bar_takes_what_jumping_takes(
+    market: tuple[dict[str, BarSeries], MarketData], seed: int, plain: bool
 ) -> None:
+    """Ten times equity per position under the fixed-fraction profile puts liquidation prices a few percent
+    away (some nearer than the stop); under the policy, stops, locks and the kill switch act."""
     bars, data = market
     decisions = _random_stops(bars, seed, entries=120)
-    # Ten times equity per position (30 / three assets): liquidation prices sit a few
-    # percent away, some nearer than the stop, some beyond it.
-    settings = KernelSettings(policy=POLICY, initial_equity=Decimal(100_000), plain=True, plain_fraction=30.0,
-                              slippage=False)
-    fast = Kernel(data, settings).run(decisions)
-    full = FullScanKernel(data, settings).run(decisions)
-    reasons = set(fast.trades_frame()["exit_reason"])
-    assert {"stop", "liquidation"} <= reasons and len(fast.trades) > 30
-    _same_trades(fast, full)
+    jumped = _run(data, decisions, plain=plain, fraction=30.0)
+    stepped = _run(data, decisions, plain=plain, fraction=30.0, jump=False)
+    if plain:
+        assert {"stop", "liquidation"} <= set(jumped.trades_frame()["exit_reason"])
+    assert len(jumped.trades) > 30
+    _same_trades(jumped, stepped, equity=True)
+    stretched = _run(data, decisions, plain=plain, fraction=30.0, chunk_rows=997)
+    _same_trades(jumped, stretched)
 
 
 def test_vectorised_span_rows_equal_the_one_row_floats() -> None:

@@ -80,7 +80,7 @@ def test_final_cash_is_deposit_plus_every_trades_net_pnl(seed: int) -> None:
     final = equity.iloc[-1]
     assert final["open_positions"] == 0 and final["equity"] == pytest.approx(final["cash"], abs=1e-9)
     assert final["cash"] == pytest.approx(float(INITIAL_EQUITY) + trades["pnl"].sum(), abs=1e-6)
-    assert rec.fills == rec.orders == 2 * len(trades)
+    assert rec.fills == 2 * len(trades) <= rec.orders  # every order a fill, but protective stops that never fired
     assert (trades["fees"] > 0).all()
     assert trades[["entry_price", "exit_price"]].map(math.isfinite).all().all()
     decided = set(script.close_ts.tolist())

@@ -62,7 +62,7 @@ def test_a_buy_limit_rests_and_fills_at_its_price_as_maker_when_a_bar_trades_thr
     assert trade["fees"] == pytest.approx(float(fee(q, 99, MAKER) + fee(q, 104, TAKER)), abs=1e-9)
     cash = float(rec.equity_frame()["cash"].iloc[-1])
     assert cash == float(INITIAL_EQUITY + Decimal(repr(float(q))) * 5 - fee(q, 99, MAKER) - fee(q, 104, TAKER))
-    assert (rec.orders, rec.fills) == (2, 2)
+    assert (rec.orders, rec.fills) == (3, 2)  # the limit, its protective stop (never filled), the exit
     assert rec.limit_entries["placed"] == rec.limit_entries["filled"] == 1
 
 
@@ -123,7 +123,7 @@ def test_without_post_only_a_crossing_limit_fills_at_once_as_taker_never_beyond_
     q = trade["quantity"]
     entry_fee = fee(q, 99, TAKER)
     assert trade["fees"] > float(entry_fee)   # entry as taker, plus the exit's fee
-    assert (rec.orders, rec.fills) == (2, 2)
+    assert (rec.orders, rec.fills) == (3, 2)  # the limit, its protective stop (never filled), the exit
 
 
 def test_the_take_profit_waits_for_the_bar_after_the_limit_fill() -> None:

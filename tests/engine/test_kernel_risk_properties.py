@@ -12,7 +12,7 @@ and at the end the ledger reconciles: cash is the deposit plus the trades' net P
 
 from __future__ import annotations
 
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from quantum_trader.domain.symbols import asset_of
-from quantum_trader.domain.trading import Intent, Side
+from quantum_trader.domain.trading import Intent, OrderEvent, OrderPurpose, Side
+from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.inputs import KernelSettings
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.testkit import INITIAL_EQUITY, MarketBuilder, ScriptedDecisions, intent, policy_with
@@ -33,27 +34,30 @@ prices the risk engine sized it at."""
 POLICY = policy_with()
 
 
-class CheckedKernel(Kernel):
-    """The kernel, with the limits asserted at the moment of every entry fill."""
+@dataclass
+class Checker:
+    """Told of every fill (a kernel listener): the limits asserted at the moment of each entry fill."""
 
-    violations: list[str]
+    violations: list[str] = field(default_factory=list)
 
-    def _open(self, row: int, intent: Intent, qty: Decimal, **kwargs: Any) -> None:
-        switch = self.switch
-        before = set(self.ledger.positions)
-        super()._open(row, intent, qty, **kwargs)
-        figures = self.ledger.figures
-        where = f"row {row} {intent.symbol}"
+    def __call__(self, event: OrderEvent, kernel: TradingKernel) -> None:
+        if event.order.purpose is not OrderPurpose.ENTRY or event.fill is None:
+            return
+        fill = event.fill
+        symbol = fill.symbol
+        switch = kernel.switch
+        figures = kernel.ledger.figures
+        where = f"{fill.ts} {symbol}"
         if switch.tripped:
             self.violations.append(f"{where}: entry while the kill switch is tripped")
-        if switch.is_locked(asset_of(intent.symbol)):
+        if switch.is_locked(asset_of(symbol)):
             self.violations.append(f"{where}: entry in a locked asset")
-        if intent.symbol in before:
+        if kernel.ledger.positions[symbol].size != fill.quantity:
             self.violations.append(f"{where}: added to a held position")
-        limits = self.policy
+        limits = kernel.policy
         if len(figures.symbols) > limits.portfolio.max_positions:
             self.violations.append(f"{where}: {len(figures.symbols)} positions")
-        share = figures.notional[intent.symbol] / figures.equity
+        share = figures.notional[symbol] / figures.equity
         if share > limits.per_asset.max_position_size * TOLERANCE:
             self.violations.append(f"{where}: position {share:.2%} of equity")
         if figures.total_exposure > limits.portfolio.max_total_exposure * TOLERANCE:
@@ -101,10 +105,11 @@ def test_no_entry_fill_ever_breaks_a_limit_and_the_ledger_reconciles(case: dict[
         exits.setdefault(row, []).append((asset, "signal"))
     script = ScriptedDecisions.at_closes(data, intents={r: list(v.values()) for r, v in intents.items()},
                                          exits=exits, correlation=np.full((4, 4), 0.5) + 0.5 * np.eye(4))
-    kernel = CheckedKernel(data, KernelSettings(policy=POLICY, initial_equity=INITIAL_EQUITY, slippage=False))
-    kernel.violations = []
+    checker = Checker()
+    kernel = Kernel(data, KernelSettings(policy=POLICY, initial_equity=INITIAL_EQUITY, slippage=False),
+                    listeners=[checker])
     rec = kernel.run(script)
-    assert not kernel.violations, "\n".join(kernel.violations)
+    assert not checker.violations, "\n".join(checker.violations)
     trades = rec.trades_frame()
     event(f"trades: {'none' if trades.empty else 'some'}; kill switch: {'tripped' if rec.kill_switch_trips else 'no'}")
     final_cash = float(rec.equity_frame()["cash"].iloc[-1])

@@ -15,7 +15,6 @@ by an independent float book against the grid's closes, bar by bar, and:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ from quantum_trader.analytics.backtest import assemble_market
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
-from quantum_trader.domain.trading import Fill, OrderSide, Side
+from quantum_trader.domain.trading import Fill, OrderEvent, Side
 from quantum_trader.engine.inputs import KernelSettings
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.strategy import MultiAssetStrategy
@@ -39,15 +38,19 @@ TOL = 1e-7
 
 
 class RecordingKernel(Kernel):
-    """The kernel, keeping each fill with the grid row it belongs to."""
+    """The kernel, keeping each fill with the grid row of the bar it happened in (a fill stamped at a
+    bar's close, the end of the data, belongs to that bar)."""
 
     fills: list[tuple[int, Fill]]
 
-    def _fill(self, row: int, symbol: str, side: OrderSide, qty: Decimal, reference: float,
-              *args: Any, **kwargs: Any) -> tuple[Fill, float]:
-        fill, realised = super()._fill(row, symbol, side, qty, reference, *args, **kwargs)
-        self.fills.append((row, fill))
-        return fill, realised
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, listeners=[self._heard], **kwargs)
+        self.fills = []
+
+    def _heard(self, event: OrderEvent, kernel: object) -> None:
+        assert event.fill is not None
+        row = int(np.searchsorted(self.grid.ts, event.fill.ts, side="right")) - 1
+        self.fills.append((row, event.fill))
 
 
 @dataclass

@@ -117,7 +117,7 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
     A plain run (comparisons with other engines) has no policy universe: every asset trades.
     """
     policy, phase = request.policy, settings.phase
-    if settings.plain:
+    if policy.fixed_fraction:
         return data, settings, [AssetStanding(asset_of(s), True, "plain policy: no tiers or phases")
                                 for s in request.symbols if s in bars] + [
             AssetStanding(asset_of(s), False, "no bars in the requested range") for s in request.symbols
@@ -160,7 +160,7 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     run.write_trades(trades)
     run.write_equity(equity)
     run.write_events(events)
-    run.write_correlation(list(data.grid.symbols), kernel._corr)
+    run.write_correlation(list(data.grid.symbols), kernel.corr)
     run.write_prices(hourly_closes(data.grid.ts, data.grid.close, data.grid.symbols, timeframe_ms(data.grid.timeframe)))
     run.write_policy(policy_to_yaml(request.policy))
     metrics = compute_metrics(
@@ -201,5 +201,6 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
 
 def default_settings(policy: Policy, *, phase: int, plain: bool, equity: float = 100_000.0,
                      slippage: bool = True) -> KernelSettings:
-    return KernelSettings(policy=policy, initial_equity=Decimal(repr(equity)), phase=phase, plain=plain,
+    return KernelSettings(policy=policy.as_fixed_fraction() if plain else policy,
+                          initial_equity=Decimal(repr(equity)), phase=phase,
                           slippage=slippage)

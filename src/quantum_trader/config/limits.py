@@ -14,6 +14,7 @@ from quantum_trader.config.types import (
     FillBuffer,
     Fraction,
     NonNegative,
+    Positive,
     PositiveInt,
     SlippageEstimate,
     Timeframe,
@@ -78,6 +79,12 @@ class SizingPolicy(PolicyModel):
     hold at the fill price, not only at the decision. Raise it with ``venue.latency_bars`` > 1."""
     reduce_instead_of_refuse: bool = True
     """Where a limit binds only partly, approve a smaller quantity rather than refuse."""
+    mode: Literal["risk", "fixed_fraction"] = "risk"
+    """``risk``: the spec's framework (risk per trade, every limit, the kill switch). ``fixed_fraction``:
+    a comparison profile, as engines without a risk engine trade: each entry takes ``fixed_fraction`` of
+    equity divided among the run's symbols, sized at the fill; no portfolio limit, no kill switch, no lock."""
+    fixed_fraction: Positive = 1.0
+    """Above 1: leverage, as a comparison with a levered engine needs."""
 
 
 class LiquidityPolicy(PolicyModel):

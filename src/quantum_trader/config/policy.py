@@ -148,6 +148,16 @@ class Policy(PolicyModel):
     def phase_assets(self, phase: int) -> tuple[str, ...]:
         return self.expansion.phases[phase].assets
 
+    def as_fixed_fraction(self, fraction: float = 1.0) -> Policy:
+        """This policy under the comparison profile (``--policy plain``): each entry takes ``fraction`` of
+        equity divided among the symbols, sized at the fill; no portfolio limit, no kill switch, no lock."""
+        sizing = self.sizing.model_copy(update={"mode": "fixed_fraction", "fixed_fraction": fraction})
+        return self.model_copy(update={"sizing": sizing})
+
+    @property
+    def fixed_fraction(self) -> bool:
+        return self.sizing.mode == "fixed_fraction"
+
     def tradable_universe(self) -> tuple[str, ...]:
         """Every asset listed in a tier, tier 1 first."""
         tiers = self.asset_tiers

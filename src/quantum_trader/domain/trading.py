@@ -6,6 +6,7 @@ bare ``False`` or an exception, so every "no" can be journalled and explained.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -77,9 +78,37 @@ class Intent:
             )
 
 
+class OrderPurpose(StrEnum):
+    """Why the kernel sent an order: its client order id names it, so a resend is recognisable."""
+
+    ENTRY = "entry"
+    EXIT = "exit"
+    STOP = "stop"
+    TARGET = "target"
+    REDUCE = "reduce"
+
+
+def client_order_id(run: str, ts: int, symbol: str, purpose: OrderPurpose | str, seq: int = 0) -> str:
+    """The id of the order a decision sends: derived from (run, decision time, symbol, purpose),
+    never random, so the same decision replayed after a crash sends the same id and an exchange
+    that already has it refuses the duplicate. 32 characters of [0-9a-z-], within every venue's limit.
+    """
+    digest = hashlib.blake2b(f"{run}|{ts}|{symbol}|{purpose}|{seq}".encode(), digest_size=12).hexdigest()
+    return f"qt-{str(purpose)[:4]}-{digest}"
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
-    """An order as sent to a venue; quantities and prices are exact and lot/tick-valid."""
+    """An order as sent to a venue; quantities and prices are exact and lot/tick-valid.
+
+    ``type`` MARKET fills at the next bar's open (the venue's latency); LIMIT rests at
+    ``price`` (``post_only``: refused if it would cross on arrival) until ``expire_ts``;
+    STOP_MARKET triggers at ``stop_price`` (a position's protective stop, reduce-only);
+    TAKE_PROFIT is a reduce-only limit at ``price``, live from ``active_from_ts``.
+    ``equity_fraction`` (a fixed-fraction risk profile) asks the venue to size a market order
+    at the fill: that fraction of equity then, as engines without a risk engine do; ``quantity``
+    is then 0.
+    """
 
     client_order_id: str
     ts: int
@@ -91,6 +120,20 @@ class Order:
     stop_price: Decimal | None = None
     reduce_only: bool = False
     tag: str = ""
+    post_only: bool = False
+    expire_ts: int | None = None
+    active_from_ts: int | None = None
+    equity_fraction: float | None = None
+    purpose: OrderPurpose = OrderPurpose.ENTRY
+
+
+class OrderEventKind(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +149,33 @@ class Fill:
     client_order_id: str = ""
     is_maker: bool = False
     liquidation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """What a venue says about an order: accepted, rejected (with why), filled, cancelled or expired.
+
+    ``fill`` is set on fills; ``reason`` names why (a rejection's cause, or how a resting
+    order filled: ``stop``, ``stop_gap``, ``target``, ``target_gap``, ``liquidation``).
+    """
+
+    ts: int
+    kind: OrderEventKind
+    order: Order
+    fill: Fill | None = None
+    reason: str = ""
+    reference: float | None = None
+    """The price a fill was priced from before slippage (the bar's open, a stop, a limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FundingEvent:
+    """A funding settlement the venue charged on a position: ``rate`` on ``price`` at ``ts``."""
+
+    ts: int
+    symbol: str
+    rate: float
+    price: float
 
 
 class Verdict(StrEnum):
@@ -138,10 +208,12 @@ class RiskDecision:
     verdict: Verdict
     quantity: Decimal
     reasons: tuple[RiskReason, ...] = field(default_factory=tuple)
+    equity_fraction: float | None = None
+    """The fixed-fraction profile's answer: this share of equity, sized at the fill (``quantity`` is 0)."""
 
     @property
     def approved(self) -> bool:
-        return self.verdict is not Verdict.REFUSED and self.quantity > 0
+        return self.verdict is not Verdict.REFUSED and (self.quantity > 0 or self.equity_fraction is not None)
 
     @property
     def refused_by(self) -> tuple[RiskReason, ...]:

@@ -54,9 +54,6 @@ class KernelSettings:
     policy: Policy
     initial_equity: Decimal = Decimal(100_000)
     phase: int = 3
-    plain: bool = False
-    """Fixed-fraction sizing, no portfolio limits: for comparisons with other engines."""
-    plain_fraction: float = 1.0
     excluded: frozenset[str] = frozenset()
     """Symbols the run's universe never admits (no tier, or not in the phase): their intents are counted, not
     sent to the risk engine (the run says so once, before the first bar, instead of one refusal each)."""

@@ -35,9 +35,17 @@ class Held:
 
 
 class Decisions(Protocol):
+    """A strategy's decisions over a replay, precomputed in batch and read by index."""
+
     close_ts: I64
     """(D,) ascending: when each decision becomes known."""
     symbols: tuple[str, ...]
+
+    def active(self) -> I64:
+        """The decision indices at which the strategy can emit an intent or an exit, whatever is held
+        (ascending; ``every_decision(self.close_ts)`` when it cannot tell). The replay skips the others: a 1m
+        strategy that acts a few times a day costs a few Python steps a day, not 1,440."""
+        ...
 
     def intents(self, k: int) -> list[Intent]: ...
 
@@ -49,24 +57,22 @@ class Decisions(Protocol):
         """Correlation matrix known at decision k, rows/columns in ``symbols`` order."""
         ...
 
+    def correlation_time(self, k: int) -> int | None:
+        """When the matrix known at decision k was computed (None: the strategy keeps no dated matrix)."""
+        ...
+
+
+def every_decision(close_ts: I64) -> I64:
+    """Every decision index: for a strategy that cannot tell where it will act."""
+    return np.arange(int(close_ts.size), dtype=np.int64)
+
 
 def active_decisions(decisions: Decisions) -> I64:
-    """The decision indices the kernel must visit, ascending.
-
-    A strategy may expose ``active`` (an I64 of decision indices): the only decisions at
-    which it can emit an intent or an exit, whatever is held. The kernel then jumps from
-    one to the next and lets the window scan cover the bars between (stops, liquidations,
-    the kill switch, funding and day boundaries are all handled there), so a 1m strategy
-    that acts a few times a day costs a few Python steps a day, not 1,440. Without
-    ``active`` every decision is visited.
-    """
-    active = getattr(decisions, "active", None)
+    """``decisions.active()``, checked: strictly increasing indices of existing decisions."""
+    out = np.asarray(decisions.active(), dtype=np.int64)
     size = int(decisions.close_ts.size)
-    if active is None:
-        return np.arange(size, dtype=np.int64)
-    out = np.asarray(active, dtype=np.int64)
     if out.ndim != 1 or (out.size and (out[0] < 0 or out[-1] >= size or bool(np.any(out[1:] <= out[:-1])))):
-        raise ValueError(f"decisions.active must be strictly increasing indices in 0..{size - 1}")
+        raise ValueError(f"decisions.active() must be strictly increasing indices in 0..{size - 1}")
     return out
 
 
@@ -101,6 +107,9 @@ class MultiAssetDecisions:
     corr_step: int = 0
     _intents: dict[int, list[Intent]] = field(default_factory=dict, repr=False, compare=False)
     """Intents already built, by decision: the kernel, the exits and the edge measure all ask."""
+
+    def active(self) -> I64:
+        return every_decision(self.close_ts)
 
     def intents(self, k: int) -> list[Intent]:
         cached = self._intents.get(k)
@@ -189,8 +198,11 @@ class SmaCrossDecisions:
     short_cross: Mapping[str, np.ndarray]
     close: Mapping[str, F64]
     ts: I64
-    active: I64
+    crossing: I64
     """Decision indices with a cross on any symbol: nothing can happen at the others."""
+
+    def active(self) -> I64:
+        return self.crossing
 
     def intents(self, k: int) -> list[Intent]:
         out = []
@@ -206,6 +218,9 @@ class SmaCrossDecisions:
         return [(symbol, "signal") for symbol in held if self.long_cross[symbol][k] or self.short_cross[symbol][k]]
 
     def correlation(self, k: int) -> F64 | None:
+        return None
+
+    def correlation_time(self, k: int) -> int | None:
         return None
 
 

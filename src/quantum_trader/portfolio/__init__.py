@@ -7,8 +7,8 @@ Entry points for the engine (each returns a NEW :class:`LedgerState`):
 - ``apply_funding(state, symbol, rate, ts, mark_price=...)``: settle a funding interval;
 - ``mark(state, {symbol: price}, ts)``: new marks (floats accepted);
 - ``roll_day(state, ts)`` (alias ``on_new_day``): start a UTC day (also done implicitly);
-- ``set_stop`` when a stop moves, ``rebase_peak`` on an operator's kill-switch reset
-  (``risk.reset_drawdown`` calls it for you);
+- ``raise_peak`` for a high reached between marks, ``set_stop`` when a stop moves, ``rebase_peak``
+  on an operator's kill-switch reset (``risk.reset_drawdown`` calls it for you);
 - ``margin_summary(state, policy.margin)``: margin used/free, leverage, liquidation prices.
 
 Read figures from the state: ``equity``, ``cash``, ``unrealised``, ``day_pnl``,
@@ -23,6 +23,7 @@ from quantum_trader.portfolio.ledger import (
     mark,
     new_ledger,
     on_new_day,
+    raise_peak,
     rebase_peak,
     roll_day,
     set_stop,
@@ -52,6 +53,7 @@ __all__ = [
     "mark",
     "new_ledger",
     "on_new_day",
+    "raise_peak",
     "rebase_peak",
     "roll_day",
     "set_stop",

@@ -272,6 +272,13 @@ def set_stop(state: LedgerState, symbol: str, stop_price: Decimal | None) -> Led
     return _rebuild(state, positions=positions)
 
 
+def raise_peak(state: LedgerState, peak: float | Decimal) -> LedgerState:
+    """Record a peak the account reached between two marks (a close the ledger was not marked at):
+    the drawdown limit is measured from the highest equity at any bar close, not only at marks."""
+    value = money(peak if isinstance(peak, Decimal) else Decimal(repr(float(peak))))
+    return _rebuild(state, peak_equity=value) if value > state.peak_equity else state
+
+
 def rebase_peak(state: LedgerState) -> LedgerState:
     """Make current equity the new peak: only an operator's kill-switch reset does this."""
     return _rebuild(state, peak_equity=state.equity) if state.peak_equity != state.equity else state

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from quantum_trader.domain.trading import Intent, RiskDecision, RiskReason
+from quantum_trader.domain.trading import Intent, RiskDecision, RiskReason, Verdict
 from quantum_trader.portfolio.state import LedgerState
 from quantum_trader.risk.book import Book, Candidate
 from quantum_trader.risk.engine import book_of, decide
@@ -93,6 +94,10 @@ def evaluate_batch(
 ) -> BatchResult:
     """Decide every intent of one cycle; see the module docstring for the ranking."""
     limits = compile_limits(policy)
+    if limits.fixed_fraction is not None:  # the comparison profile: every intent, a share of equity each
+        share = limits.fixed_fraction / max(len(market.index), 1)
+        return BatchResult(tuple(RiskDecision(i, Verdict.APPROVED, Decimal(0), (), share) for i in intents),
+                           tuple(range(len(intents))), ())
     base = book_of(state, market)
     candidates = [Candidate(intent, base, market, limits) for intent in intents]
     order = sorted(range(len(intents)), key=lambda i: _sort_key(candidates[i], market, limits.priority, i))

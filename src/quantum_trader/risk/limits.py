@@ -33,6 +33,7 @@ class CompiledLimits:
         "drift_alert",
         "drift_trim",
         "fill_buffer",
+        "fixed_fraction",
         "max_positions",
         "measure_is_risk",
         "phase_assets",
@@ -72,6 +73,9 @@ class CompiledLimits:
         """Per side, fraction of notional: paid on entry and again at the stop."""
         self.slippage_estimate: float = policy.sizing.slippage_estimate
         self.fill_buffer: float = policy.sizing.fill_buffer
+        self.fixed_fraction: float | None = (policy.sizing.fixed_fraction if policy.sizing.mode == "fixed_fraction"
+                                             else None)
+        """Set under the comparison profile: entries take this share of equity, and no limit applies."""
         self.reduce: bool = policy.sizing.reduce_instead_of_refuse
         self.depth_fraction: float = policy.liquidity.max_fraction_of_depth_1pct
         self.reserved_tier1: int = alloc.tier_1.reserved_slots

@@ -115,3 +115,9 @@ class ScriptedDecisions:
 
     def correlation(self, k: int) -> F64 | None:
         return self.matrix
+
+    def correlation_time(self, k: int) -> int | None:
+        return None
+
+    def active(self) -> I64:
+        return np.arange(self.close_ts.size, dtype=np.int64)

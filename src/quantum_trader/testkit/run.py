@@ -18,14 +18,20 @@ INITIAL_EQUITY = Decimal(100_000)
 
 def run_kernel(data: MarketData, decisions: Decisions, *, policy: Policy | None = None,
                initial_equity: Decimal = INITIAL_EQUITY, slippage: bool = False,
-               venue: SimulatedVenue | None = None, **settings: Any) -> Recorder:
+               venue: SimulatedVenue | None = None, plain: bool = False, plain_fraction: float = 1.0,
+               jump: bool = True, **settings: Any) -> Recorder:
     """``Kernel(data, KernelSettings(...)).run(decisions)``.
 
     Slippage is OFF by default here (unlike ``KernelSettings``) because scenario tests
     assert prices to the tick; pass ``slippage=True`` to test the cost model itself.
-    Other keyword arguments go to ``KernelSettings`` unchanged (``phase``, ``plain``...);
-    ``venue`` replaces the policy's simulated venue (its fee, slippage and fill models).
+    ``plain`` runs the policy's comparison profile (fixed fraction ``plain_fraction`` of equity per
+    entry, no limits); ``jump=False`` visits every bar. Other keyword arguments go to ``KernelSettings``
+    unchanged (``phase``...); ``venue`` replaces the policy's simulated venue (its fee, slippage and fill
+    models).
     """
-    kernel = Kernel(data, KernelSettings(policy=policy or policy_with(), initial_equity=initial_equity,
-                                         slippage=slippage, **settings), venue)
+    chosen = policy or policy_with()
+    if plain:
+        chosen = chosen.as_fixed_fraction(plain_fraction)
+    kernel = Kernel(data, KernelSettings(policy=chosen, initial_equity=initial_equity, slippage=slippage,
+                                         **settings), venue, jump=jump)
     return kernel.run(decisions)

@@ -1,0 +1,148 @@
+"""The order desk: turns the kernel's decisions into ``Order``s and remembers what each one was for.
+
+Every order's client order id is derived from (run, decision time, symbol, purpose), so a
+decision replayed after a crash sends the same id twice and the exchange refuses the
+duplicate. The desk knows which orders are on their way or resting for each symbol, so the
+kernel never sends a second exit for a position already being closed, replaces a resting
+limit entry with a new intent for the symbol, and cancels a position's protection on exit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from quantum_trader.domain.instrument import Instrument
+from quantum_trader.domain.trading import (
+    Intent,
+    Order,
+    OrderPurpose,
+    OrderSide,
+    OrderType,
+    Position,
+    Side,
+    client_order_id,
+)
+from quantum_trader.engine.ports import ExecutionClient
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """An order of ours and why: the intent and decision behind an entry, the reason of an exit."""
+
+    order: Order
+    intent: Intent | None = None
+    decision: int = -1
+    reason: str = ""
+
+
+@dataclass
+class OrderDesk:
+    execution: ExecutionClient
+    run_id: str
+    instruments: Mapping[str, Instrument]
+    placed: dict[str, Placed] = field(default_factory=dict)
+    limit_entry: dict[str, str] = field(default_factory=dict)
+    """Symbol -> id of its limit entry on the way or resting (at most one)."""
+    entering: dict[str, str] = field(default_factory=dict)
+    """Symbol -> id of its market entry on the way."""
+    exiting: dict[str, str] = field(default_factory=dict)
+    """Symbol -> id of the market exit on the way for its position."""
+    protection: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    """Symbol -> ids of its position's (stop, take-profit)."""
+    sent: int = 0
+    _seq: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+
+    def _id(self, ts: int, symbol: str, purpose: OrderPurpose) -> str:
+        key = (ts, symbol, str(purpose))
+        self._seq[key] += 1
+        return client_order_id(self.run_id, ts, symbol, purpose, self._seq[key] - 1)
+
+    def _send(self, placed: Placed) -> Order:
+        self.placed[placed.order.client_order_id] = placed
+        self.sent += 1
+        self.execution.submit(placed.order)
+        return placed.order
+
+    # ------------------------------------------------------------------ entries
+    def enter(self, ts: int, intent: Intent, quantity: Decimal, decision: int,
+              equity_fraction: float | None = None) -> Order:
+        side = OrderSide.BUY if intent.side is Side.LONG else OrderSide.SELL
+        order = Order(self._id(ts, intent.symbol, OrderPurpose.ENTRY), ts, intent.symbol, side, OrderType.MARKET,
+                      quantity, equity_fraction=equity_fraction, purpose=OrderPurpose.ENTRY, tag=intent.source)
+        self.entering[intent.symbol] = order.client_order_id
+        return self._send(Placed(order, intent, decision))
+
+    def place_limit(self, ts: int, intent: Intent, quantity: Decimal, decision: int, *, post_only: bool,
+                    expire_ts: int) -> Order:
+        side = OrderSide.BUY if intent.side is Side.LONG else OrderSide.SELL
+        price = self.instruments[intent.symbol].round_price(intent.entry_price)
+        order = Order(self._id(ts, intent.symbol, OrderPurpose.ENTRY), ts, intent.symbol, side, OrderType.LIMIT,
+                      quantity, price=price, post_only=post_only, expire_ts=expire_ts, purpose=OrderPurpose.ENTRY,
+                      tag=intent.source)
+        self.limit_entry[intent.symbol] = order.client_order_id
+        return self._send(Placed(order, intent, decision))
+
+    # ------------------------------------------------------------------ exits
+    def exit(self, ts: int, position: Position, reason: str) -> Order | None:
+        """A reduce-only market order closing ``position``; None if one is already on its way."""
+        symbol = position.symbol
+        if symbol in self.exiting:
+            return None
+        side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+        order = Order(self._id(ts, symbol, OrderPurpose.EXIT), ts, symbol, side, OrderType.MARKET, position.size,
+                      reduce_only=True, purpose=OrderPurpose.EXIT, tag=reason)
+        self.exiting[symbol] = order.client_order_id
+        return self._send(Placed(order, reason=reason))
+
+    def reduce(self, ts: int, position: Position, quantity: Decimal, reason: str) -> Order:
+        side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+        order = Order(self._id(ts, position.symbol, OrderPurpose.REDUCE), ts, position.symbol, side,
+                      OrderType.MARKET, quantity, reduce_only=True, purpose=OrderPurpose.REDUCE, tag=reason)
+        return self._send(Placed(order, reason=reason))
+
+    def protect(self, ts: int, position: Position, stop: Decimal | None, target: Decimal | None,
+                target_from: int) -> None:
+        """The position's stop-market and take-profit, reduce-only, resting at the venue."""
+        symbol = position.symbol
+        side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+        stop_id = target_id = None
+        if stop is not None:
+            order = Order(self._id(ts, symbol, OrderPurpose.STOP), ts, symbol, side, OrderType.STOP_MARKET,
+                          position.size, stop_price=stop, reduce_only=True, purpose=OrderPurpose.STOP)
+            stop_id = self._send(Placed(order)).client_order_id
+        if target is not None:
+            order = Order(self._id(ts, symbol, OrderPurpose.TARGET), ts, symbol, side, OrderType.TAKE_PROFIT,
+                          position.size, price=target, reduce_only=True, active_from_ts=target_from,
+                          purpose=OrderPurpose.TARGET)
+            target_id = self._send(Placed(order)).client_order_id
+        self.protection[symbol] = (stop_id, target_id)
+
+    def unprotect(self, symbol: str, reason: str) -> None:
+        for order_id in self.protection.pop(symbol, (None, None)):
+            if order_id is not None:
+                self.execution.cancel(order_id, reason)
+
+    def cancel_limit(self, symbol: str, reason: str) -> bool:
+        order_id = self.limit_entry.pop(symbol, None)
+        if order_id is None:
+            return False
+        self.execution.cancel(order_id, reason)
+        return True
+
+    # ------------------------------------------------------------------ what came back
+    def settled(self, order: Order) -> Placed | None:
+        """An order filled, was cancelled, rejected or expired: it is no longer on its way."""
+        placed = self.placed.get(order.client_order_id)
+        symbol = order.symbol
+        for book in (self.limit_entry, self.entering, self.exiting):
+            if book.get(symbol) == order.client_order_id:
+                del book[symbol]
+        return placed
+
+    def position_closed(self, symbol: str) -> None:
+        """The venue lapses a flat position's protection itself; the desk forgets it."""
+        self.protection.pop(symbol, None)
+        self.exiting.pop(symbol, None)
