@@ -7,7 +7,7 @@ import pytest
 
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.signals.aggregate import BarAggregator, aggregate_bars
-from quantum_trader.signals.lookahead import random_walk_bars
+from quantum_trader.testkit.random_walk import random_walk_bars
 
 
 def _live(bars: BarSeries, tf: str) -> list[tuple[float, ...]]:

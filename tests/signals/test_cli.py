@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from quantum_trader.cli import signals_cmd
 from quantum_trader.domain.time import format_time
-from quantum_trader.signals.lookahead import random_walk_market
+from quantum_trader.testkit.random_walk import random_walk_market
 
 SYMS = ["BTC/USDT:USDT", "ETH/USDT:USDT"]
 

@@ -12,7 +12,7 @@ from quantum_trader.config.signals import CorrelationBreakdown
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.trading import Intent, Side
 from quantum_trader.signals.cross_asset import BtcDivergence, SectorMomentum, apply_correlation_breakdown
-from quantum_trader.signals.lookahead import random_walk_market
+from quantum_trader.testkit.random_walk import random_walk_market
 
 
 @pytest.mark.shared_data

@@ -8,19 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantum_trader.analytics.user_signals import SignalLoadError, load_signal
 from quantum_trader.config import Policy
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.signals.aggregate import aggregate_bars
 from quantum_trader.signals.cross_asset import BtcDivergence, SectorMomentum
-from quantum_trader.signals.lookahead import (
-    SignalLoadError,
-    check_lookahead,
-    load_signal,
-    random_walk_bars,
-    random_walk_market,
-    shipped_signals,
-)
+from quantum_trader.signals.lookahead import check_lookahead, shipped_signals
 from quantum_trader.signals.pipeline import SignalSet
+from quantum_trader.testkit.random_walk import random_walk_bars, random_walk_market
 
 SYMS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"]
 

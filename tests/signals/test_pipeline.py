@@ -8,8 +8,8 @@ import pytest
 from quantum_trader.config import Policy
 from quantum_trader.domain.market import Bar
 from quantum_trader.signals.aggregate import aggregate_bars
-from quantum_trader.signals.lookahead import random_walk_market
 from quantum_trader.signals.pipeline import SignalSet
+from quantum_trader.testkit.random_walk import random_walk_market
 
 SYMS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "BNB/USDT:USDT", "XRP/USDT:USDT"]
 

@@ -9,9 +9,9 @@ from quantum_trader.config import Policy
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.trading import Side
 from quantum_trader.signals.features import SignalInputError
-from quantum_trader.signals.lookahead import random_walk_bars
 from quantum_trader.signals.model import AssetModel, ModelParams, decide, edge_from_z
 from quantum_trader.signals.regime import Regime, classify_regime
+from quantum_trader.testkit.random_walk import random_walk_bars
 
 
 def test_regime_rules_and_precedence() -> None:

@@ -45,7 +45,7 @@ from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.recorder import Recorder
+from quantum_trader.engine.recorder import EventRow, Recorder
 from quantum_trader.engine.strategy import Decisions, Strategy
 
 __all__ = [
@@ -129,7 +129,7 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
         markets = stored_listing(catalog.root, request.exchange)[0]
         inputs = ReplayInputs(bars=bars, corr_bars=correlation_clock(bars, policy), books=data.books,
                               funding=data.funding, listed=listed_from(markets, bars),
-                              spot=spot_stand_ins(catalog, bars, request.timeframe, request.exchange))
+                              spot=spot_stand_ins(catalog, list(bars), request.timeframe, request.exchange))
         schedule = replay_universe(inputs, intents, policy, phase=phase, start=int(data.grid.ts[0]),
                                    end=int(data.grid.ts[-1]))
         data = replace(data, universe=schedule)
@@ -137,12 +137,12 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
     return data, replace(settings, excluded=excluded), start_standings(request.symbols, bars, policy, phase, schedule)
 
 
-def _tier_events(data: MarketData) -> list[tuple[object, ...]]:
+def _tier_events(data: MarketData) -> list[EventRow]:
     """The universe's changes as run events: kind ``tier_change``, the rule naming what happened."""
     if data.universe is None:
         return []
     symbol_of = {asset_of(s): s for s in data.grid.symbols}
-    return [(e.ts, "tier_change", symbol_of.get(e.asset, e.asset), str(e.kind),
+    return [(int(e.ts), "tier_change", symbol_of.get(e.asset, e.asset), str(e.kind),
              f"{e.message}: {'; '.join(e.evidence)}" if e.evidence else e.message, float("nan"), float("nan"))
             for e in data.universe.events()]
 

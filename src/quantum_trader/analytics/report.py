@@ -34,7 +34,6 @@ from quantum_trader.analytics.report_prices import price_figure
 from quantum_trader.analytics.run_folder import (
     CORRELATION_AVERAGE_FILE,
     CORRELATION_FILE,
-    EVENT_COLUMNS,
     EVENTS_FILE,
     PRICES_FILE,
     REPORT_FILE,
@@ -42,7 +41,7 @@ from quantum_trader.analytics.run_folder import (
     RunFolder,
 )
 from quantum_trader.domain.time import parse_time
-from quantum_trader.engine.schema import TRADE_COLUMNS
+from quantum_trader.engine.schema import EVENT_COLUMNS, TRADE_COLUMNS
 
 _PLOT_CONFIG: Final = {"displaylogo": False, "responsive": True}
 

@@ -54,7 +54,7 @@ _INT_COLUMNS: Final = frozenset(
     {"ts", "entry_ts", "exit_ts", "open_positions", "slots_tier_1", "slots_tier_2", "slots_tier_3"}
 )
 _STR_COLUMNS: Final = frozenset({"symbol", "side", "exit_reason", "kind", "rule", "message", "signal"})
-_UNKNOWN_TRADE_COLUMNS: Final = {"signal": "", "entry_slippage": math.nan}
+_UNKNOWN_TRADE_COLUMNS: Final[dict[str, str | float]] = {"signal": "", "entry_slippage": math.nan}
 """Trade columns added after runs were first written, and what an older run reads for them."""
 
 

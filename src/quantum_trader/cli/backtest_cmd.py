@@ -42,6 +42,8 @@ def _params(name: str, params: list[str]) -> dict[str, int]:
 def _strategy(name: str, values: dict[str, int]) -> Strategy:
     from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy
 
+    # The two ignores wait on engine/strategy.py: its Decisions protocol declares close_ts and symbols
+    # settable, the strategies' frozen decisions have them read-only (mypy --strict says unused once fixed).
     if name == "multi-asset":
         return MultiAssetStrategy()
     try:

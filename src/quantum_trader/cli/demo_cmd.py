@@ -69,7 +69,9 @@ def demo(
                   f"{', '.join(phase.assets)}{' and tier 3 on identified edge' if phase.tier_3_selective else ''}; "
                   f"assets are screened again every {policy.universe.rescreen_every}", highlight=False)
     request = BacktestRequest(
-        catalog=catalog, symbols=symbols, strategy=MultiAssetStrategy(), policy=policy, policy_name="default",
+        catalog=catalog, symbols=symbols, policy=policy, policy_name="default",
+        # engine/strategy.py's Decisions protocol wants close_ts and symbols settable; they are frozen here
+        strategy=MultiAssetStrategy(),
         exchange="synthetic", runs_dir=out / "runs", phase_source="the demo's",
         settings=default_settings(policy, phase=DEMO_PHASE, plain=False),
     )

@@ -1,4 +1,6 @@
-"""``quantum-trader signals`` and ``quantum-trader check lookahead``: thin shells over ``signals/``.
+"""``quantum-trader signals`` and ``quantum-trader check lookahead``: thin shells over ``signals/``
+(a user's ``module:function`` is resolved by ``analytics.user_signals``, the random walk of
+``--synthetic`` comes from ``testkit``).
 
 Register in ``cli/main.py`` with ``app.command("signals")(signals_cmd.signals)`` and
 ``app.add_typer(signals_cmd.check_app, name="check")``.
@@ -211,8 +213,9 @@ def check_lookahead(
     """
     from rich.table import Table
 
-    from quantum_trader.signals.lookahead import SignalLoadError, load_signal, random_walk_bars
+    from quantum_trader.analytics.user_signals import SignalLoadError, load_signal
     from quantum_trader.signals.lookahead import check_lookahead as run_check
+    from quantum_trader.testkit.random_walk import random_walk_bars
 
     pol = load_policy_or_exit(policy)
     symbol = symbol_option("--symbol", symbol)

@@ -29,6 +29,11 @@ def _side(values: dict[str, F64], prefix: str) -> tuple[F64, F64]:
     return px, sz
 
 
+def _any_per_row(mask: BoolArray) -> BoolArray:
+    """Rows with any level set; NumPy's stubs type ``.any(axis=1)`` as possibly a scalar."""
+    return np.asarray(mask.any(axis=1), dtype=np.bool_)
+
+
 def book_issues(values: dict[str, F64]) -> list[tuple[str, str, BoolArray]]:
     """``(code, message, row mask)`` for each kind of impossible row found (empty when all rows are fine)."""
     bid_px, bid_sz = _side(values, "bid")
@@ -37,11 +42,11 @@ def book_issues(values: dict[str, F64]) -> list[tuple[str, str, BoolArray]]:
     with np.errstate(invalid="ignore"):
         sizes = np.hstack([bid_sz, ask_sz])
         prices = np.hstack([bid_px, ask_px])
-        negative = (sizes < 0).any(axis=1)
-        broken = (~np.isfinite(sizes) | ((sizes > 0) & ~(prices > 0))).any(axis=1)
+        negative = _any_per_row(sizes < 0)
+        broken = _any_per_row(~np.isfinite(sizes) | ((sizes > 0) & ~(prices > 0)))
         bid_live = (bid_sz > 0) & (bid_px > 0)
         ask_live = (ask_sz > 0) & (ask_px > 0)
-        one_sided = ~bid_live.any(axis=1) | ~ask_live.any(axis=1)
+        one_sided = ~_any_per_row(bid_live) | ~_any_per_row(ask_live)
         top_bid = np.where(bid_live, bid_px, -np.inf).max(axis=1, initial=-np.inf)
         low_ask = np.where(ask_live, ask_px, np.inf).min(axis=1, initial=np.inf)
         crossed = ~one_sided & (top_bid >= low_ask)

@@ -139,11 +139,15 @@ class OpenTrade:
     """Slippage paid at entry, a fraction of the reference price (positive: paid)."""
 
 
+EventRow = tuple[int, str, str, str, str, float, float]
+"""(ts, kind, symbol, rule, message, value, limit): one row of events.parquet, in EVENT_COLUMNS order."""
+
+
 @dataclass
 class Recorder:
     trades: list[tuple[object, ...]] = field(default_factory=list)
     equity: list[tuple[object, ...]] = field(default_factory=list)
-    events: list[tuple[object, ...]] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
     open: dict[str, OpenTrade] = field(default_factory=dict)
     refusals: Counter[str] = field(default_factory=Counter)
     """Per rule, the refused intents it was a reason for (one intent may count under several rules)."""

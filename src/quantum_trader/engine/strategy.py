@@ -37,9 +37,13 @@ class Held:
 class Decisions(Protocol):
     """A strategy's decisions over a replay, precomputed in batch and read by index."""
 
-    close_ts: I64
-    """(D,) ascending: when each decision becomes known."""
-    symbols: tuple[str, ...]
+    @property
+    def close_ts(self) -> I64:
+        """(D,) ascending: when each decision becomes known."""
+        ...
+
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
 
     def active(self) -> I64:
         """The decision indices at which the strategy can emit an intent or an exit, whatever is held

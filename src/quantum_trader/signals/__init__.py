@@ -10,7 +10,7 @@ from quantum_trader.indicators.bar_indicators import ATR, LogReturn, RollingMome
 from quantum_trader.indicators.rolling import Ewm, RollingSums, ScalarRollingSums, ewm, rolling_sum
 from quantum_trader.signals.cross_asset import BtcDivergence, SectorMomentum, apply_correlation_breakdown
 from quantum_trader.signals.features import AssetFeatures, FeatureWindows, SignalInputError
-from quantum_trader.signals.lookahead import LookaheadReport, check_lookahead, load_signal, shipped_signals
+from quantum_trader.signals.lookahead import LookaheadReport, check_lookahead, shipped_signals
 from quantum_trader.signals.model import AssetModel, Decision, ModelFrame, ModelParams, decide, edge_from_z
 from quantum_trader.signals.regime import Regime, classify_regime
 
@@ -39,7 +39,6 @@ __all__ = [
     "decide",
     "edge_from_z",
     "ewm",
-    "load_signal",
     "rolling_sum",
     "shipped_signals",
 ]

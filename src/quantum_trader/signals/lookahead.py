@@ -6,11 +6,16 @@ compare every value up to each cut. A centred window, a ``shift(-1)``, a normali
 the whole-sample mean or a resample that labels a bucket before it closes all show up
 as changed values. The check is a test (``tests/signals/test_lookahead.py``) and a
 command (``quantum-trader check lookahead``) for users' own ``module:function`` signals.
+
+The check takes the function to check; it never imports one. Finding a user's
+``module:function`` is code chosen at run time, so it lives with the command
+(:mod:`quantum_trader.analytics.user_signals`), and the random walks it runs on with the
+other builders (:mod:`quantum_trader.testkit.random_walk`): this layer stays numbers in,
+report out.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,17 +24,12 @@ import numpy.typing as npt
 
 from quantum_trader.config.policy import Policy
 from quantum_trader.domain.market import BarSeries
-from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.signals.model import AssetModel
 
 F64 = npt.NDArray[np.float64]
 SignalFn = Callable[[BarSeries], "F64 | Mapping[str, F64]"]
 DEFAULT_TOLERANCE = 1e-12
 """Relative difference tolerated between full and truncated values (rounding only)."""
-
-
-class SignalLoadError(ValueError):
-    """A signal name that is neither shipped nor an importable ``module:function``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,66 +102,4 @@ def shipped_signals(policy: Policy | None = None) -> dict[str, SignalFn]:
     out: dict[str, SignalFn] = {k: feature(k) for k in ("atr", "trend_z", "vol_ratio", "volume_z", "ret1_z",
                                                          "sigma_long")}
     out.update({k: decision(k) for k in ("regime", "direction", "edge", "stop")})
-    return out
-
-
-def load_signal(name: str, policy: Policy | None = None) -> SignalFn:
-    """A shipped signal by name, or a user's ``package.module:function`` mapping BarSeries -> array(s)."""
-    shipped = shipped_signals(policy)
-    if name in shipped:
-        return shipped[name]
-    if ":" not in name:
-        raise SignalLoadError(
-            f"unknown signal {name!r}: use one of {', '.join(sorted(shipped))} or 'package.module:function'"
-        )
-    module_name, _, attr = name.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SignalLoadError(f"signal {name!r}: cannot import module {module_name!r} ({exc})") from None
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise SignalLoadError(f"signal {name!r}: {module_name} has no callable {attr!r}")
-    return fn  # type: ignore[no-any-return]
-
-
-def random_walk_bars(
-    symbol: str, n: int, timeframe: str = "1h", seed: int = 0, start_ms: int = 1_704_067_200_000,
-    price: float = 100.0, vol: float = 0.01,
-) -> BarSeries:
-    """A regime-switching random walk (trending, ranging and volatile stretches) for checks and benchmarks."""
-    rng = np.random.default_rng(seed)
-    regime_len = 200
-    k = -(-n // regime_len)
-    drift = np.repeat(rng.choice([-0.3, 0.0, 0.3], size=k), regime_len)[:n] * vol
-    scale = np.repeat(rng.choice([1.0, 1.0, 2.5], size=k), regime_len)[:n] * vol
-    r = drift + scale * rng.standard_t(5, size=n) / np.sqrt(5 / 3)
-    close = price * np.exp(np.cumsum(r))
-    open_ = np.concatenate([[price], close[:-1]])
-    wick = np.abs(rng.normal(scale=0.5, size=(2, n))) * scale * close
-    high = np.maximum(open_, close) + wick[0]
-    low = np.maximum(np.minimum(open_, close) - wick[1], 1e-9)
-    volume = np.exp(rng.normal(size=n) * 0.5 + 3.0 + 20.0 * np.abs(r))
-    ts = start_ms + np.arange(n, dtype=np.int64) * timeframe_ms(timeframe)
-    return BarSeries(symbol, timeframe, ts, open_, high, low, close, volume)
-
-
-def random_walk_market(
-    symbols: list[str] | tuple[str, ...], n: int, timeframe: str = "1m", seed: int = 0, vol: float = 0.001,
-    common: float = 0.85,
-) -> dict[str, BarSeries]:
-    """Correlated random walks on one clock: each asset loads ``common`` on a shared factor."""
-    rng = np.random.default_rng(seed)
-    factor = rng.standard_normal(n)
-    out: dict[str, BarSeries] = {}
-    for j, sym in enumerate(symbols):
-        own = random_walk_bars(sym, n, timeframe, seed=seed + 1 + j, vol=vol, price=100.0 * (j + 1))
-        r = np.diff(np.log(own.close), prepend=np.log(own.open[0]))
-        mixed = common * factor * vol + np.sqrt(1 - common**2) * r
-        close = own.open[0] * np.exp(np.cumsum(mixed))
-        open_ = np.concatenate([[own.open[0]], close[:-1]])
-        spread = own.high - np.maximum(own.open, own.close)
-        high = np.maximum(open_, close) + spread / own.close * close
-        low = np.minimum(open_, close) * (1 - np.abs(own.low - np.minimum(own.open, own.close)) / own.close)
-        out[sym] = BarSeries(sym, timeframe, own.ts, open_, high, low, close, own.volume)
     return out

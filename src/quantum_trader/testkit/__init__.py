@@ -11,6 +11,7 @@ policies with overrides, and a one-call kernel run.
 from quantum_trader.testkit.decisions import ScriptedDecisions, intent, long, short
 from quantum_trader.testkit.market import T0, BarSpec, MarketBuilder, MarketSpecError
 from quantum_trader.testkit.policy import policy_with
+from quantum_trader.testkit.random_walk import random_walk_bars, random_walk_market
 from quantum_trader.testkit.run import INITIAL_EQUITY, run_kernel
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "intent",
     "long",
     "policy_with",
+    "random_walk_bars",
+    "random_walk_market",
     "run_kernel",
     "short",
 ]
