@@ -93,8 +93,9 @@ def client_order_id(run: str, ts: int, symbol: str, purpose: OrderPurpose | str,
     never random, so the same decision replayed after a crash sends the same id and an exchange
     that already has it refuses the duplicate. 32 characters of [0-9a-z-], within every venue's limit.
     """
-    digest = hashlib.blake2b(f"{run}|{ts}|{symbol}|{purpose}|{seq}".encode(), digest_size=12).hexdigest()
-    return f"qt-{str(purpose)[:4]}-{digest}"
+    name = purpose.value if isinstance(purpose, OrderPurpose) else purpose
+    digest = hashlib.blake2b(f"{run}|{ts}|{symbol}|{name}|{seq}".encode(), digest_size=12).hexdigest()
+    return f"qt-{name[:4]}-{digest}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ from quantum_trader.portfolio import (
 from quantum_trader.portfolio.state import money
 from quantum_trader.risk import (
     ActionKind,
+    BatchResult,
     KillSwitchAction,
     KillSwitchState,
     armed,
@@ -62,6 +63,7 @@ from quantum_trader.risk import (
     compile_limits,
     drift,
     evaluate_batch,
+    fixed_fraction_batch,
     update,
 )
 
@@ -91,10 +93,13 @@ class TradingKernel:
         self.curve = EquityCurve(self.rec, self.policy, self.column, extremes=self.watches)
         self.corr: F64 = np.eye(len(self.symbols))
         self._corr_time: int | None = None
+        self._corr_raw: F64 | None = None
         self._opened: dict[str, tuple[str, int]] = {}
         self._intents: dict[str, Intent] = {}
         self._drifting: frozenset[object] = frozenset()
         self._held_cache: tuple[object, ...] | None = None
+        self._pending: tuple[F64, int] | None = None
+        self._filled_since: set[str] = set()
         self.k = 0
         self.peak_seen = 0.0
         """The highest equity at any bar close so far, marked or not: the drawdown limit's reference."""
@@ -135,7 +140,16 @@ class TradingKernel:
             self.peak_seen = max(self.peak_seen, float(np.max(equity[:rows])))
 
     def _mark(self, prices: F64, ts: int, *, roll: bool = False) -> None:
-        """Mark held positions at ``prices`` (one per column) and let the kill switch look."""
+        """Mark held positions at ``prices`` (one per column) and let the kill switch look.
+
+        With nothing watching equity (the fixed-fraction profile) and no day to start, the marks wait
+        until the ledger is next valued (``valued``): most decisions are followed by fills that price
+        their symbols anyway, and the marks a fill supersedes need never be built."""
+        if not self.watches and not roll:
+            self._pending = (prices, ts)
+            self._filled_since.clear()
+            return
+        self._pending = None
         held = {s: float(prices[self.column[s]]) for s in self.ledger.positions}
         ts = max(ts, self.ledger.ts)
         if self.peak_seen > float(self.ledger.peak_equity):
@@ -152,6 +166,20 @@ class TradingKernel:
             self.rec.event(ts, EVENT_NAMES.get(event.kind, str(event.kind)), event.reason, symbol=event.symbol or "",
                            value=event.figure, limit=event.limit)
         self._act(result.actions, ts)
+
+    def valued(self) -> LedgerState:
+        """The ledger with every held position at its latest mark (marks ``_mark`` deferred applied now, but
+        for symbols a fill has priced since)."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            prices, ts = pending
+            held = {s: float(prices[self.column[s]]) for s in self.ledger.positions if s not in self._filled_since}
+            held = {s: p for s, p in held.items() if p == p}
+            if held:
+                self.ledger = mark(self.ledger, held, max(ts, self.ledger.ts))
+                self._changed()
+        return self.ledger
 
     def _before(self, row: int) -> F64:
         """Marks as of the close before ``row``."""
@@ -248,6 +276,7 @@ class TradingKernel:
             return
         before = self.ledger.realised_pnl
         self.ledger = apply_fill(self.ledger, fill)
+        self._filled_since.add(fill.symbol)
         realised = float(self.ledger.realised_pnl - before)
         self._changed()
         symbol = fill.symbol
@@ -270,8 +299,9 @@ class TradingKernel:
         symbol = fill.symbol
         inst = self.data.instruments[symbol]
         stop = None if intent.stop_price is None else inst.round_price(intent.stop_price)
-        equity_before = float(self.ledger.equity)
+        equity_before = float(self.valued().equity)
         self.ledger = apply_fill(self.ledger, fill, stop_price=stop)
+        self._filled_since.add(symbol)
         self._changed()
         price = float(fill.price)
         qty = float(fill.quantity)
@@ -421,11 +451,17 @@ class TradingKernel:
             ledger = apply_fill(ledger, Fill(max(ts, ledger.ts), symbol, side, position.size, price, fee))
         return ledger
 
+    def _decide(self, k: int, row: int, intents: list[Intent]) -> tuple[BatchResult, LedgerState]:
+        """The risk engine's batch verdict, and the book it judged against."""
+        if self.limits.fixed_fraction is not None:  # sized at the fill: neither book nor market is consulted
+            return fixed_fraction_batch(intents, self.limits.fixed_fraction, len(self.symbols)), self.ledger
+        market = self.market_view(k, row, intents)
+        book = self._after_exits(self._ts(row))
+        return evaluate_batch(intents, book, market, self.limits, switch=self.switch), book  # type: ignore[arg-type]
+
     def _enter(self, k: int, row: int, intents: list[Intent]) -> None:
         ts = self._ts(row)
-        market = self.market_view(k, row, intents)
-        book = self._after_exits(ts)
-        result = evaluate_batch(intents, book, market, self.limits, switch=self.switch)  # type: ignore[arg-type]
+        result, book = self._decide(k, row, intents)
         for index in result.ranking:
             decision = result.decisions[index]
             intent = decision.intent
@@ -486,7 +522,10 @@ class TradingKernel:
         computed = self.decisions.correlation_time(k)
         n = len(self.symbols)
         if computed is None:
-            self.corr = clean_correlation(self.decisions.correlation(k), n)
+            raw = self.decisions.correlation(k)
+            if raw is not None or self._corr_raw is not None:  # (no matrix after none: the identity stays)
+                self.corr = clean_correlation(raw, n)
+            self._corr_raw = raw
             return
         if computed == self._corr_time:
             return

@@ -9,7 +9,6 @@ limit entry with a new intent for the symbol, and cancels a position's protectio
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,12 +52,13 @@ class OrderDesk:
     protection: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     """Symbol -> ids of its position's (stop, take-profit)."""
     sent: int = 0
-    _seq: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    _seq: dict[tuple[int, str, OrderPurpose], int] = field(default_factory=dict)
 
     def _id(self, ts: int, symbol: str, purpose: OrderPurpose) -> str:
-        key = (ts, symbol, str(purpose))
-        self._seq[key] += 1
-        return client_order_id(self.run_id, ts, symbol, purpose, self._seq[key] - 1)
+        key = (ts, symbol, purpose)
+        seq = self._seq.get(key, 0)
+        self._seq[key] = seq + 1
+        return client_order_id(self.run_id, ts, symbol, purpose, seq)
 
     def _send(self, placed: Placed) -> Order:
         self.placed[placed.order.client_order_id] = placed

@@ -81,6 +81,9 @@ class EquityCurve:
         chunk = self._chunk
         if chunk is None or stop <= start:
             return
+        if every_row and stop - start == 1:  # the processed bar: one row, no arrays
+            self._row(start, self._span_book(ledger, corr))
+            return
         if every_row:
             rows = np.arange(start, stop, dtype=np.int64)
         else:
@@ -92,35 +95,39 @@ class EquityCurve:
                 return
         book = self._span_book(ledger, corr)
         if rows.size == 1:
-            row = int(rows[0])
-            equity1, exposure1, correlated1 = span_row(book, chunk.mark[row])
-            self.rec.equity_row(int(chunk.ts[row]) + chunk.step, equity1, book.cash, exposure1, correlated1,
-                                len(book.columns), book.tiers)
+            self._row(int(rows[0]), book)
             return
         equity, exposure, correlated = span_figures(book, chunk.mark[rows])
         self.rec.equity_span(chunk.ts[rows] + chunk.step, equity, book.cash, exposure, correlated,
                              len(book.columns), book.tiers)
 
+    def _row(self, row: int, book: SpanBook) -> None:
+        chunk = self._chunk
+        assert chunk is not None
+        equity, exposure, correlated = span_row(book, chunk.mark[row])
+        self.rec.equity_row(int(chunk.ts[row]) + chunk.step, equity, book.cash, exposure, correlated,
+                            len(book.columns), book.tiers)
+
     def at(self, ts: int, ledger: LedgerState, corr: F64) -> None:
         """One row at ``ts`` from the ledger as it stands (its own marks)."""
-        f = ledger.figures
-        equity = f.equity
-        self.rec.equity_row(ts, equity, float(ledger.cash), f.total_exposure if equity > 0 else 0.0,
-                            self.largest_correlated(ledger, corr), len(ledger.positions), self._tiers(ledger))
+        equity = float(ledger.equity)
+        marks = ledger.marks
+        notional = {s: float(p.size * marks[s]) for s, p in ledger.positions.items()}
+        exposure = sum(notional.values()) / equity if equity > 0 and notional else 0.0
+        self.rec.equity_row(ts, equity, float(ledger.cash), exposure, self.largest_correlated(notional, equity, corr),
+                            len(notional), self._tiers(ledger))
 
-    def largest_correlated(self, ledger: LedgerState, corr: F64) -> float:
-        """The largest notional of a held position plus those correlated with it above the threshold."""
-        f = ledger.figures
-        if not f.symbols or f.equity <= 0:
+    def largest_correlated(self, notional: Mapping[str, float], equity: float, corr: F64) -> float:
+        """The largest notional of a held position plus those correlated with it above the threshold, over
+        equity (``notional`` per held symbol, as ``Figures.notional``)."""
+        if not notional or equity <= 0:
             return 0.0
-        if len(f.symbols) == 1:
-            return f.notional[f.symbols[0]] / f.equity
+        if len(notional) == 1:
+            return next(iter(notional.values())) / equity
         threshold = self.policy.correlation.high_correlation_threshold
-        cols = [self.column[s] for s in f.symbols]
-        notional = [f.notional[s] for s in f.symbols]
+        held = [(self.column[s], n) for s, n in notional.items()]
         largest = 0.0
-        for a, ca in enumerate(cols):
-            group = sum(n for b, (cb, n) in enumerate(zip(cols, notional, strict=True))
-                        if b == a or corr[ca, cb] > threshold)
+        for a, (ca, _) in enumerate(held):
+            group = sum(n for b, (cb, n) in enumerate(held) if b == a or corr[ca, cb] > threshold)
             largest = max(largest, group)
-        return largest / f.equity
+        return largest / equity

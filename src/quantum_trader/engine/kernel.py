@@ -25,8 +25,9 @@ from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.replay import ReplayDriver
 from quantum_trader.engine.strategy import Decisions
-from quantum_trader.portfolio import LedgerState, compile_margin, new_ledger
+from quantum_trader.portfolio import LedgerState, compile_margin
 from quantum_trader.risk import KillSwitchState
+from quantum_trader.venues.simulated.account import VenueAccount
 from quantum_trader.venues.simulated.exchange import SimulatedExchange
 from quantum_trader.venues.simulated.venue import SimulatedVenue
 
@@ -41,7 +42,8 @@ def simulated_exchange(data: MarketData, settings: KernelSettings, venue: Simula
                                                  book_max_age_ms=data.book_max_age_ms)
     return SimulatedExchange(
         venue=models, instruments=data.instruments, symbols=data.grid.symbols,
-        account=new_ledger(settings.initial_equity, int(data.grid.ts[0])), margin=compile_margin(policy.margin),
+        account=VenueAccount.opened(settings.initial_equity, int(data.grid.ts[0])),
+        margin=compile_margin(policy.margin),
         latency_bars=policy.venue.latency_bars, finer=data.finer, exchange_marks=data.exchange_marks,
     )
 

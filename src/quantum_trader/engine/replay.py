@@ -158,7 +158,7 @@ class ReplayDriver:
                 funded = False
             self._deliver()
             if pending_open:
-                kernel.curve.at(ts, kernel.ledger, kernel.corr)
+                kernel.curve.at(ts, kernel.valued(), kernel.corr)
                 pending_open = False
         self.clock.advance(ts + chunk.step)
         breach, _ = kernel.breach(row, row + 1)
@@ -187,5 +187,5 @@ class ReplayDriver:
         self._deliver()
         self.venue.settle_at_close(last)
         self._deliver()
-        self.kernel.curve.at(end_ts, self.kernel.ledger, self.kernel.corr)
+        self.kernel.curve.at(end_ts, self.kernel.valued(), self.kernel.corr)
         self.kernel.rec.orders = self.kernel.desk.sent

@@ -9,7 +9,8 @@ Entry points for the engine (each returns a NEW :class:`LedgerState`):
 - ``roll_day(state, ts)`` (alias ``on_new_day``): start a UTC day (also done implicitly);
 - ``raise_peak`` for a high reached between marks, ``set_stop`` when a stop moves, ``rebase_peak``
   on an operator's kill-switch reset (``risk.reset_drawdown`` calls it for you);
-- ``margin_summary(state, policy.margin)``: margin used/free, leverage, liquidation prices.
+- ``margin_summary(state, policy.margin)``: margin used/free, leverage, liquidation prices;
+- ``net_position`` and ``liquidation_prices`` for books kept outside a state (the simulated exchange's).
 
 Read figures from the state: ``equity``, ``cash``, ``unrealised``, ``day_pnl``,
 ``asset_day_pnl(symbol)``, ``drawdown``, ``exposure(symbol)``, and ``figures`` (floats for
@@ -21,6 +22,7 @@ from quantum_trader.portfolio.ledger import (
     apply_funding,
     funding_payment,
     mark,
+    net_position,
     new_ledger,
     on_new_day,
     raise_peak,
@@ -32,6 +34,7 @@ from quantum_trader.portfolio.margin import (
     MarginSummary,
     MarginTable,
     compile_margin,
+    liquidation_prices,
     maintenance_margin,
     margin_summary,
 )
@@ -48,9 +51,11 @@ __all__ = [
     "apply_funding",
     "compile_margin",
     "funding_payment",
+    "liquidation_prices",
     "maintenance_margin",
     "margin_summary",
     "mark",
+    "net_position",
     "new_ledger",
     "on_new_day",
     "raise_peak",

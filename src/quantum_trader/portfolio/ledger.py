@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
+from types import MappingProxyType
 
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.time import utc_day_start
@@ -79,8 +80,10 @@ def _core(state: LedgerState) -> dict[str, object]:
 
 
 def _rebuild(state: LedgerState, **changes: object) -> LedgerState:
+    """A new state from ``state`` and ``changes``; a dict among the changes is one these functions just built
+    and nothing else holds, so it is frozen as it is (no second copy)."""
     core = _core(state)
-    core.update(changes)
+    core.update({k: MappingProxyType(v) if type(v) is dict else v for k, v in changes.items()})
     return build_state(**core)  # type: ignore[arg-type]
 
 
@@ -157,7 +160,7 @@ def _validate_fill(fill: Fill, instrument: Instrument | None) -> None:
         raise LedgerError(f"{where}: price {fill.price} is not a multiple of tick {instrument.tick_size}")
 
 
-def _net(
+def net_position(
     held: Position | None, delta: Decimal, price: Decimal, ts: int, stop: Decimal | None, symbol: str
 ) -> tuple[Position | None, Decimal]:
     """The position after adding signed ``delta`` at ``price``, and the P&L it realises."""
@@ -197,7 +200,7 @@ def apply_fill(
     state = _roll_if_past(state, fill.ts)
     symbol = fill.symbol
     fee = money(fill.fee)
-    position, realised = _net(
+    position, realised = net_position(
         state.positions.get(symbol), fill.quantity * fill.side.sign, fill.price, fill.ts, stop_price, symbol
     )
     positions = dict(state.positions)

@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from quantum_trader.config.limits import MaintenanceTier, MarginPolicy
 from quantum_trader.domain.symbols import asset_of
+from quantum_trader.domain.trading import Position
 from quantum_trader.portfolio.state import ZERO, LedgerError, LedgerState, money
 
 
@@ -83,18 +84,51 @@ class MarginTable:
     policy: MarginPolicy
     leverage: Decimal
     _brackets: dict[str, tuple[Bracket, ...]]
+    """Per symbol (each symbol's asset parsed once)."""
 
     def brackets(self, symbol: str) -> tuple[Bracket, ...]:
-        asset = asset_of(symbol)
-        found = self._brackets.get(asset)
+        found = self._brackets.get(symbol)
         if found is None:
             found = _brackets_for_symbol(self.policy, symbol)
-            self._brackets[asset] = found
+            self._brackets[symbol] = found
         return found
 
 
 def compile_margin(policy: MarginPolicy) -> MarginTable:
     return MarginTable(policy, Decimal(repr(policy.leverage)), {})
+
+
+def _cross(
+    cash: Decimal, positions: Mapping[str, Position], marks: Mapping[str, Decimal],
+    unrealised: Mapping[str, Decimal], table: MarginTable,
+) -> tuple[dict[str, Decimal | None], Decimal, Decimal]:
+    """(liquidation price per symbol, total notional, total maintenance margin) of a cross-margined account."""
+    notional = {s: p.size * marks[s] for s, p in positions.items()}
+    brackets = {s: bracket_for(notional[s], table.brackets(s)) for s in positions}
+    mm = {s: max(ZERO, notional[s] * b.rate - b.amount) for s, b in brackets.items()}
+    total_mm = sum(mm.values(), ZERO)
+    total_upnl = sum(unrealised.values(), ZERO)
+    liquidation: dict[str, Decimal | None] = {}
+    for symbol, pos in positions.items():
+        bracket = brackets[symbol]
+        others_mm = total_mm - mm[symbol]
+        others_upnl = total_upnl - unrealised[symbol]
+        q = pos.quantity
+        numerator = others_mm - bracket.amount - cash - others_upnl + q * pos.entry_price
+        denominator = q - abs(q) * bracket.rate
+        price = numerator / denominator
+        liquidation[symbol] = price if price > 0 else None
+    return liquidation, sum(notional.values(), ZERO), total_mm
+
+
+def liquidation_prices(
+    cash: Decimal, positions: Mapping[str, Position], marks: Mapping[str, Decimal], table: MarginTable
+) -> dict[str, Decimal | None]:
+    """Cross-margin liquidation price of each position (``None``: no positive price liquidates it), for an
+    account kept outside a ``LedgerState`` (the simulated exchange's own books); unrealised P&L is rounded to
+    the cent's 1e-8 exactly as the ledger rounds it, so both agree to the last digit."""
+    unrealised = {s: money(p.unrealised_at(marks[s])) for s, p in positions.items()}
+    return _cross(cash, positions, marks, unrealised, table)[0]
 
 
 def margin_summary(state: LedgerState, policy: MarginPolicy | MarginTable) -> MarginSummary:
@@ -103,23 +137,8 @@ def margin_summary(state: LedgerState, policy: MarginPolicy | MarginTable) -> Ma
     Pass a :class:`MarginTable` (``compile_margin(policy.margin)``) when calling often.
     """
     table = policy if isinstance(policy, MarginTable) else compile_margin(policy)
-    leverage = table.leverage
-    notional = {s: state.notional(s) for s in state.positions}
-    brackets = {s: table.brackets(s) for s in state.positions}
-    mm = {s: maintenance_margin(notional[s], brackets[s]) for s in state.positions}
-    total_notional = sum(notional.values(), ZERO)
-    total_mm = sum(mm.values(), ZERO)
-    used = money(total_notional / leverage)
-    liquidation: dict[str, Decimal | None] = {}
-    for symbol, pos in state.positions.items():
-        bracket = bracket_for(notional[symbol], brackets[symbol])
-        others_mm = total_mm - mm[symbol]
-        others_upnl = state.total_unrealised - state.unrealised[symbol]
-        q = pos.quantity
-        numerator = others_mm - bracket.amount - state.cash - others_upnl + q * pos.entry_price
-        denominator = q - abs(q) * bracket.rate
-        price = numerator / denominator
-        liquidation[symbol] = price if price > 0 else None
+    liquidation, total_notional, total_mm = _cross(state.cash, state.positions, state.marks, state.unrealised, table)
+    used = money(total_notional / table.leverage)
     return MarginSummary(
         equity=state.equity,
         used=used,

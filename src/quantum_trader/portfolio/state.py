@@ -14,7 +14,7 @@ so a state can never hold an equity that disagrees with its cash and positions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 from typing import Final, TypeVar
@@ -38,8 +38,12 @@ def money(value: Decimal) -> Decimal:
 
 
 def frozen_map(data: Mapping[str, _V]) -> Mapping[str, _V]:
-    """A read-only view over a private copy: states share nothing mutable."""
-    return MappingProxyType(dict(data))
+    """A read-only view over a private copy: states share nothing mutable.
+
+    A ``MappingProxyType`` is taken as one already: the ledger's functions wrap the fresh dicts they build
+    (and pass on a state's own maps unchanged), so a state is not copied twice on every fill.
+    """
+    return data if isinstance(data, MappingProxyType) else MappingProxyType(dict(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +113,17 @@ class LedgerState:
     day_start_unrealised: Mapping[str, Decimal]
     unrealised: Mapping[str, Decimal]
     equity: Decimal
-    figures: Figures
+    _figures: Figures | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def figures(self) -> Figures:
+        """The float view, derived on first use: most states a replay builds (a mark, a fill) are replaced
+        before the risk engine ever reads them."""
+        found = self._figures
+        if found is None:
+            found = _figures(self)
+            object.__setattr__(self, "_figures", found)
+        return found
 
     @property
     def total_unrealised(self) -> Decimal:
@@ -164,28 +178,10 @@ def build_state(
     day_realised: Mapping[str, Decimal],
     day_start_unrealised: Mapping[str, Decimal],
 ) -> LedgerState:
-    """Derive unrealised P&L, equity, the running peak and the float figures, then freeze."""
+    """Derive unrealised P&L, equity and the running peak, then freeze (the float figures follow on first use)."""
     unrealised = {s: money(p.unrealised_at(marks[s])) for s, p in positions.items()}
     equity = cash + sum(unrealised.values(), ZERO)
     peak = max(peak_equity, equity)
-    day_pnl = {
-        s: day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start_unrealised.get(s, ZERO)
-        for s in {*day_realised, *unrealised, *day_start_unrealised}
-    }
-    notional = {s: float(p.size * marks[s]) for s, p in positions.items()}
-    figures = Figures(
-        equity=float(equity),
-        day_start_equity=float(day_start_equity),
-        peak_equity=float(peak),
-        symbols=tuple(positions),
-        notional=MappingProxyType(notional),
-        sign=MappingProxyType({s: (1 if p.quantity > 0 else -1) for s, p in positions.items()}),
-        risk=MappingProxyType({s: float(p.risk_amount) for s, p in positions.items()}),
-        day_pnl=MappingProxyType({s: float(v) for s, v in day_pnl.items()}),
-        total_notional=sum(notional.values(), 0.0),
-        size=MappingProxyType({s: float(p.size) for s, p in positions.items()}),
-        entry=MappingProxyType({s: float(p.entry_price) for s, p in positions.items()}),
-    )
     return LedgerState(
         ts=ts,
         day_start=day_start,
@@ -203,5 +199,27 @@ def build_state(
         day_start_unrealised=frozen_map(day_start_unrealised) if day_start_unrealised else _EMPTY,
         unrealised=MappingProxyType(unrealised),
         equity=equity,
-        figures=figures,
+    )
+
+
+def _figures(state: LedgerState) -> Figures:
+    positions, marks = state.positions, state.marks
+    unrealised, day_realised, day_start_unrealised = state.unrealised, state.day_realised, state.day_start_unrealised
+    day_pnl = {
+        s: day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start_unrealised.get(s, ZERO)
+        for s in {*day_realised, *unrealised, *day_start_unrealised}
+    }
+    notional = {s: float(p.size * marks[s]) for s, p in positions.items()}
+    return Figures(
+        equity=float(state.equity),
+        day_start_equity=float(state.day_start_equity),
+        peak_equity=float(state.peak_equity),
+        symbols=tuple(positions),
+        notional=MappingProxyType(notional),
+        sign=MappingProxyType({s: (1 if p.quantity > 0 else -1) for s, p in positions.items()}),
+        risk=MappingProxyType({s: float(p.risk_amount) for s, p in positions.items()}),
+        day_pnl=MappingProxyType({s: float(v) for s, v in day_pnl.items()}),
+        total_notional=sum(notional.values(), 0.0),
+        size=MappingProxyType({s: float(p.size) for s, p in positions.items()}),
+        entry=MappingProxyType({s: float(p.entry_price) for s, p in positions.items()}),
     )

@@ -19,7 +19,7 @@ Actions (``KillSwitchAction``): ``cancel_all``, ``close_all`` (reduce-only),
 day), ``trim`` (drift action). Events (``RiskEvent``): trip/re-arm/reset/lock/unlock/drift.
 """
 
-from quantum_trader.risk.batch import BatchResult, Conflict, evaluate_batch
+from quantum_trader.risk.batch import BatchResult, Conflict, evaluate_batch, fixed_fraction_batch
 from quantum_trader.risk.correlation import check_correlation_limit, correlated_exposure
 from quantum_trader.risk.drift import DriftReport, drift
 from quantum_trader.risk.engine import evaluate
@@ -58,6 +58,7 @@ __all__ = [
     "drift",
     "evaluate",
     "evaluate_batch",
+    "fixed_fraction_batch",
     "on_new_day",
     "reset_drawdown",
     "update",

@@ -84,6 +84,14 @@ def _sort_key(c: Candidate, market: MarketView, priority: Sequence[str], positio
     return tuple(parts)
 
 
+def fixed_fraction_batch(intents: Sequence[Intent], fraction: float, symbols: int) -> BatchResult:
+    """The comparison profile (``sizing.mode: fixed_fraction``): every intent approved, each sized at the fill
+    to an equal share of ``fraction`` of equity over the ``symbols`` traded; no book or market is consulted."""
+    share = fraction / max(symbols, 1)
+    return BatchResult(tuple(RiskDecision(i, Verdict.APPROVED, Decimal(0), (), share) for i in intents),
+                       tuple(range(len(intents))), ())
+
+
 def evaluate_batch(
     intents: Sequence[Intent],
     state: LedgerState,
@@ -94,10 +102,8 @@ def evaluate_batch(
 ) -> BatchResult:
     """Decide every intent of one cycle; see the module docstring for the ranking."""
     limits = compile_limits(policy)
-    if limits.fixed_fraction is not None:  # the comparison profile: every intent, a share of equity each
-        share = limits.fixed_fraction / max(len(market.index), 1)
-        return BatchResult(tuple(RiskDecision(i, Verdict.APPROVED, Decimal(0), (), share) for i in intents),
-                           tuple(range(len(intents))), ())
+    if limits.fixed_fraction is not None:
+        return fixed_fraction_batch(intents, limits.fixed_fraction, len(market.index))
     base = book_of(state, market)
     candidates = [Candidate(intent, base, market, limits) for intent in intents]
     order = sorted(range(len(intents)), key=lambda i: _sort_key(candidates[i], market, limits.priority, i))

@@ -45,8 +45,9 @@ from quantum_trader.domain.trading import (
     OrderSide,
     OrderType,
 )
-from quantum_trader.portfolio import LedgerState, MarginTable, apply_fill, apply_funding, margin_summary, mark
+from quantum_trader.portfolio import MarginTable
 from quantum_trader.portfolio.state import money
+from quantum_trader.venues.simulated.account import VenueAccount
 from quantum_trader.venues.simulated.book import (
     ADVERSE_LIQUIDATION,
     ADVERSE_STOP,
@@ -79,7 +80,7 @@ class SimulatedExchange:
     venue: SimulatedVenue
     instruments: Mapping[str, Instrument]
     symbols: tuple[str, ...]
-    account: LedgerState
+    account: VenueAccount
     margin: MarginTable
     latency_bars: int = 1
     finer: Mapping[str, BarSeries] = field(default_factory=dict)
@@ -194,8 +195,7 @@ class SimulatedExchange:
         chunk = self._chunk
         assert chunk is not None
         prices = {s: float(chunk.mark_before(row, self._column[s])) for s in self.account.positions}
-        self.account = mark(self.account, {s: p for s, p in prices.items() if p == p}, max(int(chunk.ts[row]),
-                                                                                           self.account.ts))
+        self.account.mark({s: p for s, p in prices.items() if p == p}, int(chunk.ts[row]))
 
     # ------------------------------------------------------------------ arrivals at the open
     def _arrivals(self, row: int) -> None:
@@ -277,7 +277,7 @@ class SimulatedExchange:
             if price != price:
                 price = float(chunk.mark_before(row, col))
             ts = max(f_ts, self.account.ts)
-            self.account = apply_funding(self.account, symbol, rate, ts, mark_price=price)
+            self.account.pay_funding(symbol, rate, price, ts)
             self._events.append(FundingEvent(ts, symbol, rate, price))
         if self._events:
             self._refresh_liquidation(row)
@@ -404,7 +404,7 @@ class SimulatedExchange:
         ts = max(int(chunk.ts[row]), self.account.ts)
         fill = Fill(ts, symbol, order.side, quantity, price, fee, client_order_id=order.client_order_id,
                     is_maker=maker, liquidation=liquidation)
-        self.account = apply_fill(self.account, fill)
+        self.account.fill(fill)
         self._events.append(OrderEvent(ts, OrderEventKind.FILLED, order, fill=fill, reason=reason,
                                        reference=reference))
         if symbol not in self.account.positions:
@@ -421,11 +421,7 @@ class SimulatedExchange:
                 self._events.append(OrderEvent(ts, OrderEventKind.CANCELLED, order, reason="position closed"))
 
     def _refresh_liquidation(self, row: int) -> None:
-        if not self.account.positions:
-            self._liquidation = {}
-            return
-        summary = margin_summary(self.account, self.margin)
-        self._liquidation = {s: (None if p is None else float(p)) for s, p in summary.liquidation_prices.items()}
+        self._liquidation = self.account.liquidation(self.margin)
 
     # ------------------------------------------------------------------ jumping
     def next_event_row(self, start: int, stop: int) -> int:
@@ -515,7 +511,7 @@ class SimulatedExchange:
         fee = money(quantity * price * self._taker)
         fill = Fill(max(ts, self.account.ts), order.symbol, order.side, quantity, price, fee,
                     client_order_id=order.client_order_id)
-        self.account = apply_fill(self.account, fill)
+        self.account.fill(fill)
         self._events.append(OrderEvent(fill.ts, OrderEventKind.FILLED, order, fill=fill, reference=reference))
         if order.symbol not in self.account.positions:
             self._lapse_protection(order.symbol, fill.ts, order.client_order_id)
