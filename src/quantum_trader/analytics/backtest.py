@@ -4,6 +4,11 @@ Everything is read and aligned once (bars onto one grid, funding, depth within 1
 the stored books, typical spreads), the strategy computes its decisions in batch, the
 kernel runs, and the run folder receives trades, equity, events, correlation, metrics,
 the policy used and the HTML report.
+
+A paper replay (``analytics.paper``) is the same run with the kernel fed one bar at a time
+on the asyncio loop: it shares ``prepare_run`` (market, decisions, universe) and
+``write_run`` (the run folder, its metrics naming the mode) with the backtest, so the two
+differ only in how the bars reach the kernel.
 """
 
 from __future__ import annotations
@@ -49,8 +54,8 @@ from quantum_trader.engine.recorder import EventRow, Recorder
 from quantum_trader.engine.strategy import Decisions, Strategy
 
 __all__ = [
-    "BacktestRequest", "BacktestResult", "assemble_market", "book_depth_and_spread", "default_settings",
-    "load_market", "run_backtest", "with_mark_prices",
+    "BacktestRequest", "BacktestResult", "PreparedRun", "assemble_market", "book_depth_and_spread",
+    "default_settings", "load_market", "prepare_run", "run_backtest", "with_mark_prices", "write_run",
 ]
 
 
@@ -81,12 +86,41 @@ class BacktestResult:
     """Wall time of the kernel loop alone."""
 
 
+@dataclass(frozen=True)
+class PreparedRun:
+    """What a run needs before its first bar: the aligned market, the strategy's decisions, the settings with
+    the universe applied, and each requested asset's standing (tradable or not, and why)."""
+
+    data: MarketData
+    decisions: Decisions
+    settings: KernelSettings
+    standings: list[AssetStanding]
+
+
 def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None] | None = None,
                  lines: Callable[[str], None] | None = None) -> BacktestResult:
     """Load, compute signals, run the kernel, write the run folder; ``progress(message, fraction)``
     hears each stage and the kernel's share of the bars (fraction of the whole run, 0..1); ``lines``
     hears, before the first bar, which requested assets can trade and why not, one line each."""
     say = progress or (lambda _msg, _fraction: None)
+    prepared = prepare_run(request, say, lines)
+    data = prepared.data
+    kernel = Kernel(data, prepared.settings)
+    bars_note = f"running {data.grid.ts.size:,} bars x {len(request.symbols)} assets"
+    say(bars_note, 0.3)
+    started = time.perf_counter()
+    rec = kernel.run(prepared.decisions,
+                     on_rows=lambda done, total: say(bars_note, 0.3 + 0.6 * done / max(total, 1)))
+    seconds = time.perf_counter() - started
+    say("writing the run folder and the report", 0.9)
+    run = write_run(request, prepared, kernel, seconds)
+    return BacktestResult(run=run, metrics=run.metrics(), recorder=rec, seconds=seconds)
+
+
+def prepare_run(request: BacktestRequest, say: Callable[[str, float], None],
+                lines: Callable[[str], None] | None = None) -> PreparedRun:
+    """Read the market, compute the strategy's decisions in batch, apply the universe (stages 0..0.3 of
+    ``say``); ``lines`` hears each requested asset's standing."""
     catalog = Catalog(request.catalog)
     say("loading market data", 0.0)
     bars, data = load_market(catalog, request.symbols, timeframe=request.timeframe, exchange=request.exchange,
@@ -97,16 +131,7 @@ def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None
     data, settings, standings = _universe(request, catalog, bars, data, decisions, settings, say)
     for standing in standings:
         (lines or (lambda _line: None))(standing.line())
-    kernel = Kernel(data, settings)
-    bars_note = f"running {data.grid.ts.size:,} bars x {len(request.symbols)} assets"
-    say(bars_note, 0.3)
-    started = time.perf_counter()
-    rec = kernel.run(decisions, on_rows=lambda done, total: say(bars_note, 0.3 + 0.6 * done / max(total, 1)))
-    seconds = time.perf_counter() - started
-    say("writing the run folder and the report", 0.9)
-    run = _write_run(request, data, kernel, rec, seconds, standings)
-    metrics = run.metrics()
-    return BacktestResult(run=run, metrics=metrics, recorder=rec, seconds=seconds)
+    return PreparedRun(data, decisions, settings, standings)
 
 
 def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, BarSeries], data: MarketData,
@@ -138,23 +163,36 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
 
 
 def _tier_events(data: MarketData) -> list[EventRow]:
-    """The universe's changes as run events: kind ``tier_change``, the rule naming what happened."""
+    """The universe's changes as run events: kind ``tier_change``, the rule naming what happened (those up to the
+    run's last bar close: a paper run stopped early has not reached the later ones)."""
     if data.universe is None:
         return []
     symbol_of = {asset_of(s): s for s in data.grid.symbols}
+    end = int(data.grid.ts[-1]) + timeframe_ms(data.grid.timeframe)
     return [(int(e.ts), "tier_change", symbol_of.get(e.asset, e.asset), str(e.kind),
              f"{e.message}: {'; '.join(e.evidence)}" if e.evidence else e.message, float("nan"), float("nan"))
-            for e in data.universe.events()]
+            for e in data.universe.events() if int(e.ts) <= end]
 
 
-def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: Recorder, seconds: float,
-               standings: list[AssetStanding]) -> RunFolder:
+def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, seconds: float, *,
+              mode: str = "backtest", data: MarketData | None = None,
+              extra: Mapping[str, object] | None = None) -> RunFolder:
+    """The run folder of a finished run: trades, equity, events, correlation, prices, policy, metrics, report.
+
+    ``mode`` (backtest or paper) is recorded in the metrics' ``run`` object; ``data`` is the market the run
+    went through (a paper run stopped early: its bars up to the stop; default the prepared market); ``extra``
+    adds top-level metrics (a paper run's pace and latency)."""
+    data = prepared.data if data is None else data
+    rec = kernel.rec
+    standings = prepared.standings
     now_ms = int(time.time() * 1000)
     request.runs_dir.mkdir(parents=True, exist_ok=True)
-    run_id = new_run_id(request.strategy.name, now_ms, request.runs_dir)
+    name = request.strategy.name if mode == "backtest" else f"{mode}-{request.strategy.name}"
+    run_id = new_run_id(name, now_ms, request.runs_dir)
     run = RunFolder(request.runs_dir / run_id)
     run.path.mkdir(parents=True, exist_ok=False)
-    rec.events.extend(_tier_events(data))
+    tier_events = _tier_events(data)
+    rec.events.extend(tier_events)
     rec.events.sort(key=lambda row: row[0])  # stable: the kernel's own order within a time is kept
     trades, equity, events = rec.trades_frame(), rec.equity_frame(), rec.events_frame()
     run.write_trades(trades)
@@ -182,7 +220,7 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
         "run_id": run_id, "strategy": request.strategy.name, "symbols": list(grid.symbols),
         "start": format_time(int(grid.ts[0])), "end": format_time(int(grid.ts[-1])), "bars": int(grid.ts.size),
         "policy_name": request.policy_name, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": round(seconds, 3),
+        "duration_s": round(seconds, 3), "mode": mode,
         "assets": {s: {"first_bar": format_time(first), "last_bar": format_time(last), "bars": count}
                    for s, (first, last, count) in asset_spans(data).items()},
         "phase": kernel.settings.phase, "phase_source": request.phase_source,
@@ -190,9 +228,10 @@ def _write_run(request: BacktestRequest, data: MarketData, kernel: Kernel, rec: 
     metrics["universe"] = {
         "start": [{"asset": s.asset, "tradable": s.tradable, "why": s.why} for s in standings],
         "rescreen_every": request.policy.universe.rescreen_every if data.universe is not None else None,
-        "tier_changes": 0 if data.universe is None else len(data.universe.events()),
+        "tier_changes": len(tier_events),
         "intents_outside_universe": dict(sorted(rec.outside_universe.items())),
     }
+    metrics.update(extra or {})
     run.write_metrics(metrics)
     if request.report:
         render_report(RunFolder(run.path))

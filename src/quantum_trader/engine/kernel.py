@@ -22,6 +22,7 @@ from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.feed import InMemoryFeed
 from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
+from quantum_trader.engine.ports import ExecutionClient
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.replay import ReplayDriver
 from quantum_trader.engine.strategy import Decisions
@@ -68,16 +69,23 @@ class Kernel:
 
     def run(self, decisions: Decisions, on_rows: Callable[[int, int], None] | None = None) -> Recorder:
         """Replay every bar; ``on_rows(done, total)`` hears progress about 200 times a run, never per bar."""
-        core = TradingKernel(self.data, self.settings, self.exchange, decisions, self.run_id,
+        driver = self.driver(decisions, on_rows)
+        driver.run(InMemoryFeed(self.grid, self.data.funding, rows=self.chunk_rows).chunks())
+        return driver.kernel.rec
+
+    def driver(self, decisions: Decisions, on_rows: Callable[[int, int], None] | None = None, *,
+               execution: ExecutionClient | None = None) -> ReplayDriver:
+        """The kernel and the venue composed, ready for stretches of the market (``run`` feeds them all at once,
+        paper trading one bar at a time); ``execution`` stands between the kernel and the venue when given (a
+        wrapper of ``self.exchange`` that watches what is sent)."""
+        core = TradingKernel(self.data, self.settings, execution or self.exchange, decisions, self.run_id,
                              listeners=self.listeners)
         self.core = core
         self.exchange.guard = self._guard
         active = decisions.active()
-        driver = ReplayDriver(core, self.exchange, decisions.close_ts[active], active, jump=self.jump,
-                              clock=self.exchange.clock, progress=on_rows,  # type: ignore[arg-type]
-                              total_rows=int(self.grid.ts.size))
-        driver.run(InMemoryFeed(self.grid, self.data.funding, rows=self.chunk_rows).chunks())
-        return core.rec
+        return ReplayDriver(core, self.exchange, decisions.close_ts[active], active, jump=self.jump,
+                            clock=self.exchange.clock, progress=on_rows,  # type: ignore[arg-type]
+                            total_rows=int(self.grid.ts.size))
 
     def _guard(self, order: Order, row: int) -> Decimal:
         core = self.core

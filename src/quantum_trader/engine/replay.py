@@ -45,17 +45,30 @@ class ReplayDriver:
     _next_decision: int = 0
 
     def run(self, chunks: Iterable[MarketChunk]) -> None:
-        last: MarketChunk | None = None
+        self.start()
+        for chunk in chunks:
+            self.feed(chunk)
+        self.finish()
+
+    # A source that hands stretches as they come (paper trading's paced loop, ``engine.paced``) calls the
+    # three steps of ``run`` itself: ``start``, ``feed`` per stretch, ``finish`` when it ends or is stopped.
+    def start(self) -> None:
+        self._last: MarketChunk | None = None
         self._every = max(1, self.total_rows // 200)
         self._next_report = self._every
-        for chunk in chunks:
-            self.kernel.begin(chunk)
-            self.venue.begin(chunk)
-            self._first = chunk.first
-            self._chunk(chunk)
-            last = chunk
-        if last is not None:
-            self._end(last)
+
+    def feed(self, chunk: MarketChunk) -> None:
+        """Drive one stretch through the venue and the kernel (the next in time)."""
+        self.kernel.begin(chunk)
+        self.venue.begin(chunk)
+        self._first = chunk.first
+        self._chunk(chunk)
+        self._last = chunk
+
+    def finish(self) -> None:
+        """The data ends after the last stretch fed: what rests is cancelled, what is held closed at its close."""
+        if self._last is not None:
+            self._end(self._last)
         if self.progress is not None:
             self.progress(self.total_rows, self.total_rows)
 
