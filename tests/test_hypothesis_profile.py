@@ -44,13 +44,14 @@ def test_ci_run_is_make_test_under_the_ci_profile(tmp_path: Path) -> None:
 
 
 def test_the_variable_selects_the_profile() -> None:
+    """Unset, the ``local`` profile: hypothesis' own example count and random examples, but no deadline."""
     default = settings.get_profile("default")
     assert _profile_under("ci") == "150 True None"
-    assert _profile_under(None) == f"{default.max_examples} {default.derandomize} {default.deadline}"
+    assert _profile_under(None) == f"{default.max_examples} {default.derandomize} None"
 
 
 def test_this_run_uses_the_profile_it_names() -> None:
-    expected = settings.get_profile(os.environ.get("QT_HYPOTHESIS_PROFILE", "default"))
+    expected = settings.get_profile(os.environ.get("QT_HYPOTHESIS_PROFILE", "local"))
     current = settings.default
     assert (current.max_examples, current.derandomize, current.deadline) == (
         expected.max_examples, expected.derandomize, expected.deadline

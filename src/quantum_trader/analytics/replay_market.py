@@ -159,7 +159,7 @@ def spot_stand_ins(catalog: Catalog, symbols: Sequence[str], timeframe: str, exc
     return frozenset(out)
 
 
-def _source_notes(catalog: Catalog, symbols: Sequence[str], timeframe: str, exchange: str | None) -> list[str]:
+def source_notes(catalog: Catalog, symbols: Sequence[str], timeframe: str, exchange: str | None) -> list[str]:
     notes = []
     for symbol in symbols:
         try:
@@ -172,7 +172,7 @@ def _source_notes(catalog: Catalog, symbols: Sequence[str], timeframe: str, exch
     return notes
 
 
-def _instruments(catalog: Catalog, symbols: Sequence[str], exchange: str | None) -> dict[str, Instrument]:
+def catalog_instruments(catalog: Catalog, symbols: Sequence[str], exchange: str | None) -> dict[str, Instrument]:
     """The exchange's contracts for the symbols, from the markets stored in the catalog ({} if none)."""
     names = [exchange] if exchange is not None else sorted({d.exchange for d in catalog.datasets()})
     found: dict[str, Instrument] = {}
@@ -207,8 +207,8 @@ def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exc
     info = catalog.dataset(symbols[0], DataKind.CANDLES, timeframe, exchange=exchange)
     venue = exchange if exchange is not None else (info.exchange if info is not None else "binanceusdm")
     data = assemble_market(bars, funding, books, marks, policy=policy,
-                           instruments=_instruments(catalog, symbols, exchange),
-                           notes=_source_notes(catalog, symbols, timeframe, exchange), exchange=venue)
+                           instruments=catalog_instruments(catalog, symbols, exchange),
+                           notes=source_notes(catalog, symbols, timeframe, exchange), exchange=venue)
     finer: dict[str, BarSeries] = {}
     if timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME):
         for symbol in symbols:

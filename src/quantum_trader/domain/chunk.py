@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from quantum_trader.domain.market import F64, I64
+from quantum_trader.domain.market import F64, I64, BookSeries
 
 FundingAt = tuple[str, int, float]
 """(symbol, settlement time, rate) of one funding settlement."""
@@ -41,6 +41,9 @@ class MarketChunk:
     """The marks just before the first row (the previous stretch's last), NaN where none."""
     first: int = 0
     """Index of this stretch's first row in the whole replay (for progress and equity sampling)."""
+    books: Mapping[str, BookSeries] | None = None
+    """The order books of this stretch (and those still fresh at its start) when the feed reads them a
+    stretch at a time; None: the venue keeps the books it was built with (a market held whole)."""
 
     @property
     def size(self) -> int:

@@ -7,8 +7,8 @@ run's trades, funding, rejections, cancellations, expiries) and protects a new p
 its stop and take-profit; ``on_close`` lets the kill switch and the asset locks look at a
 bar's close and acts on what they say. The kernel reads the market a feed delivers and sends
 ``Order``s through an ``ExecutionClient``: it never prices a fill and knows nothing of how
-time advances (``engine.replay`` drives it over a replay; a live loop drives it from an
-exchange).
+time advances (``engine.replay`` drives it over a replay, ``engine.paced`` one bar at a time
+on the asyncio loop; a live exchange loop is not built yet).
 """
 
 from __future__ import annotations
@@ -78,13 +78,17 @@ class TradingKernel:
     rec: Recorder = field(default_factory=Recorder)
     listeners: list[Callable[[OrderEvent, TradingKernel], None]] = field(default_factory=list)
     """Told of every fill once the kernel has booked it (tests and monitors watch the book there)."""
+    symbols: tuple[str, ...] = ()
+    """The feed's columns (default: the market's grid)."""
+    start_ts: int | None = None
+    """When the account opens: the feed's first bar (default: the grid's)."""
 
     def __post_init__(self) -> None:
         self.policy = self.settings.policy
         self.limits = compile_limits(self.policy)
-        self.symbols = self.data.grid.symbols
+        self.symbols = self.symbols or self.data.grid.symbols
         self.column = {s: j for j, s in enumerate(self.symbols)}
-        start = int(self.data.grid.ts[0])
+        start = int(self.data.grid.ts[0]) if self.start_ts is None else self.start_ts
         self.ledger: LedgerState = new_ledger(self.settings.initial_equity, start)
         self.switch: KillSwitchState = armed(start)
         self.desk = OrderDesk(self.execution, self.run_id, self.data.instruments)

@@ -1,7 +1,7 @@
 """Market data feeds for a replay: an aligned market handed over a stretch at a time.
 
 ``InMemoryFeed`` cuts a ``MarketData`` grid (a hand-made market, the demo's synthetic one)
-into stretches; the catalog replay (``data.replay_feed``) reads stretches from Parquet so
+into stretches; the catalog replay (``engine.catalog_feed``) reads stretches from Parquet so
 that years of 1m bars never sit in memory at once. Either way the engine sees
 ``MarketChunk``s in time order, with each funding settlement placed at the row whose open
 is at or after it, and the marks carried across stretches.
@@ -42,6 +42,18 @@ class InMemoryFeed:
         self.grid = grid
         self.funding = funding_by_row(grid.ts, grid.symbols, funding or {})
         self.rows = rows or max(int(grid.ts.size), 1)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.grid.symbols
+
+    @property
+    def start_ts(self) -> int:
+        return int(self.grid.ts[0])
+
+    @property
+    def total_rows(self) -> int:
+        return int(self.grid.ts.size)
 
     def chunks(self) -> Iterator[MarketChunk]:
         g = self.grid

@@ -21,7 +21,7 @@ __all__ = ["Clock", "ExecutionClient", "MarketDataFeed", "ReplayClock", "VenueEv
 
 
 class WallClock:
-    """Live time: the machine's clock (kept in sync with the exchange's by the live feed)."""
+    """Live time: the machine's clock (the live feed, not built yet, is to keep it in sync with the exchange's)."""
 
     def now(self) -> int:
         return int(time.time() * 1000)
@@ -29,6 +29,21 @@ class WallClock:
 
 class MarketDataFeed(Protocol):
     """Yields the market in time order, a stretch at a time: bar closes, marks, funding settlements."""
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The columns of every stretch, fixed for the run."""
+        ...
+
+    @property
+    def start_ts(self) -> int:
+        """Open time of the first bar: the kernel's ledger and the venue's account open then."""
+        ...
+
+    @property
+    def total_rows(self) -> int:
+        """Rows the feed will hand over (0 when unknown, as live); for progress only."""
+        ...
 
     def chunks(self) -> Iterator[MarketChunk]: ...
 

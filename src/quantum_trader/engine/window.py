@@ -1,12 +1,13 @@
 """Between two decisions, find the first thing that must happen, in one vectorised pass.
 
-The kernel does not visit every 1m bar in Python. Between two decision points it asks
-this module for the earliest event among: a position's stop (or liquidation price)
-reached, an asset's loss for the UTC day reaching its limit (flatten and lock), and the
-portfolio's day loss or drawdown reaching the kill switch. Nothing happened -> the whole
-window is skipped; something happened -> the kernel handles it at that bar and scans on
-from the next. Live mode calls the same scan with a one-bar window, so both modes take
-the very same decisions.
+The replay does not visit every 1m bar in Python. Between two processed bars it asks
+this module for the earliest close where a loss limit is reached: an asset's loss for the
+UTC day (flatten and lock) or the portfolio's day loss or drawdown (the kill switch).
+Nothing happened -> the whole window is skipped; something happened -> the kernel handles
+it at that bar and the scan goes on from the next. The bar-by-bar replay (``jump=False``)
+and the paced paper driver call the same scan with a one-bar window, so every mode takes
+the very same decisions (stops, take-profits and liquidations are the venue's scans,
+``venues.simulated.book``).
 
 Equity inside the window is marked at bar closes (the mark the kill switch is defined
 on); stops and liquidations are tested against bar highs and lows.

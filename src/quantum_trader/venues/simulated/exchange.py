@@ -26,7 +26,7 @@ replay may jump there; visiting every bar with ``step`` gives the same events (t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -159,8 +159,10 @@ class SimulatedExchange:
 
     # ------------------------------------------------------------------ the replay
     def begin(self, chunk: MarketChunk) -> None:
-        """A new stretch of bars: rows are counted from its first."""
+        """A new stretch of bars: rows are counted from its first (and its books, when the feed streams them)."""
         self._chunk = chunk
+        if chunk.books is not None:
+            self.venue = replace(self.venue, slippage=self.venue.slippage.over_books(chunk.books))
         self._state = _RowState()
         for t in self.orders.traveling:
             t.arrival = -1
@@ -272,7 +274,7 @@ class SimulatedExchange:
             col = self._column[symbol]
             # The mark at the settlement instant: the exchange's (as of the bar before) when the data has
             # it, else the settlement bar's open; without a bar there, the last known mark.
-            exchange = symbol in self.exchange_marks and row > 0
+            exchange = symbol in self.exchange_marks and (row > 0 or chunk.mark_in is not None)
             price = float(chunk.mark_before(row, col) if exchange else chunk.open[row, col])
             if price != price:
                 price = float(chunk.mark_before(row, col))

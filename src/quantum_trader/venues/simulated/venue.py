@@ -1,8 +1,9 @@
 """The simulated venue as the kernel receives it: its cost and fill models, injected.
 
-DESIGN.md's kernel differs between backtest, paper and live only in clock, feed and
-venue. The kernel is handed a ``SimulatedVenue`` and asks it what a fill costs; it never
-builds one itself. Each part is one small model (STYLE.md practice 8):
+The kernel differs between backtest and paper only in clock and feed (a live exchange
+client, not built yet, will take this venue's place). The simulated exchange is handed a
+``SimulatedVenue`` and asks it what a fill costs; the kernel never prices a fill.
+Each part is one small model (STYLE.md practice 8):
 
 - ``fees``: maker and taker rates of the exchange (``FeeModel``);
 - ``slippage``: the average price of a taker order (``SlippageModel``): the stored L2
@@ -20,7 +21,7 @@ touching the kernel.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal, Protocol
 
@@ -37,6 +38,10 @@ class SlippageModel(Protocol):
     def taker_price(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
                     bar_volume: float) -> float:
         """Average execution price of a taker order of ``quantity`` near ``reference`` at ``ts``."""
+        ...
+
+    def over_books(self, books: Mapping[str, BookSeries]) -> SlippageModel:
+        """The same model over another stretch's books (a streamed replay hands them a stretch at a time)."""
         ...
 
 
@@ -56,6 +61,9 @@ class BookOrImpactSlippage:
                            spread=self.spread.get(symbol, DEFAULT_SPREAD), impact=self.impact,
                            bar_volume=bar_volume, max_age_ms=self.book_max_age_ms)
 
+    def over_books(self, books: Mapping[str, BookSeries]) -> BookOrImpactSlippage:
+        return replace(self, books=books)
+
 
 @dataclass(frozen=True)
 class ExactPrice:
@@ -64,6 +72,9 @@ class ExactPrice:
     def taker_price(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
                     bar_volume: float) -> float:
         return reference
+
+    def over_books(self, books: Mapping[str, BookSeries]) -> ExactPrice:
+        return self
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""Peak memory of a streamed backtest: 5 assets x 1, 3 and 5 years of 1m bars with books, from the catalog.
+
+Run: .venv/bin/python benchmarks/bench_memory.py [--years 1 3 5] [--catalog .bench/memory-catalog]
+
+Target (issue 13): the whole policy (multi-asset strategy, every limit) over 5 assets x 5 years of
+1m bars with order books (5m snapshots, 10 levels) under 1.5 GB peak RSS, and nearly flat across
+1, 3 and 5 years. The catalog is generated once (one synthetic asset at a time, so generating it
+is not what is measured) and reused; each measurement runs in its own process, whose ru_maxrss
+is the peak of everything it did: reading the books' depth, the signals' 5m bars read and
+resampled window by window, the strategy, and the kernel fed by ``CatalogFeed`` a window of 32
+days at a time. For comparison, the same run on 1 year loaded whole (``load_market``) is printed
+with ``--whole``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ASSETS = ("BTC", "ETH", "SOL", "BNB", "XRP")
+START = "2021-01-01"
+"""Five years from here end before today: the catalog refuses bars dated in the future."""
+
+
+def _build(catalog: Path, years: int) -> None:
+    from quantum_trader.data.catalog import Catalog
+    from quantum_trader.data.synthetic import SynthConfig, generate_market
+    from quantum_trader.data.synthetic.writer import write_market
+
+    marker = catalog / f".complete-{years}y"
+    if marker.exists():
+        return
+    print(f"generating the catalog: {len(ASSETS)} assets x {years} years of 1m bars with books (once) ...",
+          flush=True)
+    started = time.perf_counter()
+    store = Catalog(catalog)
+    for i, asset in enumerate(ASSETS):
+        market = generate_market(SynthConfig(days=365 * years, seed=7 + i, start=START, assets=(asset,)))
+        write_market(market, store)
+        del market
+    marker.touch()
+    print(f"  written in {time.perf_counter() - started:.0f} s to {catalog}", flush=True)
+
+
+def _child(catalog: Path, years: int, whole: bool) -> None:
+    from quantum_trader.analytics.replay_market import load_market
+    from quantum_trader.analytics.streamed_market import streamed_market
+    from quantum_trader.config import load_policy
+    from quantum_trader.data.catalog import Catalog
+    from quantum_trader.domain.time import MS_PER_DAY, parse_time
+    from quantum_trader.engine.catalog_feed import streamed_bars
+    from quantum_trader.engine.inputs import KernelSettings
+    from quantum_trader.engine.kernel import Kernel
+    from quantum_trader.engine.strategy import MultiAssetStrategy
+
+    store = Catalog(catalog)
+    policy = load_policy()
+    symbols = [f"{a}/USDT:USDT" for a in ASSETS]
+    start = parse_time(START)
+    end = start + 365 * years * MS_PER_DAY
+    t0 = time.perf_counter()
+    if whole:
+        bars, data = load_market(store, symbols, timeframe="1m", exchange=None, start_ms=start, end_ms=end,
+                                 policy=policy)
+        decisions = MultiAssetStrategy().prepare(bars, policy)
+        kernel = Kernel(data, KernelSettings(policy=policy))
+        rows = int(data.grid.ts.size)
+    else:
+        data, feed = streamed_market(store, symbols, timeframe="1m", start_ms=start, end_ms=end, policy=policy)
+        signal_bars = streamed_bars(store, symbols, "1m", policy.correlation.returns_timeframe, start_ms=start,
+                                    end_ms=end)
+        decisions = MultiAssetStrategy().prepare(signal_bars, policy)
+        kernel = Kernel(data, KernelSettings(policy=policy), feed=feed)
+        rows = feed.total_rows
+    t1 = time.perf_counter()
+    rec = kernel.run(decisions)
+    t2 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"{peak:.0f} {rows} {t1 - t0:.1f} {t2 - t1:.1f} {len(rec.trades)}")
+
+
+def _measure(catalog: Path, years: int, whole: bool) -> tuple[float, int, float, float, int]:
+    out = subprocess.run([sys.executable, __file__, "--child", str(years), "--catalog", str(catalog),
+                          *(["--whole"] if whole else [])], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"the {years}-year run failed:\n{out.stderr}")
+    peak, rows, load, run, trades = out.stdout.split()[-5:]
+    return float(peak), int(rows), float(load), float(run), int(trades)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, nargs="+", default=[1, 3, 5])
+    parser.add_argument("--catalog", type=Path, default=Path(".bench/memory-catalog"))
+    parser.add_argument("--whole", action="store_true", help="also run 1 year loaded whole, for comparison")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        _child(args.catalog, args.child, args.whole)
+        return
+    print(f"command: .venv/bin/python benchmarks/bench_memory.py --years {' '.join(map(str, args.years))}"
+          f"{' --whole' if args.whole else ''}\n")
+    _build(args.catalog, max(args.years))
+    print(f"multi-asset, whole default policy, {len(ASSETS)} assets of 1m bars with books, streamed from the catalog:")
+    print(f"  {'years':>5}{'bars':>14}{'peak RSS MB':>13}{'prepare s':>11}{'kernel s':>10}{'bars/s':>10}{'trades':>8}")
+    peaks = []
+    for years in args.years:
+        peak, rows, load, run, trades = _measure(args.catalog, years, whole=False)
+        peaks.append(peak)
+        bars = rows * len(ASSETS)
+        print(f"  {years:>5}{bars:>14,}{peak:>13,.0f}{load:>11.1f}{run:>10.1f}{bars / run:>10,.0f}{trades:>8,}",
+              flush=True)
+    print(f"  target peak < 1536 MB at every length: {'PASS' if max(peaks) < 1536 else 'FAIL'};  "
+          f"growth from the shortest to the longest: {peaks[-1] / peaks[0]:.2f}x")
+    if args.whole:
+        peak, rows, load, run, _ = _measure(args.catalog, min(args.years), whole=True)
+        print(f"  loaded whole, {min(args.years)} year(s): peak RSS {peak:,.0f} MB (load {load:.1f} s, kernel "
+              f"{run:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
