@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +67,7 @@ class OneBarFeed:
             )
 
 
-async def paced(chunks: Iterable[MarketChunk], speed: float | None) -> AsyncIterator[MarketChunk]:
+async def paced(chunks: Iterable[MarketChunk], speed: float | None) -> AsyncGenerator[MarketChunk, None]:
     """Yield ``chunks`` at ``speed`` a second (None: as fast as possible), on a schedule fixed at the start: a
     stretch the kernel was slow on is caught up, not added to every later one. Every yield passes through the
     loop, so other tasks (the panel, a stop) run between bars even at full speed."""
@@ -200,27 +200,32 @@ class PacedReplay:
         """Stop after the bar being processed (Ctrl-C): the run ends there, as a replay ends at its last bar."""
         self._stop = True
 
-    async def run(self, bars: AsyncIterator[MarketChunk],
+    async def run(self, bars: AsyncGenerator[MarketChunk, None],
                   on_bar: Callable[[MarketChunk], None] | None = None) -> PaceStats:
         """Feed every bar ``bars`` yields until it ends or ``stop`` is asked, then end the run (what rests is
         cancelled, what is held closed at the last close). A KeyboardInterrupt or a cancellation arriving between
-        bars is a stop; ``on_bar`` hears each bar after the kernel is done with it."""
+        bars is a stop; one arriving inside a bar propagates (the bar is half done: no run folder can describe
+        it), which the command line avoids by taking SIGINT as ``stop``. ``on_bar`` hears each bar after the
+        kernel is done with it."""
         self.driver.start()
         started = time.perf_counter()
+        feeding = False
         try:
             async for chunk in bars:
+                feeding = True
                 self._feed(chunk)
+                feeding = False
                 if on_bar is not None:
                     on_bar(chunk)
                 if self._stop:
                     self.stats.stopped = True
                     break
         except (KeyboardInterrupt, asyncio.CancelledError):
+            if feeding:
+                raise
             self.stats.stopped = True
         finally:
-            closing = getattr(bars, "aclose", None)
-            if closing is not None:
-                await closing()
+            await bars.aclose()
         self.stats.seconds = time.perf_counter() - started
         self.driver.finish()
         self.curve.release()
