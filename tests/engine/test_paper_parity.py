@@ -26,7 +26,7 @@ from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.time import parse_time
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, TimedExecution, paced
+from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
 from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.strategy import Decisions, MultiAssetStrategy
 
@@ -50,8 +50,7 @@ def _settings(plain: bool) -> KernelSettings:
 def _paper(data: MarketData, decisions: Decisions, settings: KernelSettings, *, stop_after: int | None = None,
            interrupt_after: int | None = None) -> tuple[Recorder, PaceStats]:
     kernel = Kernel(data, settings, jump=False)
-    execution = TimedExecution(kernel.exchange)
-    replay = PacedReplay(kernel.driver(decisions, execution=execution), execution)
+    replay = PacedReplay.of(kernel, decisions)
 
     def on_bar(_chunk: MarketChunk) -> None:
         if replay.stats.bars == stop_after:

@@ -23,7 +23,7 @@ from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.inputs import MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
-from quantum_trader.engine.paper_watch import PaperSnapshot, TimedExecution, snapshot
+from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
 
 __all__ = ["PaperSession", "bars_up_to", "open_paper"]
 
@@ -73,9 +73,7 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
     for a paced replay; nothing is fed yet."""
     prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
     kernel = Kernel(prepared.data, prepared.settings, jump=False)
-    execution = TimedExecution(kernel.exchange)
-    replay = PacedReplay(kernel.driver(prepared.decisions, execution=execution), execution)
-    return PaperSession(request, prepared, kernel, replay, speed)
+    return PaperSession(request, prepared, kernel, PacedReplay.of(kernel, prepared.decisions), speed)
 
 
 def bars_up_to(data: MarketData, rows: int) -> MarketData:
