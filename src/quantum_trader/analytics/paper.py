@@ -6,9 +6,9 @@ the strategy's decisions, the universe) and composes the same kernel and simulat
 a pace (``engine.paced``); ``PaperSession.write`` writes the run folder as a backtest does
 (``write_run``), its metrics saying ``mode: paper`` and holding the pace and the latency
 measured. Run to the end at full speed, a paper replay takes a backtest's orders, fills and
-trades (tests/cli/test_paper_parity.py). Stopped early (Ctrl-C), the run ends at the last bar
-fed, as if the data ended there: what rests is cancelled, what is held is closed at its close,
-and the run folder covers the bars that ran.
+trades (tests/cli/test_paper_cli.py, tests/engine/test_paper_parity.py). Stopped early
+(Ctrl-C), the run ends at the last bar fed, as if the data ended there: what rests is
+cancelled, what is held is closed at its close, and the run folder covers the bars that ran.
 """
 
 from __future__ import annotations

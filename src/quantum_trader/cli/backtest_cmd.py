@@ -59,7 +59,7 @@ def _policy(path: str, sets: list[str]) -> tuple[Policy, str, bool]:
     return policy_with_sets(Path(path), sets), Path(path).name, False
 
 
-def print_headline(result: BacktestResult, title: str = "Backtest") -> None:
+def print_headline(result: BacktestResult, title: str = "Backtest", seconds_label: str = "kernel time") -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -83,7 +83,7 @@ def print_headline(result: BacktestResult, title: str = "Backtest") -> None:
         ("profit factor", num("profit_factor")), ("fees paid", num("fees_paid", "{:,.2f}")),
         ("funding paid", num("funding_paid", "{:,.2f}")), ("kill-switch trips", num("kill_switch_trips", "{}")),
         ("refused intents", num("refused_intents", "{:,}")),
-        ("kernel time", f"{result.seconds:.2f} s"),
+        (seconds_label, f"{result.seconds:.2f} s"),
     ):
         table.add_row(label, value)
     limits = m.get("limit_entries")

@@ -159,7 +159,7 @@ def _paper(request: BacktestRequest, pace: float | None) -> None:
         result = session.write()
     except ValueError as exc:
         raise fail(str(exc)) from None
-    print_headline(result, title="Paper")
+    print_headline(result, title="Paper", seconds_label="paced run")
     paper = result.metrics.get("paper")
     if isinstance(paper, dict):
         latency = paper["bar_to_orders_ms"]
