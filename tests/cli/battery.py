@@ -43,6 +43,7 @@ MAX_ERROR_LINES = 4
 BASELINE: dict[str, dict[str, Any]] = {
     "demo": {"days": "1", "out": "{afile}/out"},
     "backtest": {"catalog": "{cat}", "runs": "{fresh}/runs"},
+    "paper": {"replay": True, "catalog": "{cat}", "runs": "{fresh}/runs"},
     "signals": {"symbols": "BTC,ETH", "at": "2025-01-01", "catalog": "{cat}", "plot": "{fresh}/plot.html"},
     "screen": {"catalog": "{cat}"},
     "gates": {"target": "{fresh}/run", "journal": "{fresh}/j.sqlite"},
@@ -84,6 +85,7 @@ NAMED: dict[str, tuple[str, ...]] = {
     "set_": ("nonsense", "a.b=1", "portfolio.max_positions=abc", "=", "portfolio=1"), "fmt": ("nope",),
     "target": ("", "nope", "{afile}", "{adir}"), "run": ("nope", "{adir}", "{afile}"),
     "policy": ("missing.yaml", "{adir}", "{afile}"), "kind": ("nope", ""), "volume_unit": ("nope", ""),
+    "speed": ("0", "-1", "fast", "nan", "inf", "", "1e309"),
 }
 """Values that must be refused (exit code 2) for parameters known by name."""
 NOT_REFUSED = {"exchange", "reason", "operator", "assets@screen", "journal@phase promote"}
@@ -208,6 +210,9 @@ def arguments(command: str, replace: str | None = None, value: str = "") -> list
             else:
                 continue
         values = chosen[param.name]
+        if values is True:  # a flag
+            args.append(param.opts[0])
+            continue
         for item in values if isinstance(values, list) else [values]:
             args.extend([param.opts[0], item] if param.param_type_name == "option" else [item])
     return args

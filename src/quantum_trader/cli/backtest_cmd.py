@@ -13,7 +13,7 @@ from quantum_trader.cli.errors import fail
 from quantum_trader.cli.options import catalog_root, optional_time, output_dir, symbols_option, timeframe_option
 
 if TYPE_CHECKING:
-    from quantum_trader.analytics.backtest import BacktestResult
+    from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult
     from quantum_trader.config import Policy
     from quantum_trader.engine.strategy import Strategy
 
@@ -59,7 +59,7 @@ def _policy(path: str, sets: list[str]) -> tuple[Policy, str, bool]:
     return policy_with_sets(Path(path), sets), Path(path).name, False
 
 
-def print_headline(result: BacktestResult) -> None:
+def print_headline(result: BacktestResult, title: str = "Backtest", seconds_label: str = "kernel time") -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -73,7 +73,7 @@ def print_headline(result: BacktestResult) -> None:
         value = m.get(key)
         return "-" if value is None else fmt.format(value)
 
-    table = Table(title=f"Backtest {m['run']['run_id']}", show_header=False)  # type: ignore[index]
+    table = Table(title=f"{title} {m['run']['run_id']}", show_header=False)  # type: ignore[index]
     table.add_column("figure", style="cyan")
     table.add_column("value", justify="right")
     for label, value in (
@@ -83,7 +83,7 @@ def print_headline(result: BacktestResult) -> None:
         ("profit factor", num("profit_factor")), ("fees paid", num("fees_paid", "{:,.2f}")),
         ("funding paid", num("funding_paid", "{:,.2f}")), ("kill-switch trips", num("kill_switch_trips", "{}")),
         ("refused intents", num("refused_intents", "{:,}")),
-        ("kernel time", f"{result.seconds:.2f} s"),
+        (seconds_label, f"{result.seconds:.2f} s"),
     ):
         table.add_row(label, value)
     limits = m.get("limit_entries")
@@ -97,37 +97,52 @@ def print_headline(result: BacktestResult) -> None:
     console.print(f"report: {result.run.path / 'report.html'}")
 
 
+# The options of a run over the catalog, shared by ``backtest`` and ``paper --replay`` (one declaration each).
+SymbolsOpt = Annotated[str, typer.Option(help="Assets or symbols, comma-separated: BTC, BTCUSDT or BTC/USDT:USDT.")]
+StrategyOpt = Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)}.")]
+ParamOpt = Annotated[list[str], typer.Option("--param", help="Strategy parameter NAME=VALUE (repeatable).")]
+PolicyOpt = Annotated[
+    str, typer.Option(help="'default', 'plain' (fixed-fraction, no portfolio limits) or a policy YAML file.")]
+SetOpt = Annotated[list[str], typer.Option(
+    "--set", help="Policy setting KEY=VALUE over the policy (repeatable), e.g. correlation.returns_timeframe=1h.")]
+CatalogOpt = Annotated[Path | None, typer.Option(help="Catalog folder (default ./catalog or env QT_CATALOG).")]
+ExchangeOpt = Annotated[str | None, typer.Option(help="Exchange in the catalog (default: the only one).")]
+StartOpt = Annotated[str | None, typer.Option(help="First bar time (UTC), e.g. 2025-01-01.")]
+EndOpt = Annotated[str | None, typer.Option(help="End time (UTC, exclusive).")]
+TimeframeOpt = Annotated[str | None, typer.Option(
+    help="Bar timeframe read from the catalog (default: the finest it holds for every symbol).", show_default=False)]
+PhaseOpt = Annotated[int | None, typer.Option(
+    min=0, max=3, help="Expansion phase in force (0-3), deciding the tradable assets; default: the journal's "
+                       "current phase (`phase show`), or the policy's start phase without a journal.",
+    show_default=False)]
+JournalOpt = Annotated[str | None, typer.Option(
+    "--journal", help="Journal to read the current phase from (default $QT_JOURNAL or ./journal.sqlite).",
+    show_default=False)]
+EquityOpt = Annotated[float, typer.Option(min=1.0, help="Starting equity in USDT.")]
+RunsOpt = Annotated[Path, typer.Option(help="Folder for run folders.", envvar="QT_RUNS")]
+NoSlippageOpt = Annotated[bool, typer.Option("--no-slippage", help="Fill exactly at the reference price.")]
+EntryOpt = Annotated[str | None, typer.Option(
+    help="Entry orders: 'market' (taker at the next open) or 'limit' (resting, maker; "
+         "venue.entry in the policy sets offset, expiry and fill rule). Default: the policy's.")]
+
+
 def backtest(
-    symbols: Annotated[str, typer.Option(
-        help="Assets or symbols, comma-separated: BTC, BTCUSDT or BTC/USDT:USDT.")] = DEFAULT_SYMBOLS,
-    strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)}.")] = "multi-asset",
-    param: Annotated[list[str], typer.Option("--param", help="Strategy parameter NAME=VALUE (repeatable).")] = [],  # noqa: B006
-    policy: Annotated[
-        str, typer.Option(help="'default', 'plain' (fixed-fraction, no portfolio limits) or a policy YAML file.")
-    ] = "default",
-    set_: Annotated[list[str], typer.Option(
-        "--set", help="Policy setting KEY=VALUE over the policy (repeatable), e.g. correlation.returns_timeframe=1h."
-    )] = [],  # noqa: B006
-    catalog: Annotated[Path | None, typer.Option(help="Catalog folder (default ./catalog or env QT_CATALOG).")] = None,
-    exchange: Annotated[str | None, typer.Option(help="Exchange in the catalog (default: the only one).")] = None,
-    start: Annotated[str | None, typer.Option(help="First bar time (UTC), e.g. 2025-01-01.")] = None,
-    end: Annotated[str | None, typer.Option(help="End time (UTC, exclusive).")] = None,
-    timeframe: Annotated[str | None, typer.Option(
-        help="Bar timeframe read from the catalog (default: the finest it holds for every symbol).",
-        show_default=False)] = None,
-    phase: Annotated[int | None, typer.Option(
-        min=0, max=3, help="Expansion phase in force (0-3), deciding the tradable assets; default: the journal's "
-                           "current phase (`phase show`), or the policy's start phase without a journal.",
-        show_default=False)] = None,
-    journal: Annotated[str | None, typer.Option(
-        "--journal", help="Journal to read the current phase from (default $QT_JOURNAL or ./journal.sqlite).",
-        show_default=False)] = None,
-    equity: Annotated[float, typer.Option(min=1.0, help="Starting equity in USDT.")] = 100_000.0,
-    runs: Annotated[Path, typer.Option(help="Folder for run folders.", envvar="QT_RUNS")] = Path("runs"),
-    no_slippage: Annotated[bool, typer.Option("--no-slippage", help="Fill exactly at the reference price.")] = False,
-    entry: Annotated[str | None, typer.Option(
-        help="Entry orders: 'market' (taker at the next open) or 'limit' (resting, maker; "
-             "venue.entry in the policy sets offset, expiry and fill rule). Default: the policy's.")] = None,
+    symbols: SymbolsOpt = DEFAULT_SYMBOLS,
+    strategy: StrategyOpt = "multi-asset",
+    param: ParamOpt = [],  # noqa: B006
+    policy: PolicyOpt = "default",
+    set_: SetOpt = [],  # noqa: B006
+    catalog: CatalogOpt = None,
+    exchange: ExchangeOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    timeframe: TimeframeOpt = None,
+    phase: PhaseOpt = None,
+    journal: JournalOpt = None,
+    equity: EquityOpt = 100_000.0,
+    runs: RunsOpt = Path("runs"),
+    no_slippage: NoSlippageOpt = False,
+    entry: EntryOpt = None,
 ) -> None:
     """Backtest a strategy over the catalog with the whole risk policy; writes runs/<run-id>/ with a report.
 
@@ -135,6 +150,18 @@ def backtest(
 
     Example: quantum-trader backtest --symbols BTC,ETH,SOL --start 2025-01-01 --end 2025-03-01
     """
+    request = run_request(symbols=symbols, strategy=strategy, param=param, policy=policy, set_=set_,
+                          catalog=catalog, exchange=exchange, start=start, end=end, timeframe=timeframe, phase=phase,
+                          journal=journal, equity=equity, runs=runs, no_slippage=no_slippage, entry=entry)
+    _run(request)
+
+
+def run_request(*, symbols: str, strategy: str, param: list[str], policy: str, set_: list[str], catalog: Path | None,
+                exchange: str | None, start: str | None, end: str | None, timeframe: str | None, phase: int | None,
+                journal: str | None, equity: float, runs: Path, no_slippage: bool, entry: str | None,
+                command: str = "backtest") -> BacktestRequest:
+    """The options of a run over the catalog checked and resolved (policy, timeframe, phase: one line each
+    says what was assumed) into the request ``backtest`` and ``paper --replay`` run."""
     import math
 
     if not math.isfinite(equity):
@@ -163,8 +190,16 @@ def backtest(
     number, source = resolve_phase(phase, journal, pol)
     if not plain:
         console.print(f"phase {number} ({pol.expansion.phases[number].name}, {source})", highlight=False)
-    _run(root, syms, chosen, pol, policy_name, plain, exchange=exchange, timeframe=tf, start_ms=start_ms,
-         end_ms=end_ms, runs=runs, phase=(number, source), equity=equity, slippage=not no_slippage)
+    from quantum_trader.analytics.backtest import BacktestRequest, default_settings
+
+    try:
+        return BacktestRequest(
+            catalog=root, symbols=syms, strategy=chosen, policy=pol, policy_name=policy_name, exchange=exchange,
+            timeframe=tf, start_ms=start_ms, end_ms=end_ms, runs_dir=runs, phase_source=source,
+            settings=default_settings(pol, phase=number, plain=plain, equity=equity, slippage=not no_slippage),
+        )
+    except ValueError as exc:
+        raise fail(f"{command} failed: {exc}") from None
 
 
 def resolve_phase(phase: int | None, journal: str | None, policy: Policy) -> tuple[int, str]:
@@ -183,19 +218,12 @@ def resolve_phase(phase: int | None, journal: str | None, policy: Policy) -> tup
     return current, f"the current phase in journal {redact_url(store.url)}"
 
 
-def _run(root: Path, syms: tuple[str, ...], chosen: Strategy, pol: Policy, policy_name: str, plain: bool, *,
-         exchange: str | None, timeframe: str, start_ms: int | None, end_ms: int | None, runs: Path,
-         phase: tuple[int, str], equity: float, slippage: bool) -> None:
-    from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
+def _run(request: BacktestRequest) -> None:
+    from quantum_trader.analytics.backtest import run_backtest
     from quantum_trader.cli.progress import stage_progress
     from quantum_trader.data.catalog import CatalogError
 
     try:
-        request = BacktestRequest(
-            catalog=root, symbols=syms, strategy=chosen, policy=pol, policy_name=policy_name, exchange=exchange,
-            timeframe=timeframe, start_ms=start_ms, end_ms=end_ms, runs_dir=runs, phase_source=phase[1],
-            settings=default_settings(pol, phase=phase[0], plain=plain, equity=equity, slippage=slippage),
-        )
         with stage_progress("backtest") as update:
             result = run_backtest(request, progress=update, lines=update.say)
     except (CatalogError, ValueError) as exc:

@@ -23,6 +23,7 @@ from quantum_trader.cli.synth_cmd import MAX_DAYS, generate_into, print_summary
 from quantum_trader.domain.symbols import asset_of, perp_symbol
 
 if TYPE_CHECKING:
+    from quantum_trader.analytics.backtest import BacktestRequest
     from quantum_trader.config import Policy
 
 DEFAULT_OUT = Path(os.environ.get("QT_DEMO_DIR", "demo-output"))
@@ -32,27 +33,43 @@ DEMO_PHASE = 3
 """The demo shows the whole multi-asset machinery: the last phase, whatever a local journal says."""
 
 
-def demo(
-    days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Days of synthetic 1m history to generate.")] = 90,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the synthetic market (same seed, same market).")] = 7,
-    out: Annotated[
-        Path, typer.Option(help="Folder for the demo's catalog and outputs (env QT_DEMO_DIR).")
-    ] = DEFAULT_OUT,
-) -> None:
+DaysOpt = Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="Days of synthetic 1m history to generate.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of the synthetic market (same seed, same market).")]
+OutOpt = Annotated[Path, typer.Option(help="Folder for the demo's catalog and outputs (env QT_DEMO_DIR).")]
+DEMO_DAYS, DEMO_SEED = 90, 7
+
+
+def demo(days: DaysOpt = DEMO_DAYS, seed: SeedOpt = DEMO_SEED, out: OutOpt = DEFAULT_OUT) -> None:
     """Run the main job on embedded defaults: synthetic market, full multi-asset backtest, report.
 
     Example: quantum-trader demo --days 30 --seed 7
     """
-    from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
+    from quantum_trader.analytics.backtest import run_backtest
     from quantum_trader.analytics.gates import evaluate_gate
     from quantum_trader.analytics.gates_evidence import Evidence
     from quantum_trader.cli.progress import stage_progress
-    from quantum_trader.data.synthetic import SynthConfig
-    from quantum_trader.engine.strategy import MultiAssetStrategy
 
     output_dir("--out", out)
     policy = load_policy_or_exit(None)
     started = time.perf_counter()
+    request = demo_request(days, seed, out, policy)
+    with stage_progress("backtest") as update:
+        result = run_backtest(request, progress=update, lines=update.say)
+    print_headline(result)
+    console.print("\n[bold]Expansion gate[/] (the run's evidence; phase 0 -> 1 needs 3 profitable BTC months "
+                  "and a kill-switch drill: quantum-trader killswitch drill)")
+    print_verdict(evaluate_gate(0, Evidence.from_run(result.run.path), policy))
+    console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
+
+
+def demo_request(days: int, seed: int, out: Path, policy: Policy) -> BacktestRequest:
+    """Generate the demo's synthetic market into ``out/catalog``, say what it is (summary, policy, screening,
+    phase) and return the run over it: every asset, the multi-asset strategy, phase 3, runs in ``out/runs``.
+    ``paper`` without ``--replay`` replays the same run bar by bar."""
+    from quantum_trader.analytics.backtest import BacktestRequest, default_settings
+    from quantum_trader.data.synthetic import SynthConfig
+    from quantum_trader.engine.strategy import MultiAssetStrategy
+
     catalog = out / "catalog"
     market = generate_into(SynthConfig(days=days, seed=seed), catalog)
     print_summary(market)
@@ -63,25 +80,15 @@ def demo(
         f"-{pf.max_drawdown_portfolio:.0%} drawdown"
     )
     _print_screening(catalog, tuple(asset_of(s) for s in market.bars), policy)
-    symbols = tuple(market.bars)
     phase = policy.expansion.phases[DEMO_PHASE]
     console.print(f"phase {DEMO_PHASE} ({phase.name}), the demo's own (a backtest reads the journal's): admits "
                   f"{', '.join(phase.assets)}{' and tier 3 on identified edge' if phase.tier_3_selective else ''}; "
                   f"assets are screened again every {policy.universe.rescreen_every}", highlight=False)
-    request = BacktestRequest(
-        catalog=catalog, symbols=symbols, policy=policy, policy_name="default",
-        # engine/strategy.py's Decisions protocol wants close_ts and symbols settable; they are frozen here
-        strategy=MultiAssetStrategy(),
-        exchange="synthetic", runs_dir=out / "runs", phase_source="the demo's",
+    return BacktestRequest(
+        catalog=catalog, symbols=tuple(market.bars), policy=policy, policy_name="default",
+        strategy=MultiAssetStrategy(), exchange="synthetic", runs_dir=out / "runs", phase_source="the demo's",
         settings=default_settings(policy, phase=DEMO_PHASE, plain=False),
     )
-    with stage_progress("backtest") as update:
-        result = run_backtest(request, progress=update, lines=update.say)
-    print_headline(result)
-    console.print("\n[bold]Expansion gate[/] (the run's evidence; phase 0 -> 1 needs 3 profitable BTC months "
-                  "and a kill-switch drill: quantum-trader killswitch drill)")
-    print_verdict(evaluate_gate(0, Evidence.from_run(result.run.path), policy))
-    console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
 
 
 def _print_screening(catalog: Path, assets: tuple[str, ...], policy: Policy) -> None:

@@ -18,6 +18,7 @@ from quantum_trader.cli import (
     demo_cmd,
     gates_cmd,
     markets_cmd,
+    paper_cmd,
     phase_cmd,
     policy_cmd,
     screen_cmd,
@@ -53,6 +54,7 @@ data_cmd.app.command("markets")(markets_cmd.markets)
 app.add_typer(data_cmd.app, name="data")
 app.command("demo")(demo_cmd.demo)
 app.command("backtest")(backtest_cmd.backtest)
+app.command("paper")(paper_cmd.paper)
 app.command("signals")(signals_cmd.signals)
 app.add_typer(signals_cmd.check_app, name="check")
 app.command("screen")(screen_cmd.screen)

@@ -108,6 +108,8 @@ class TradingKernel:
         self.peak_seen = 0.0
         """The highest equity at any bar close so far, marked or not: the drawdown limit's reference."""
         self.chunk: MarketChunk | None = None
+        self._volume_in: F64 | None = None
+        """The volumes of the bar before the stretch (the previous stretch's last row)."""
         self.rec.peak = float(self.settings.initial_equity)
         fees = self.policy.venue.fees[self.policy.venue.exchange]
         self.execution_taker = Decimal(repr(fees.taker))
@@ -118,6 +120,8 @@ class TradingKernel:
 
     # ------------------------------------------------------------------ helpers
     def begin(self, chunk: MarketChunk) -> None:
+        if self.chunk is not None:
+            self._volume_in = self.chunk.volume[-1]
         self.chunk = chunk
         self.curve.begin(chunk)
 
@@ -562,13 +566,14 @@ class TradingKernel:
         out: dict[str, float] = {}
         equity = float(self.ledger.equity)
         chunk = self._chunk()
+        before = chunk.volume[row - 1] if row > 0 else chunk.volume[0] if self._volume_in is None else self._volume_in
         for intent in intents:
             if intent.order_type is not OrderType.MARKET or not intent.entry_price > 0:
                 continue
             col = self.column[intent.symbol]
             price = float(intent.entry_price)
             largest = self.limits.position_size * equity / price
-            volume = float(np.nan_to_num(chunk.volume[max(row - 1, 0), col]))
+            volume = float(np.nan_to_num(before[col]))
             expected = self.execution.quote(intent.symbol, price, largest, buy=intent.side is Side.LONG,
                                             ts=self._ts(row), bar_volume=volume)
             out[intent.symbol] = min(abs(expected / price - 1.0), 0.5)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +36,10 @@ from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.engine.equity_curve import EquityCurve
 from quantum_trader.engine.feed import funding_by_row
 from quantum_trader.engine.grid import MarketGrid
+from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paper_watch import Activity, TimedExecution
 from quantum_trader.engine.replay import ReplayDriver
+from quantum_trader.engine.strategy import Decisions
 from quantum_trader.portfolio import LedgerState
 
 __all__ = ["Activity", "HeldSpanCurve", "OneBarFeed", "PaceStats", "PacedReplay", "TimedExecution", "paced"]
@@ -67,7 +69,7 @@ class OneBarFeed:
             )
 
 
-async def paced(chunks: Iterable[MarketChunk], speed: float | None) -> AsyncIterator[MarketChunk]:
+async def paced(chunks: Iterable[MarketChunk], speed: float | None) -> AsyncGenerator[MarketChunk, None]:
     """Yield ``chunks`` at ``speed`` a second (None: as fast as possible), on a schedule fixed at the start: a
     stretch the kernel was slow on is caught up, not added to every later one. Every yield passes through the
     loop, so other tasks (the panel, a stop) run between bars even at full speed."""
@@ -83,12 +85,16 @@ async def paced(chunks: Iterable[MarketChunk], speed: float | None) -> AsyncIter
 
 @dataclass
 class HeldSpanCurve(EquityCurve):
-    """The equity curve of a run fed one bar at a time: quiet bars are held and recorded as one stretch when the
-    next thing happens to the curve (a processed bar's row, a change of the book, the end), exactly as a replay
-    of the whole market records the stretch between two processed bars."""
+    """The equity curve of a run fed one bar at a time: quiet bars are held and recorded as one stretch, valued
+    with the book they were quiet under, exactly as a replay of the whole market records the stretch between
+    two processed bars. They are recorded when the curve next writes a row (a processed bar's, the end) or
+    holds a bar under another book; not when the book changes, which is when a bar's decision is being made:
+    the bookkeeping waits until its orders are out (the latency a paper run measures)."""
 
     _held: list[tuple[MarketChunk, int, int, F64 | None]] = field(default_factory=list)
     _book_held: tuple[LedgerState, F64] | None = None
+    _changed_since: bool = False
+    """The book changed since the held bars were quiet: the next bar is held under another book."""
 
     @classmethod
     def replacing(cls, curve: EquityCurve) -> HeldSpanCurve:
@@ -107,6 +113,8 @@ class HeldSpanCurve(EquityCurve):
         chunk = self._chunk
         if chunk is None or stop <= start:
             return
+        if self._changed_since:
+            self.release()
         self._held.append((chunk, start, stop, None if scanned is None else scanned[:stop - start].copy()))
         self._book_held = (ledger, corr)
 
@@ -115,7 +123,7 @@ class HeldSpanCurve(EquityCurve):
         super().at(ts, ledger, corr)
 
     def changed(self) -> None:
-        self.release()  # the held bars are valued with the book they were quiet under
+        self._changed_since = bool(self._held)  # they keep their own book (``_book_held``)
         super().changed()
 
     def release(self) -> None:
@@ -142,6 +150,9 @@ class HeldSpanCurve(EquityCurve):
         super().begin(stretch)
         super().span(0, stretch.size, ledger, corr, scanned)
         self._chunk = current
+        if self._changed_since:  # the span's book was the held one's, not the book now
+            self._changed_since = False
+            super().changed()
 
 
 def _percentiles(values: list[int]) -> dict[str, float | int | None]:
@@ -187,6 +198,12 @@ class PacedReplay:
     _stop: bool = False
     _events_seen: int = 0
 
+    @classmethod
+    def of(cls, kernel: Kernel, decisions: Decisions) -> PacedReplay:
+        """The kernel composed for a paced replay (``Kernel(..., jump=False)``), its orders timed on their way."""
+        execution = TimedExecution(kernel.exchange)
+        return cls(kernel.driver(decisions, execution=execution), execution)
+
     def __post_init__(self) -> None:
         kernel = self.driver.kernel
         if self.driver.jump:
@@ -200,27 +217,32 @@ class PacedReplay:
         """Stop after the bar being processed (Ctrl-C): the run ends there, as a replay ends at its last bar."""
         self._stop = True
 
-    async def run(self, bars: AsyncIterator[MarketChunk],
+    async def run(self, bars: AsyncGenerator[MarketChunk, None],
                   on_bar: Callable[[MarketChunk], None] | None = None) -> PaceStats:
         """Feed every bar ``bars`` yields until it ends or ``stop`` is asked, then end the run (what rests is
         cancelled, what is held closed at the last close). A KeyboardInterrupt or a cancellation arriving between
-        bars is a stop; ``on_bar`` hears each bar after the kernel is done with it."""
+        bars is a stop; one arriving inside a bar propagates (the bar is half done: no run folder can describe
+        it), which the command line avoids by taking SIGINT as ``stop``. ``on_bar`` hears each bar after the
+        kernel is done with it."""
         self.driver.start()
         started = time.perf_counter()
+        feeding = False
         try:
             async for chunk in bars:
+                feeding = True
                 self._feed(chunk)
+                feeding = False
                 if on_bar is not None:
                     on_bar(chunk)
                 if self._stop:
                     self.stats.stopped = True
                     break
         except (KeyboardInterrupt, asyncio.CancelledError):
+            if feeding:
+                raise
             self.stats.stopped = True
         finally:
-            closing = getattr(bars, "aclose", None)
-            if closing is not None:
-                await closing()
+            await bars.aclose()
         self.stats.seconds = time.perf_counter() - started
         self.driver.finish()
         self.curve.release()

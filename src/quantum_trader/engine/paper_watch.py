@@ -67,9 +67,25 @@ class Activity:
                                         f"{float(fill.price):g} ({event.order.purpose})"))
 
     def events(self, rows: Sequence[EventRow]) -> None:
-        for ts, kind, _symbol, _rule, message, _value, _limit in rows:
-            if kind in SHOWN_EVENTS:
-                self._add(Line(ts, kind, message))
+        """One line per intent: the rows of one refusal or reduction (an intent refused by three rules is
+        three rows, same time and symbol) are joined, their rules named and the first message kept."""
+        group: list[EventRow] = []
+        for row in rows:
+            if row[1] not in SHOWN_EVENTS:
+                continue
+            if group and row[:3] != group[0][:3]:
+                self._group(group)
+                group = []
+            group.append(row)
+        if group:
+            self._group(group)
+
+    def _group(self, rows: list[EventRow]) -> None:
+        ts, kind, symbol, _rule, message, _value, _limit = rows[0]
+        if len(rows) > 1:
+            rules = ", ".join(dict.fromkeys(r[3] for r in rows if r[3]))
+            message = f"{symbol} ({rules}): {message}"
+        self._add(Line(ts, kind, message))
 
 
 @dataclass

@@ -272,8 +272,9 @@ class SimulatedExchange:
             if symbol not in self.account.positions:
                 continue
             col = self._column[symbol]
-            # The mark at the settlement instant: the exchange's (as of the bar before) when the data has
-            # it, else the settlement bar's open; without a bar there, the last known mark.
+            # The mark at the settlement instant: the exchange's (as of the bar before, in this stretch or the
+            # one before it) when the data has it, else the settlement bar's open; without a bar there, the last
+            # known mark.
             exchange = symbol in self.exchange_marks and (row > 0 or chunk.mark_in is not None)
             price = float(chunk.mark_before(row, col) if exchange else chunk.open[row, col])
             if price != price:

@@ -1,0 +1,85 @@
+"""A paper run: a backtest's market, decisions and run folder, with the kernel fed bar by bar on the asyncio loop.
+
+``open_paper`` prepares exactly what ``run_backtest`` prepares (``prepare_run``: the market,
+the strategy's decisions, the universe) and composes the same kernel and simulated venue
+(``Kernel.driver``), visiting every bar; ``PaperSession.run`` feeds them one bar at a time at
+a pace (``engine.paced``); ``PaperSession.write`` writes the run folder as a backtest does
+(``write_run``), its metrics saying ``mode: paper`` and holding the pace and the latency
+measured. Run to the end at full speed, a paper replay takes a backtest's orders, fills and
+trades (tests/cli/test_paper_cli.py, tests/engine/test_paper_parity.py). Stopped early
+(Ctrl-C), the run ends at the last bar fed, as if the data ended there: what rests is
+cancelled, what is held is closed at its close, and the run folder covers the bars that ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, PreparedRun, prepare_run, write_run
+from quantum_trader.domain.chunk import MarketChunk
+from quantum_trader.domain.time import format_time, timeframe_ms
+from quantum_trader.engine.grid import MarketGrid
+from quantum_trader.engine.inputs import MarketData
+from quantum_trader.engine.kernel import Kernel
+from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
+from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
+
+__all__ = ["PaperSession", "bars_up_to", "open_paper"]
+
+
+@dataclass
+class PaperSession:
+    request: BacktestRequest
+    prepared: PreparedRun
+    kernel: Kernel
+    replay: PacedReplay
+    speed: float | None
+    """Bars a second (None: as fast as the loop goes)."""
+
+    @property
+    def total(self) -> int:
+        return int(self.prepared.data.grid.ts.size)
+
+    async def run(self, on_bar: Callable[[MarketChunk], None] | None = None) -> PaceStats:
+        """Feed the market's bars at the session's pace until they end or ``replay.stop()`` is asked."""
+        data = self.prepared.data
+        feed = OneBarFeed(data.grid, data.funding)
+        return await self.replay.run(paced(feed.chunks(), self.speed), on_bar)
+
+    def snapshot(self) -> PaperSnapshot:
+        return snapshot(self.replay.driver.kernel, self.replay.activity, bars=self.replay.stats.bars,
+                        total=self.total)
+
+    def write(self) -> BacktestResult:
+        """The run folder of what ran (all of it, or the bars up to a stop)."""
+        stats = self.replay.stats
+        if stats.bars == 0:
+            raise ValueError("paper run stopped before its first bar: nothing ran, no run folder written")
+        data = self.prepared.data
+        if stats.bars < self.total:
+            data = bars_up_to(data, stats.bars)
+        paper: dict[str, object] = {"speed": "max" if self.speed is None else self.speed, **stats.summary()}
+        if stats.stopped and stats.last_ts is not None:
+            paper["stopped_at"] = format_time(stats.last_ts + timeframe_ms(data.grid.timeframe))
+        run = write_run(self.request, self.prepared, self.kernel, stats.seconds, mode="paper", data=data,
+                        extra={"paper": paper})
+        return BacktestResult(run=run, metrics=run.metrics(), recorder=self.kernel.rec, seconds=stats.seconds)
+
+
+def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str, float], None] | None = None,
+               lines: Callable[[str], None] | None = None) -> PaperSession:
+    """Prepare the run as a backtest would (``say`` and ``lines`` as ``run_backtest``'s) and compose the kernel
+    for a paced replay; nothing is fed yet."""
+    prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
+    kernel = Kernel(prepared.data, prepared.settings, jump=False)
+    return PaperSession(request, prepared, kernel, PacedReplay.of(kernel, prepared.decisions), speed)
+
+
+def bars_up_to(data: MarketData, rows: int) -> MarketData:
+    """The market of a run that stopped after its first ``rows`` bars (what the run folder describes)."""
+    g = data.grid
+    grid = MarketGrid(symbols=g.symbols, timeframe=g.timeframe, ts=g.ts[:rows], open=g.open[:rows],
+                      high=g.high[:rows], low=g.low[:rows], close=g.close[:rows], volume=g.volume[:rows],
+                      valid=g.valid[:rows], mark=g.mark[:rows])
+    return replace(data, grid=grid)

@@ -1,0 +1,253 @@
+"""``quantum-trader paper``: the backtest's kernel and simulated venue on the asyncio loop, fed bar by bar at a pace.
+
+Without ``--replay`` it replays the demo's synthetic market (built as ``demo`` builds it) at
+60 bars a second: an hour of 1m bars a second, a day in 24 seconds, slow enough to watch the
+panel, fast enough to see trades. ``--replay`` replays the catalog with every data option of
+``backtest`` and writes the same run folder; at ``--speed max`` it takes the backtest's
+orders, fills and trades. Ctrl-C stops after the current bar and writes the run folder of
+what ran. The live feed plugs into this command next (its bars arrive as the exchange closes
+them; the kernel, the venue and the panel stay as they are).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from quantum_trader.cli.backtest_cmd import (
+    DEFAULT_SYMBOLS,
+    CatalogOpt,
+    EndOpt,
+    EntryOpt,
+    EquityOpt,
+    ExchangeOpt,
+    JournalOpt,
+    NoSlippageOpt,
+    ParamOpt,
+    PhaseOpt,
+    PolicyOpt,
+    RunsOpt,
+    SetOpt,
+    StartOpt,
+    StrategyOpt,
+    SymbolsOpt,
+    TimeframeOpt,
+    print_headline,
+    run_request,
+)
+from quantum_trader.cli.console import console
+from quantum_trader.cli.demo_cmd import DEFAULT_OUT, DEMO_DAYS, DEMO_SEED, DaysOpt, OutOpt, SeedOpt
+from quantum_trader.cli.errors import fail
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from collections.abc import Callable
+
+    from rich.console import Console
+
+    from quantum_trader.analytics.backtest import BacktestRequest
+    from quantum_trader.analytics.paper import PaperSession
+    from quantum_trader.domain.chunk import MarketChunk
+    from quantum_trader.engine.paced import PaceStats
+
+DEFAULT_SPEED = "60"
+REFRESH_S = 0.25
+"""The panel is redrawn four times a second, whatever the pace."""
+CATALOG_OPTIONS = ("symbols", "strategy", "param", "policy", "set_", "catalog", "exchange", "start", "end",
+                   "timeframe", "phase", "journal", "equity", "runs", "no_slippage", "entry")
+DEMO_OPTIONS = ("days", "seed", "out")
+
+
+def speed_option(value: str) -> float | None:
+    """``--speed``: bars a second, or ``max`` (None) for as fast as the loop goes."""
+    import math
+
+    if value.strip().lower() == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        speed = math.nan
+    if not (math.isfinite(speed) and speed > 0):
+        raise fail(f"--speed {value!r}: bars a second (a positive number, e.g. 60) or max")
+    return speed
+
+
+def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """Options among ``names`` typed on the command line (not defaults, not environment variables)."""
+    flags = {p.name: p.opts[0] for p in ctx.command.params if p.name is not None}
+    sources = {n: ctx.get_parameter_source(n) for n in names}
+    return [flags[n] for n, source in sources.items() if source is not None and source.name == "COMMANDLINE"]
+
+
+def paper(
+    ctx: typer.Context,
+    replay: Annotated[bool, typer.Option(
+        "--replay", help="Replay the catalog (the data options of backtest) instead of the demo's synthetic "
+                         "market.")] = False,
+    speed: Annotated[str, typer.Option(
+        help="Bars a second, or 'max' for as fast as possible (still bar by bar on the event loop).")
+    ] = DEFAULT_SPEED,
+    days: DaysOpt = DEMO_DAYS,
+    seed: SeedOpt = DEMO_SEED,
+    out: OutOpt = DEFAULT_OUT,
+    symbols: SymbolsOpt = DEFAULT_SYMBOLS,
+    strategy: StrategyOpt = "multi-asset",
+    param: ParamOpt = [],  # noqa: B006
+    policy: PolicyOpt = "default",
+    set_: SetOpt = [],  # noqa: B006
+    catalog: CatalogOpt = None,
+    exchange: ExchangeOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    timeframe: TimeframeOpt = None,
+    phase: PhaseOpt = None,
+    journal: JournalOpt = None,
+    equity: EquityOpt = 100_000.0,
+    runs: RunsOpt = Path("runs"),
+    no_slippage: NoSlippageOpt = False,
+    entry: EntryOpt = None,
+) -> None:
+    """Paper trading: the backtest's kernel and simulated venue fed bar by bar on the event loop, with a live panel.
+
+    Without --replay: the demo's synthetic market (--days, --seed, --out as for demo) at 60 bars a second.
+    With --replay: the catalog, with backtest's data options; the run folder is a backtest's (metrics say
+    mode: paper). Ctrl-C stops after the current bar, closes what is held at its close and writes the run folder.
+
+    Example: quantum-trader paper --replay --symbols BTC,ETH --start 2025-01-01 --end 2025-01-08 --speed max
+    """
+    pace = speed_option(speed)
+    if replay:
+        wrong = _given(ctx, DEMO_OPTIONS)
+        if wrong:
+            raise fail(f"{', '.join(wrong)}: options of the demo market; --replay replays the catalog "
+                       "(--catalog, --symbols, --start, --end ...)")
+        request = run_request(symbols=symbols, strategy=strategy, param=param, policy=policy, set_=set_,
+                              catalog=catalog, exchange=exchange, start=start, end=end, timeframe=timeframe,
+                              phase=phase, journal=journal, equity=equity, runs=runs, no_slippage=no_slippage,
+                              entry=entry, command="paper")
+    else:
+        wrong = _given(ctx, CATALOG_OPTIONS)
+        if wrong:
+            raise fail(f"{', '.join(wrong)}: options of a catalog replay; add --replay (without it paper replays "
+                       "the demo's synthetic market)")
+        from quantum_trader.cli.demo_cmd import demo_request
+        from quantum_trader.cli.options import load_policy_or_exit, output_dir
+
+        output_dir("--out", out)
+        request = demo_request(days, seed, out, load_policy_or_exit(None))
+    _paper(request, pace)
+
+
+def _paper(request: BacktestRequest, pace: float | None) -> None:
+    from quantum_trader.analytics.paper import open_paper
+    from quantum_trader.cli.progress import stage_progress
+    from quantum_trader.data.catalog import CatalogError
+
+    try:
+        with stage_progress("paper") as update:
+            session = open_paper(request, pace, say=update, lines=update.say)
+    except (CatalogError, ValueError) as exc:
+        raise fail(f"paper failed: {exc}") from None
+    stats = watch(session)
+    if stats.stopped and stats.bars:
+        console.print(f"stopped at {session.snapshot().time} UTC after {stats.bars:,} of {session.total:,} bars: "
+                      "what was held is closed at that close", highlight=False)
+    try:
+        result = session.write()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    print_headline(result, title="Paper", seconds_label="paced run")
+    paper = result.metrics.get("paper")
+    if isinstance(paper, dict):
+        latency = paper["bar_to_orders_ms"]
+        if latency["bars"]:
+            console.print(f"bar to orders at the venue: p50 {latency['p50']:.3f} ms, p99 {latency['p99']:.3f} ms "
+                          f"({latency['bars']:,} bars with orders)", highlight=False)
+    console.print(f"run folder: {result.run.path}", highlight=False)
+
+
+def watch(session: PaperSession, console_: Console | None = None) -> PaceStats:
+    """Run the session on a fresh event loop: the live panel on a terminal, a line per simulated day elsewhere;
+    SIGINT (Ctrl-C) asks the session to stop after the current bar."""
+    import asyncio
+
+    from rich.console import Console
+
+    from quantum_trader.cli.paper_panel import progress_line, render_panel
+
+    con = console_ or Console(soft_wrap=True)
+    if con.is_terminal:
+        from rich.live import Live
+
+        with Live(render_panel(session.snapshot(), session.speed), console=con, auto_refresh=False) as live:
+            def repaint() -> None:
+                live.update(render_panel(session.snapshot(), session.speed), refresh=True)
+
+            return asyncio.run(_run(session, repaint=repaint))
+
+    printed = [-1]
+    """The bar count at the last line printed."""
+
+    def line() -> None:
+        con.print(progress_line(session.snapshot()), highlight=False, markup=False)
+        printed[0] = session.replay.stats.bars
+
+    def daily(chunk: MarketChunk) -> None:
+        if (int(chunk.ts[-1]) + chunk.step) % 86_400_000 == 0:
+            line()
+
+    stats = asyncio.run(_run(session, on_bar=daily))
+    if printed[0] != stats.bars:  # where it ended, unless a day's line just said it
+        line()
+    return stats
+
+
+async def _run(session: PaperSession, *, repaint: Callable[[], None] | None = None,
+               on_bar: Callable[[MarketChunk], None] | None = None) -> PaceStats:
+    import asyncio
+    import contextlib
+
+    loop = asyncio.get_running_loop()
+    restore = _take_sigint(loop, session.replay.stop)
+    painter = asyncio.create_task(_repaint(repaint)) if repaint is not None else None
+    try:
+        return await session.run(on_bar)
+    finally:
+        if painter is not None:
+            painter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await painter
+        if repaint is not None:
+            repaint()
+        restore()
+
+
+def _take_sigint(loop: AbstractEventLoop, stop: Callable[[], None]) -> Callable[[], object]:
+    """SIGINT (Ctrl-C) calls ``stop`` instead of raising KeyboardInterrupt, which could land inside a bar; returns
+    what puts the previous handling back. The loop's handler where it has one, else Python's (Windows); off the
+    main thread there is no SIGINT to take."""
+    import signal
+    import threading
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, stop)
+        return lambda: loop.remove_signal_handler(signal.SIGINT)
+    except NotImplementedError:
+        pass
+    except (RuntimeError, ValueError):
+        return lambda: None
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop())
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+async def _repaint(repaint: Callable[[], None]) -> None:
+    import asyncio
+
+    while True:
+        await asyncio.sleep(REFRESH_S)
+        repaint()
