@@ -39,7 +39,7 @@ from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.engine.grid import build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy, SmaCrossStrategy
 from quantum_trader.testkit.reference import backtesting_frame, backtesting_sma_cross
 
 COMMISSION = 0.0001

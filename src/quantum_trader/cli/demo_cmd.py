@@ -48,7 +48,7 @@ def demo(
     from quantum_trader.analytics.gates_evidence import Evidence
     from quantum_trader.cli.progress import stage_progress
     from quantum_trader.data.synthetic import SynthConfig
-    from quantum_trader.engine.strategy import MultiAssetStrategy
+    from quantum_trader.engine.strategies import MultiAssetStrategy
 
     output_dir("--out", out)
     policy = load_policy_or_exit(None)
@@ -70,7 +70,6 @@ def demo(
                   f"assets are screened again every {policy.universe.rescreen_every}", highlight=False)
     request = BacktestRequest(
         catalog=catalog, symbols=symbols, policy=policy, policy_name="default",
-        # engine/strategy.py's Decisions protocol wants close_ts and symbols settable; they are frozen here
         strategy=MultiAssetStrategy(),
         exchange="synthetic", runs_dir=out / "runs", phase_source="the demo's",
         settings=default_settings(policy, phase=DEMO_PHASE, plain=False),
