@@ -50,8 +50,8 @@ class Subscription:
     """The bars ``on_bar`` sees, and when it is called: at each close of this timeframe (a whole multiple of
     the market's bars, which the runner aggregates; the bucket of a gap holds what traded in it)."""
     lookback: int | None = None
-    """How many closed bars back the strategy reads (None: all of them). Live, the runner keeps only these, so
-    memory follows the strategy's window, not the length of history; a replay keeps everything anyway."""
+    """How many closed bars back the strategy reads (None: all of them): what a live runner must keep, so that
+    memory follows the strategy's window, not the length of history (a replay holds every bar anyway)."""
     correlation: bool = True
     """Whether the risk engine reads the policy's correlation monitor (``correlation.*``) over this strategy's
     symbols: its correlated-exposure limit and its ``correlation_update`` events. Off, every pair counts as
@@ -79,8 +79,8 @@ class BarWindow:
     """One symbol's closed bars up to a decision, oldest first: ``close[-1]`` is the newest close.
 
     The arrays are read-only views (no copy, O(1) to make), cut at the decision: a strategy cannot
-    read a bar that has not closed, whatever it keeps. Live, only the subscription's ``lookback`` last
-    bars are kept, so ``len`` counts those.
+    read a bar that has not closed, whatever it keeps, nor change one. A replay holds every bar; read
+    only the subscription's ``lookback`` last ones, which is all a live runner needs to keep.
     """
 
     __slots__ = ("_c", "_h", "_l", "_n", "_o", "_ts", "_v", "symbol", "timeframe")
