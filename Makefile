@@ -28,7 +28,7 @@ test: $(VENV)/.installed-test lint typecheck
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy

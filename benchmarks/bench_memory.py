@@ -55,7 +55,7 @@ def _child(catalog: Path, years: int, whole: bool) -> None:
     from quantum_trader.engine.catalog_feed import streamed_bars
     from quantum_trader.engine.inputs import KernelSettings
     from quantum_trader.engine.kernel import Kernel
-    from quantum_trader.engine.strategy import MultiAssetStrategy
+    from quantum_trader.engine.strategies import MultiAssetStrategy
 
     store = Catalog(catalog)
     policy = load_policy()

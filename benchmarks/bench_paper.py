@@ -45,7 +45,8 @@ from quantum_trader.domain.trading import Intent
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
-from quantum_trader.engine.strategy import Decisions, Held, MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
+from quantum_trader.engine.strategy import Decisions, Held
 from quantum_trader.signals.pipeline import SignalSet
 
 ASSETS = ("BTC", "ETH", "SOL", "BNB", "XRP")

@@ -24,7 +24,7 @@ from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.data.synthetic.writer import write_market
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind
 from quantum_trader.domain.time import MS_PER_DAY, format_time
-from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.journal.store import Journal, PhaseChange, PhaseEventKind
 from quantum_trader.testkit import policy_with
 

@@ -92,7 +92,7 @@ def test_an_invalid_policy_file_is_refused_naming_the_key(catalog: Path, tmp_pat
 def test_the_progress_bar_hears_every_stage_in_order_and_the_kernel_in_steps(catalog: Path, tmp_path: Path) -> None:
     from quantum_trader.analytics.backtest import BacktestRequest, run_backtest
     from quantum_trader.config import load_policy
-    from quantum_trader.engine.strategy import MultiAssetStrategy
+    from quantum_trader.engine.strategies import MultiAssetStrategy
 
     policy = load_policy(env={})
     heard: list[tuple[str, float]] = []

@@ -29,7 +29,7 @@ from quantum_trader.engine.catalog_feed import CatalogFeed, streamed_bars
 from quantum_trader.engine.feed import InMemoryFeed
 from quantum_trader.engine.inputs import KernelSettings
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
 
 DAYS = 40
 WINDOW = 9

@@ -54,7 +54,7 @@ from quantum_trader.domain.market import BarSeries
 from quantum_trader.engine.grid import build_grid
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.strategy import SmaCrossStrategy
+from quantum_trader.engine.strategies import SmaCrossStrategy
 from quantum_trader.testkit.reference import backtesting_frame, backtesting_sma_cross
 
 bt = pytest.importorskip("backtesting", reason="backtesting.py is the reference engine of this test")

@@ -27,7 +27,8 @@ from quantum_trader.domain.trading import Intent, Side
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, span_figures, span_row
-from quantum_trader.engine.strategy import Decisions, Held, SmaCrossStrategy, active_decisions
+from quantum_trader.engine.strategies import SmaCrossStrategy
+from quantum_trader.engine.strategy import Decisions, Held, active_decisions
 
 POLICY = load_policy(env={})
 

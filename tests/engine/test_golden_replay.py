@@ -29,7 +29,7 @@ from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, d
 from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.data.synthetic.writer import write_market
-from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.testkit import policy_with
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

@@ -18,7 +18,8 @@ from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.domain.market import BarSeries, DataKind
 from quantum_trader.domain.time import MS_PER_DAY, format_time
 from quantum_trader.domain.trading import Side
-from quantum_trader.engine.strategy import Held, MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
+from quantum_trader.engine.strategy import Held
 from quantum_trader.testkit import policy_with
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"

@@ -17,7 +17,7 @@ from quantum_trader.analytics.backtest import assemble_market
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.engine.inputs import KernelSettings
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.testkit import MarketBuilder, ScriptedDecisions, long, policy_with, run_kernel, short
 
 

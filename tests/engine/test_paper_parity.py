@@ -28,7 +28,8 @@ from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
 from quantum_trader.engine.recorder import Recorder
-from quantum_trader.engine.strategy import Decisions, MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
+from quantum_trader.engine.strategy import Decisions
 
 POLICY = load_policy(env={})
 

@@ -29,7 +29,7 @@ from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
 from quantum_trader.domain.trading import Fill, OrderEvent, Side
 from quantum_trader.engine.inputs import KernelSettings
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.testkit import INITIAL_EQUITY, MarketBuilder, ScriptedDecisions, intent, policy_with
 
 ASSETS = ("BTC", "ETH", "SOL")

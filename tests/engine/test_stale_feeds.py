@@ -22,7 +22,7 @@ from quantum_trader.data.ingest import ingest_file
 from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries
 from quantum_trader.engine.inputs import KernelSettings
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.strategy import MultiAssetStrategy
+from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.testkit import MarketBuilder, ScriptedDecisions, long, policy_with
 
 BTC = "BTC/USDT:USDT"

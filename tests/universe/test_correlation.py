@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quantum_trader.config import Policy
 from quantum_trader.config.limits import CorrelationPolicy
@@ -118,3 +120,32 @@ def test_bad_input_names_asset_and_row() -> None:
     bad = Policy(correlation=CorrelationPolicy(window="7m"))
     with pytest.raises(ValueError, match=r"correlation.window \(7m\)"):
         CorrelationMonitor(("BTC", "ETH"), bad)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(2, 400), block=st.integers(1, 90),
+       late=st.integers(0, 120), keep_every=st.integers(1, 13))
+def test_the_batch_a_block_at_a_time_is_the_whole_history_to_the_last_bit(
+        seed: int, rows: int, block: int, late: int, keep_every: int) -> None:
+    """Summed a block at a time (``block_rows``), keeping matrices only at some rows, every figure equals the
+    batch over the whole array exactly, an asset listing late (NaN closes) included: without the blocks cut on
+    ``rolling_sum``'s own boundaries, the sums would be formed in another order and differ in the last bits."""
+    policy = Policy().model_copy(update={"correlation": CorrelationPolicy(
+        returns_timeframe="1h", window="7h", btc_correlation_window="19h")})
+    monitor = CorrelationMonitor(ASSETS, policy, "BTC")
+    rng = np.random.default_rng(seed)
+    closes = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, (rows, len(ASSETS))), axis=0))
+    closes[: min(late, rows), 3] = np.nan
+    ts = np.arange(rows, dtype=np.int64) * 3_600_000
+    whole = monitor.batch(ts, closes, block_rows=10**9)
+    keep = np.arange(0, rows, keep_every, dtype=np.int64)
+    blocked = monitor.batch(ts, closes, keep=keep, block_rows=block)
+    for name in ("average", "btc_corr", "btc_corr_long", "spike", "breakdown"):
+        assert np.array_equal(getattr(blocked, name), getattr(whole, name), equal_nan=True), name
+    assert blocked.events == whole.events
+    assert np.array_equal(blocked.matrix, whole.matrix[keep], equal_nan=True)
+    for row in keep[:5]:
+        assert np.array_equal(blocked.matrix_at(int(row)), whole.matrix_at(int(row)), equal_nan=True)
+    if keep_every > 1 and rows > 1:
+        with pytest.raises(KeyError, match="not kept"):
+            blocked.matrix_at(1)

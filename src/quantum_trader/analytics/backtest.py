@@ -1,7 +1,7 @@
 """A backtest: the kernel composed with a replay of the catalog and the simulated venue.
 
 Everything is read and aligned once (bars onto one grid, funding, depth within 1% from
-the stored books, typical spreads), the strategy computes its decisions in batch, the
+the stored books, typical spreads), the strategy decides (in batch when it can), the
 kernel runs, and the run folder receives trades, equity, events, correlation, metrics,
 the policy used and the HTML report.
 
@@ -48,6 +48,7 @@ from quantum_trader.data.markets import stored_listing
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import format_time, timeframe_ms
+from quantum_trader.engine.incremental import decisions_for
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import EventRow, Recorder
@@ -126,7 +127,7 @@ def prepare_run(request: BacktestRequest, say: Callable[[str, float], None],
     bars, data = load_market(catalog, request.symbols, timeframe=request.timeframe, exchange=request.exchange,
                              start_ms=request.start_ms, end_ms=request.end_ms, policy=request.policy)
     say(f"computing {request.strategy.name} signals", 0.1)
-    decisions = request.strategy.prepare(bars, request.policy)
+    decisions = decisions_for(request.strategy, bars, request.policy)
     settings = request.settings or KernelSettings(policy=request.policy)
     data, settings, standings = _universe(request, catalog, bars, data, decisions, settings, say)
     for standing in standings:

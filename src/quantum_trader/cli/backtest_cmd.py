@@ -7,10 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from quantum_trader.cli.bar_timeframes import explicit_keys, finest_common_timeframe, fit_policy, policy_with_sets
+from quantum_trader.cli.bar_timeframes import (
+    explicit_keys,
+    finest_common_timeframe,
+    fit_correlation,
+    fit_policy,
+    policy_with_sets,
+)
 from quantum_trader.cli.console import console
 from quantum_trader.cli.errors import fail
 from quantum_trader.cli.options import catalog_root, optional_time, output_dir, symbols_option, timeframe_option
+from quantum_trader.cli.strategy_loader import PARAM_HELP, STRATEGY_HELP, StrategyChoice
 
 if TYPE_CHECKING:
     from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult
@@ -18,38 +25,28 @@ if TYPE_CHECKING:
     from quantum_trader.engine.strategy import Strategy
 
 DEFAULT_SYMBOLS = "BTC,ETH,SOL,BNB,XRP,AVAX,LINK,MATIC"
-STRATEGIES = ("multi-asset", "sma-cross")
 
 
-def _params(name: str, params: list[str]) -> dict[str, int]:
-    """``--param NAME=INTEGER`` values, checked against the strategy before anything is imported or read."""
-    if name not in STRATEGIES:
-        raise fail(f"--strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
-    values: dict[str, int] = {}
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit():
-            raise fail(f"--param {item!r}: expected NAME=INTEGER, e.g. fast=10")
-        values[key.strip()] = int(value)
-    if name == "multi-asset" and values:
-        raise fail(f"--param: multi-asset takes no --param (its settings are in the policy), got {values}")
-    unknown = set(values) - {"fast", "slow"}
-    if unknown:
-        raise fail(f"--param: sma-cross takes fast and slow, not {sorted(unknown)}")
-    return values
+def _params(name: str, params: list[str]) -> StrategyChoice:
+    """``--strategy`` and ``--param`` checked for shape before anything is imported or read (``cli.strategy_loader``
+    loads built-in and user strategies for ``backtest`` and ``paper`` alike)."""
+    from quantum_trader.cli.strategy_loader import StrategyLoadError, parse_strategy
 
-
-def _strategy(name: str, values: dict[str, int]) -> Strategy:
-    from quantum_trader.engine.strategy import MultiAssetStrategy, SmaCrossStrategy
-
-    # The two ignores wait on engine/strategy.py: its Decisions protocol declares close_ts and symbols
-    # settable, the strategies' frozen decisions have them read-only (mypy --strict says unused once fixed).
-    if name == "multi-asset":
-        return MultiAssetStrategy()
     try:
-        return SmaCrossStrategy(**values)
-    except ValueError as exc:
-        raise fail(f"--param: {exc}") from None
+        return parse_strategy(name, params)
+    except StrategyLoadError as exc:
+        raise fail(str(exc)) from None
+
+
+def _strategy(choice: StrategyChoice) -> Strategy:
+    """The strategy chosen, imported and built: a user's module that fails to import, a class that is not a
+    strategy or a parameter it refuses is one line."""
+    from quantum_trader.cli.strategy_loader import StrategyLoadError, load_strategy
+
+    try:
+        return load_strategy(choice)
+    except StrategyLoadError as exc:
+        raise fail(str(exc)) from None
 
 
 def _policy(path: str, sets: list[str]) -> tuple[Policy, str, bool]:
@@ -99,8 +96,8 @@ def print_headline(result: BacktestResult, title: str = "Backtest", seconds_labe
 
 # The options of a run over the catalog, shared by ``backtest`` and ``paper --replay`` (one declaration each).
 SymbolsOpt = Annotated[str, typer.Option(help="Assets or symbols, comma-separated: BTC, BTCUSDT or BTC/USDT:USDT.")]
-StrategyOpt = Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)}.")]
-ParamOpt = Annotated[list[str], typer.Option("--param", help="Strategy parameter NAME=VALUE (repeatable).")]
+StrategyOpt = Annotated[str, typer.Option(help=STRATEGY_HELP)]
+ParamOpt = Annotated[list[str], typer.Option("--param", help=PARAM_HELP)]
 PolicyOpt = Annotated[
     str, typer.Option(help="'default', 'plain' (fixed-fraction, no portfolio limits) or a policy YAML file.")]
 SetOpt = Annotated[list[str], typer.Option(
@@ -175,16 +172,19 @@ def run_request(*, symbols: str, strategy: str, param: list[str], policy: str, s
         raise fail(f"--end {end!r} is not after --start {start!r}")
     root = catalog_root(catalog)
     output_dir("--runs", runs)
-    chosen = _strategy(strategy, values)
+    chosen = _strategy(values)
     pol, policy_name, plain = _policy(policy, set_)
     if entry is not None:
         venue = pol.venue.model_copy(update={"entry": pol.venue.entry.model_copy(update={"type": entry})})
         pol = pol.model_copy(update={"venue": venue})
     tf = (timeframe_option("--timeframe", timeframe) if timeframe is not None
           else finest_common_timeframe(root, syms, exchange))
-    if chosen.name == "multi-asset":
+    from quantum_trader.engine.strategies import MultiAssetStrategy, SmaCrossStrategy
+
+    if not isinstance(chosen, SmaCrossStrategy):  # the reference reads no correlation; the others' risk checks do
         file = None if policy in ("plain", "default") else Path(policy)
-        pol, notes = fit_policy(pol, tf, explicit_keys(file, set_))
+        fit = fit_policy if isinstance(chosen, MultiAssetStrategy) else fit_correlation
+        pol, notes = fit(pol, tf, explicit_keys(file, set_))
         for note in notes:
             console.print(f"[yellow]policy[/] {note}", highlight=False)
     number, source = resolve_phase(phase, journal, pol)

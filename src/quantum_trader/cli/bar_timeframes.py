@@ -89,6 +89,12 @@ def fit_policy(policy: Policy, bars: str, explicit: Iterable[str]) -> tuple[Poli
     if timeframe_ms(model) % step:
         raise fail(f"the policy's {MODEL_KEY} ({model}) cannot be built from {bars} bars: pass a --timeframe that "
                    f"divides {model}, or --set {MODEL_KEY}={bars} (or {env_key(MODEL_KEY)}={bars})")
+    return fit_correlation(policy, bars, explicit)
+
+
+def fit_correlation(policy: Policy, bars: str, explicit: Iterable[str]) -> tuple[Policy, list[str]]:
+    """The policy with correlation returns that can be built from ``bars`` (what any strategy's risk checks read)."""
+    step = timeframe_ms(bars)
     corr = policy.correlation.returns_timeframe
     if not timeframe_ms(corr) % step:
         return policy, []

@@ -68,7 +68,7 @@ def demo_request(days: int, seed: int, out: Path, policy: Policy) -> BacktestReq
     ``paper`` without ``--replay`` replays the same run bar by bar."""
     from quantum_trader.analytics.backtest import BacktestRequest, default_settings
     from quantum_trader.data.synthetic import SynthConfig
-    from quantum_trader.engine.strategy import MultiAssetStrategy
+    from quantum_trader.engine.strategies import MultiAssetStrategy
 
     catalog = out / "catalog"
     market = generate_into(SynthConfig(days=days, seed=seed), catalog)

@@ -185,7 +185,7 @@ def _tier3_edges(cat: Catalog, assets: list[str], policy: Policy, exchange: str 
             bars[perp_symbol(asset)] = series
     if perp_symbol(baseline) not in bars or len(bars) < 2:
         return None
-    from quantum_trader.engine.strategy import MultiAssetStrategy
+    from quantum_trader.engine.strategies import MultiAssetStrategy
 
     decisions = MultiAssetStrategy().prepare(bars, policy)
     if decisions.close_ts.size == 0:

@@ -462,7 +462,12 @@ class TradingKernel:
     def _decide(self, k: int, row: int, intents: list[Intent]) -> tuple[BatchResult, LedgerState]:
         """The risk engine's batch verdict, and the book it judged against."""
         if self.limits.fixed_fraction is not None:  # sized at the fill: neither book nor market is consulted
-            return fixed_fraction_batch(intents, self.limits.fixed_fraction, len(self.symbols)), self.ledger
+            result = fixed_fraction_batch(intents, self.limits.fixed_fraction, len(self.symbols))
+            if any(i.order_type is OrderType.LIMIT for i in intents):
+                # a limit is sized now, on the book it will meet: marked at the decision, exits paid
+                self.valued()
+                return result, self._after_exits(self._ts(row))
+            return result, self.ledger
         market = self.market_view(k, row, intents)
         book = self._after_exits(self._ts(row))
         return evaluate_batch(intents, book, market, self.limits, switch=self.switch), book  # type: ignore[arg-type]

@@ -12,7 +12,8 @@ correlation it uses is the latest 5m value closed by then, never a later one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,9 +92,11 @@ class SignalSet:
         corr = btc_corr = None
         if corr_bars is not None:
             cts, closes = carried_closes([corr_bars[s] for s in self.symbols])
-            corr = self.monitor.batch(cts, closes)
             step = timeframe_ms(self.policy.correlation.returns_timeframe)
             known = ts + timeframe_ms(self.timeframe) - step
+            # the matrices a decision can read (the last one known at its close) are the only ones kept
+            at = np.searchsorted(cts, known, side="right") - 1
+            corr = self.monitor.batch(cts, closes, keep=np.unique(at[at >= 0]))
             btc_corr = np.column_stack([align_asof(cts, corr.btc_corr[:, j], known) for j in range(len(self.symbols))])
         return BatchSignals(self, ts, out, div, sector, corr, btc_corr)
 
@@ -213,6 +216,45 @@ class LiveOutput:
     intents: list[Intent]
 
 
+class ModelStepper:
+    """The signal set's decision at one close of the model timeframe, from the model bars closing then.
+
+    Any symbol may have no bar at a close (a gap, not started yet, or ended): it then has no
+    features there and decides nothing, its divergence waits for a close both it and BTC have,
+    exactly as the batch has NaN on its rows of the union clock. O(1) per bar and symbol.
+    """
+
+    def __init__(self, s: SignalSet) -> None:
+        self.s = s
+        self._feat: list[AssetFeaturesState] = [m.stream() for m in s.models]
+        self._div = {sym: s.divergence.stream() for sym in s.symbols if sym != s.symbols[s.btc]}
+        self._ret: list[LogReturnState] = [s.sector.returns.stream() for _ in s.symbols]
+        self._absent = (math.nan,) * len(FEATURE_NAMES)
+
+    def step(self, ts: int, bars: Sequence[Bar | None], btc_corr: F64 | None) -> LiveOutput:
+        """``bars`` in ``symbols`` order (None: no bar at this close); ``ts`` is the bars' open time;
+        ``btc_corr``: each symbol's correlation to BTC known at the close (None: not known)."""
+        s = self.s
+        rows = [self._absent if b is None else self._feat[j].update(b.ts, b.high, b.low, b.close, b.volume)
+                for j, b in enumerate(bars)]
+        arr = np.array(rows)
+        f = {name: arr[:, k] for k, name in enumerate(FEATURE_NAMES)}
+        btc_z = np.where(np.arange(len(bars)) == s.btc, 0.0, arr[s.btc, 2])
+        dec = decide(f, btc_z, s.params)
+        btc_bar = bars[s.btc]
+        div_syms = list(self._div)
+        zs = np.array([self._div[sym].update(b.close, btc_bar.close)[2] if b is not None and btc_bar is not None
+                       else math.nan for sym, b in zip(s.symbols, bars, strict=True) if sym in self._div])
+        dd, de = s.divergence.decide(zs)
+        div = {sym: (int(dd[k]), float(de[k]), float(zs[k])) for k, sym in enumerate(div_syms)}
+        rets = {a: math.nan if b is None else self._ret[j].update(b.close)
+                for j, (a, b) in enumerate(zip(s.assets, bars, strict=True))}
+        _, sec = s.sector.decide(rets, {a: rows[j][6] for j, a in enumerate(s.assets)})
+        sector = {a: (int(d), float(e)) for a, (d, e) in sec.items()}
+        values = [dict(zip(FEATURE_NAMES, r, strict=True)) for r in rows]
+        return LiveOutput(ts, dec, values, s.intents(ts, values, dec, div, sector, btc_corr))
+
+
 class LiveSignals:
     """Feed every symbol's 1m bar of one minute; a closed model bar returns a :class:`LiveOutput`."""
 
@@ -221,9 +263,7 @@ class LiveSignals:
         rtf = s.policy.correlation.returns_timeframe
         self._agg = [BarAggregator(sym, source_timeframe, s.timeframe) for sym in s.symbols]
         self._cagg = [BarAggregator(sym, source_timeframe, rtf) for sym in s.symbols]
-        self._feat: list[AssetFeaturesState] = [m.stream() for m in s.models]
-        self._div = {sym: s.divergence.stream() for sym in s.symbols if sym != s.symbols[s.btc]}
-        self._ret: list[LogReturnState] = [s.sector.returns.stream() for _ in s.symbols]
+        self._step = ModelStepper(s)
         self.monitor: CorrelationMonitorState = s.monitor.stream()
         self.btc_corr: F64 | None = None
         self.events: list[object] = []
@@ -248,21 +288,4 @@ class LiveSignals:
         return self._decide(bars)
 
     def _decide(self, bars: list[Bar]) -> LiveOutput:
-        s = self.s
-        rows = [self._feat[j].update(b.ts, b.high, b.low, b.close, b.volume) for j, b in enumerate(bars)]
-        arr = np.array(rows)
-        f = {name: arr[:, k] for k, name in enumerate(FEATURE_NAMES)}
-        btc_z = np.where(np.arange(len(bars)) == s.btc, 0.0, arr[s.btc, 2])
-        dec = decide(f, btc_z, s.params)
-        btc_close = bars[s.btc].close
-        div_syms = list(self._div)
-        zs = np.array([self._div[sym].update(bars[j].close, btc_close)[2] for j, sym in enumerate(s.symbols)
-                       if sym in self._div])
-        dd, de = s.divergence.decide(zs)
-        div = {sym: (int(dd[k]), float(de[k]), float(zs[k])) for k, sym in enumerate(div_syms)}
-        rets = {a: self._ret[j].update(bars[j].close) for j, a in enumerate(s.assets)}
-        _, sec = s.sector.decide(rets, {a: rows[j][6] for j, a in enumerate(s.assets)})
-        sector = {a: (int(d), float(e)) for a, (d, e) in sec.items()}
-        values = [dict(zip(FEATURE_NAMES, r, strict=True)) for r in rows]
-        ts = bars[0].ts
-        return LiveOutput(ts, dec, values, s.intents(ts, values, dec, div, sector, self.btc_corr))
+        return self._step.step(bars[0].ts, bars, self.btc_corr)

@@ -27,6 +27,7 @@ correlation matrix.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -56,6 +57,24 @@ def _channels(r: F64) -> F64:
     n = r.shape[-1]
     outer = r[..., :, None] * r[..., None, :]
     return np.concatenate([r, outer.reshape((*r.shape[:-1], n * n))], axis=-1)
+
+
+BLOCK_ROWS = 65_536
+"""Rows of returns per block of the batch correlation: ~50 MB of window sums for five assets."""
+
+
+def _blocked_correlation(returns: F64, window: int, block_rows: int) -> Iterator[tuple[int, F64]]:
+    """``rolling_correlation(returns, window)`` a block at a time: (first row, matrices of the block's rows).
+
+    ``rolling_sum`` adds within blocks of ``window`` rows counted from the array's start; a block here starts
+    on such a boundary and reads the ``window`` rows before it, so every sum is formed from the very same
+    numbers in the very same order as over the whole array."""
+    size = returns.shape[0]
+    step = max(window, block_rows - block_rows % window)
+    for lo in range(0, size, step):
+        start = max(0, lo - window)
+        hi = min(size, lo + step)
+        yield lo, rolling_correlation(returns[start:hi], window)[lo - start:]
 
 
 def rolling_correlation(returns: F64, window: int) -> F64:
@@ -110,6 +129,17 @@ class CorrelationHistory:
     spike: npt.NDArray[np.bool_]
     breakdown: npt.NDArray[np.bool_]
     events: tuple[CorrelationEvent, ...]
+    kept: npt.NDArray[np.int64] | None = None
+    """The rows of ``ts`` whose matrix ``matrix`` holds, ascending (None: every row)."""
+
+    def matrix_at(self, row: int) -> F64:
+        """The correlation matrix at history row ``row`` (one of ``kept`` when only some are kept)."""
+        if self.kept is None:
+            return np.asarray(self.matrix[row], dtype=np.float64)
+        index = int(np.searchsorted(self.kept, row))
+        if index >= self.kept.size or int(self.kept[index]) != row:
+            raise KeyError(f"correlation history: the matrix at row {row} was not kept")
+        return np.asarray(self.matrix[index], dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,29 +190,48 @@ class CorrelationMonitor:
                 f"is {closes[bad][0]!r}; forward-fill gaps before feeding the monitor"
             )
 
-    def batch(self, ts: npt.NDArray[np.int64], closes: F64) -> CorrelationHistory:
-        """Whole history: ``closes`` is (T, n) on the returns timeframe, columns in ``assets`` order."""
+    def batch(self, ts: npt.NDArray[np.int64], closes: F64, *, keep: npt.NDArray[np.int64] | None = None,
+              block_rows: int = BLOCK_ROWS) -> CorrelationHistory:
+        """Whole history: ``closes`` is (T, n) on the returns timeframe, columns in ``assets`` order.
+
+        ``keep`` (ascending rows of ``ts``) keeps the full matrix only at those rows (a strategy reads it at its
+        decisions, a twelfth of the 5m rows for hourly ones); the average, the BTC columns, spikes and
+        breakdowns are kept at every row. The windows are summed a block of about ``block_rows`` rows at a
+        time, cut where ``rolling_sum`` cuts its own blocks, so the figures are the whole-history ones to the
+        last bit while the memory follows the block: five years of 5m returns on five assets would need
+        2 GB of (T, n, n) arrays at once.
+        """
         if closes.ndim != 2 or closes.shape != (ts.size, len(self.assets)):
             raise ValueError(f"correlation monitor: closes must be ({ts.size}, {len(self.assets)}), got {closes.shape}")
         self._check(closes, "row ", missing_ok=True)
         t, n = closes.shape
-        matrix = np.full((t, n, n), np.nan)
-        long = np.full((t, n, n), np.nan)
+        kept = None if keep is None else np.asarray(keep, dtype=np.int64)
+        matrix = np.full((t if kept is None else kept.size, n, n), np.nan)
+        avg = np.full(t, np.nan)
+        btc_corr = np.full((t, n), np.nan)
+        long_btc = np.full((t, n), np.nan)
         if t > 1:
             r = np.log(closes[1:] / closes[:-1])
-            matrix[1:] = rolling_correlation(r, self.window)
-            long[1:] = rolling_correlation(r, self.long_window)
-        avg = average_pairwise(matrix)
+            for lo, block in _blocked_correlation(r, self.window, block_rows):
+                rows = slice(lo + 1, lo + 1 + block.shape[0])  # history row i + 1 is the return ending at close i + 1
+                avg[rows] = average_pairwise(block)
+                btc_corr[rows] = block[:, :, self.btc]
+                if kept is None:
+                    matrix[rows] = block
+                else:
+                    a, b = np.searchsorted(kept, [rows.start, rows.stop], side="left")
+                    matrix[a:b] = block[kept[a:b] - rows.start]
+            for lo, block in _blocked_correlation(r, self.long_window, block_rows):
+                long_btc[lo + 1: lo + 1 + block.shape[0]] = block[:, :, self.btc]
         prior = np.full(t, np.nan)
         if t > self.window:
             prior[self.window :] = avg[: -self.window]
         spike = (avg >= self.spike_threshold) | (avg - prior >= self.spike_jump)
-        btc_corr = matrix[:, :, self.btc]
         breakdown = btc_corr < self.breakdown_below
         breakdown[:, self.btc] = False
         return CorrelationHistory(
-            self.assets, ts, matrix, avg, btc_corr, long[:, :, self.btc], spike, breakdown,
-            tuple(self._events(ts, avg, btc_corr, spike, breakdown)),
+            self.assets, ts, matrix, avg, btc_corr, long_btc, spike, breakdown,
+            tuple(self._events(ts, avg, btc_corr, spike, breakdown)), kept,
         )
 
     def _events(self, ts: npt.NDArray[np.int64], avg: F64, btc: F64, spike: npt.NDArray[np.bool_],
