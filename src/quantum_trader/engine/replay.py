@@ -102,7 +102,7 @@ class ReplayDriver:
         a = 0
         while a < n:
             self._tick(a)
-            i = int(np.searchsorted(open_rows, a, side="left"))
+            i = int(open_rows.searchsorted(a, side="left"))
             next_open = int(open_rows[i]) if i < open_rows.size else n
             b = min(next_open, self.venue.next_event_row(a, next_open))
             breach, equity = kernel.breach(a, b)

@@ -39,7 +39,7 @@ class Traveling:
 
     def resolve(self, ts: I64) -> int:
         if self.arrival < 0:
-            first = int(np.searchsorted(ts, self.not_before, side="left"))
+            first = int(ts.searchsorted(self.not_before, side="left"))
             self.arrival = first + self.wait
         return self.arrival
 
