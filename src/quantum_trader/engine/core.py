@@ -58,6 +58,7 @@ from quantum_trader.risk import (
     BatchResult,
     KillSwitchAction,
     KillSwitchState,
+    MarketView,
     armed,
     build_market_view,
     compile_limits,
@@ -103,6 +104,8 @@ class TradingKernel:
         self._drifting: frozenset[object] = frozenset()
         self._held_cache: tuple[object, ...] | None = None
         self._pending: tuple[F64, int] | None = None
+        self._view: tuple[tuple[int, int], F64, MarketView] | None = None
+        """The last decision's market view, with the matrix it was built on."""
         self._filled_since: set[str] = set()
         self.k = 0
         self.peak_seen = 0.0
@@ -470,7 +473,7 @@ class TradingKernel:
             return result, self.ledger
         market = self.market_view(k, row, intents)
         book = self._after_exits(self._ts(row))
-        return evaluate_batch(intents, book, market, self.limits, switch=self.switch), book  # type: ignore[arg-type]
+        return evaluate_batch(intents, book, market, self.limits, switch=self.switch), book
 
     def _enter(self, k: int, row: int, intents: list[Intent]) -> None:
         ts = self._ts(row)
@@ -511,7 +514,7 @@ class TradingKernel:
             return quantity
         self._mark(self._before(row), ts)
         market = self.market_view(decision, row, [])
-        found = evaluate_batch([order_intent], self.ledger, market, self.limits,  # type: ignore[arg-type]
+        found = evaluate_batch([order_intent], self.ledger, market, self.limits,
                                switch=self.switch).decisions[0]
         symbol = order_intent.symbol
         if not found.approved:
@@ -548,7 +551,17 @@ class TradingKernel:
         message, mean = correlation_summary(raw, n)
         self.rec.event(computed, "correlation_update", message, value=mean)
 
-    def market_view(self, k: int, row: int, intents: list[Intent]) -> object:
+    def market_view(self, k: int, row: int, intents: list[Intent]) -> MarketView:
+        """What the risk engine knows of the market at decision ``k`` opening ``row``: built once per decision
+        and correlation matrix (marks, depth, tiers and edge depend on time alone), with this cycle's expected
+        entry slippage on top."""
+        cached = self._view
+        if cached is None or cached[0] != (k, row) or cached[1] is not self.corr:
+            cached = self._view = ((k, row), self.corr, self._base_view(k, row))
+        base = cached[2]
+        return base.with_entry_slippage(self._entry_slippage(row, intents)) if intents else base
+
+    def _base_view(self, k: int, row: int) -> MarketView:
         ts = self._ts(row)
         before = self._before(row)
         marks = {s: float(before[j]) for j, s in enumerate(self.symbols)}
@@ -559,10 +572,18 @@ class TradingKernel:
             marks={s: p for s, p in marks.items() if p == p and p > 0},
             instruments=self.data.instruments.values(),
             edge_assets=identified_edge(self.decisions.intents(k), self.policy.asset_tiers.tier_3.min_edge_score),
-            entry_slippage=self._entry_slippage(row, intents) if intents else None,
             tiers=None if universe is None else universe.tiers_at(ts),
             removed=None if universe is None else universe.removed_at(ts),
         )
+
+    def _correlation_view(self, k: int, row: int) -> MarketView:
+        """Enough of the market for drift, which reads the correlation alone: the decision's view when built,
+        else the matrix without the rest."""
+        cached = self._view
+        if cached is not None and cached[0] == (k, row) and cached[1] is self.corr:
+            return cached[2]
+        return build_market_view(self.limits, ts=self._ts(row), phase=self.settings.phase, symbols=self.symbols,
+                                 correlation=self.corr, depth_1pct={}, marks={}, instruments=())
 
     def _entry_slippage(self, row: int, intents: list[Intent]) -> dict[str, float]:
         """The venue's expected slippage of each market entry, as a fraction of its price: asked of the
@@ -590,7 +611,7 @@ class TradingKernel:
         if not self.ledger.positions:
             self._drifting = frozenset()
             return
-        report = drift(self.ledger, self.market_view(k, row, []), self.limits, self._ts(row))  # type: ignore[arg-type]
+        report = drift(self.ledger, self._correlation_view(k, row), self.limits, self._ts(row))
         kinds = frozenset(e.kind for e in report.events)
         for e in report.events:
             if e.kind not in self._drifting:

@@ -213,6 +213,8 @@ def _locks(
                     symbol=symbol,
                 )
             )
+    if not events:  # nothing newly locked: the state stands as it is (its locks are kept sorted)
+        return switch, events
     return replace(switch, locks=tuple(sorted(locks))), events
 
 

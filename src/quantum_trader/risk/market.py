@@ -64,6 +64,10 @@ class MarketView:
     def with_phase(self, phase: int) -> MarketView:
         return replace(self, phase=phase)
 
+    def with_entry_slippage(self, values: Mapping[str, float]) -> MarketView:
+        """The same view with the venue's expected slippage of this cycle's market entries."""
+        return replace(self, entry_slippage=_slippage_map(values))
+
 
 def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike) -> npt.NDArray[np.float64]:
     matrix = np.array(correlation, dtype=np.float64, copy=True)
