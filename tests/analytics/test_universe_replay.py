@@ -125,3 +125,13 @@ def test_screening_removes_an_asset_whose_book_thins_and_it_takes_no_entry_after
     refused = events[(events["kind"] == "refused") & (events["rule"] == "universe")]
     assert set(refused["symbol"]) <= {SOL}
     assert result.metrics["universe"]["tier_changes"] >= 1  # type: ignore[index]
+
+
+def test_a_plain_run_trades_every_asset_with_bars_whatever_the_phase(catalog: Path, tmp_path: Path) -> None:
+    """``--policy plain`` compares engines: no tiers, no phases, every asset with bars in the range trades (it
+    traded BTC only: the universe looked at the request's risk policy, not the fixed-fraction one it runs)."""
+    output, _, trades = _backtest(catalog, tmp_path, "--policy", "plain", "--strategy", "sma-cross", "--phase", "0")
+    for asset in ("BTC", "ETH", "SOL", "XRP", "SUI"):
+        assert f"{asset} can trade: plain policy: no tiers or phases" in output
+    assert "DOGE cannot trade: no bars in the requested range" in output
+    assert set(trades["symbol"]) == {f"{a}/USDT:USDT" for a in ("BTC", "ETH", "SOL", "XRP", "SUI")}

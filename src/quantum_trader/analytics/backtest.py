@@ -143,7 +143,7 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
     A plain run (comparisons with other engines) has no policy universe: every asset trades.
     """
     policy, phase = request.policy, settings.phase
-    if policy.fixed_fraction:
+    if settings.policy.fixed_fraction:  # the policy the kernel runs (``plain`` is applied to the settings)
         return data, settings, [AssetStanding(asset_of(s), True, "plain policy: no tiers or phases")
                                 for s in request.symbols if s in bars] + [
             AssetStanding(asset_of(s), False, "no bars in the requested range") for s in request.symbols
