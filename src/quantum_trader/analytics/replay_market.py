@@ -26,7 +26,7 @@ from quantum_trader.data.markets import MarketsError, stored_instruments
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, DataKind, FundingSeries
 from quantum_trader.domain.time import timeframe_ms
-from quantum_trader.engine.grid import MarketGrid, build_grid
+from quantum_trader.engine.grid import MarketGrid, build_grid, overlay_marks
 from quantum_trader.engine.inputs import MarketData
 from quantum_trader.venues.simulated.instruments import guessed_note, instruments_with_fallback
 
@@ -62,8 +62,8 @@ def stale_share(feed_ts: I64 | None, grid_ts: I64, valid: np.ndarray, max_age_ms
     return float(np.mean((idx < 0) | (age > max_age_ms)))
 
 
-def book_depth_and_spread(book: BookSeries, fraction: float = 0.01) -> tuple[F64, float]:
-    """Per snapshot: quote depth within ``fraction`` of mid (the smaller side); and the median spread."""
+def book_depth(book: BookSeries, fraction: float = 0.01) -> F64:
+    """Per snapshot: quote depth within ``fraction`` of mid (the smaller side)."""
     mid = (book.bid_px[:, 0] + book.ask_px[:, 0]) / 2.0
     lo = (mid * (1.0 - fraction))[:, None]
     hi = (mid * (1.0 + fraction))[:, None]
@@ -71,29 +71,27 @@ def book_depth_and_spread(book: BookSeries, fraction: float = 0.01) -> tuple[F64
     ask_px = np.nan_to_num(book.ask_px, nan=np.inf)
     bid = np.sum(np.where(bid_px >= lo, bid_px * book.bid_sz, 0.0), axis=1)
     ask = np.sum(np.where(ask_px <= hi, np.nan_to_num(book.ask_px) * book.ask_sz, 0.0), axis=1)
-    spread = (book.ask_px[:, 0] - book.bid_px[:, 0]) / mid
-    return np.minimum(bid, ask), float(np.nanmedian(spread)) if spread.size else 0.0
+    return np.asarray(np.minimum(bid, ask), dtype=np.float64)
+
+
+def book_spreads(book: BookSeries) -> F64:
+    """Per snapshot: the relative bid-ask spread."""
+    mid = (book.bid_px[:, 0] + book.ask_px[:, 0]) / 2.0
+    return np.asarray((book.ask_px[:, 0] - book.bid_px[:, 0]) / mid, dtype=np.float64)
+
+
+def typical_spread(spreads: F64) -> float:
+    return float(np.nanmedian(spreads)) if spreads.size else 0.0
+
+
+def book_depth_and_spread(book: BookSeries, fraction: float = 0.01) -> tuple[F64, float]:
+    """Per snapshot: quote depth within ``fraction`` of mid (the smaller side); and the median spread."""
+    return book_depth(book, fraction), typical_spread(book_spreads(book))
 
 
 def with_mark_prices(grid: MarketGrid, marks: Mapping[str, BarSeries], max_age_ms: int | None = None) -> MarketGrid:
-    """Replace the grid's marks (carried closes) by the exchange's mark-price series where given and fresh.
-
-    Marks value positions, drive the kill switch and settle funding, as on the exchange;
-    each mark is taken as of its bar's close and carried forward at most ``max_age_ms``
-    (never looked ahead); past that the bar's own close marks the position again.
-    """
-    mark = grid.mark.copy()
-    for j, symbol in enumerate(grid.symbols):
-        series = marks.get(symbol)
-        if series is None or len(series) == 0:
-            continue
-        idx = np.searchsorted(series.ts, grid.ts, side="right") - 1
-        fresh = idx >= 0
-        if max_age_ms is not None:
-            fresh &= grid.ts - series.ts[np.clip(idx, 0, None)] <= max_age_ms
-        aligned = np.where(fresh, series.close[np.clip(idx, 0, None)], np.nan)
-        mark[:, j] = np.where(np.isfinite(aligned), aligned, mark[:, j])
-    return replace(grid, mark=mark)
+    """The grid with the exchange's mark prices over its carried closes where fresh (``engine.grid.overlay_marks``)."""
+    return replace(grid, mark=overlay_marks(grid.ts, grid.mark, grid.symbols, marks, max_age_ms))
 
 
 def _feed_gaps(grid: MarketGrid, ages: FeedAges, books: Mapping[str, BookSeries],

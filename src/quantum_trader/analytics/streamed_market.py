@@ -17,7 +17,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from quantum_trader.analytics.replay_market import FeedAges, book_depth_and_spread, catalog_instruments, source_notes
+from quantum_trader.analytics.replay_market import (
+    FeedAges,
+    book_depth,
+    book_spreads,
+    catalog_instruments,
+    source_notes,
+    typical_spread,
+)
 from quantum_trader.config import Policy
 from quantum_trader.data.catalog import Catalog
 from quantum_trader.domain.kinds import DataKind
@@ -50,15 +57,13 @@ def _depth_pass(catalog: Catalog, symbol: str, exchange: str | None, start_ms: i
     while lo <= last:
         book = catalog.read_book(symbol, exchange=exchange, start_ms=lo, end_ms=min(lo + width, last + 1))
         if len(book):
-            mid = (book.bid_px[:, 0] + book.ask_px[:, 0]) / 2.0
-            depths.append(book_depth_and_spread(book)[0])
-            spreads.append((book.ask_px[:, 0] - book.bid_px[:, 0]) / mid)
+            depths.append(book_depth(book))
+            spreads.append(book_spreads(book))
             times.append(book.ts)
         lo += width
     if not times:
         return None
-    spread = np.concatenate(spreads)
-    return np.concatenate(times), np.concatenate(depths), float(np.nanmedian(spread)) if spread.size else 0.0
+    return np.concatenate(times), np.concatenate(depths), typical_spread(np.concatenate(spreads))
 
 
 def streamed_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None = None,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 
 from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.resample import resample_bars
@@ -28,6 +27,8 @@ from quantum_trader.domain.chunk import FundingAt, MarketChunk
 from quantum_trader.domain.kinds import DataKind
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, FundingSeries
 from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
+from quantum_trader.engine.feed import funding_by_row
+from quantum_trader.engine.grid import FIELDS, align, forward_fill, overlay_marks
 
 WINDOW_DAYS = 32
 """Days per window: about 46,000 1m rows, 0.4 MB per symbol and field (a catalog row group, ~91 days of 1m
@@ -35,8 +36,6 @@ bars, is decoded about three times: cheap next to the replay of those bars)."""
 BOOK_BLOCK_DAYS = 182
 """Days of order books read at once and sliced per window (5m snapshots of 10 levels: about 17 MB per
 symbol): a row group of books spans more than a year and is decoded whole whatever the filter."""
-
-_FIELDS = ("open", "high", "low", "close", "volume")
 
 
 @dataclass(frozen=True)
@@ -58,16 +57,6 @@ def _windows(start: int, end: int, days: int) -> Iterator[tuple[int, int]]:
     while lo <= end:
         yield lo, lo + width
         lo += width
-
-
-def _forward_fill(values: F64, carry: F64) -> F64:
-    """Carry the last finite value of each column down, starting from ``carry`` (the previous window's)."""
-    stacked = np.vstack([carry[None, :], values])
-    t = np.arange(stacked.shape[0])[:, None]
-    last = np.where(np.isfinite(stacked), t, -1)
-    np.maximum.accumulate(last, axis=0, out=last)
-    filled = stacked[np.maximum(last, 0), np.arange(stacked.shape[1])[None, :]]
-    return np.where(last >= 0, filled, np.nan)[1:]
 
 
 class CatalogFeed:
@@ -171,8 +160,8 @@ class CatalogFeed:
             bars = self._bars(lo, hi)
             if not bars:
                 continue
-            ts, cols, valid = self._align(bars)
-            closes = _forward_fill(cols["close"], carried)
+            ts, cols, valid = align(bars, self.symbols)
+            closes = forward_fill(cols["close"], carried)
             carried = closes[-1].copy()
             mark = self._overlay_marks(ts, closes, lo, hi)
             funding = self._funding(ts, previous_last)
@@ -182,66 +171,23 @@ class CatalogFeed:
             previous_last = int(ts[-1])
             first += int(ts.size)
 
-    def _align(self, bars: Mapping[str, BarSeries]) -> tuple[I64, dict[str, F64], npt.NDArray[np.bool_]]:
-        """The window's bars on the union of their times, one column per feed symbol (NaN where none).
-
-        Most windows have every symbol on the same clock: then the union is that clock and each column is a
-        plain copy (no sort of the concatenated times, no row lookup)."""
-        series_list = list(bars.values())
-        first = series_list[0].ts
-        shared = len(bars) == len(self.symbols) and all(
-            b.ts.size == first.size and np.array_equal(b.ts, first) for b in series_list[1:])
-        ts = first if shared else np.unique(np.concatenate([b.ts for b in series_list]))
-        shape = (ts.size, len(self.symbols))
-        cols = {name: np.full(shape, np.nan) for name in _FIELDS}
-        valid = np.zeros(shape, dtype=bool)
-        for j, symbol in enumerate(self.symbols):
-            series = bars.get(symbol)
-            if series is None:
-                continue
-            rows: slice | npt.NDArray[np.intp] = slice(None) if shared else np.searchsorted(ts, series.ts)
-            valid[rows, j] = True
-            for name in _FIELDS:
-                cols[name][rows, j] = getattr(series, name)
-        return ts, cols, valid
-
     def _overlay_marks(self, ts: I64, closes: F64, lo: int, hi: int) -> F64:
-        """The exchange's mark price where fresh (read from ``max_age`` before the window), else the carried close:
-        ``analytics.replay_market.with_mark_prices`` over one window."""
+        """The exchange's mark prices over the carried closes where fresh (read from ``max_age`` before the window:
+        a mark from the previous window may still be the freshest)."""
         if not self.mark_symbols:
             return closes
-        reach = self.mark_max_age_ms if self.mark_max_age_ms is not None else 0
-        marks = self._bars(lo - reach if self.mark_max_age_ms is not None else -(2**62), hi, DataKind.MARK,
-                           self.mark_symbols)
-        out = closes.copy()
-        for j, symbol in enumerate(self.symbols):
-            series = marks.get(symbol)
-            if series is None:
-                continue
-            idx = np.searchsorted(series.ts, ts, side="right") - 1
-            fresh = idx >= 0
-            if self.mark_max_age_ms is not None:
-                fresh &= ts - series.ts[np.clip(idx, 0, None)] <= self.mark_max_age_ms
-            aligned = np.where(fresh, series.close[np.clip(idx, 0, None)], np.nan)
-            out[:, j] = np.where(np.isfinite(aligned), aligned, out[:, j])
-        return out
+        since = lo - self.mark_max_age_ms if self.mark_max_age_ms is not None else -(2**62)
+        marks = self._bars(since, hi, DataKind.MARK, self.mark_symbols)
+        return overlay_marks(ts, closes, self.symbols, marks, self.mark_max_age_ms)
 
     def _funding(self, ts: I64, previous_last: int | None) -> dict[int, tuple[FundingAt, ...]]:
         """Settlements after the previous window's last bar, each at the first row opening at or after it."""
-        found: dict[int, list[FundingAt]] = {}
-        last = int(ts[-1])
-        for symbol in self.symbols:
-            series = self.funding.get(symbol)
-            if series is None or len(series) == 0:
-                continue
-            after = 0 if previous_last is None else int(np.searchsorted(series.ts, previous_last, side="right"))
-            upto = int(np.searchsorted(series.ts, last, side="right"))
-            at = series.ts[after:upto]
-            rows = np.searchsorted(ts, at, side="left")
-            for row, when, rate in zip(rows.tolist(), at.tolist(), series.rate[after:upto].tolist(), strict=True):
-                if rate == rate:
-                    found.setdefault(row, []).append((symbol, when, rate))
-        return {row: tuple(items) for row, items in found.items()}
+        due = {}
+        for symbol, series in self.funding.items():
+            after = 0 if previous_last is None else int(series.ts.searchsorted(previous_last, side="right"))
+            upto = int(series.ts.searchsorted(int(ts[-1]), side="right"))
+            due[symbol] = FundingSeries(symbol, series.ts[after:upto], series.rate[after:upto])
+        return funding_by_row(ts, self.symbols, due)
 
     def _books(self, lo: int, hi: int) -> dict[str, BookSeries] | None:
         """The window's snapshots, and those up to ``book_max_age_ms`` before it (still the book at its start).
@@ -303,7 +249,7 @@ def streamed_bars(catalog: Catalog, symbols: Sequence[str], source: str, target:
         resampled = _concat(symbol, target, pieces)
         # the last bucket is whole when its last source bar is in (resample_bars' rule for the trailing one)
         if len(resampled) and last_bar + timeframe_ms(source) < int(resampled.ts[-1]) + timeframe_ms(target):
-            resampled = BarSeries(symbol, target, resampled.ts[:-1], *(getattr(resampled, f)[:-1] for f in _FIELDS))
+            resampled = BarSeries(symbol, target, resampled.ts[:-1], *(getattr(resampled, f)[:-1] for f in FIELDS))
         if len(resampled):
             out[symbol] = resampled
     return out
@@ -311,4 +257,4 @@ def streamed_bars(catalog: Catalog, symbols: Sequence[str], source: str, target:
 
 def _concat(symbol: str, timeframe: str, pieces: list[BarSeries]) -> BarSeries:
     return BarSeries(symbol, timeframe, np.concatenate([p.ts for p in pieces]),
-                     *(np.concatenate([getattr(p, f) for p in pieces]) for f in _FIELDS))
+                     *(np.concatenate([getattr(p, f) for p in pieces]) for f in FIELDS))
