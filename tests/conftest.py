@@ -24,15 +24,23 @@ from quantum_trader.domain.market import BarSeries
 
 settings.register_profile(
     "ci",
+    parent=settings.get_profile("default"),
     max_examples=150,
     derandomize=True,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("local", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "local",
+    parent=settings.get_profile("default"),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 """``make test`` on a developer's machine: random examples, but no deadline either (a busy laptop's pauses
-failed a YAML property test at 252 ms against hypothesis' default 200 ms)."""
+failed a YAML property test at 252 ms against hypothesis' default 200 ms). Its parent is named: with ``CI``
+set, hypothesis loads a profile of its own called ``ci``, and re-registering ours reloads it, so an
+unnamed parent made ``local`` inherit the CI settings."""
 settings.load_profile(os.environ.get("QT_HYPOTHESIS_PROFILE", "local"))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -21,8 +21,10 @@ PROBE = (
 )
 
 
-def _profile_under(env_value: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "QT_HYPOTHESIS_PROFILE"}
+def _profile_under(env_value: str | None, *, ci_machine: bool = False) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_HYPOTHESIS_PROFILE", "CI")}
+    if ci_machine:
+        env["CI"] = "true"
     if env_value is not None:
         env["QT_HYPOTHESIS_PROFILE"] = env_value
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -48,6 +50,13 @@ def test_the_variable_selects_the_profile() -> None:
     default = settings.get_profile("default")
     assert _profile_under("ci") == "150 True None"
     assert _profile_under(None) == f"{default.max_examples} {default.derandomize} None"
+
+
+def test_a_ci_machine_does_not_change_the_local_profile() -> None:
+    """With ``CI`` set hypothesis loads a ``ci`` profile of its own; ``local`` must not inherit from it."""
+    default = settings.get_profile("default")
+    assert _profile_under(None, ci_machine=True) == f"{default.max_examples} {default.derandomize} None"
+    assert _profile_under("ci", ci_machine=True) == "150 True None"
 
 
 def test_this_run_uses_the_profile_it_names() -> None:
