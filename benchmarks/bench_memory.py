@@ -6,10 +6,11 @@ Target (issue 13): the whole policy (multi-asset strategy, every limit) over 5 a
 1m bars with order books (5m snapshots, 10 levels) under 1.5 GB peak RSS, and nearly flat across
 1, 3 and 5 years. The catalog is generated once (one synthetic asset at a time, so generating it
 is not what is measured) and reused; each measurement runs in its own process, whose ru_maxrss
-is the peak of everything it did: reading the books' depth, the signals' 5m bars read and
-resampled window by window, the strategy, and the kernel fed by ``CatalogFeed`` a window of 32
-days at a time. For comparison, the same run on 1 year loaded whole (``load_market``) is printed
-with ``--whole``.
+is the peak of everything ``quantum-trader backtest`` does (``run_backtest``): reading the books'
+depth, the signals' 5m bars read and resampled window by window, the universe screens, the
+strategy, the kernel fed by ``CatalogFeed`` a window of 32 days at a time, the run folder and
+its report. "other s" is everything but the kernel. For comparison, the same run on 1 year
+loaded whole (``--load-whole``) is printed with ``--whole``.
 """
 
 from __future__ import annotations
@@ -47,40 +48,33 @@ def _build(catalog: Path, years: int) -> None:
 
 
 def _child(catalog: Path, years: int, whole: bool) -> None:
-    from quantum_trader.analytics.replay_market import load_market
-    from quantum_trader.analytics.streamed_market import streamed_market
+    """One backtest as ``quantum-trader backtest`` runs it (``run_backtest``: universe, signals, kernel, run folder,
+    report), streamed from the catalog or (``whole``) loaded whole; prints peak RSS and the stages' times."""
+    import tempfile
+
+    from quantum_trader.analytics.backtest import BacktestRequest, default_settings, run_backtest
     from quantum_trader.config import load_policy
-    from quantum_trader.data.catalog import Catalog
     from quantum_trader.domain.time import MS_PER_DAY, parse_time
-    from quantum_trader.engine.catalog_feed import streamed_bars
-    from quantum_trader.engine.inputs import KernelSettings
-    from quantum_trader.engine.kernel import Kernel
     from quantum_trader.engine.strategies import MultiAssetStrategy
 
-    store = Catalog(catalog)
     policy = load_policy()
-    symbols = [f"{a}/USDT:USDT" for a in ASSETS]
     start = parse_time(START)
-    end = start + 365 * years * MS_PER_DAY
+    stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    if whole:
-        bars, data = load_market(store, symbols, timeframe="1m", exchange=None, start_ms=start, end_ms=end,
-                                 policy=policy)
-        decisions = MultiAssetStrategy().prepare(bars, policy)
-        kernel = Kernel(data, KernelSettings(policy=policy))
-        rows = int(data.grid.ts.size)
-    else:
-        data, feed = streamed_market(store, symbols, timeframe="1m", start_ms=start, end_ms=end, policy=policy)
-        signal_bars = streamed_bars(store, symbols, "1m", policy.correlation.returns_timeframe, start_ms=start,
-                                    end_ms=end)
-        decisions = MultiAssetStrategy().prepare(signal_bars, policy)
-        kernel = Kernel(data, KernelSettings(policy=policy), feed=feed)
-        rows = feed.total_rows
-    t1 = time.perf_counter()
-    rec = kernel.run(decisions)
+
+    def heard(message: str, _fraction: float) -> None:
+        stages.setdefault(message.split(" ")[0], time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as runs:
+        request = BacktestRequest(catalog=catalog, symbols=tuple(f"{a}/USDT:USDT" for a in ASSETS),
+                                  strategy=MultiAssetStrategy(), policy=policy, start_ms=start,
+                                  end_ms=start + 365 * years * MS_PER_DAY, runs_dir=Path(runs), stream=not whole,
+                                  settings=default_settings(policy, phase=3, plain=False))
+        result = run_backtest(request, progress=heard)
     t2 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"{peak:.0f} {rows} {t1 - t0:.1f} {t2 - t1:.1f} {len(rec.trades)}")
+    rows = int(result.metrics["run"]["bars"])  # type: ignore[index]
+    print(f"{peak:.0f} {rows} {t2 - t0 - result.seconds:.1f} {result.seconds:.1f} {len(result.recorder.trades)}")
 
 
 def _measure(catalog: Path, years: int, whole: bool) -> tuple[float, int, float, float, int]:
@@ -106,7 +100,7 @@ def main() -> None:
           f"{' --whole' if args.whole else ''}\n")
     _build(args.catalog, max(args.years))
     print(f"multi-asset, whole default policy, {len(ASSETS)} assets of 1m bars with books, streamed from the catalog:")
-    print(f"  {'years':>5}{'bars':>14}{'peak RSS MB':>13}{'prepare s':>11}{'kernel s':>10}{'bars/s':>10}{'trades':>8}")
+    print(f"  {'years':>5}{'bars':>14}{'peak RSS MB':>13}{'other s':>11}{'kernel s':>10}{'bars/s':>10}{'trades':>8}")
     peaks = []
     for years in args.years:
         peak, rows, load, run, trades = _measure(args.catalog, years, whole=False)

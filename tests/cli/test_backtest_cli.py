@@ -127,3 +127,19 @@ def test_candles_without_volume_backtest_and_say_so(shared_data: Path, tmp_path:
                                       "--runs", str(tmp_path / "runs")], env=ENV)
     assert result.exit_code == 0, result.output
     assert "data no volume in the candles of BTC, ETH" in result.output
+
+
+def test_load_whole_gives_the_streamed_run_folder(catalog: Path, tmp_path: Path) -> None:
+    """1m bars stream from the catalog by default; ``--load-whole`` reads the range at once, with the same result."""
+    import pandas as pd
+
+    code, output = _backtest(catalog, tmp_path / "streamed", "--phase", "3")
+    assert code == 0, output
+    code, output = _backtest(catalog, tmp_path / "whole", "--phase", "3", "--load-whole")
+    assert code == 0, output
+    (streamed,) = (tmp_path / "streamed").iterdir()
+    (whole,) = (tmp_path / "whole").iterdir()
+    for name in ("trades", "equity", "events", "prices"):
+        pd.testing.assert_frame_equal(pd.read_parquet(streamed / f"{name}.parquet"),
+                                      pd.read_parquet(whole / f"{name}.parquet"), obj=name)
+    assert len(pd.read_parquet(whole / "trades.parquet")) > 0

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from quantum_trader.analytics.data_notes import asset_spans, data_notes
+from quantum_trader.analytics.data_notes import FINER_TIMEFRAME, data_notes
+from quantum_trader.analytics.market_summary import MarketSummary, SummarisedFeed
 from quantum_trader.analytics.metrics import compute_metrics
 from quantum_trader.analytics.replay_market import (
     assemble_market,
@@ -32,10 +33,12 @@ from quantum_trader.analytics.replay_market import (
     with_mark_prices,
 )
 from quantum_trader.analytics.report import render_report
-from quantum_trader.analytics.run_folder import RunFolder, hourly_closes, new_run_id
+from quantum_trader.analytics.run_folder import RunFolder, new_run_id
+from quantum_trader.analytics.streamed_market import CatalogWindows, streamed_market
 from quantum_trader.analytics.universe_replay import (
     AssetStanding,
     ReplayInputs,
+    WindowReader,
     admitted_by_phase,
     correlation_clock,
     listed_from,
@@ -47,11 +50,13 @@ from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.markets import stored_listing
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.symbols import asset_of
-from quantum_trader.domain.time import format_time, timeframe_ms
+from quantum_trader.domain.time import MS_PER_DAY, format_time, timeframe_ms
+from quantum_trader.engine.catalog_feed import streamed_bars
 from quantum_trader.engine.incremental import decisions_for
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import EventRow, Recorder
+from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.engine.strategy import Decisions, Strategy
 
 __all__ = [
@@ -76,6 +81,15 @@ class BacktestRequest:
     report: bool = True
     phase_source: str = "given"
     """Where the phase came from (the journal, --phase, the policy's start): recorded in the run."""
+    stream: bool | None = None
+    """Replay the catalog a window at a time (memory flat in the length of history) or load it whole; None:
+    stream unless the bars are coarser than 1m (a coarse run reads 1m bars whole to order stops and targets)."""
+
+    @property
+    def streamed(self) -> bool:
+        if self.stream is not None:
+            return self.stream
+        return timeframe_ms(self.timeframe) <= timeframe_ms(FINER_TIMEFRAME)
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,13 @@ class PreparedRun:
     decisions: Decisions
     settings: KernelSettings
     standings: list[AssetStanding]
+    feed: SummarisedFeed | None = None
+    """The catalog's bars a window at a time (a streamed run: ``data.grid`` then has no rows); None: the
+    bars are in ``data.grid``."""
+
+    @property
+    def rows(self) -> int:
+        return self.feed.total_rows if self.feed is not None else int(self.data.grid.ts.size)
 
 
 def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None] | None = None,
@@ -104,10 +125,10 @@ def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None
     hears each stage and the kernel's share of the bars (fraction of the whole run, 0..1); ``lines``
     hears, before the first bar, which requested assets can trade and why not, one line each."""
     say = progress or (lambda _msg, _fraction: None)
-    prepared = prepare_run(request, say, lines)
+    prepared = prepare_run(request, say, lines, stream=request.streamed)
     data = prepared.data
-    kernel = Kernel(data, prepared.settings)
-    bars_note = f"running {data.grid.ts.size:,} bars x {len(request.symbols)} assets"
+    kernel = Kernel(data, prepared.settings, feed=prepared.feed)
+    bars_note = f"running {prepared.rows:,} bars x {len(data.grid.symbols)} assets"
     say(bars_note, 0.3)
     started = time.perf_counter()
     rec = kernel.run(prepared.decisions,
@@ -119,24 +140,55 @@ def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None
 
 
 def prepare_run(request: BacktestRequest, say: Callable[[str, float], None],
-                lines: Callable[[str], None] | None = None) -> PreparedRun:
+                lines: Callable[[str], None] | None = None, *, stream: bool = False) -> PreparedRun:
     """Read the market, compute the strategy's decisions in batch, apply the universe (stages 0..0.3 of
-    ``say``); ``lines`` hears each requested asset's standing."""
+    ``say``); ``lines`` hears each requested asset's standing. ``stream``: the kernel reads the catalog a
+    window at a time (``PreparedRun.feed``) and nothing reads the bars whole at the run's timeframe."""
     catalog = Catalog(request.catalog)
     say("loading market data", 0.0)
-    bars, data = load_market(catalog, request.symbols, timeframe=request.timeframe, exchange=request.exchange,
-                             start_ms=request.start_ms, end_ms=request.end_ms, policy=request.policy)
+    feed = None
+    reader: WindowReader | None = None
+    if stream:
+        data, catalog_feed = streamed_market(catalog, request.symbols, timeframe=request.timeframe,
+                                             exchange=request.exchange, start_ms=request.start_ms,
+                                             end_ms=request.end_ms, policy=request.policy)
+        feed = SummarisedFeed(catalog_feed, MarketSummary(catalog_feed.symbols, request.timeframe),
+                              funding=data.funding, ages=data.feed_ages)
+        bars = _decision_bars(request, catalog, catalog_feed.symbols)
+        reader = CatalogWindows(catalog, request.timeframe, request.exchange, request.start_ms, request.end_ms)
+        span = (catalog_feed.start_ts, catalog_feed.last_ts)
+    else:
+        bars, data = load_market(catalog, request.symbols, timeframe=request.timeframe, exchange=request.exchange,
+                                 start_ms=request.start_ms, end_ms=request.end_ms, policy=request.policy)
+        span = (int(data.grid.ts[0]), int(data.grid.ts[-1]))
     say(f"computing {request.strategy.name} signals", 0.1)
     decisions = decisions_for(request.strategy, bars, request.policy)
     settings = request.settings or KernelSettings(policy=request.policy)
-    data, settings, standings = _universe(request, catalog, bars, data, decisions, settings, say)
+    data, settings, standings = _universe(request, catalog, bars, data, decisions, settings, say,
+                                          span=span, reader=reader)
     for standing in standings:
         (lines or (lambda _line: None))(standing.line())
-    return PreparedRun(data, decisions, settings, standings)
+    return PreparedRun(data, decisions, settings, standings, feed)
+
+
+def _decision_bars(request: BacktestRequest, catalog: Catalog, symbols: tuple[str, ...]) -> dict[str, BarSeries]:
+    """The bars the strategy decides on in a streamed run: the multi-asset strategy's finest signal timeframe
+    (the correlation's returns; its models' timeframe is a multiple), resampled window by window, where the
+    run's bars are finer; any other strategy reads the run's own bars (its decisions are per bar anyway)."""
+    want = request.policy.correlation.returns_timeframe
+    have = timeframe_ms(request.timeframe)
+    if (isinstance(request.strategy, MultiAssetStrategy) and timeframe_ms(want) > have
+            and timeframe_ms(want) % have == 0 and MS_PER_DAY % timeframe_ms(want) == 0):
+        return streamed_bars(catalog, symbols, request.timeframe, want, exchange=request.exchange,
+                             start_ms=request.start_ms, end_ms=request.end_ms)
+    read = {s: catalog.read_bars(s, request.timeframe, exchange=request.exchange, start_ms=request.start_ms,
+                                 end_ms=request.end_ms) for s in symbols}
+    return {s: series for s, series in read.items() if len(series)}
 
 
 def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, BarSeries], data: MarketData,
-              decisions: Decisions, settings: KernelSettings, say: Callable[[str, float], None]
+              decisions: Decisions, settings: KernelSettings, say: Callable[[str, float], None], *,
+              span: tuple[int, int], reader: WindowReader | None
               ) -> tuple[MarketData, KernelSettings, list[AssetStanding]]:
     """The universe the run may trade: the phase's assets with a tier, rescreened on the run's own data.
 
@@ -155,21 +207,21 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
         markets = stored_listing(catalog.root, request.exchange)[0]
         inputs = ReplayInputs(bars=bars, corr_bars=correlation_clock(bars, policy), books=data.books,
                               funding=data.funding, listed=listed_from(markets, bars),
-                              spot=spot_stand_ins(catalog, list(bars), request.timeframe, request.exchange))
-        schedule = replay_universe(inputs, intents, policy, phase=phase, start=int(data.grid.ts[0]),
-                                   end=int(data.grid.ts[-1]))
+                              spot=spot_stand_ins(catalog, list(bars), request.timeframe, request.exchange),
+                              reader=reader)
+        schedule = replay_universe(inputs, intents, policy, phase=phase, start=span[0], end=span[1])
         data = replace(data, universe=schedule)
     excluded = frozenset(s for s in bars if not admitted_by_phase(policy, phase, asset_of(s)))
     return data, replace(settings, excluded=excluded), start_standings(request.symbols, bars, policy, phase, schedule)
 
 
-def _tier_events(data: MarketData) -> list[EventRow]:
+def _tier_events(data: MarketData, last_ts: int) -> list[EventRow]:
     """The universe's changes as run events: kind ``tier_change``, the rule naming what happened (those up to the
     run's last bar close: a paper run stopped early has not reached the later ones)."""
     if data.universe is None:
         return []
     symbol_of = {asset_of(s): s for s in data.grid.symbols}
-    end = int(data.grid.ts[-1]) + timeframe_ms(data.grid.timeframe)
+    end = last_ts + timeframe_ms(data.grid.timeframe)
     return [(int(e.ts), "tier_change", symbol_of.get(e.asset, e.asset), str(e.kind),
              f"{e.message}: {'; '.join(e.evidence)}" if e.evidence else e.message, float("nan"), float("nan"))
             for e in data.universe.events() if int(e.ts) <= end]
@@ -183,7 +235,14 @@ def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, s
     ``mode`` (backtest or paper) is recorded in the metrics' ``run`` object; ``data`` is the market the run
     went through (a paper run stopped early: its bars up to the stop; default the prepared market); ``extra``
     adds top-level metrics (a paper run's pace and latency)."""
-    data = prepared.data if data is None else data
+    if data is None and prepared.feed is not None:
+        summary = prepared.feed.summary
+        data = replace(prepared.data, feed_gaps=summary.feed_gaps())
+    else:
+        data = prepared.data if data is None else data
+        summary = MarketSummary.of_grid(data.grid)
+    if summary.first_ts is None or summary.last_ts is None:
+        raise ValueError("the run went through no bars: there is nothing to write")
     rec = kernel.rec
     standings = prepared.standings
     now_ms = int(time.time() * 1000)
@@ -192,7 +251,7 @@ def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, s
     run_id = new_run_id(name, now_ms, request.runs_dir)
     run = RunFolder(request.runs_dir / run_id)
     run.path.mkdir(parents=True, exist_ok=False)
-    tier_events = _tier_events(data)
+    tier_events = _tier_events(data, summary.last_ts)
     rec.events.extend(tier_events)
     rec.events.sort(key=lambda row: row[0])  # stable: the kernel's own order within a time is kept
     trades, equity, events = rec.trades_frame(), rec.equity_frame(), rec.events_frame()
@@ -200,7 +259,7 @@ def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, s
     run.write_equity(equity)
     run.write_events(events)
     run.write_correlation(list(data.grid.symbols), kernel.corr)
-    run.write_prices(hourly_closes(data.grid.ts, data.grid.close, data.grid.symbols, timeframe_ms(data.grid.timeframe)))
+    run.write_prices(summary.prices())
     run.write_policy(policy_to_yaml(request.policy))
     metrics = compute_metrics(
         equity["ts"].to_numpy(dtype=np.int64), equity["equity"].to_numpy(dtype=float),
@@ -211,7 +270,7 @@ def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, s
     metrics["orders"] = rec.orders
     metrics["fills"] = rec.fills
     metrics["refused_intents"] = rec.refused_intents
-    metrics["data_notes"] = data_notes(data, request.timeframe, slippage=kernel.settings.slippage)
+    metrics["data_notes"] = data_notes(data, request.timeframe, slippage=kernel.settings.slippage, summary=summary)
     if rec.fill_limits is not None:
         metrics["limits_at_fill"] = rec.fill_limits.summary()
     if rec.limit_entries:
@@ -219,11 +278,11 @@ def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, s
                                     ("placed", "filled", "expired", "cancelled", "rejected", "refused_at_fill")}
     metrics["run"] = {
         "run_id": run_id, "strategy": request.strategy.name, "symbols": list(grid.symbols),
-        "start": format_time(int(grid.ts[0])), "end": format_time(int(grid.ts[-1])), "bars": int(grid.ts.size),
+        "start": format_time(summary.first_ts), "end": format_time(summary.last_ts), "bars": summary.rows,
         "policy_name": request.policy_name, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(seconds, 3), "mode": mode,
         "assets": {s: {"first_bar": format_time(first), "last_bar": format_time(last), "bars": count}
-                   for s, (first, last, count) in asset_spans(data).items()},
+                   for s, (first, last, count) in summary.spans().items()},
         "phase": kernel.settings.phase, "phase_source": request.phase_source,
     }
     metrics["universe"] = {

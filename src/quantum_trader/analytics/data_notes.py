@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from quantum_trader.analytics.market_summary import MarketSummary
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import MS_PER_DAY, format_time, timeframe_ms
 from quantum_trader.engine.inputs import MarketData
@@ -48,24 +49,12 @@ def _funding_notes(data: MarketData, start: int, end: int) -> list[str]:
     return notes
 
 
-def asset_spans(data: MarketData) -> dict[str, tuple[int, int, int]]:
-    """Per symbol: the open time of its first and last bar in the run, and its bar count."""
-    grid = data.grid
-    spans = {}
-    for j, symbol in enumerate(grid.symbols):
-        rows = np.flatnonzero(grid.valid[:, j])
-        if rows.size:
-            spans[symbol] = (int(grid.ts[rows[0]]), int(grid.ts[rows[-1]]), int(rows.size))
-    return spans
-
-
-def _span_note(data: MarketData) -> list[str]:
+def _span_note(summary: MarketSummary, start: int, end: int) -> list[str]:
     """Assets whose bars start later or end earlier than the run's: each joined (or left) with its data."""
-    spans = asset_spans(data)
-    start, end = int(data.grid.ts[0]), int(data.grid.ts[-1])
+    spans = summary.spans()
     if all(first == start and last == end for first, last, _ in spans.values()):
         return []
-    missing = [s for s in data.grid.symbols if s not in spans]
+    missing = [s for s in summary.symbols if s not in spans]
     parts = [f"{asset_of(s)} from {format_time(first)[:16]} to {format_time(last)[:16]}"
              for s, (first, last, _) in spans.items()]
     note = ("assets' bars cover different spans (" + "; ".join(parts) + "): each asset could trade only "
@@ -114,15 +103,19 @@ def _stale_notes(data: MarketData, covered: set[str]) -> list[str]:
     return notes
 
 
-def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True) -> list[str]:
-    """One sentence per fallback the simulated venue made for lack of data (empty: every feed was there)."""
+def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True,
+               summary: MarketSummary | None = None) -> list[str]:
+    """One sentence per fallback the simulated venue made for lack of data (empty: every feed was there).
+
+    ``summary``: the bars the run went through (default: read off ``data.grid``, a market held whole)."""
+    summary = MarketSummary.of_grid(data.grid) if summary is None else summary
     symbols = list(data.grid.symbols)
-    if not symbols or data.grid.ts.size == 0:
+    if not symbols or summary.first_ts is None or summary.last_ts is None:
         return []
-    start, end = int(data.grid.ts[0]), int(data.grid.ts[-1])
+    start, end = summary.first_ts, summary.last_ts
     funding = _funding_notes(data, start, end)
     covered = {s for s in symbols for note in funding if note.startswith(f"funding for {asset_of(s)} covers")}
-    notes = [*data.notes, *_span_note(data), *funding]
+    notes = [*data.notes, *_span_note(summary, start, end), *funding]
     no_marks = [s for s in symbols if s not in data.exchange_marks]
     if no_marks:
         notes.append(f"no mark-price series for {_names(no_marks)}: positions, liquidations and the kill "
@@ -138,8 +131,7 @@ def data_notes(data: MarketData, timeframe: str, *, slippage: bool = True) -> li
         if coarse:
             notes.append(f"{timeframe} bars without {FINER_TIMEFRAME} bars for {_names(coarse)}: a bar that "
                          "touched both a stop and a target counted the stop first (the conservative order)")
-    no_volume = [s for j, s in enumerate(symbols)
-                 if data.grid.valid[:, j].any() and np.isnan(data.grid.volume[data.grid.valid[:, j], j]).all()]
+    no_volume = summary.without_volume()
     if no_volume:
         notes.append(f"no volume in the candles of {_names(no_volume)}: fills paid the spread without volume "
                      "impact, and volume never confirmed a signal (its z-score is unknown)")

@@ -28,12 +28,63 @@ from quantum_trader.analytics.replay_market import (
 from quantum_trader.config import Policy
 from quantum_trader.data.catalog import Catalog
 from quantum_trader.domain.kinds import DataKind
-from quantum_trader.domain.market import F64, I64, FundingSeries
+from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, FundingSeries
 from quantum_trader.domain.time import MS_PER_DAY
-from quantum_trader.engine.catalog_feed import WINDOW_DAYS, CatalogFeed
+from quantum_trader.engine.catalog_feed import BOOK_BLOCK_DAYS, WINDOW_DAYS, CatalogFeed, slice_book
 from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.inputs import MarketData
 from quantum_trader.venues.simulated.instruments import guessed_note, instruments_with_fallback
+
+
+class CatalogWindows:
+    """The universe screens' windows of bars and books, read from the catalog within the run's range (what a
+    market held whole would hold: ``analytics.universe_replay.WindowReader``).
+
+    Screens move forward in time and each reads months back (the 90-day BTC correlation), so bars and books
+    are read a block of ``BOOK_BLOCK_DAYS`` at a time and sliced: a weekly screen re-reading its 90 days of 1m
+    bars, and decoding a Parquet row group of books for one day of snapshots, cost minutes over a year."""
+
+    def __init__(self, catalog: Catalog, timeframe: str, exchange: str | None = None, start_ms: int | None = None,
+                 end_ms: int | None = None, block_days: int = BOOK_BLOCK_DAYS) -> None:
+        self.catalog, self.timeframe, self.exchange = catalog, timeframe, exchange
+        self.start_ms, self.end_ms = start_ms, end_ms
+        self.block_ms = block_days * MS_PER_DAY
+        self._bar_blocks: dict[str, tuple[int, int, BarSeries]] = {}
+        self._book_blocks: dict[str, tuple[int, int, BookSeries]] = {}
+
+    def _clip(self, start: int, end: int) -> tuple[int, int]:
+        lo = start if self.start_ms is None else max(start, int(self.start_ms))
+        hi = end if self.end_ms is None else min(end, int(self.end_ms))
+        return lo, hi
+
+    def _upto(self, lo: int, hi: int) -> int:
+        upto = max(hi, lo + self.block_ms)
+        return upto if self.end_ms is None else max(hi, min(upto, int(self.end_ms)))
+
+    def bars(self, symbol: str, start: int, end: int) -> BarSeries | None:
+        lo, hi = self._clip(start, end)
+        if hi <= lo or self.catalog.dataset(symbol, DataKind.CANDLES, self.timeframe, exchange=self.exchange) is None:
+            return None
+        block = self._bar_blocks.get(symbol)
+        if block is None or lo < block[0] or hi > block[1]:
+            upto = self._upto(lo, hi)
+            block = (lo, upto, self.catalog.read_bars(symbol, self.timeframe, exchange=self.exchange, start_ms=lo,
+                                                      end_ms=upto))
+            self._bar_blocks[symbol] = block
+        series = block[2].slice(lo, hi)
+        return series if len(series) else None
+
+    def book(self, symbol: str, start: int, end: int) -> BookSeries | None:
+        lo, hi = self._clip(start, end)
+        if hi <= lo or self.catalog.dataset(symbol, DataKind.BOOK, exchange=self.exchange) is None:
+            return None
+        block = self._book_blocks.get(symbol)
+        if block is None or lo < block[0] or hi > block[1]:
+            upto = self._upto(lo, hi)
+            block = (lo, upto, self.catalog.read_book(symbol, exchange=self.exchange, start_ms=lo, end_ms=upto))
+            self._book_blocks[symbol] = block
+        book = slice_book(block[2], lo, hi)
+        return book if len(book) else None
 
 
 def header_grid(symbols: tuple[str, ...], timeframe: str) -> MarketGrid:

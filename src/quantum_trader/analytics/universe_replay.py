@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -76,6 +77,31 @@ class ReplayInputs:
     spot: frozenset[str] = frozenset()
     """Symbols whose candles are spot data standing in for the perpetual: their volume is not the
     perpetual's, so the volume criterion is unknown for them (never measured against the wrong market)."""
+    reader: WindowReader | None = None
+    """Reads each screen's bars and books from storage (a replay streamed from the catalog holds neither
+    whole); ``bars`` then only names the symbols and ``books`` is unused."""
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.bars)
+
+    def bars_between(self, symbol: str, start: int, end: int) -> BarSeries | None:
+        if self.reader is not None:
+            return self.reader.bars(symbol, start, end)
+        return _recent(self.bars.get(symbol), start, end)
+
+    def book_before(self, symbol: str, end: int) -> BookSeries | None:
+        if self.reader is not None:
+            return self.reader.book(symbol, end - BOOK_WINDOW_MS, end)
+        return _book_before(self.books.get(symbol), end)
+
+
+class WindowReader(Protocol):
+    """A symbol's bars or book snapshots with ``start <= ts < end`` (None: none), read where they are stored."""
+
+    def bars(self, symbol: str, start: int, end: int) -> BarSeries | None: ...
+
+    def book(self, symbol: str, start: int, end: int) -> BookSeries | None: ...
 
 
 def _screen_inputs(symbol: str, btc: str, inputs: ReplayInputs, at: int, policy: Policy) -> ScreeningInputs:
@@ -83,7 +109,7 @@ def _screen_inputs(symbol: str, btc: str, inputs: ReplayInputs, at: int, policy:
                    duration_ms(policy.asset_requirements.infrastructure.reliability_window),
                    duration_ms(policy.asset_requirements.tradability.funding_window)) + MS_PER_DAY
     start = at - lookback
-    bars = _recent(inputs.bars.get(symbol), start, at)
+    bars = inputs.bars_between(symbol, start, at)
     candles = "the run's candles"
     if bars is not None and symbol in inputs.spot:
         bars = replace(bars, volume=np.full(bars.volume.shape, np.nan))
@@ -93,7 +119,7 @@ def _screen_inputs(symbol: str, btc: str, inputs: ReplayInputs, at: int, policy:
         bars=bars,
         corr_bars=_recent(inputs.corr_bars.get(symbol), start, at),
         btc_bars=_recent(inputs.corr_bars.get(btc), start, at),
-        book=_book_before(inputs.books.get(symbol), at),
+        book=inputs.book_before(symbol, at),
         funding=_funding_before(inputs.funding.get(symbol), start, at),
         listed=inputs.listed.get(symbol),
         sources={"candles": candles, "book": "the run's books", "funding": "the run's funding",
@@ -108,15 +134,16 @@ def replay_universe(inputs: ReplayInputs, intents: Sequence[tuple[int, Sequence[
     ``intents``: (decision time, intents) of the strategy, ascending; tier-3 edge is measured
     on those known by each screening time.
     """
-    btc = next((s for s in inputs.bars if asset_of(s) == policy.signals.model.baseline_asset), "")
-    requested = [asset_of(s) for s in inputs.bars]
+    btc = next((s for s in inputs.symbols if asset_of(s) == policy.signals.model.baseline_asset), "")
+    requested = [asset_of(s) for s in inputs.symbols]
     lookback = policy.asset_tiers.tier_3.edge_lookback
     times = screening_times(start, end, policy.universe.rescreen_every)
     known = np.array([t for t, _ in intents], dtype=np.int64)
     assignments: list[TierAssignment] = []
     previous: TierAssignment | None = None
     for at in times.tolist():
-        screens = {asset_of(s): screen_asset(_screen_inputs(s, btc, inputs, at, policy), policy) for s in inputs.bars}
+        screens = {asset_of(s): screen_asset(_screen_inputs(s, btc, inputs, at, policy), policy)
+                   for s in inputs.symbols}
         lo, hi = np.searchsorted(known, [at - duration_ms(lookback), at], side="right")
         recent = [i for _, batch in intents[lo:hi] for i in batch]
         previous = assign_tiers(policy, screens, ts=at, edges=edge_figures(recent, at, lookback), previous=previous,

@@ -79,6 +79,8 @@ class CatalogFeed:
         self.book_max_age_ms = book_max_age_ms
         self.window_days = window_days
         self._book_block: dict[str, tuple[int, int, BookSeries]] = {}
+        self.mark_times: dict[str, I64] = {}
+        """The exchange marks' times read for the stretch last handed out (from ``mark_max_age_ms`` before it)."""
         self.span = self._span(tuple(symbols))
         self.symbols = self.span.symbols
         self.mark_symbols = tuple(s for s in self.symbols if marks and self._has(s, DataKind.MARK, timeframe))
@@ -91,6 +93,11 @@ class CatalogFeed:
     @property
     def total_rows(self) -> int:
         return self.span.total_rows
+
+    @property
+    def last_ts(self) -> int:
+        """The open time of the range's last bar (any symbol)."""
+        return self._last_ts
 
     def _has(self, symbol: str, kind: DataKind, timeframe: str | None) -> bool:
         return self.catalog.dataset(symbol, kind, timeframe, exchange=self.exchange) is not None
@@ -178,6 +185,7 @@ class CatalogFeed:
             return closes
         since = lo - self.mark_max_age_ms if self.mark_max_age_ms is not None else -(2**62)
         marks = self._bars(since, hi, DataKind.MARK, self.mark_symbols)
+        self.mark_times = {s: m.ts for s, m in marks.items()}
         return overlay_marks(ts, closes, self.symbols, marks, self.mark_max_age_ms)
 
     def _funding(self, ts: I64, previous_last: int | None) -> dict[int, tuple[FundingAt, ...]]:
@@ -208,13 +216,14 @@ class CatalogFeed:
                 block = (since, upto, self.catalog.read_book(symbol, exchange=self.exchange, start_ms=since,
                                                              end_ms=upto))
                 self._book_block[symbol] = block
-            book = _slice_book(block[2], since, hi)
+            book = slice_book(block[2], since, hi)
             if len(book):
                 out[symbol] = book
         return out
 
 
-def _slice_book(book: BookSeries, lo: int, hi: int) -> BookSeries:
+def slice_book(book: BookSeries, lo: int, hi: int) -> BookSeries:
+    """The snapshots with ``lo <= ts < hi``."""
     a, b = np.searchsorted(book.ts, [lo, hi], side="left")
     return BookSeries(book.symbol, book.ts[a:b], book.bid_px[a:b], book.bid_sz[a:b], book.ask_px[a:b],
                       book.ask_sz[a:b])
