@@ -29,7 +29,8 @@ def test_the_deflated_sharpe_papers_worked_example() -> None:
 
 
 def test_probabilistic_sharpe_by_hand() -> None:
-    # SR 0.1 against 0 over 101 normal returns: z = 0.1 * sqrt(100) / sqrt(1 + (3 - 1) / 4 * 0.01) = 0.997509, and Phi(0.997509) = 0.840741.
+    # SR 0.1 against 0 over 101 normal returns: z = 0.1 * sqrt(100) / sqrt(1 + (3 - 1) / 4 * 0.01) = 0.997509,
+    # and Phi(0.997509) = 0.840741.
     assert probabilistic_sharpe(0.1, 0.0, 101, 0.0, 3.0) == pytest.approx(0.840741, abs=1e-6)
     # fat tails and negative skew widen the interval: the same ratio is less certain
     assert probabilistic_sharpe(0.1, 0.0, 101, -1.0, 8.0) < 0.840741

@@ -12,7 +12,7 @@ from tests.research.conftest import SYMBOLS, study_setup
 from quantum_trader.analytics.backtest import BacktestRequest, run_backtest
 from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.research.objective import Objective
-from quantum_trader.research.optimize import OptimizeSettings, optimize
+from quantum_trader.research.optimize import OptimizeSettings
 from quantum_trader.research.results import diagnostics, table, trial_rows
 from quantum_trader.research.runner import SerialRunner
 from quantum_trader.research.space import Space
@@ -92,7 +92,7 @@ def test_walk_forward_stitches_the_test_windows(sma_setup: StudySetup) -> None:
     # from the first test window's first hour to the close of the last one's last bar
     assert plan[0].test.start <= stitched.equity_ts[0] < plan[0].test.start + 3_600_000
     assert plan[-1].test.end - 3_600_000 < stitched.equity_ts[-1] <= plan[-1].test.end
-    assert not np.any((stitched.equity_ts < plan[0].test.start))  # no train bar in the out-of-sample curve
+    assert not np.any(stitched.equity_ts < plan[0].test.start)  # no train bar in the out-of-sample curve
     tests = [f.test for f in result.folds if f.test is not None]
     expected = np.prod([t.equity[-1] / t.equity[0] for t in tests])
     assert stitched.equity[-1] / stitched.equity[0] == pytest.approx(expected)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -58,7 +60,7 @@ def test_folds_that_do_not_fit_are_one_line() -> None:
 def test_steps_cut_a_window_into_consecutive_parts() -> None:
     parts = step_windows(Window(START, START + 10 * DAY), 3, warmup_ms=DAY, data_start=START)
     assert parts[0].start == START and parts[-1].end == START + 10 * DAY
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
     assert parts[0].load_from == START and parts[1].load_from == parts[1].start - DAY
 
 
