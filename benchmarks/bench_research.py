@@ -122,28 +122,43 @@ def bench_tasks(tasks: int, workers: int) -> None:
     print(f"  same results serial and on Ray: {same}")
 
 
+def _tree_rss() -> int:
+    """Resident bytes of this process and all its descendants (Linux /proc; Ray's processes are descendants)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, frontier = {os.getpid()}, [os.getpid()]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in tree:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 class _PeakMemory:
     """Samples the resident memory of this process and of all its descendants (Ray's processes and workers)."""
 
     def __init__(self) -> None:
-        import psutil
-
-        self._me = psutil.Process()
         self.peak_tree = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        import psutil
-
         while not self._stop.is_set():
-            total = 0
-            for proc in [self._me, *self._me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak_tree = max(self.peak_tree, total)
+            self.peak_tree = max(self.peak_tree, _tree_rss())
             self._stop.wait(0.25)
 
     def __enter__(self) -> _PeakMemory:

@@ -83,7 +83,8 @@ def _best_section(page: StudyPage) -> str:
     frame = page.frame[page.frame["role"].isin(["trial", "train"])]
     ranked = frame[frame["state"] == "complete"].sort_values("value", ascending=False, kind="stable")
     failed = frame[frame["state"] == "failed"]
-    parts = [_table(ranked.head(_TOP_ROWS), ["fold", "trial", *_params(frame), "value", "total_return", "sharpe",
+    fold = ["fold"] if frame["fold"].notna().any() else []
+    parts = [_table(ranked.head(_TOP_ROWS), [*fold, "trial", *_params(frame), "value", "total_return", "sharpe",
                                              "calmar", "max_drawdown", "trades"])]
     counts = frame["state"].value_counts().to_dict()
     parts.insert(0, _note(f"{len(frame)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
