@@ -62,6 +62,8 @@ BASELINE: dict[str, dict[str, Any]] = {
     "phase promote": {"journal": "{fresh}/j.sqlite"},
     "phase demote": {"reason": "test", "journal": "{fresh}/j.sqlite"},
     "killswitch drill": {"price": ["BTC=60000"], "catalog": "{cat}", "journal": "{fresh}/j.sqlite"},
+    **{f"research {kind}": {"catalog": "{cat}", "out": "{fresh}/out", "serial": True, "strategy": "sma-cross",
+                            "param": ["fast=5", "slow=30"]} for kind in ("sweep", "optimize", "walk-forward")},
 }
 DATES = {"start", "end", "at", "since", "until"}
 SYMBOLS = {"symbols", "symbol", "assets"}
