@@ -62,6 +62,11 @@ BASELINE: dict[str, dict[str, Any]] = {
     "phase promote": {"journal": "{fresh}/j.sqlite"},
     "phase demote": {"reason": "test", "journal": "{fresh}/j.sqlite"},
     "killswitch drill": {"price": ["BTC=60000"], "catalog": "{cat}", "journal": "{fresh}/j.sqlite"},
+    "killswitch status": {"journal": "{fresh}/j.sqlite"},
+    "killswitch reset": {"reason": "test", "journal": "{fresh}/j.sqlite"},
+    "journal status": {"journal": "{fresh}/j.sqlite"},
+    "journal upgrade": {"journal": "{fresh}/j.sqlite"},
+    "journal downgrade": {"to": "0001", "journal": "{fresh}/j.sqlite"},
 }
 DATES = {"start", "end", "at", "since", "until"}
 SYMBOLS = {"symbols", "symbol", "assets"}
