@@ -77,8 +77,8 @@ def downgrade(
                      ] = False,
     journal: JournalOpt = None,
 ) -> None:
-    """Undo the revisions above --to: their tables are dropped (refused, exit 1, while one holds rows, unless
-    --force).
+    """Undo the revisions above --to, for an older release of quantum-trader: their tables are dropped (refused,
+    exit 1, while one holds rows, unless --force). This release's next write upgrades the journal again.
 
     Example: quantum-trader journal downgrade --to 0001 --journal journal/default.sqlite
     """

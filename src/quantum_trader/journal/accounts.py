@@ -47,7 +47,10 @@ class JournalChoice:
 def choose_journal(given: str | None, env: Mapping[str, str]) -> JournalChoice:
     """``given`` (``--journal``), else ``$QT_JOURNAL``, else ``journal/<account>.sqlite``; the account is
     ``$QT_ACCOUNT`` or ``default``."""
-    account = check_account(env.get(ACCOUNT_ENV, "").strip() or DEFAULT_ACCOUNT)
+    try:
+        account = check_account(env.get(ACCOUNT_ENV, "").strip() or DEFAULT_ACCOUNT)
+    except JournalError as exc:
+        raise JournalError(f"${ACCOUNT_ENV}: {exc}") from None
     default = str(default_journal(account))
     target = given or env.get(JOURNAL_ENV, "").strip() or default
     return JournalChoice(target, account, target == default)

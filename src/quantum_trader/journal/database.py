@@ -4,9 +4,9 @@ A path (or a URL without ``://``) is a SQLite file; anything with ``://`` is pas
 SQLAlchemy as is (``postgresql+psycopg://user@host/db``). A URL's password is a secret:
 :attr:`Database.url` and every message show it as ``***``.
 
-SQLite is opened in WAL mode with ``synchronous=FULL``: a reader (the dashboard, ``killswitch
-status``) never blocks the engine's writes, and a committed row survives a crash of the process
-and of the machine. The driver's own transaction handling is turned off and every transaction is
+SQLite is put in WAL mode by its first write, with ``synchronous=FULL``: a reader (the dashboard,
+``killswitch status``) never blocks the engine's writes, and a committed row survives a crash of
+the process and of the machine. The driver's own transaction handling is turned off and every transaction is
 begun explicitly, so that DDL (a migration) is transactional too and a write transaction takes
 the write lock at once (``BEGIN IMMEDIATE``): two writers queue on the busy timeout instead of
 one failing half-way through a read-then-write.
@@ -198,18 +198,27 @@ class Database:
 
 
 def _sqlite_transactions(engine: Engine) -> None:
-    """WAL, a durable commit and explicit transactions on every SQLite connection (see the module docstring)."""
+    """Explicit transactions, a durable commit, and WAL set by the first write (see the module docstring).
+
+    WAL is persistent in the file, so it is set once, by a write: a reader never changes the file it
+    reads (a journal made before WAL, or on a read-only disk, is read as it is).
+    """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver begins nothing by itself; "begin" below does
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(con: Connection) -> None:
-        con.exec_driver_sql("BEGIN IMMEDIATE" if con.get_execution_options().get(_WRITE) else "BEGIN")
+        if not con.get_execution_options().get(_WRITE):
+            con.exec_driver_sql("BEGIN")
+            return
+        if not con.info.get("wal"):
+            con.exec_driver_sql("PRAGMA journal_mode=WAL")
+            con.info["wal"] = True
+        con.exec_driver_sql("BEGIN IMMEDIATE")

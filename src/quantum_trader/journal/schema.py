@@ -7,12 +7,15 @@ so a column added here without a migration fails there.
 
 Money and quantities are :class:`~decimal.Decimal` in the engine and must come back exactly
 (a restored peak equity that differs in the last digit moves the drawdown trigger), so they
-are stored as their decimal text: exact on every backend, with the exponent kept. Times are
+are stored as their decimal text: exact on every backend, with the exponent kept. The few floats
+of the trading tables (an order's equity fraction, a fill's reference price) are stored as their
+repr for the same reason. Times are
 epoch milliseconds in 64-bit integers (a 32-bit ``INTEGER`` on PostgreSQL overflows in 1970).
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,6 +49,25 @@ class ExactDecimal(TypeDecorator[Decimal]):
             return Decimal(str(value))
         except InvalidOperation:
             raise ValueError(f"stored value {value!r} is not a decimal number") from None
+
+
+class ExactFloat(TypeDecorator[float]):
+    """A finite float stored as its shortest repr and read back bit for bit (a REAL column on SQLite folds
+    ``-0.0`` into ``0.0``)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite float, got {value!r}")
+        return repr(number)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
+        return None if value is None else float(value)
 
 
 def head_metadata() -> MetaData:

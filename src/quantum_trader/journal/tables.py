@@ -17,7 +17,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -32,6 +31,7 @@ from quantum_trader.journal.schema import (
     ACCOUNT_LEN,
     SESSION_LEN,
     ExactDecimal,
+    ExactFloat,
     account_column,
     metadata,
     session_column,
@@ -78,7 +78,7 @@ orders = Table(
     Column("post_only", Boolean, nullable=False),
     _ts("expire_ts", nullable=True),
     _ts("active_from_ts", nullable=True),
-    Column("equity_fraction", Float, nullable=True),
+    Column("equity_fraction", ExactFloat, nullable=True),
     Column("tag", Text, nullable=False, default=""),
     Column("purpose", String(16), nullable=False),
     Column("status", String(24), nullable=False),
@@ -99,7 +99,7 @@ order_events = Table(
     Column("reason", Text, nullable=False, default=""),
     Column("exchange_order_id", String(ID_LEN), nullable=True),
     Column("fill_id", String(ID_LEN), nullable=True),
-    Column("reference", Float, nullable=True),
+    Column("reference", ExactFloat, nullable=True),
     Index("ix_order_events_account_client_order_id", "account", "client_order_id"),
 )
 
@@ -176,7 +176,7 @@ risk_decisions = Table(
     Column("verdict", String(16), nullable=False),
     Column("quantity", ExactDecimal, nullable=False),
     Column("requested_quantity", ExactDecimal, nullable=True),
-    Column("equity_fraction", Float, nullable=True),
+    Column("equity_fraction", ExactFloat, nullable=True),
     # The intent as JSON (floats by their shortest repr: exact).
     Column("intent", Text, nullable=False),
     # Every rule that applied as a JSON list (rule, message, value, limit, reduces).

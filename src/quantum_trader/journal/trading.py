@@ -16,8 +16,10 @@ The engine's loop, in the order a restart needs::
     journal = TradingJournal(url, account="main", session=run_id)
     journal.start_session(SessionMode.PAPER, ts, exchange="binanceusdm")
     record = journal.load_killswitch()           # tripped? peak and day-start equity
-    journal.record_decision(decision, ts=ts)      # approved, reduced or refused
-    if journal.record_order(order):               # committed: now send it
+    with journal.transaction():                   # one commit for both
+        decision_id = journal.record_decision(decision, ts=ts)      # approved, reduced or refused
+        new = journal.record_order(order, decision_id=decision_id)
+    if new:                                       # committed: now send it
         venue.send(order)
     journal.record_order_event(event, fill_id=trade_id)   # accepted / filled / cancelled ...
     journal.save_killswitch(record, change)       # after every trip, re-arm or reset
@@ -27,7 +29,8 @@ The engine's loop, in the order a restart needs::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,6 +82,7 @@ class TradingJournal:
             raise JournalError(f"session {session[:20]}...: longer than {SESSION_LEN} characters")
         self.session = session
         self._scope = Scope(self.account, session)
+        self._con: Connection | None = None
 
     def __repr__(self) -> str:
         return f"TradingJournal({self.url!r}, account={self.account!r}, session={self.session!r})"
@@ -86,7 +90,25 @@ class TradingJournal:
     def close(self) -> None:
         self.db.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The writes inside the block as ONE transaction: a decision with the order it sends, or a whole bar of
+        a backtest (one commit instead of one per write). Committed when the block ends; if anything in it
+        fails, none of it is kept. Readers see committed rows only; a nested block is part of the outer one.
+        One thread writes through a journal at a time."""
+        if self._con is not None:
+            yield
+            return
+        with self.db.write() as con:
+            self._con = con
+            try:
+                yield
+            finally:
+                self._con = None
+
     def _write(self, action: str, work: Callable[[Connection], T]) -> T:
+        if self._con is not None:
+            return work(self._con)
         with self.db.write(action) as con:
             return work(con)
 

@@ -3,7 +3,9 @@ tiers, alerts, incidents, sessions, feed cursors); the phase tables gain the acc
 
 ``phase_events.ts`` and ``killswitch_drills.ts`` were 32-bit ``INTEGER``: on PostgreSQL an epoch
 millisecond does not fit (SQLite's integers are 64-bit anyway; the batch rebuild there keeps the
-declared type in step with the code). Money and quantities are decimal text (``ExactDecimal``).
+declared type in step with the code). The downgrade keeps them 64-bit: narrowing would fail on
+every real time, and the older release reads them as it did. Money and quantities are decimal
+text (``ExactDecimal``), the few floats their repr (``ExactFloat``).
 
 Revision ID: 0002
 Revises: 0001
@@ -21,6 +23,7 @@ branch_labels: str | None = None
 depends_on: str | None = None
 
 DECIMAL = sa.Text
+FLOAT = sa.Text
 PHASE_TABLES = ("phase_events", "killswitch_drills")
 
 
@@ -66,7 +69,7 @@ def _order_tables() -> None:
         sa.Column("reduce_only", sa.Boolean, nullable=False),
         sa.Column("post_only", sa.Boolean, nullable=False),
         _ts("expire_ts", True), _ts("active_from_ts", True),
-        sa.Column("equity_fraction", sa.Float, nullable=True),
+        sa.Column("equity_fraction", FLOAT, nullable=True),
         sa.Column("tag", sa.Text, nullable=False),
         sa.Column("purpose", sa.String(16), nullable=False),
         sa.Column("status", sa.String(24), nullable=False),
@@ -85,7 +88,7 @@ def _order_tables() -> None:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("exchange_order_id", sa.String(128), nullable=True),
         sa.Column("fill_id", sa.String(128), nullable=True),
-        sa.Column("reference", sa.Float, nullable=True),
+        sa.Column("reference", FLOAT, nullable=True),
     )
     op.create_index("ix_order_events_account_client_order_id", "order_events", ["account", "client_order_id"])
     op.create_table(
@@ -112,7 +115,7 @@ def _order_tables() -> None:
         sa.Column("verdict", sa.String(16), nullable=False),
         sa.Column("quantity", DECIMAL, nullable=False),
         sa.Column("requested_quantity", DECIMAL, nullable=True),
-        sa.Column("equity_fraction", sa.Float, nullable=True),
+        sa.Column("equity_fraction", FLOAT, nullable=True),
         sa.Column("intent", sa.Text, nullable=False),
         sa.Column("reasons", sa.Text, nullable=False),
         sa.Column("client_order_id", sa.String(128), nullable=True),
@@ -248,5 +251,4 @@ def downgrade() -> None:
     for table in PHASE_TABLES:
         with op.batch_alter_table(table) as batch:
             batch.drop_column("account")
-            batch.alter_column("ts", type_=sa.Integer, existing_type=sa.BigInteger, existing_nullable=False)
 
