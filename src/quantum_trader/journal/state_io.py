@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from quantum_trader.domain.trading import Position
 from quantum_trader.journal import codec
@@ -103,7 +103,7 @@ def latest_balances(con: Connection, account: str, source: str) -> BalancesSnaps
 def record_equity(con: Connection, scope: Scope, snapshot: EquitySnapshot) -> None:
     where = f"equity snapshot at {snapshot.ts}"
     values = {name: codec.exact(where, name, getattr(snapshot, name)) for name in EQUITY_FIELDS}
-    con.execute(insert(equity_snapshots).values(**scope.stamp, ts=snapshot.ts, **values))
+    con.execute(insert(equity_snapshots), {**scope.stamp, "ts": snapshot.ts, **values})
 
 
 def _equity_of(row: RowMapping) -> EquitySnapshot:
@@ -133,13 +133,13 @@ def save_killswitch(con: Connection, scope: Scope, record: KillSwitchRecord, cha
               "day_start_equity": codec.exact(where, "day_start_equity", record.day_start_equity),
               "equity_day": record.equity_day}
     k = killswitch_state.c
-    saved = con.execute(update(killswitch_state).where(k.account == scope.account).values(**values)).rowcount
-    if not saved:
-        con.execute(insert(killswitch_state).values(account=scope.account, **values))
+    saved = con.execute(update(killswitch_state).where(k.account == bindparam("a")), {"a": scope.account, **values})
+    if not saved.rowcount:
+        con.execute(insert(killswitch_state), {"account": scope.account, **values})
     if change is not None:
-        con.execute(insert(killswitch_events).values(
-            **scope.stamp, ts=change.ts, kind=change.kind.value, reason=change.reason, operator=change.operator,
-            forced=change.forced, state=state_json))
+        con.execute(insert(killswitch_events), {
+            **scope.stamp, "ts": change.ts, "kind": change.kind.value, "reason": change.reason,
+            "operator": change.operator, "forced": change.forced, "state": state_json})
 
 
 def _state_of(text: str, account: str) -> KillSwitchState:
