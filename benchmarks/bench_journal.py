@@ -223,7 +223,7 @@ def main() -> None:
     parser.add_argument("--postgres", help="an empty PostgreSQL database URL to measure as well")
     parser.add_argument("--n", type=int, default=500, help="writes timed per kind (default 500)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:  # the working folder's disk, where journal/ lives
         run("SQLite (WAL, synchronous=FULL)", str(Path(tmp) / "journal.sqlite"), args.n)
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
         print(f"  journal files: {size / 1e6:.1f} MB")
