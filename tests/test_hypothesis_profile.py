@@ -34,12 +34,13 @@ def _profile_under(env_value: str | None, *, ci_machine: bool = False) -> str:
 
 
 def test_ci_run_is_make_test_under_the_ci_profile(tmp_path: Path) -> None:
-    """A stand-in ``make`` first on PATH records what ``.ci/run`` asks of it and in which environment."""
+    """A stand-in ``make`` first on PATH records what ``.ci/run`` asks of it and in which environment (without the
+    PostgreSQL server it starts first: tests/journal/test_ci_postgres.py runs that script)."""
     record = tmp_path / "record"
     fake = tmp_path / "make"
     fake.write_text(f'#!/usr/bin/env bash\necho "$PWD|$*|${{QT_HYPOTHESIS_PROFILE:-}}" > {record}\n')
     fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "QT_CI_NO_POSTGRES": "1"}
     env.pop("QT_HYPOTHESIS_PROFILE", None)
     subprocess.run(["bash", str(ROOT / ".ci" / "run")], env=env, check=True, capture_output=True)
     assert record.read_text().strip() == f"{ROOT}|test|ci"

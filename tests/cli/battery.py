@@ -64,6 +64,11 @@ BASELINE: dict[str, dict[str, Any]] = {
     "killswitch drill": {"price": ["BTC=60000"], "catalog": "{cat}", "journal": "{fresh}/j.sqlite"},
     **{f"research {kind}": {"catalog": "{cat}", "out": "{fresh}/out", "serial": True, "strategy": "sma-cross",
                             "param": ["fast=5", "slow=30"]} for kind in ("sweep", "optimize", "walk-forward")},
+    "killswitch status": {"journal": "{fresh}/j.sqlite"},
+    "killswitch reset": {"reason": "test", "journal": "{fresh}/j.sqlite"},
+    "journal status": {"journal": "{fresh}/j.sqlite"},
+    "journal upgrade": {"journal": "{fresh}/j.sqlite"},
+    "journal downgrade": {"to": "0001", "journal": "{fresh}/j.sqlite"},
 }
 DATES = {"start", "end", "at", "since", "until"}
 SYMBOLS = {"symbols", "symbol", "assets"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from quantum_trader.journal import store
+from quantum_trader.journal import database
 from quantum_trader.journal.store import Journal, JournalError, PhaseChange, PhaseEventKind, redact_url
 
 SECRET = "s3cret"
@@ -23,7 +23,7 @@ def test_redact_url_hides_only_the_password(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
-def test_a_server_url_without_its_driver_fails_without_printing_the_password() -> None:
+def test_a_server_that_cannot_be_reached_fails_without_printing_the_password() -> None:
     with pytest.raises(JournalError) as info:
         journal = Journal("postgresql://ana:s3cret@127.0.0.1:1/qt")
         journal.phase_history()
@@ -36,7 +36,7 @@ def test_a_connection_error_quoting_the_url_is_redacted(monkeypatch: pytest.Monk
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("connect", {}, Exception(f'connection to "{url}" failed: password {SECRET} rejected'))
 
-    monkeypatch.setattr(store, "create_engine", refuse)
+    monkeypatch.setattr(database, "create_engine", refuse)
     with pytest.raises(JournalError) as info:
         Journal(url)
     assert SECRET not in str(info.value)
@@ -44,7 +44,7 @@ def test_a_connection_error_quoting_the_url_is_redacted(monkeypatch: pytest.Monk
 
 
 def test_url_and_repr_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "create_engine", lambda *_a, **_k: None)
+    monkeypatch.setattr(database, "create_engine", lambda *_a, **_k: None)
     journal = Journal("postgresql://ana:s3cret@db.example/qt")
     assert journal.url == "postgresql://ana:***@db.example/qt"
     assert SECRET not in repr(journal)

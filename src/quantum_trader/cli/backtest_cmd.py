@@ -114,7 +114,7 @@ PhaseOpt = Annotated[int | None, typer.Option(
                        "current phase (`phase show`), or the policy's start phase without a journal.",
     show_default=False)]
 JournalOpt = Annotated[str | None, typer.Option(
-    "--journal", help="Journal to read the current phase from (default $QT_JOURNAL or ./journal.sqlite).",
+    "--journal", help="Journal to read the current phase from (default $QT_JOURNAL or journal/<account>.sqlite).",
     show_default=False)]
 EquityOpt = Annotated[float, typer.Option(min=1.0, help="Starting equity in USDT.")]
 RunsOpt = Annotated[Path, typer.Option(help="Folder for run folders.", envvar="QT_RUNS")]

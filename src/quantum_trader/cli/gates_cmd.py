@@ -26,18 +26,26 @@ from quantum_trader.cli.options import load_policy_or_exit
 if TYPE_CHECKING:
     from quantum_trader.analytics.gates import GateCriterion, GateVerdict
     from quantum_trader.analytics.gates_evidence import Evidence
+    from quantum_trader.journal.accounts import JournalChoice
     from quantum_trader.journal.store import Journal
 
-__all__ = ["collect_evidence", "gates", "journal_target", "load_policy_or_exit", "open_journal", "print_verdict"]
+__all__ = ["collect_evidence", "gates", "journal_choice", "journal_target", "load_policy_or_exit", "open_journal",
+           "print_verdict"]
 
 T = TypeVar("T")
 
 
-def journal_target(journal: str | None) -> str:
-    """``--journal``, else ``$QT_JOURNAL``, else ./journal.sqlite."""
-    from quantum_trader.journal.store import DEFAULT_JOURNAL, JOURNAL_ENV
+def journal_choice(journal: str | None) -> JournalChoice:
+    """``--journal``, else ``$QT_JOURNAL``, else the account's ``journal/<account>.sqlite`` (``$QT_ACCOUNT``,
+    default ``default``): the one place a command's journal is chosen."""
+    from quantum_trader.journal.accounts import choose_journal
 
-    return journal or os.environ.get(JOURNAL_ENV, "").strip() or str(DEFAULT_JOURNAL)
+    with journal_errors():
+        return choose_journal(journal, os.environ)
+
+
+def journal_target(journal: str | None) -> str:
+    return journal_choice(journal).target
 
 
 @contextmanager
@@ -52,10 +60,14 @@ def journal_errors() -> Iterator[None]:
 
 
 def open_journal(target: str) -> Journal:
+    """The journal at ``target``, for the account chosen (its rows carry it); opening it creates nothing, and
+    the account's default file gets its ``journal/`` folder on its first write."""
+    from quantum_trader.journal.accounts import default_journal
     from quantum_trader.journal.store import Journal
 
+    account = journal_choice(None).account
     with journal_errors():
-        return Journal(target)
+        return Journal(target, account=account, create_folder=target == str(default_journal(account)))
 
 
 def read_journal(read: Callable[[], T]) -> T:
@@ -138,7 +150,7 @@ def gates(
     )] = None,
     journal: Annotated[str | None, typer.Option(
         "--journal", help="Journal with kill-switch drills and the current phase (default $QT_JOURNAL, "
-                          "./journal.sqlite when it exists)."
+                          "journal/<account>.sqlite when it exists)."
     )] = None,
     policy_file: Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
@@ -147,7 +159,7 @@ def gates(
 ) -> None:
     """Evaluate a phase gate: every criterion with its measured value, threshold, status and evidence.
 
-    Example: quantum-trader gates runs/20250101-000000-multi-asset --phase 0 --journal journal.sqlite
+    Example: quantum-trader gates runs/20250101-000000-multi-asset --phase 0 --journal journal/default.sqlite
     """
     policy = load_policy_or_exit(policy_file)
     chosen = journal_target(journal)

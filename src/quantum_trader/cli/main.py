@@ -17,6 +17,7 @@ from quantum_trader.cli import (
     data_cmd,
     demo_cmd,
     gates_cmd,
+    journal_cmd,
     markets_cmd,
     paper_cmd,
     phase_cmd,
@@ -63,6 +64,7 @@ app.command("gates")(gates_cmd.gates)
 app.add_typer(phase_cmd.phase_app, name="phase")
 app.add_typer(phase_cmd.killswitch_app, name="killswitch")
 app.add_typer(research_cmd.research_app, name="research")
+app.add_typer(journal_cmd.app, name="journal")
 
 # Plain help and usage errors (Click's own format) for every group: Typer's Rich help formatter
 # imports markdown-it, pygments and rich.traceback, about half of the start-up time of ``--help``.

@@ -1,4 +1,4 @@
-"""``quantum-trader phase show|promote|demote`` and ``quantum-trader killswitch drill``.
+"""``quantum-trader phase show|promote|demote`` and ``quantum-trader killswitch status|reset|drill``.
 
 Register in ``cli/main.py`` with ``app.add_typer(phase_cmd.phase_app, name="phase")`` and
 ``app.add_typer(phase_cmd.killswitch_app, name="killswitch")``.
@@ -7,6 +7,11 @@ The phase lives in the journal (SQLite file by default, PostgreSQL by URL). ``pr
 evaluates the gate out of the current phase on ``--run`` plus the journal's drills and
 is refused (exit 1) while a required criterion fails or lacks evidence, unless
 ``--force --reason`` is given, which is recorded as forced. ``demote`` always works.
+
+The kill switch's state is in the journal too (saved by the engine after every trip, re-arm or
+reset): ``killswitch status`` shows it with the distance to both triggers from the last equity
+the journal holds; ``killswitch reset`` is refused (exit 1) while the condition that tripped it
+still holds, unless ``--force``, and every reset is recorded with who and why.
 """
 
 from __future__ import annotations
@@ -34,13 +39,18 @@ from quantum_trader.cli.gates_cmd import (
 from quantum_trader.cli.options import catalog_root, symbol_option
 
 if TYPE_CHECKING:
+    from quantum_trader.config import Policy
+    from quantum_trader.journal.records import EquitySnapshot, KillSwitchChange, KillSwitchRecord
     from quantum_trader.journal.store import Journal
+    from quantum_trader.journal.trading import TradingJournal
 
 phase_app = typer.Typer(help="The expansion phase: show it, promote through a gate, demote.", no_args_is_help=True)
-killswitch_app = typer.Typer(help="Kill-switch drills (paper mode), recorded as gate evidence.", no_args_is_help=True)
+killswitch_app = typer.Typer(help="The kill switch: status, reset (refused while its condition holds), paper drills.",
+                             no_args_is_help=True)
 
 JournalOpt = Annotated[str | None, typer.Option(
-    "--journal", help="Journal SQLite file or database URL (default $QT_JOURNAL or ./journal.sqlite).")]
+    "--journal", help="Journal SQLite file or database URL (default $QT_JOURNAL, else journal/<account>.sqlite "
+                      "with the account $QT_ACCOUNT or 'default').")]
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")]
 OperatorOpt = Annotated[str, typer.Option("--operator", help="Who did it (default $USER).")]
 
@@ -62,7 +72,7 @@ def _operator(value: str) -> str:
 def show(journal: JournalOpt = None, policy_file: PolicyOpt = None) -> None:
     """The current phase, the assets it admits, and every recorded change and drill.
 
-    Example: quantum-trader phase show --journal journal.sqlite
+    Example: quantum-trader phase show --journal journal/default.sqlite
     """
     from rich.table import Table
 
@@ -93,7 +103,7 @@ def promote_cmd(
 ) -> None:
     """Move up one phase if the gate out of the current phase allows it.
 
-    Example: quantum-trader phase promote --run runs/20250401-000000-btc --journal journal.sqlite
+    Example: quantum-trader phase promote --run runs/20250401-000000-btc --journal journal/default.sqlite
     """
     from quantum_trader.analytics.gates import evaluate_gate
     from quantum_trader.analytics.gates_evidence import Evidence
@@ -133,7 +143,7 @@ def demote_cmd(
 ) -> None:
     """Move down (always allowed): the universe shrinks at once.
 
-    Example: quantum-trader phase demote --reason "ETH edge gone" --journal journal.sqlite
+    Example: quantum-trader phase demote --reason "ETH edge gone" --journal journal/default.sqlite
     """
     from quantum_trader.analytics.gates_phase import PhaseError, demote
 
@@ -200,7 +210,7 @@ def drill(
     """Paper drill: open a position on every asset of the current phase, trip the kill switch deliberately,
     verify every position closed, and record the drill in the journal as gate evidence.
 
-    Example: quantum-trader killswitch drill --price BTC=60000 --journal journal.sqlite
+    Example: quantum-trader killswitch drill --price BTC=60000 --journal journal/default.sqlite
     """
     from quantum_trader.analytics.gates_drill import DrillError, run_drill
 
@@ -225,3 +235,104 @@ def drill(
                   f"{saved.positions_after} left; recorded in {store.url}", highlight=False)
     if not saved.passed:
         raise typer.Exit(code=1)
+
+
+@killswitch_app.command("status")
+def status_cmd(journal: JournalOpt = None, policy_file: PolicyOpt = None) -> None:
+    """The kill switch as the journal holds it: state, trip reason and time, peak and day-start equity, and the
+    distance to both triggers from the last equity snapshot.
+
+    Example: quantum-trader killswitch status --journal journal/default.sqlite
+    """
+    policy = load_policy_or_exit(policy_file)
+    store = _journal(journal)
+    trading = _trading(store)
+    record = read_journal(trading.load_killswitch)
+    equity = read_journal(trading.latest_equity)
+    _print_status(store.url, record, equity, policy, read_journal(trading.killswitch_history))
+
+
+@killswitch_app.command("reset")
+def reset_cmd(
+    reason: Annotated[str, typer.Option("--reason", help="Why (required), recorded with the reset.")],
+    force: Annotated[bool, typer.Option("--force", help="Reset although the condition that tripped it holds.")
+                     ] = False,
+    operator: OperatorOpt = "",
+    journal: JournalOpt = None,
+    policy_file: PolicyOpt = None,
+) -> None:
+    """Re-arm a tripped kill switch: refused (exit 1) while the drawdown from peak, or the day's loss on the same
+    UTC day, is still beyond its limit, unless --force; recorded with the operator and the reason.
+
+    Example: quantum-trader killswitch reset --reason "reviewed: stops widened" --journal journal/default.sqlite
+    """
+    from quantum_trader.journal.killswitch_ops import reset, reset_refusal
+
+    policy = load_policy_or_exit(policy_file)
+    if not reason.strip():
+        raise fail("--reason: a reset needs a reason, recorded with it")
+    store = _journal(journal)
+    trading = _trading(store)
+    record = read_journal(trading.load_killswitch)
+    if record is None or not record.tripped:
+        raise fail(f"refused: the kill switch is not tripped in journal {store.url} (armed): nothing to reset",
+                   code=1)
+    equity = read_journal(trading.latest_equity)
+    now = _now()
+    refusal = reset_refusal(record, equity, drawdown_limit=policy.portfolio.max_drawdown_portfolio,
+                            daily_limit=policy.portfolio.max_daily_loss_portfolio, now=now)
+    if refusal is not None and not force:
+        raise fail(f"refused: {refusal}", code=1)
+    new, change, notes = reset(record, equity, now=now, reason=reason, operator=_operator(operator),
+                               forced=refusal is not None)
+    with journal_errors():
+        trading.save_killswitch(new, change)
+    for note in notes:
+        console.print(note, highlight=False)
+    tag = " [bold red](FORCED)[/]" if change.forced else ""
+    who = f" by {change.operator}" if change.operator else ""
+    console.print(f"kill switch reset{tag}{who}: armed; recorded in {store.url}", highlight=False)
+
+
+def _print_status(url: str, record: KillSwitchRecord | None, equity: EquitySnapshot | None, policy: Policy,
+                  history: list[KillSwitchChange]) -> None:
+    from quantum_trader.domain.time import format_time
+    from quantum_trader.journal.killswitch_ops import daily_trigger, drawdown_trigger, what_tripped
+
+    if record is None:
+        console.print(f"kill switch: armed (no state saved in journal {url}: no session has run)", highlight=False)
+        return
+    state = record.state
+    if state.tripped:
+        since = min(t for t in (state.daily_trip_ts, state.drawdown_trip_ts) if t is not None)
+        console.print(f"kill switch: [bold red]TRIPPED[/] ({what_tripped(record)}) since {format_time(since)} UTC",
+                      highlight=False)
+        console.print(f"  reason: {record.trip_reason or '-'}", highlight=False)
+    else:
+        console.print("kill switch: [green]armed[/]", highlight=False)
+    console.print(f"  peak equity {record.peak_equity:,.2f}; day-start equity {record.day_start_equity:,.2f} "
+                  f"({format_time(record.equity_day)[:10]} UTC); saved {format_time(record.ts)} UTC  [dim]{url}[/]",
+                  highlight=False)
+    if state.locks:
+        locks = ", ".join(f"{asset} until {format_time(until)}" for asset, until in state.locks)
+        console.print(f"  locked: {locks}", highlight=False)
+    if equity is None:
+        console.print("  no equity snapshot recorded: distances to the triggers unknown", highlight=False)
+    else:
+        pf = policy.portfolio
+        console.print(f"  last equity {equity.equity:,.2f} at {format_time(equity.ts)} UTC", highlight=False)
+        console.print(f"  {drawdown_trigger(record, equity.equity, pf.max_drawdown_portfolio).describe(equity.equity)}",
+                      highlight=False)
+        daily = daily_trigger(record, equity, pf.max_daily_loss_portfolio)
+        console.print(f"  {daily.describe(equity.equity)}", highlight=False)
+    for change in history[-5:]:
+        who = f" by {change.operator}" if change.operator else ""
+        console.print(f"  {format_time(change.ts)} {change.kind.value}{who}: {change.reason}", highlight=False)
+
+
+def _trading(store: Journal) -> TradingJournal:
+    """The trading records of the same journal and account (one connection pool)."""
+    from quantum_trader.journal.trading import TradingJournal
+
+    with journal_errors():
+        return TradingJournal(store.db, account=store.account, session="cli")
