@@ -21,9 +21,11 @@ from quantum_trader.domain.chunk import MarketChunk
 from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.inputs import MarketData
+from quantum_trader.engine.journaled import JournaledExecution, SwitchKeeper, restored_switch
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
 from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
+from quantum_trader.journal import SessionMode, TradingJournal
 
 __all__ = ["PaperSession", "bars_up_to", "open_paper"]
 
@@ -68,12 +70,29 @@ class PaperSession:
 
 
 def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str, float], None] | None = None,
-               lines: Callable[[str], None] | None = None) -> PaperSession:
+               lines: Callable[[str], None] | None = None, *, journal: TradingJournal | None = None) -> PaperSession:
     """Prepare the run as a backtest would (``say`` and ``lines`` as ``run_backtest``'s) and compose the kernel
-    for a paced replay; nothing is fed yet."""
+    for a paced replay; nothing is fed yet.
+
+    With a ``journal`` (its ``session`` names this run): every order is journalled before it reaches the venue,
+    every event and fill as the venue reports it, the kill switch and the locks as they change; and the run
+    starts with the kill switch the journal holds, so one left tripped still refuses entries."""
     prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
-    kernel = Kernel(prepared.data, prepared.settings, jump=False)
-    return PaperSession(request, prepared, kernel, PacedReplay.of(kernel, prepared.decisions), speed)
+    if journal is None:
+        kernel = Kernel(prepared.data, prepared.settings, jump=False)
+        return PaperSession(request, prepared, kernel, PacedReplay.of(kernel, prepared.decisions), speed)
+    start = int(prepared.data.grid.ts[0])
+    switch = restored_switch(journal, start)
+    settings = prepared.settings if switch is None else replace(prepared.settings, switch=switch)
+    if switch is not None:
+        (lines or (lambda _line: None))(
+            f"kill switch tripped in journal {journal.url} ({'drawdown' if switch.drawdown_tripped else 'daily'}): "
+            "no entries until `quantum-trader killswitch reset`")
+    journal.start_session(SessionMode.PAPER, start, detail={"strategy": request.strategy.name,
+                                                            "symbols": list(prepared.data.grid.symbols)})
+    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session, risk_listeners=[SwitchKeeper(journal)])
+    replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal))
+    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed)
 
 
 def bars_up_to(data: MarketData, rows: int) -> MarketData:

@@ -51,12 +51,13 @@ if TYPE_CHECKING:
     from quantum_trader.analytics.paper import PaperSession
     from quantum_trader.domain.chunk import MarketChunk
     from quantum_trader.engine.paced import PaceStats
+    from quantum_trader.journal import TradingJournal
 
 DEFAULT_SPEED = "60"
 REFRESH_S = 0.25
 """The panel is redrawn four times a second, whatever the pace."""
 CATALOG_OPTIONS = ("symbols", "strategy", "param", "policy", "set_", "catalog", "exchange", "start", "end",
-                   "timeframe", "phase", "journal", "equity", "runs", "no_slippage", "entry")
+                   "timeframe", "phase", "equity", "runs", "no_slippage", "entry")
 DEMO_OPTIONS = ("days", "seed", "out")
 
 
@@ -138,23 +139,48 @@ def paper(
 
         output_dir("--out", out)
         request = demo_request(days, seed, out, load_policy_or_exit(None))
-    _paper(request, pace)
+    _paper(request, pace, journal)
 
 
-def _paper(request: BacktestRequest, pace: float | None) -> None:
+def _session_journal(journal: str | None) -> TradingJournal | None:
+    """The journal a paper session writes, when ``--journal`` names one (a replay journals nothing unless asked):
+    a new session of the account, named by its start time."""
+    if journal is None:
+        return None
+    import time
+
+    from quantum_trader.cli.gates_cmd import journal_choice, journal_errors
+    from quantum_trader.journal import TradingJournal
+
+    choice = journal_choice(journal)
+    session = f"paper-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
+    with journal_errors():
+        return TradingJournal(choice.target, account=choice.account, session=session, create_folder=choice.is_default)
+
+
+def _paper(request: BacktestRequest, pace: float | None, journal: str | None = None) -> None:
     from quantum_trader.analytics.paper import open_paper
+    from quantum_trader.cli.gates_cmd import journal_errors
     from quantum_trader.cli.progress import stage_progress
     from quantum_trader.data.catalog import CatalogError
 
+    store = _session_journal(journal)
     try:
-        with stage_progress("paper") as update:
-            session = open_paper(request, pace, say=update, lines=update.say)
+        with stage_progress("paper") as update, journal_errors():
+            session = open_paper(request, pace, say=update, lines=update.say, journal=store)
     except (CatalogError, ValueError) as exc:
         raise fail(f"paper failed: {exc}") from None
     stats = watch(session)
     if stats.stopped and stats.bars:
         console.print(f"stopped at {session.snapshot().time} UTC after {stats.bars:,} of {session.total:,} bars: "
                       "what was held is closed at that close", highlight=False)
+    if store is not None:
+        from quantum_trader.journal import EquitySnapshot
+
+        with journal_errors():
+            if session.kernel.core is not None:
+                store.record_equity(EquitySnapshot.of_ledger(session.kernel.core.ledger))
+            store.end_session(stats.last_ts or 0, "stopped by the operator" if stats.stopped else "end of data")
     try:
         result = session.write()
     except ValueError as exc:

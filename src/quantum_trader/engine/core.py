@@ -59,6 +59,7 @@ from quantum_trader.risk import (
     KillSwitchAction,
     KillSwitchState,
     MarketView,
+    RiskEvent,
     armed,
     build_market_view,
     compile_limits,
@@ -79,6 +80,9 @@ class TradingKernel:
     rec: Recorder = field(default_factory=Recorder)
     listeners: list[Callable[[OrderEvent, TradingKernel], None]] = field(default_factory=list)
     """Told of every fill once the kernel has booked it (tests and monitors watch the book there)."""
+    risk_listeners: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = field(default_factory=list)
+    """Told when the kill switch or a lock changed (a trip, re-arm, lock, unlock), with the state already
+    updated: a session's journal keeps the switch there, so a restart finds it as it was."""
     symbols: tuple[str, ...] = ()
     """The feed's columns (default: the market's grid)."""
     start_ts: int | None = None
@@ -91,7 +95,7 @@ class TradingKernel:
         self.column = {s: j for j, s in enumerate(self.symbols)}
         start = int(self.data.grid.ts[0]) if self.start_ts is None else self.start_ts
         self.ledger: LedgerState = new_ledger(self.settings.initial_equity, start)
-        self.switch: KillSwitchState = armed(start)
+        self.switch: KillSwitchState = armed(start) if self.settings.switch is None else self.settings.switch
         self.desk = OrderDesk(self.execution, self.run_id, self.data.instruments)
         self.watches = self.limits.fixed_fraction is None
         """Whether the kill switch and the locks watch equity (not under the fixed-fraction profile)."""
@@ -176,6 +180,9 @@ class TradingKernel:
         for event in result.events:
             self.rec.event(ts, EVENT_NAMES.get(event.kind, str(event.kind)), event.reason, symbol=event.symbol or "",
                            value=event.figure, limit=event.limit)
+        if result.events:
+            for listener in self.risk_listeners:
+                listener(self, ts, result.events)
         self._act(result.actions, ts)
 
     def valued(self) -> LedgerState:

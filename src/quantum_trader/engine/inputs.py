@@ -14,6 +14,7 @@ from quantum_trader.config import Policy
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, FundingSeries
 from quantum_trader.engine.grid import MarketGrid
+from quantum_trader.risk.kill_switch import KillSwitchState
 from quantum_trader.universe.schedule import UniverseSchedule
 
 
@@ -60,6 +61,9 @@ class KernelSettings:
     slippage: bool = True
     impact: float = 0.005
     """Square-root impact coefficient per unit of participation in one bar's volume (no book)."""
+    switch: KillSwitchState | None = None
+    """The kill switch the run starts with (None: armed): a session's journal hands back a switch left tripped,
+    so a restarted process refuses entries until an operator resets it."""
 
     @property
     def latency_bars(self) -> int:

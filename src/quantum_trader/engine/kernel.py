@@ -27,7 +27,7 @@ from quantum_trader.engine.recorder import Recorder
 from quantum_trader.engine.replay import ReplayDriver
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.portfolio import LedgerState, compile_margin
-from quantum_trader.risk import KillSwitchState
+from quantum_trader.risk import KillSwitchState, RiskEvent
 from quantum_trader.venues.simulated.account import VenueAccount
 from quantum_trader.venues.simulated.exchange import SimulatedExchange
 from quantum_trader.venues.simulated.venue import SimulatedVenue
@@ -56,7 +56,9 @@ class Kernel:
     def __init__(self, data: MarketData, settings: KernelSettings, venue: SimulatedVenue | None = None, *,
                  jump: bool = True, chunk_rows: int | None = None, run_id: str = "backtest",
                  listeners: list[Callable[[OrderEvent, TradingKernel], None]] | None = None,
-                 feed: MarketDataFeed | None = None) -> None:
+                 feed: MarketDataFeed | None = None,
+                 risk_listeners: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] | None = None
+                 ) -> None:
         self.data = data
         self.grid: MarketGrid = data.grid
         self.settings = settings
@@ -70,6 +72,7 @@ class Kernel:
         self.chunk_rows = chunk_rows
         self.run_id = run_id
         self.listeners = list(listeners or [])
+        self.risk_listeners = list(risk_listeners or [])
         self.core: TradingKernel | None = None
 
     def run(self, decisions: Decisions, on_rows: Callable[[int, int], None] | None = None) -> Recorder:
@@ -84,7 +87,8 @@ class Kernel:
         paper trading one bar at a time); ``execution`` stands between the kernel and the venue when given (a
         wrapper of ``self.exchange`` that watches what is sent)."""
         core = TradingKernel(self.data, self.settings, execution or self.exchange, decisions, self.run_id,
-                             listeners=self.listeners, symbols=self.feed.symbols, start_ts=self.feed.start_ts)
+                             listeners=self.listeners, risk_listeners=self.risk_listeners, symbols=self.feed.symbols,
+                             start_ts=self.feed.start_ts)
         self.core = core
         self.exchange.guard = self._guard
         active = decisions.active()

@@ -38,6 +38,7 @@ from quantum_trader.engine.feed import funding_by_row
 from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paper_watch import Activity, TimedExecution
+from quantum_trader.engine.ports import ExecutionClient
 from quantum_trader.engine.replay import ReplayDriver
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.portfolio import LedgerState
@@ -199,9 +200,10 @@ class PacedReplay:
     _events_seen: int = 0
 
     @classmethod
-    def of(cls, kernel: Kernel, decisions: Decisions) -> PacedReplay:
-        """The kernel composed for a paced replay (``Kernel(..., jump=False)``), its orders timed on their way."""
-        execution = TimedExecution(kernel.exchange)
+    def of(cls, kernel: Kernel, decisions: Decisions, *, inner: ExecutionClient | None = None) -> PacedReplay:
+        """The kernel composed for a paced replay (``Kernel(..., jump=False)``), its orders timed on their way
+        to the venue (or to ``inner``, a client wrapping the venue, such as the journal's)."""
+        execution = TimedExecution(inner or kernel.exchange)
         return cls(kernel.driver(decisions, execution=execution), execution)
 
     def __post_init__(self) -> None:

@@ -158,7 +158,7 @@ class ReplayDriver:
         first = True
         pending_open = False
         while self.venue.step(row):
-            events = self.venue.drain()
+            events = self.kernel.execution.drain()
             if first and any(e.ts == ts for e in events):
                 # fills at the open: the curve shows the book they made at that instant (later state wins)
                 pending_open = True
@@ -188,8 +188,10 @@ class ReplayDriver:
         self.kernel.curve.span(row, row + 1, self.kernel.ledger, self.kernel.corr, every_row=True)
 
     def _deliver(self) -> None:
-        """Events the kernel's own requests produced at once (cancellations): booked before going on."""
-        for event in self.venue.drain():
+        """Events the kernel's own requests produced at once (cancellations): booked before going on. The venue's
+        events reach the kernel through its execution client, as they would from an exchange (a wrapper such as
+        the journal's sees each of them)."""
+        for event in self.kernel.execution.drain():
             self.kernel.on_event(event)
 
     def _end(self, chunk: MarketChunk) -> None:
