@@ -62,6 +62,7 @@ BASELINE: dict[str, dict[str, Any]] = {
     "phase promote": {"journal": "{fresh}/j.sqlite"},
     "phase demote": {"reason": "test", "journal": "{fresh}/j.sqlite"},
     "killswitch drill": {"price": ["BTC=60000"], "catalog": "{cat}", "journal": "{fresh}/j.sqlite"},
+    "stress": {"catalog": "{cat}", "runs": "{fresh}/runs"},
 }
 DATES = {"start", "end", "at", "since", "until"}
 SYMBOLS = {"symbols", "symbol", "assets"}

@@ -117,7 +117,8 @@ def _progress_map(update: Callable[[str, int, int], None]) -> Callable[[Callable
     return mapper
 
 
-def _bar(label: str) -> Any:
+def _bar() -> Any:
+    """A transient progress bar over the runs (the table printed after it stays clean)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -149,8 +150,8 @@ def _print_outcome(outcome: StressOutcome) -> None:
 
 
 def _names(policy: Policy, wanted: list[str]) -> list[str]:
-    """The scenarios to run, checked before any market is made."""
-    from quantum_trader.analytics.stress.runner import UnknownScenarioError, choose
+    """The scenarios to run, checked before any market is made (or NumPy imported)."""
+    from quantum_trader.analytics.stress.names import UnknownScenarioError, choose
 
     try:
         return choose(policy, wanted)
@@ -164,7 +165,7 @@ def _run_scenarios(market: StressMarket, policy: Policy, chosen: list[str], *, p
     from quantum_trader.analytics.stress.runner import run_scenarios
     from quantum_trader.engine.strategies import MultiAssetStrategy
 
-    with _bar("stress") as bar:
+    with _bar() as bar:
         task = bar.add_task("stress", total=len(chosen) + 1)
 
         def update(label: str, done: int, total: int) -> None:
@@ -217,7 +218,7 @@ def _run_monte_carlo(market: StressMarket, policy: Policy, config: MonteCarloCon
     from quantum_trader.analytics.stress.summary import breach_rates
     from quantum_trader.engine.strategies import MultiAssetStrategy
 
-    with _bar("monte carlo") as bar:
+    with _bar() as bar:
         task = bar.add_task("monte carlo", total=config.runs)
 
         def update(label: str, done: int, total: int) -> None:

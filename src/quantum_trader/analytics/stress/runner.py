@@ -17,6 +17,7 @@ from quantum_trader.analytics.stress.compose import EngineRun, run_engine
 from quantum_trader.analytics.stress.injections import market_betas
 from quantum_trader.analytics.stress.market import StressMarket
 from quantum_trader.analytics.stress.measures import Figures, Window, measure
+from quantum_trader.analytics.stress.names import choose, scenario_names
 from quantum_trader.analytics.stress.placement import place, time_in_market
 from quantum_trader.analytics.stress.scenarios import FAMILIES, Family, Placement, build
 from quantum_trader.config import Policy
@@ -25,10 +26,6 @@ from quantum_trader.engine.strategy import Strategy
 
 Progress = Callable[[str, int, int], None]
 """``progress(label, done, total)`` after each run."""
-
-
-class UnknownScenarioError(ValueError):
-    """A scenario name that is neither in the policy's table nor one of ours; the message lists the names."""
 
 
 @dataclass(frozen=True)
@@ -76,26 +73,6 @@ class StressOutcome:
     @property
     def broken(self) -> tuple[ScenarioResult, ...]:
         return tuple(r for r in self.results if not r.passed)
-
-
-def scenario_names(policy: Policy) -> tuple[list[str], list[str]]:
-    """(runnable, not runnable): the policy's scenarios in its order, then ours; the policy's names without an
-    injection here go to the second list."""
-    ours = [n for n in FAMILIES if n not in policy.scenarios]
-    runnable = [n for n in policy.scenarios if n in FAMILIES] + ours
-    return runnable, [n for n in policy.scenarios if n not in FAMILIES]
-
-
-def choose(policy: Policy, wanted: Sequence[str]) -> list[str]:
-    """The scenarios to run: every runnable one, or those named (each checked, in the order given)."""
-    runnable, _ = scenario_names(policy)
-    if not wanted:
-        return runnable
-    unknown = [n for n in wanted if n not in FAMILIES]
-    if unknown:
-        raise UnknownScenarioError(f"unknown scenario {', '.join(repr(n) for n in unknown)}; choose from "
-                                   f"{', '.join(runnable)}")
-    return list(dict.fromkeys(wanted))
 
 
 def leader_of(market: StressMarket, policy: Policy) -> str:

@@ -10,9 +10,10 @@ piecewise linear in time:
 - ``v``: a slide, then back to the start level over ``recovery`` (a gap with a recovery is a
   flash crash: the V's floor reached at once).
 
-A bar's open takes ``F`` at its open time, its close ``F`` just before its close time (so a
-gap falls between two bars, never inside one), and its high and low the highest and lowest
-``F`` inside the bar, so a V's floor inside a bar still shows as the bar's low.
+A bar's open takes ``F`` at its open time, its close ``F`` at its close time, and its high
+and low the highest and lowest ``F`` inside the bar, so a V's floor inside a bar still shows
+as the bar's low. Only bars ending after the shock starts are touched, so a gap at a bar's
+open falls between that bar and the one before: the one before closes where it did.
 """
 
 from __future__ import annotations
@@ -84,18 +85,12 @@ class ShockPath:
             out = np.where(since >= self.duration_ms, self.log_move * (1.0 - back), out)
         return np.asarray(out, dtype=np.float64)
 
-    def value_before(self, t: I64) -> F64:
-        """``L`` just before ``t`` (left limit): a gap at ``at`` has not happened yet at ``at``."""
-        out = self.value(t)
-        if self.duration_ms == 0:
-            out = np.where(np.asarray(t) == self.at_ms, 0.0, out)
-        return out
-
 
 def bar_factors(path: ShockPath, ts: I64, step_ms: int) -> tuple[F64, F64, F64, F64]:
-    """Per bar (open times ``ts``): the log factor at its open, at its close, and the highest and lowest inside."""
+    """Per bar (open times ``ts``, each ending after the path starts: see ``touched``): the log factor at its open,
+    at its close, and the highest and lowest inside."""
     at_open = path.value(ts)
-    at_close = path.value_before(ts + step_ms)
+    at_close = path.value(ts + step_ms)
     high = np.maximum(at_open, at_close)
     low = np.minimum(at_open, at_close)
     for point in path.breakpoints():  # a kink strictly inside a bar (a V's floor) is the bar's extreme
