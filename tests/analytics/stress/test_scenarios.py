@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from tests.analytics.stress.markets import STOP, HoldLongs, small_market
@@ -183,3 +184,18 @@ def test_an_unknown_scenario_is_named_with_the_choices() -> None:
     assert choose(POLICY, ["flash_crash", "flash_crash"]) == ["flash_crash"]
     assert tuple(FAMILIES) == SCENARIOS  # the light list the command checks names against is the real one
     assert choose(POLICY, []) == list(SCENARIOS)
+
+
+def test_a_shock_on_one_asset_moves_it_by_the_whole_move_whatever_the_dispersion() -> None:
+    from quantum_trader.analytics.stress.scenarios import Placement
+
+    market, spec = small_market(), FAMILIES["single_asset_anomaly"].spec
+    eth = "ETH/USDT:USDT"
+    at = market.start_ms + 600 * MS_PER_MINUTE
+    placement = Placement(at, -1, (eth,), {eth: 1}, "by hand")
+    built = build(market, spec, placement, leader="BTC/USDT:USDT", betas=dict.fromkeys(market.symbols, 1.7),
+                  weights=dict.fromkeys(market.symbols, 0.0))
+    after = market.bars[eth].ts >= at + spec.duration_ms
+    ratio = built.market.bars[eth].close[after] / market.bars[eth].close[after]
+    assert ratio == pytest.approx(np.full(ratio.size, 1 - spec.move))
+    assert built.market.bars["BTC/USDT:USDT"] is market.bars["BTC/USDT:USDT"]

@@ -149,13 +149,14 @@ def length_ms(spec: ShockSpec) -> int:
 
 def _log_moves(spec: ShockSpec, placement: Placement, betas: Mapping[str, float],
                weights: Mapping[str, float] | None) -> dict[str, float]:
-    """Per hit asset, the fraction it moves: the leader's log move times its beta (and its weight). The leader
-    moves by ``spec.move`` against the book: down 20% or up 20%."""
+    """Per hit asset, the fraction it moves: the leader's log move times its beta (and its weight, Monte Carlo's
+    dispersion of a market-wide shock). The leader moves by ``spec.move`` against the book: down 20% or up 20%."""
     base = float(np.log1p(placement.direction * min(spec.move, 0.95)))
+    whole = bool(spec.follow_ms) or spec.scope == "asset"  # one asset, or every asset moving as one: no shares
     out = {}
     for symbol in placement.assets:
-        beta = 1.0 if spec.follow_ms or spec.scope == "asset" else betas.get(symbol, 1.0)
-        weight = 1.0 if weights is None else weights.get(symbol, 1.0)
+        beta = 1.0 if whole else betas.get(symbol, 1.0)
+        weight = 1.0 if whole or weights is None else weights.get(symbol, 1.0)
         out[symbol] = float(np.expm1(base * beta * weight))
     return out
 
