@@ -116,3 +116,13 @@ def test_help_and_an_unknown_scenario_need_no_numpy(tmp_path: Path) -> None:
 
     assert imported("stress", "--help", cwd=tmp_path) <= {"pydantic"}
     assert not imported("stress", "--scenario", "black_swan", cwd=tmp_path) & {"numpy", "pandas", "scipy", "plotly"}
+
+
+@pytest.mark.parametrize("command", ["stress", "backtest"])
+def test_an_exchange_name_with_a_line_break_stays_on_the_errors_one_line(command: str, tmp_path: Path) -> None:
+    (tmp_path / "cat").mkdir()
+    result = CliRunner().invoke(app, [command, "--catalog", str(tmp_path / "cat"), "--exchange", "x\ny\u2028z",
+                                      "--runs", str(tmp_path / "runs")], env=ENV)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no candles for" in lines[0], result.output
