@@ -69,6 +69,7 @@ BASELINE: dict[str, dict[str, Any]] = {
     "journal status": {"journal": "{fresh}/j.sqlite"},
     "journal upgrade": {"journal": "{fresh}/j.sqlite"},
     "journal downgrade": {"to": "0001", "journal": "{fresh}/j.sqlite"},
+    "stress": {"catalog": "{cat}", "runs": "{fresh}/runs"},
 }
 DATES = {"start", "end", "at", "since", "until"}
 SYMBOLS = {"symbols", "symbol", "assets"}

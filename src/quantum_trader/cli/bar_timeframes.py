@@ -123,7 +123,7 @@ def candle_timeframes(root: Path, symbols: Sequence[str], exchange: str | None) 
 def finest_common_timeframe(root: Path, symbols: Sequence[str], exchange: str | None) -> str:
     """The finest candle timeframe every symbol has: what ``backtest`` reads when ``--timeframe`` is not given."""
     held = candle_timeframes(root, symbols, exchange)
-    where = f"catalog {root}" + (f" (exchange {exchange})" if exchange else "")
+    where = f"catalog {root}" + (f" (exchange {exchange!r})" if exchange else "")
     missing = [s for s, tfs in held.items() if not tfs]
     if missing:
         raise fail(f"no candles for {', '.join(missing)} in {where}; "

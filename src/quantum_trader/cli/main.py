@@ -25,6 +25,7 @@ from quantum_trader.cli import (
     research_cmd,
     screen_cmd,
     signals_cmd,
+    stress_cmd,
     synth_cmd,
 )
 from quantum_trader.cli.errors import DEBUG_ENV, ErrorLineGroup
@@ -61,6 +62,7 @@ app.command("signals")(signals_cmd.signals)
 app.add_typer(signals_cmd.check_app, name="check")
 app.command("screen")(screen_cmd.screen)
 app.command("gates")(gates_cmd.gates)
+app.command("stress")(stress_cmd.stress)
 app.add_typer(phase_cmd.phase_app, name="phase")
 app.add_typer(phase_cmd.killswitch_app, name="killswitch")
 app.add_typer(research_cmd.research_app, name="research")
