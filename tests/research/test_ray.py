@@ -64,3 +64,23 @@ def test_map_keeps_the_items_order_and_reports_each_finished_task(ray_runner: Ra
     assert ray_runner.map(abs, [-3, 2, -1, 0, -7], lambda done, total: heard.append((done, total))) == [3, 2, 1, 0, 7]
     assert heard == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     assert ray_runner.workers == 2
+
+
+def test_stress_monte_carlo_on_ray_draws_what_it_draws_serially(ray_runner: RayRunner) -> None:
+    """The stress Monte Carlo through the research runner: the market shared once, each draw from its own seed,
+    so the draws on Ray equal the serial ones."""
+    from tests.analytics.stress.markets import small_market
+
+    from quantum_trader.analytics.stress.montecarlo import MonteCarloConfig, run_monte_carlo
+    from quantum_trader.analytics.stress.summary import draws_frame
+    from quantum_trader.config import load_policy
+    from quantum_trader.engine.strategies import MultiAssetStrategy
+
+    policy = load_policy(None, env={})
+    config = MonteCarloConfig(runs=2, seed=5, families=("flash_crash", "funding_spike"))
+    serial = run_monte_carlo(small_market(), policy, MultiAssetStrategy, config)
+    seen: list[tuple[int, int]] = []
+    on_ray = run_monte_carlo(small_market(), policy, MultiAssetStrategy, config, runner=ray_runner,
+                             progress=lambda done, total: seen.append((done, total)))
+    assert draws_frame(on_ray).equals(draws_frame(serial))
+    assert seen[-1] == (2, 2)

@@ -212,7 +212,7 @@ def _print_rates(results: Sequence[Any], rates: Sequence[Any]) -> None:
 
 
 def _run_monte_carlo(market: StressMarket, policy: Policy, config: MonteCarloConfig, *, runs: Path,
-                     policy_name: str) -> None:
+                     policy_name: str, workers: int | None = None, ray_address: str | None = None) -> None:
     from quantum_trader.analytics.stress.montecarlo import run_monte_carlo
     from quantum_trader.analytics.stress.output import REPORT_FILE, write_monte_carlo
     from quantum_trader.analytics.stress.summary import breach_rates
@@ -225,7 +225,20 @@ def _run_monte_carlo(market: StressMarket, policy: Policy, config: MonteCarloCon
             bar.update(task, description=f"monte carlo: {label}", completed=done, total=total)
 
         try:
-            results = run_monte_carlo(market, policy, MultiAssetStrategy, config, mapper=_progress_map(update))
+            if workers is None and ray_address is None:
+                results = run_monte_carlo(market, policy, MultiAssetStrategy, config, mapper=_progress_map(update))
+            else:
+                from quantum_trader.research.runner import open_runner
+
+                try:
+                    with open_runner("ray", num_cpus=workers, address=ray_address) as runner:
+                        console.print(f"draws as Ray tasks on {ray_address or 'local Ray'}, {runner.workers} "
+                                      f"worker{'s' if runner.workers != 1 else ''}", highlight=False)
+                        results = run_monte_carlo(market, policy, MultiAssetStrategy, config, runner=runner,
+                                                  progress=lambda done, total: update(
+                                                      f"{done} of {total} draws", done, total))
+                except ConnectionError as exc:
+                    raise fail(f"--ray-address {ray_address}: cannot connect ({exc})") from None
         except ValueError as exc:
             raise fail(f"stress failed: {exc}") from None
     rates = breach_rates(results, policy)
@@ -238,6 +251,14 @@ def _run_monte_carlo(market: StressMarket, policy: Policy, config: MonteCarloCon
         console.print(f"[bold red]{len(broken)} of {len(results)} draws broke their scenario's bound[/] "
                       f"(draws {', '.join(str(r.index) for r in broken[:20])}{' ...' if len(broken) > 20 else ''})")
         raise typer.Exit(code=1)
+
+
+RayWorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="With --monte-carlo: run the draws as tasks of a local Ray with this many CPUs "
+                             "(default: serially in this process).", show_default=False)]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", help="With --monte-carlo: run the draws on this Ray cluster (ray://HEAD:10001, or 'auto').",
+    envvar="QT_RAY_ADDRESS", show_default=False)]
 
 
 def stress(
@@ -258,6 +279,8 @@ def stress(
     phase: PhaseOpt = None,
     equity: EquityOpt = 100_000.0,
     runs: RunsOpt = Path("runs"),
+    workers: RayWorkersOpt = None,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Run the spec's risk scenarios through the whole engine and policy; exit 1 when a bound breaks.
 
@@ -284,10 +307,13 @@ def stress(
     console.print(f"phase {number} ({pol.expansion.phases[number].name}, {source}); policy {policy_name}",
                   highlight=False)
     if monte_carlo is None:
+        if workers is not None or ray_address is not None:
+            raise fail("--workers and --ray-address run Monte Carlo draws on Ray: add --monte-carlo N")
         _run_scenarios(market, pol, names, phase=number, equity=equity, runs=runs, policy_name=policy_name)
         return
     from quantum_trader.analytics.stress.montecarlo import MonteCarloConfig
 
     config = MonteCarloConfig(runs=monte_carlo, seed=seed, families=tuple(names), block_days=block_days,
                               phase=number, equity=equity)
-    _run_monte_carlo(market, pol, config, runs=runs, policy_name=policy_name)
+    _run_monte_carlo(market, pol, config, runs=runs, policy_name=policy_name, workers=workers,
+                     ray_address=ray_address)

@@ -41,6 +41,7 @@ from quantum_trader.config import Policy
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import MS_PER_MINUTE
 from quantum_trader.engine.strategy import Strategy
+from quantum_trader.research.runner import Runner
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -198,8 +199,13 @@ def run_draw(context: DrawContext, draw: Draw) -> DrawResult:
 
 
 def run_monte_carlo(market: StressMarket, policy: Policy, strategy: Callable[[], Strategy], config: MonteCarloConfig,
-                    *, mapper: Mapper[Draw, DrawResult] = serial_map) -> list[DrawResult]:
-    """Every draw of ``config``, mapped by ``mapper``; the results in draw order."""
-    task = partial(run_draw, DrawContext(market, policy, strategy, config))
-    results = mapper(task, draws(config))
+                    *, mapper: Mapper[Draw, DrawResult] = serial_map, runner: Runner | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> list[DrawResult]:
+    """Every draw of ``config``, mapped by ``mapper``, or as tasks of ``runner`` (``research.runner``: Ray), which
+    sends the market to its workers once; the results in draw order, the same either way."""
+    context = DrawContext(market, policy, strategy, config)
+    if runner is not None:
+        results = runner.map_shared(run_draw, runner.share(context), draws(config), progress)
+    else:
+        results = mapper(partial(run_draw, context), draws(config))
     return sorted(results, key=lambda r: r.index)
