@@ -17,6 +17,7 @@ from quantum_trader.cli import (
     data_cmd,
     demo_cmd,
     gates_cmd,
+    live_cmd,
     markets_cmd,
     paper_cmd,
     phase_cmd,
@@ -55,6 +56,7 @@ app.add_typer(data_cmd.app, name="data")
 app.command("demo")(demo_cmd.demo)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("paper")(paper_cmd.paper)
+app.command("live")(live_cmd.live)
 app.command("signals")(signals_cmd.signals)
 app.add_typer(signals_cmd.check_app, name="check")
 app.command("screen")(screen_cmd.screen)
