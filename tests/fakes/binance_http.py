@@ -44,7 +44,8 @@ class Fault:
     method: str
     path: str
     kind: str
-    """429, hang, drop, unknown, 500 or reject."""
+    """429, hang, drop, unknown, 500, reject, or ack (answer success without acting: a setting that does not
+    stick)."""
     times: int = 1
     code: int = -1000
     msg: str = "An unknown error occured while processing the request."
@@ -113,6 +114,8 @@ class FakeBinanceServer:
     """Added to the server's clock (/fapi/v1/time): a machine clock this far behind the exchange's."""
     frozen: bool = False
     """No bar closes any more (a stale feed)."""
+    serve_forming: bool = False
+    """Candles end with the bar forming now, as Binance's do (the replay's own clock then must be the wall's)."""
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
@@ -135,7 +138,7 @@ class FakeBinanceServer:
         if path not in PUBLIC and self.api_key is not None and request.headers.get("X-MBX-APIKEY") != self.api_key:
             return self._error(BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401))
         fault = self._fault(method, path)
-        if fault is not None and fault.kind in ("429", "hang", "reject", "500"):
+        if fault is not None and fault.kind in ("429", "hang", "reject", "500", "ack"):
             return await self._refuse(fault)
         try:
             with self.exchange.lock:
@@ -166,6 +169,8 @@ class FakeBinanceServer:
             return self._error(BinanceError(-1007, "Timeout waiting for response from backend server.", 503))
         if fault.kind == "500":
             return web.Response(status=500, text="Internal Server Error")
+        if fault.kind == "ack":
+            return web.json_response({"code": 200, "msg": "success"})
         return self._error(BinanceError(fault.code, fault.msg))
 
     @staticmethod
@@ -213,7 +218,10 @@ class FakeBinanceServer:
         if not self.frozen and not m.ended and start is not None and start >= int(m.ts[m.cursor]):
             ex.advance()
         out = []
-        for row in m.closed_rows(spec.symbol, start, end, limit):
+        rows = m.closed_rows(spec.symbol, start, end, limit)
+        if self.serve_forming and not m.ended and (start is None or start <= int(m.ts[m.cursor])):
+            rows = [*rows, m.cursor][-limit:]
+        for row in rows:
             o, h, lo, c = (float(v[spec.symbol][row]) for v in (m.open, m.high, m.low, m.close))
             v = float(m.volume[spec.symbol][row])
             t = int(m.ts[row])

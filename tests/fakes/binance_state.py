@@ -206,7 +206,7 @@ class FakeExchange:
             raise BinanceError(-4005, "Quantity less than minimum quantity.")
         notional = qty * (price if price is not None else self.mark(spec.id))
         if not reduce_only and notional < spec.min_notional:
-            raise BinanceError(-4164, f"Order's notional must be no smaller than {spec.min_notional.normalize()} "
+            raise BinanceError(-4164, f"Order's notional must be no smaller than {spec.min_notional.normalize():f} "
                                       "(unless you choose reduce only).")
 
     def _reducible(self, spec: Spec, side: str, qty: Decimal) -> Decimal:

@@ -457,7 +457,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     client = CcxtExecutionClient(exchange, _venue(request.exchange), models.slippage.taker_price, bar_clock,
                                  session.price, client_settings, max_notional=dict(account.max_notional),
                                  on_incident=session.incident, halts=halts,
-                                 log=lambda line: tell(redactor.scrub(line)))
+                                 log=lambda line: tell(redactor.scrub(line)), redact=redactor.scrub)
     core = TradingKernel(data, settings, client, decisions, kernel.run_id, symbols=symbols, start_ts=start_ts)
     core.listeners.append(session.activity.fill)
     kernel.core = core

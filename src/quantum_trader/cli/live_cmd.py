@@ -133,19 +133,21 @@ def live(
     --exchange binanceusdm --testnet --confirm-real-money --symbols BTC,ETH
     """
     network: Network = "testnet" if testnet else "mainnet"
+    request = session_request(exchange=exchange, mode="live", symbols=symbols, strategy=strategy, param=param,
+                              policy=policy, set_=set_, timeframe=timeframe, phase=phase, journal=journal, runs=runs,
+                              warmup_bars=warmup_bars, max_bars=max_bars, testnet=testnet)
     if not confirm_real_money:
         raise fail(f"live sends real orders to your {exchange} {network} account: add --confirm-real-money to "
                    f"confirm (or try `quantum-trader paper --exchange {exchange}`, which sends none)")
+    from dataclasses import replace
+
     from quantum_trader.venues.ccxt.credentials import CredentialsError, load_credentials
 
     try:
         credentials = load_credentials(exchange, network, keys_file=keys_file)
     except CredentialsError as exc:
         raise fail(str(exc)) from None
-    request = session_request(exchange=exchange, mode="live", symbols=symbols, strategy=strategy, param=param,
-                              policy=policy, set_=set_, timeframe=timeframe, phase=phase, journal=journal, runs=runs,
-                              warmup_bars=warmup_bars, max_bars=max_bars, testnet=testnet, credentials=credentials)
-    run_session(request)
+    run_session(replace(request, credentials=credentials))
 
 
 def run_session(request: LiveRequest) -> None:
@@ -156,8 +158,13 @@ def run_session(request: LiveRequest) -> None:
 
     try:
         session, stats = asyncio.run(_session(request))
-    except ValueError as exc:
-        raise fail(f"{request.mode} failed: {_scrub(request, str(exc))}") from None
+    except Exception as exc:
+        if not isinstance(exc, ValueError) and not type(exc).__module__.startswith("ccxt"):
+            raise
+        # the exchange's words may echo what was sent: no key leaves in an error line
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = "" if isinstance(exc, ValueError) else f"exchange error ({type(exc).__name__}): "
+        raise fail(f"{request.mode} failed: {kind}{_scrub(request, what)}") from None
     if stats.stopped and stats.bars:
         console.print(f"stopped after {stats.bars:,} bars: what was held is closed at that close", highlight=False)
     try:

@@ -39,6 +39,7 @@ from quantum_trader.cli.backtest_cmd import (
 from quantum_trader.cli.console import console
 from quantum_trader.cli.demo_cmd import DEFAULT_OUT, DEMO_DAYS, DEMO_SEED, DaysOpt, OutOpt, SeedOpt
 from quantum_trader.cli.errors import fail
+from quantum_trader.cli.live_cmd import MaxBarsOpt, WarmupOpt
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
@@ -114,15 +115,28 @@ def paper(
     runs: RunsOpt = Path("runs"),
     no_slippage: NoSlippageOpt = False,
     entry: EntryOpt = None,
+    max_bars: MaxBarsOpt = None,
+    warmup_bars: WarmupOpt = 500,
 ) -> None:
     """Paper trading: the backtest's kernel and simulated venue fed bar by bar on the event loop, with a live panel.
 
     Without --replay: the demo's synthetic market (--days, --seed, --out as for demo) at 60 bars a second.
     With --replay: the catalog, with backtest's data options; the run folder is a backtest's (metrics say
-    mode: paper). Ctrl-C stops after the current bar, closes what is held at its close and writes the run folder.
+    mode: paper). With --exchange and no --replay: that exchange's closed bars as they close (no keys needed;
+    --timeframe default 1h, --max-bars, --warmup-bars), orders filled by the simulated venue. Ctrl-C stops
+    after the current bar, closes what is held at its close and writes the run folder.
 
     Example: quantum-trader paper --replay --symbols BTC,ETH --start 2025-01-01 --end 2025-01-08 --speed max
     """
+    if exchange is not None and not replay:
+        _exchange_paper(ctx, exchange=exchange, symbols=symbols, strategy=strategy, param=param, policy=policy,
+                        set_=set_, timeframe=timeframe, phase=phase, journal=journal, equity=equity, runs=runs,
+                        no_slippage=no_slippage, entry=entry, max_bars=max_bars, warmup_bars=warmup_bars)
+        return
+    wrong_session = _given(ctx, SESSION_OPTIONS)
+    if wrong_session:
+        raise fail(f"{', '.join(wrong_session)}: options of a session on an exchange's live bars "
+                   "(paper --exchange NAME without --replay)")
     pace = speed_option(speed)
     if replay:
         wrong = _given(ctx, DEMO_OPTIONS)

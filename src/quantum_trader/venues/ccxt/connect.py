@@ -35,14 +35,16 @@ class VenueInfo:
     client_id_length: int
     client_id_pattern: str
     """The characters a client order id may hold (a regular expression character class)."""
+    trigger_becomes_new_order: bool
+    """A triggered stop becomes another order with its own id (Binance's algo orders); on Bybit it keeps its id."""
     options: tuple[tuple[str, Any], ...] = ()
 
 
 VENUES = {
-    "binanceusdm": VenueInfo("binanceusdm", "Binance USD-M futures", 36, r"[.A-Z:/a-z0-9_-]",
+    "binanceusdm": VenueInfo("binanceusdm", "Binance USD-M futures", 36, r"[.A-Z:/a-z0-9_-]", True,
                              (("fetchCurrencies", False), ("fetchMargins", False), ("defaultType", "swap"),
                               ("adjustForTimeDifference", True))),
-    "bybit": VenueInfo("bybit", "Bybit linear perpetuals", 36, r"[A-Za-z0-9_-]",
+    "bybit": VenueInfo("bybit", "Bybit linear perpetuals", 36, r"[A-Za-z0-9_-]", False,
                        (("fetchCurrencies", False), ("defaultType", "swap"), ("defaultSubType", "linear"),
                         ("adjustForTimeDifference", True))),
 }

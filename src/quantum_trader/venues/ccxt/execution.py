@@ -95,6 +95,9 @@ class CcxtExecutionClient:
     """Per symbol, the largest position the exchange allows at the leverage set (its leverage bracket)."""
     on_incident: Listener | None = None
     log: Callable[[str], None] = lambda _line: None
+    redact: Callable[[str], str] = lambda text: text
+    """Applied to every text that leaves the client (reasons, incidents, log lines): an exchange's message could
+    echo a key."""
     halts: Halts = field(default_factory=Halts)
     tracked: dict[str, Tracked] = field(default_factory=dict)
     positions: dict[str, Decimal] = field(default_factory=dict)
@@ -293,7 +296,7 @@ class CcxtExecutionClient:
     def _status(self, t: Tracked, answer: dict[str, Any]) -> None:
         """What an order dict from the exchange says: still live, triggered (a stop) or final."""
         status = answer.get("status")
-        if t.conditional and t.triggered_id is None:
+        if t.conditional and t.triggered_id is None and self.venue.trigger_becomes_new_order:
             info = answer.get("info") or {}
             triggered = str(info.get("actualOrderId") or "")
             if status == "closed" and triggered:
@@ -514,7 +517,7 @@ class CcxtExecutionClient:
         return held
 
     def _reject(self, t: Tracked, reason: str) -> None:
-        t.reject(reason)
+        t.reject(self.redact(reason))
         self._final(t)
 
     def _emit(self, event: VenueEvent, *, first: bool = False) -> None:
@@ -522,7 +525,7 @@ class CcxtExecutionClient:
         self._events.append((event.ts, -self._seq if first else self._seq, event))
 
     def _retried(self, exc: BaseException, wait: float) -> None:
-        self.log(f"{type(exc).__name__} from {self.venue.id}; trying again in {wait:.1f} s")
+        self.log(self.redact(f"{type(exc).__name__} from {self.venue.id}; trying again in {wait:.1f} s"))
 
     def _incident(self, kind: IncidentKind, message: str, symbol: str = "", *, halt: str | None = None,
                   action: str = "") -> None:
@@ -530,7 +533,7 @@ class CcxtExecutionClient:
             self.halts.hold(halt, message)
             action = action or "entries halted"
         if self.on_incident is not None:
-            self.on_incident(Incident(self.clock.now(), kind, message, symbol, action))
+            self.on_incident(Incident(self.clock.now(), kind, self.redact(message), symbol, action))
 
     def _lift(self, name: str, kind: IncidentKind, message: str, symbol: str = "") -> None:
         if self.halts.lift(name) and self.on_incident is not None:

@@ -3,7 +3,8 @@
 Only closed bars leave the feed. A candle is closed when its close time has passed by the exchange's
 clock (``ExchangeClock``: this machine's clock plus the measured offset); the forming candle an exchange
 returns last is held back until then. Candles are polled (``fetch_ohlcv`` from the next open expected):
-the first poll a moment after the close is due (``grace_s``), then every ``poll_s`` until every symbol's
+nothing is asked before the close is due, the first poll comes a moment after it (``grace_s``), then one
+every ``poll_s`` until every symbol's
 bar is in; a symbol whose bar does not come within ``straggler_s`` of the first one's is left out of the
 row (NaN, not tradable on that bar), as the replay treats a bar an exchange never printed.
 
@@ -51,6 +52,8 @@ class FeedOptions:
     book_depth: int = 20
     grace_s: float = 1.0
     poll_s: float = 2.0
+    max_wait_s: float = 60.0
+    """The longest sleep before a bar's close (the clock is read again after it)."""
     straggler_s: float = 30.0
     stale_bars: int = 2
     stale_after_s: float | None = None
@@ -154,6 +157,11 @@ class LiveFeed:
         assert self.next_open is not None, "start() first"
         first_seen: float | None = None
         while True:
+            due = self.next_open + self.step - self.clock.now()
+            if due > 0:  # not closed yet by the exchange's clock: nothing to ask for
+                self._check_stale()
+                await self.sleep(min(due / 1000 + self.options.grace_s, self.options.max_wait_s))
+                continue
             await self._poll()
             have = [s for s in self.symbols if self.next_open in self._pending.get(s, {})]
             passed = [s for s in self.symbols if any(t > self.next_open for t in self._pending.get(s, {}))]
@@ -165,8 +173,7 @@ class LiveFeed:
                 first_seen = None
                 continue
             self._check_stale()
-            due = self.next_open + self.step - self.clock.now()
-            await self.sleep(due / 1000 + self.options.grace_s if due > 0 else self.options.poll_s)
+            await self.sleep(self.options.poll_s)
 
     async def _poll(self) -> None:
         assert self.next_open is not None

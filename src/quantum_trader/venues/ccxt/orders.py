@@ -63,19 +63,19 @@ def check(order: Order, market: Mapping[str, Any], reference: float, *, max_noti
     qty = order.quantity
     if order.equity_fraction is None or qty > 0:
         if step is not None and qty % step:
-            return f"precision: quantity {qty} is not a multiple of the exchange's step {step.normalize()}"
+            return f"precision: quantity {qty} is not a multiple of the exchange's step {step.normalize():f}"
         minimum = _limit(market, "amount", "min")
         if minimum is not None and qty < minimum:
-            return f"quantity: {qty} is below the exchange's minimum {minimum.normalize()}"
+            return f"quantity: {qty} is below the exchange's minimum {minimum.normalize():f}"
     for name, price in (("price", order.price), ("stop price", order.stop_price)):
         if price is not None and tick is not None and price % tick:
-            return f"precision: {name} {price} is not on the exchange's tick {tick.normalize()}"
+            return f"precision: {name} {price} is not on the exchange's tick {tick.normalize():f}"
     price = order.price if order.price is not None else Decimal(repr(reference)) if reference == reference else None
     if order.reduce_only or price is None or qty <= 0:
         return None
     cost = _limit(market, "cost", "min")
     if cost is not None and qty * price < cost:
-        return f"min_notional: {float(qty * price):.2f} USDT is below the exchange's minimum {cost.normalize()}"
+        return f"min_notional: {float(qty * price):.2f} USDT is below the exchange's minimum {cost.normalize():f}"
     if max_notional is not None:
         after = abs(position + (qty if order.side == "buy" else -qty)) * price
         if after > max_notional:

@@ -61,5 +61,5 @@ def rejection_reason(exc: BaseException) -> str:
             category = "api_key"
         else:
             category = "exchange_error"
-    detail = text.replace(f"{getattr(exc, 'id', '')} ", "").strip() or type(exc).__name__
+    detail = (text if code is not None else re.sub(r"^(binanceusdm|bybit) ", "", text)).strip() or type(exc).__name__
     return f"{category}: {detail}" + (f" (code {code})" if code is not None else "")
