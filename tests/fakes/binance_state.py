@@ -362,6 +362,10 @@ class FakeExchange:
         trigger = _dec(params.get("triggerPrice", "0"))
         reduce_only = params.get("reduceOnly", "false").lower() == "true"
         self._check_order(spec, qty, trigger, True)
+        price = _dec(self.market.price(spec.symbol))
+        rising = (params.get("side") == "BUY") == (kind == "STOP_MARKET")
+        if (price >= trigger) if rising else (price <= trigger):
+            raise BinanceError(-2021, "Order would immediately trigger.")
         now = self.market.now()
         algo = FakeAlgo(self._next_id(), client_id, spec.id, params.get("side", ""), kind, qty, trigger, reduce_only,
                         now, update_time=now)

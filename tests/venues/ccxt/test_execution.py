@@ -9,6 +9,7 @@ reduce-only order is cancelled; limit entries lapse at their expiry; entries are
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from tests.fakes.binance_http import Fault
@@ -114,7 +115,7 @@ def test_status_unknown_and_429_are_looked_up_before_one_resend(url: str, fake: 
 
 def test_an_unanswerable_placement_halts_entries_until_a_sync_settles_it(url: str, fake: FakeBinance) -> None:
     fake.server.faults += [Fault(*ORDER, "hang", seconds=1.0, times=1),
-                           Fault("GET", "/fapi/v1/order", "hang", seconds=1.0, times=2)]
+                           Fault("GET", "/fapi/v1/order", "hang", seconds=1.0, times=3)]
 
     async def test(desk: Desk) -> None:
         order = desk.order(BTC, "buy", "0.010")
@@ -208,7 +209,9 @@ def test_a_stop_fills_at_the_exchange_and_the_target_left_is_cancelled(url: str,
         market = fake.exchange.market
         row = market.cursor
         (entry,) = await desk.send(desk.order(BTC, "buy", "0.010"))
-        stop_price = f"{float(market.high[BTC][row]) - 1:.1f}"  # inside the forming bar: it will trigger
+        low, opened = float(market.low[BTC][row]), float(market.open[BTC][row])
+        assert low < opened - 1
+        stop_price = f"{low + 0.5:.1f}"  # below the price now, reached inside the forming bar
         target = f"{float(market.high[BTC][row]) * 1.2:.1f}"
         stop = desk.order(BTC, "sell", "0.010", OrderType.STOP_MARKET, purpose=OrderPurpose.STOP, stop=stop_price,
                           reduce_only=True)
@@ -254,4 +257,55 @@ def test_a_cancel_before_sending_needs_no_request_and_one_after_is_confirmed(url
             (resting.client_order_id, OrderEventKind.ACCEPTED, ""),
             (resting.client_order_id, OrderEventKind.CANCELLED, "kill_switch")]
         assert queued.client_order_id not in fake.exchange.received
+    _on(url, fake, test)
+
+
+def test_a_stop_the_price_has_passed_closes_the_position_at_market(url: str, fake: FakeBinance) -> None:
+    """The exchange refuses a stop that would trigger at once; the position is not left unprotected: it is closed
+    at market, and the kernel hears the stop filled (``stop_gap``), as the simulated venue fills it."""
+    async def test(desk: Desk) -> None:
+        await desk.send(desk.order(BTC, "buy", "0.010"))
+        above = f"{float(fake.exchange.market.price(BTC)) + 100:.1f}"
+        stop = desk.order(BTC, "sell", "0.010", OrderType.STOP_MARKET, purpose=OrderPurpose.STOP, stop=above,
+                          reduce_only=True)
+        (event,) = await desk.send(stop)
+        assert (event.kind, event.reason, event.order) == (OrderEventKind.FILLED, "stop_gap", stop)
+        assert event.fill.quantity == Decimal("0.010") and desk.client.positions[BTC] == 0
+        assert not any(h.qty for h in fake.exchange.positions.values())
+    _on(url, fake, test)
+
+
+def test_an_order_already_at_the_exchange_is_adopted_not_sent_again(url: str, fake: FakeBinance) -> None:
+    """After a restart the same decision carries the same client id: the order the exchange has is taken as it is
+    (its fill booked once), and nothing is sent."""
+    async def test(desk: Desk) -> None:
+        order = desk.order(BTC, "buy", "0.010")
+        with fake.exchange.lock:
+            fake.exchange.new_order({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010",
+                                     "newClientOrderId": order.client_order_id})
+        (event,) = await desk.send(order)
+        assert event.kind is OrderEventKind.FILLED and event.fill.quantity == Decimal("0.010")
+        assert fake.exchange.received[order.client_order_id] == 1
+        assert desk.incidents[-1].message.endswith("adopted, not sent again")
+    _on(url, fake, test)
+
+
+def test_each_order_is_told_before_it_leaves(url: str, fake: FakeBinance) -> None:
+    seen: list[tuple[str, int]] = []
+
+    async def test(desk: Desk) -> None:
+        desk.client.before_send = lambda order, cid: seen.append((cid, len(fake.exchange.received)))
+        order = desk.order(BTC, "buy", "0.010")
+        await desk.send(order)
+        assert seen == [(order.client_order_id, 0)], "told before the exchange had it"
+    _on(url, fake, test)
+
+
+def test_an_order_sized_at_the_fill_takes_its_share_of_the_equity_then(url: str, fake: FakeBinance) -> None:
+    async def test(desk: Desk) -> None:
+        order = replace(desk.order(SOL, "buy", "0"), equity_fraction=0.1)
+        (event,) = await desk.send(order)
+        price = Decimal(repr(fake.exchange.market.price(SOL)))
+        expected = int(Decimal(10_000) / (price * Decimal("1.0005")))
+        assert event.fill.quantity == expected
     _on(url, fake, test)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from functools import partial
 from typing import Any
@@ -54,7 +54,7 @@ from quantum_trader.domain.trading import (
 from quantum_trader.venues.ccxt.connect import VenueInfo
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
-from quantum_trader.venues.ccxt.orders import check, request
+from quantum_trader.venues.ccxt.orders import Request, check, request
 from quantum_trader.venues.ccxt.rejections import rejection_reason
 from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
 from quantum_trader.venues.ccxt.tracking import FINAL, Phase, Tracked, TradeSeen
@@ -74,6 +74,10 @@ class ClientSettings:
     (longer than the receive window, so a late copy of the first request is refused by the exchange)."""
     lookup_wait_s: float = 0.5
     """Before asking for an order whose answer was lost: the exchange may still be processing it."""
+    lookup_before_send: bool = True
+    """Ask for an order's client id before its first send: after a restart the same decision carries the same id,
+    and an order the exchange already has (filled ones included, which an exchange may let an id be reused after)
+    is adopted, never sent twice. A lookup that fails on the network does not block the send."""
     trades_window_ms: int = 6 * 86_400_000
     taker_fee: float = 0.0005
     settle_rounds: int = 8
@@ -94,6 +98,9 @@ class CcxtExecutionClient:
     max_notional: dict[str, Decimal] = field(default_factory=dict)
     """Per symbol, the largest position the exchange allows at the leverage set (its leverage bracket)."""
     on_incident: Listener | None = None
+    before_send: Callable[[Order, str], None] | None = None
+    """Told of each order, with the client id the exchange will get, just before it is first sent (the journal
+    writes its row here, before the order leaves)."""
     log: Callable[[str], None] = lambda _line: None
     redact: Callable[[str], str] = lambda text: text
     """Applied to every text that leaves the client (reasons, incidents, log lines): an exchange's message could
@@ -236,7 +243,19 @@ class CcxtExecutionClient:
             self._final(t)
             return
         t.amount = amount
-        call = request(self.venue.id, t.order, t.client_id, amount)
+        if self.settings.lookup_before_send:
+            found = await self._lookup(t)
+            if isinstance(found, dict):  # this decision's order is there already: a restart took it again
+                self._ack(t, found)
+                self._incident(IncidentKind.ORDER_FOUND, f"{t.order.symbol} order {t.client_id} was at the exchange "
+                               "already (sent before a restart): adopted, not sent again", t.order.symbol,
+                               action="alert")
+                return
+        if self.before_send is not None:
+            self.before_send(t.order, t.client_id)
+        await self._send(t, request(self.venue.id, t.order, t.client_id, amount))
+
+    async def _send(self, t: Tracked, call: Request) -> None:
         t.phase = Phase.SENDING
         started = time.monotonic()
         self.sent.append(t.order.client_order_id)
@@ -246,7 +265,11 @@ class CcxtExecutionClient:
                                                           dict(call.params))
             except Exception as exc:  # noqa: BLE001 - every failure is either a refusal or a lost answer
                 if not answer_lost(exc):
-                    self._reject(t, rejection_reason(exc))
+                    reason = rejection_reason(exc)
+                    if t.conditional and reason.startswith("would_trigger"):
+                        await self._stop_now(t, reason)
+                    else:
+                        self._reject(t, reason)
                     return
                 self.log(f"{t.order.symbol} {t.client_id}: answer lost ({type(exc).__name__}); asking the exchange "
                          "for it by its client order id before anything else")
@@ -269,6 +292,17 @@ class CcxtExecutionClient:
                        "be confirmed or ruled out; looked up again at each sync", t.order.symbol,
                        halt=f"order:{t.client_id}")
 
+    async def _stop_now(self, t: Tracked, reason: str) -> None:
+        """A stop the price has already passed is refused by the exchange ("would immediately trigger"): leaving the
+        position unprotected is not an option, so it is closed at market now, as the stop would have been (the
+        simulated venue fills such a stop at the bar's open). Its fill is the stop's."""
+        self.log(f"{t.order.symbol} {t.client_id}: {reason}; closing at market as the stop would")
+        t.conditional = False
+        t.client_id = exchange_client_id(self.venue, f"{t.order.client_order_id}-now")
+        t.gapped = True
+        market = replace(t.order, type=OrderType.MARKET, stop_price=None)
+        await self._send(t, request(self.venue.id, market, t.client_id, t.amount or t.order.quantity))
+
     async def _lookup(self, t: Tracked) -> Any:
         """The exchange's order under ``t``'s client id: its dict, None if it has none, or ``_LOOKUP_FAILED``."""
         params: dict[str, Any] = {"clientOrderId": t.client_id}
@@ -289,6 +323,9 @@ class CcxtExecutionClient:
         if answer.get("id") is not None:
             t.exchange_id = str(answer["id"])
             self._by_exchange_id[t.exchange_id] = t
+        if t.order.post_only and answer.get("status") == "expired" and not answer.get("filled"):
+            t.reject("post_only: expired on arrival, it would have crossed the book")  # Binance's GTX answer
+            return
         self._status(t, answer)
         if t.cancel_reason is not None and t.status is None and ("cancel", t) not in self._queue:
             self._queue.append(("cancel", t))

@@ -5,7 +5,8 @@ A rejection is final for that order: it is reported to the kernel (which records
 accepted on a second try after the book moved. The reason starts with a category the kernel and an
 operator can count (``insufficient_margin``, ``precision``, ``min_notional``, ``reduce_only``,
 ``post_only``, ``leverage_tier``, ...), then the exchange's message and code. ``post_only`` is the
-prefix the kernel reads as a maker-only limit that would have crossed.
+prefix the kernel reads as a maker-only limit that would have crossed; ``would_trigger`` (a stop the price has
+passed) is not reported but acted on: the client closes the position at market, as the stop would.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ BINANCE_CODES = {
     -2019: "insufficient_margin", -2018: "insufficient_margin", -2027: "leverage_tier", -2028: "leverage_tier",
     -1111: "precision", -4014: "precision", -1013: "precision", -4164: "min_notional", -4003: "quantity",
     -4005: "quantity", -2022: "reduce_only", -5022: "post_only", -4116: "duplicate_client_order_id",
-    -2015: "api_key", -1121: "unknown_symbol", -4061: "position_side",
+    -2015: "api_key", -1121: "unknown_symbol", -4061: "position_side", -2021: "would_trigger",
 }
 BYBIT_CODES = {
     110007: "insufficient_margin", 110012: "insufficient_margin", 110017: "reduce_only", 10001: "invalid_order",
     110094: "min_notional", 110079: "leverage_tier", 110072: "duplicate_client_order_id", 10003: "api_key",
+    110092: "would_trigger", 110093: "would_trigger",
 }
 _BODY = re.compile(r"\{.*\}", re.S)
 

@@ -68,6 +68,8 @@ class Tracked:
     expired: bool = False
     rejection: str = ""
     accepted: bool = False
+    gapped: bool = False
+    """A stop the price had passed, closed at market instead (``stop_gap``)."""
 
     @property
     def resting(self) -> bool:
@@ -106,7 +108,7 @@ class Tracked:
     def reason(self) -> str:
         """How a filled order filled, as the simulated venue names it (a stop's gap is not told apart)."""
         if self.order.type is OrderType.STOP_MARKET:
-            return "stop"
+            return "stop_gap" if self.gapped else "stop"
         if self.order.type is OrderType.TAKE_PROFIT:
             return "target"
         return ""
