@@ -18,9 +18,11 @@ incident. Incidents also become run events (kind ``incident``, the rule naming t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -116,6 +118,7 @@ class LiveSession:
     on_incident: Callable[[Incident], None] | None = None
     seconds: float = 0.0
     _stop: bool = False
+    _stopping: asyncio.Event | None = None
     _last_price: dict[str, float] = field(default_factory=dict)
     _carry_funding: list[FundingAt] = field(default_factory=list)
 
@@ -130,10 +133,30 @@ class LiveSession:
         return self.driver.stats
 
     def stop(self) -> None:
-        """Stop after the bar being taken (Ctrl-C): the session then ends as a replay ends at its last bar."""
+        """Stop after the bar being taken (Ctrl-C): the session then ends as a replay ends at its last bar. Asked
+        while waiting for a bar, it ends at once (after the last bar taken), not at the next close."""
         self._stop = True
+        if self._stopping is not None:
+            self._stopping.set()
         if self.replay is not None:
             self.replay.stop()
+
+    async def _next_row(self, rows: AsyncIterator[BarRow]) -> BarRow | None:
+        """The next closed row, or None when a stop is asked while waiting for it."""
+        if self._stop:
+            return None
+        if self._stopping is None:
+            self._stopping = asyncio.Event()
+        waiting = asyncio.ensure_future(rows.__anext__())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if waiting in done:
+            return waiting.result()
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await waiting
+        return None
 
     def incident(self, incident: Incident) -> None:
         self.incidents.append(incident)
@@ -199,7 +222,7 @@ class LiveSession:
         checked = time.monotonic()
         rows = self.feed.rows()
         try:
-            async for row in rows:
+            while (row := await self._next_row(rows)) is not None:
                 self._take(row)
                 last = self._last()
                 await driver.bar(row, decide=not last)
@@ -236,7 +259,7 @@ class LiveSession:
         rows = self.feed.rows()
         marks = np.full(len(self.request.symbols), np.nan)
         try:
-            async for row in rows:
+            while (row := await self._next_row(rows)) is not None:
                 self._take(row)
                 active = self.decisions.active()
                 driver.decision_ts = self.decisions.close_ts[active]

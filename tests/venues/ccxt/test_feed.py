@@ -154,3 +154,27 @@ def test_the_clock_offset_is_measured_and_a_skew_past_the_bound_is_named(
     if skewed:
         side = "behind" if skew_ms > 0 else "ahead of"
         assert f"ms {side} the exchange's (bound 1,000 ms" in clock.describe()
+
+
+def test_an_unreachable_exchange_is_asked_again_not_given_up_on(bars: dict[str, BarSeries]) -> None:
+    """Candle reads failing past their retries are an incident and are asked again; the row comes when the
+    exchange answers (a session must not die, positions open, because the network went away for a minute)."""
+    from tests.fakes.binance_http import Fault
+
+    fake = FakeBinance.of(bars, cursor=3, api_key=KEY)
+
+    async def go(url: str) -> None:
+        exchange = exchange_at(url)
+        await exchange.load_markets()
+        feed = _feed(exchange, bars, ExchangeClock(exchange, 1000, FAST))
+        await feed.start()
+        fake.server.faults.append(Fault("GET", "/fapi/v1/klines", "500", times=5))
+        rows = feed.rows()
+        row = await asyncio.wait_for(rows.__anext__(), 10)
+        assert row.ts == int(bars[BTC].ts[3])
+        assert [i.kind for i in feed.incidents] == [IncidentKind.SYNC_FAILED]  # type: ignore[attr-defined]
+        await rows.aclose()
+        await exchange.close()
+
+    with fake.running() as url:
+        run(lambda: go(url))

@@ -83,12 +83,13 @@ def _session(fake: FakeBinance, request: LiveRequest, fills: Fills) -> Any:
         return asyncio.run(go())
 
 
-def _request(bars: dict[str, BarSeries], mode: str, rows: int, **fields: Any) -> LiveRequest:
+def _request(bars: dict[str, BarSeries], mode: str, rows: int | None, **fields: Any) -> LiveRequest:
     policy = _policy()
+    runs = fields.pop("runs_dir", Path("runs"))
     return LiveRequest(exchange="binanceusdm", symbols=tuple(bars), strategy=MultiAssetStrategy(), policy=policy,
                        settings=KernelSettings(policy=policy), timeframe="1h", mode=mode,  # type: ignore[arg-type]
                        credentials=credentials() if mode == "live" else None, warmup_bars=0, max_bars=rows,
-                       runs_dir=Path("runs"), feed=FeedOptions(marks=False, books=False, funding=mode == "paper",
+                       runs_dir=runs, feed=FeedOptions(marks=False, books=False, funding=mode == "paper",
                                                                poll_s=0.01, grace_s=0.0),
                        client=ClientSettings(backoff=FAST, resend_wait_s=0.0, lookup_wait_s=0.0), report=False,
                        rate_limit_ms=1, **fields)
@@ -212,6 +213,8 @@ def test_live_on_the_testnet_uses_the_sandbox_and_testnet_keys(
      "error: no testnet keys for binanceusdm"),
     (["--confirm-real-money", "--exchange", "kraken"], {"QT_KRAKEN_API_KEY": "k", "QT_KRAKEN_API_SECRET": "s"},
      "error: --exchange: exchange 'kraken': live trading supports binanceusdm, bybit"),
+    (["--confirm-real-money", "--exchange", "bybit"], {"QT_BYBIT_API_KEY": "k", "QT_BYBIT_API_SECRET": "s"},
+     "error: --exchange bybit: live orders on Bybit linear perpetuals are not built yet"),
 ])
 def test_live_refuses_to_start_with_one_line(args: list[str], env: dict[str, str], expected: str) -> None:
     for name in ("QT_BINANCEUSDM_API_KEY", "QT_BINANCEUSDM_API_SECRET", "QT_BINANCEUSDM_TESTNET_API_KEY",
@@ -261,3 +264,31 @@ def test_a_clock_skewed_past_the_bound_halts_entries(
     assert halted and core.rec.refusals["venue"] == len(halted)
     assert fills == [] and not any(p == "/fapi/v1/order" for _m, p, _q in fake.server.log)
     assert np.isfinite(session.clock.offset_ms) and session.clock.offset_ms > 4_000
+
+
+def test_a_stop_asked_while_waiting_for_a_bar_ends_the_session_at_once(
+        replay: tuple[dict[str, BarSeries], dict[str, FundingSeries]], tmp_path: Path) -> None:
+    """Ctrl-C between two hourly closes must not wait for the next close: the session ends after the last bar
+    taken, closing what it holds at market, and its run folder covers the bars that ran."""
+    bars, _ = replay
+    fake = FakeBinance.of(bars, cursor=1, api_key=KEY)
+    taken: list[int] = []
+
+    async def go(url: str) -> Any:
+        session = await open_live(_request(bars, "live", None, api_url=url, runs_dir=tmp_path))
+
+        def on_bar(_chunk: Any) -> None:
+            taken.append(len(session.rows))
+            if len(session.rows) == 40:
+                fake.server.frozen = True  # the exchange goes quiet: the session waits for a bar
+                asyncio.get_running_loop().call_later(0.3, session.stop)
+
+        stats = await asyncio.wait_for(session.run(on_bar), 30)
+        return session, stats
+
+    with fake.running() as url:
+        session, stats = asyncio.run(go(url))
+    assert taken[-1] == 40 and stats.stopped and stats.bars == 40
+    assert not any(h.qty for h in fake.exchange.positions.values()), "what was held was closed"
+    result = session.write()
+    assert result.metrics["run"]["bars"] == 40

@@ -37,14 +37,16 @@ class VenueInfo:
     """The characters a client order id may hold (a regular expression character class)."""
     trigger_becomes_new_order: bool
     """A triggered stop becomes another order with its own id (Binance's algo orders); on Bybit it keeps its id."""
+    live_orders: bool
+    """Whether live orders are built and proven here (against the tests' fake exchange); else paper only."""
     options: tuple[tuple[str, Any], ...] = ()
 
 
 VENUES = {
-    "binanceusdm": VenueInfo("binanceusdm", "Binance USD-M futures", 36, r"[.A-Z:/a-z0-9_-]", True,
+    "binanceusdm": VenueInfo("binanceusdm", "Binance USD-M futures", 36, r"[.A-Z:/a-z0-9_-]", True, True,
                              (("fetchCurrencies", False), ("fetchMargins", False), ("defaultType", "swap"),
                               ("adjustForTimeDifference", True))),
-    "bybit": VenueInfo("bybit", "Bybit linear perpetuals", 36, r"[A-Za-z0-9_-]", False,
+    "bybit": VenueInfo("bybit", "Bybit linear perpetuals", 36, r"[A-Za-z0-9_-]", False, False,
                        (("fetchCurrencies", False), ("defaultType", "swap"), ("defaultSubType", "linear"),
                         ("adjustForTimeDifference", True))),
 }

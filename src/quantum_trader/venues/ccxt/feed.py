@@ -13,6 +13,9 @@ the funding settlements that fell since the last row (``fetch_funding_rate_histo
 settlement time has passed), and an order book snapshot per symbol (``fetch_order_book``); each can be
 switched off (``FeedOptions``), which a comparison with a backtest of bars alone needs.
 
+An exchange that cannot be reached (after the reads' retries) is asked again and again, never given up on:
+the row waits (and goes stale), or goes without its marks, funding or books, each failure an incident.
+
 A stale feed: no new closed bar for ``stale_bars`` intervals (measured on this machine's monotonic clock
 from the last row, so a replay's historical timestamps do not count as stale) halts entries and raises an
 incident; the next row lifts the halt and says so.
@@ -26,10 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,8 +41,9 @@ from quantum_trader.domain.market import F64, BarSeries, BookSeries
 from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.venues.ccxt.clock import ExchangeClock
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
-from quantum_trader.venues.ccxt.retry import Backoff, read
+from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
 
+T = TypeVar("T")
 HISTORY_PAGE = 1000
 STALE_HALT = "stale_feed"
 
@@ -162,7 +166,12 @@ class LiveFeed:
                 self._check_stale()
                 await self.sleep(min(due / 1000 + self.options.grace_s, self.options.max_wait_s))
                 continue
-            await self._poll()
+            try:
+                await self._poll()
+            except Exception as exc:
+                if not answer_lost(exc):
+                    raise
+                self._failed("candles", exc)  # the exchange is unreachable: keep asking; staleness halts entries
             have = [s for s in self.symbols if self.next_open in self._pending.get(s, {})]
             passed = [s for s in self.symbols if any(t > self.next_open for t in self._pending.get(s, {}))]
             if have and first_seen is None:
@@ -197,9 +206,9 @@ class LiveFeed:
             if bar is not None:
                 values[:, j] = bar
         close_ts = ts + self.step
-        marks = await self._marks()
-        funding = await self._funding(close_ts)
-        books = await self._books()
+        marks = await self._extra("marks", self._marks(), np.full(len(self.symbols), np.nan))
+        funding = await self._extra("funding", self._funding(close_ts), ())
+        books = await self._extra("order books", self._books(), {})
         self.next_open = ts + self.step
         self._last_row_at = self.monotonic()
         if self._stale:
@@ -208,6 +217,20 @@ class LiveFeed:
             self._tell(Incident(close_ts, IncidentKind.FEED_RESUMED, f"a closed bar arrived again "
                                 f"({format_time(close_ts)})", action="entries resumed" if not self.halts else ""))
         return BarRow(ts, values[0], values[1], values[2], values[3], values[4], marks, funding, books)
+
+    async def _extra(self, what: str, call: Awaitable[T], fallback: T) -> T:
+        """A row's marks, funding or books; unreachable, the row goes without them (an incident says so)."""
+        try:
+            return await call
+        except Exception as exc:
+            if not answer_lost(exc):
+                raise
+            self._failed(what, exc)
+            return fallback
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self._tell(Incident(self.next_open or 0, IncidentKind.SYNC_FAILED, f"reading {what} failed after retries "
+                            f"({type(exc).__name__}); trying again", action="alert"))
 
     def _check_stale(self) -> None:
         limit = self.options.stale_after_s
