@@ -60,11 +60,11 @@ def session_request(*, exchange: str, mode: Mode, symbols: str, strategy: str, p
     from quantum_trader.venues.ccxt.connect import ExchangeSetupError, venue_info
 
     try:
-        venue = venue_info(exchange)
+        info = venue_info(exchange)
     except ExchangeSetupError as exc:
         raise fail(f"--exchange: {exc}") from None
-    if mode == "live" and not venue.live_orders:
-        raise fail(f"--exchange {exchange}: live orders on {venue.name} are not built yet (its account setup and a "
+    if mode == "live" and not info.live_orders:
+        raise fail(f"--exchange {exchange}: live orders on {info.name} are not built yet (its account setup and a "
                    f"fake exchange to prove them are missing); `paper --exchange {exchange}` takes its bars")
     tf = timeframe_option("--timeframe", timeframe)
     choice = _params(strategy, param)
