@@ -476,7 +476,8 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     assert account is not None
     models = SimulatedVenue.from_policy(policy, books=session.books, slippage=settings.slippage,
                                         impact=settings.impact)
-    client_settings = replace(request.client, taker_fee=float(models.taker_rate))
+    client_settings = replace(request.client, taker_fee=float(models.taker_rate),
+                              funding_hours_utc=tuple(policy.venue.funding_hours_utc))
     client = CcxtExecutionClient(exchange, _venue(request.exchange), models.slippage.taker_price, bar_clock,
                                  session.price, client_settings, max_notional=dict(account.max_notional),
                                  on_incident=session.incident, halts=halts,

@@ -309,3 +309,22 @@ def test_an_order_sized_at_the_fill_takes_its_share_of_the_equity_then(url: str,
         expected = int(Decimal(10_000) / (price * Decimal("1.0005")))
         assert event.fill.quantity == expected
     _on(url, fake, test)
+
+
+def test_funding_is_read_only_around_settlements(url: str, fake: FakeBinance) -> None:
+    """The funding history (one of Binance's heaviest reads) is asked within two hours after a settlement time,
+    not at every sync."""
+    def income_reads() -> int:
+        return sum(1 for _m, p, _q in fake.server.log if p == "/fapi/v1/income")
+
+    async def test(desk: Desk) -> None:
+        await desk.send(desk.order(BTC, "buy", "0.010"))  # 02:00: within two hours of 00:00
+        assert income_reads() >= 1
+        before = income_reads()
+        for _ in range(4):  # 03:00 .. 06:00
+            await desk.advance()
+        assert income_reads() == before
+        for _ in range(3):  # 07:00 .. 09:00: the 08:00 settlement
+            await desk.advance()
+        assert income_reads() > before
+    _on(url, fake, test)

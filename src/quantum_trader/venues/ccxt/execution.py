@@ -80,6 +80,9 @@ class ClientSettings:
     is adopted, never sent twice. A lookup that fails on the network does not block the send."""
     trades_window_ms: int = 6 * 86_400_000
     taker_fee: float = 0.0005
+    funding_hours_utc: tuple[int, ...] = (0, 8, 16)
+    funding_window_ms: int = 2 * 3_600_000
+    """How long after a settlement its payment is looked for."""
     settle_rounds: int = 8
 
 
@@ -387,6 +390,7 @@ class CcxtExecutionClient:
             for symbol in symbols:
                 await self._sync_orders(symbol)
                 await self._sync_trades(symbol)
+            self._finals()
             await self._sync_funding()
         except Exception as exc:
             if not answer_lost(exc):
@@ -458,10 +462,23 @@ class CcxtExecutionClient:
             if t is not None:
                 t.take(trade)
 
+    def _funding_due(self) -> bool:
+        """Within ``funding_window_ms`` after a settlement time: the funding history is asked only then (on Binance
+        it is one of the heaviest reads, and nothing changes in it between settlements)."""
+        now = self.clock.now()
+        day = now - now % 86_400_000
+        times = [d + h * 3_600_000 for d in (day - 86_400_000, day) for h in self.settings.funding_hours_utc]
+        passed = [t for t in times if t <= now]
+        return bool(passed) and now - max(passed) <= self.settings.funding_window_ms
+
     async def _sync_funding(self) -> None:
         if not any(self.positions.values()) and self._funding_cursor is None:
             return
-        since = self._funding_cursor if self._funding_cursor is not None else self.clock.now()
+        if self._funding_cursor is None:
+            self._funding_cursor = self.clock.now()
+        if not self._funding_due():
+            return
+        since = self._funding_cursor
         rows = await read(lambda: self.exchange.fetch_funding_history(None, since, None),
                           self.settings.backoff, self._retried)
         for row in rows:
@@ -470,10 +487,8 @@ class CcxtExecutionClient:
                 continue
             self._seen_funding.add(key)
             ts = int(row["timestamp"])
-            self._funding_cursor = max(self._funding_cursor or 0, ts)
+            self._funding_cursor = max(self._funding_cursor, ts)
             await self._funding_event(str(row["symbol"]), ts, float(row.get("amount") or 0.0))
-        if self._funding_cursor is None:
-            self._funding_cursor = since
 
     async def _funding_event(self, symbol: str, ts: int, amount: float) -> None:
         """The settlement as the kernel books it: the rate and mark the exchange settled at (its funding
@@ -509,6 +524,8 @@ class CcxtExecutionClient:
         symbol = fill.symbol
         held = self.positions.get(symbol, Decimal(0)) + fill.quantity * fill.side.sign
         self.positions[symbol] = held
+        if held and self._funding_cursor is None:
+            self._funding_cursor = fill.ts  # funding is owed from the first fill on, a settlement at it included
         if held == 0:  # flat: what would reduce it has nothing left to reduce
             for t in self.live_orders(symbol):
                 if t.order.reduce_only and t.order.client_order_id != fill.client_order_id:
