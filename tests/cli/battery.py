@@ -44,6 +44,7 @@ BASELINE: dict[str, dict[str, Any]] = {
     "demo": {"days": "1", "out": "{afile}/out"},
     "backtest": {"catalog": "{cat}", "runs": "{fresh}/runs"},
     "paper": {"replay": True, "catalog": "{cat}", "runs": "{fresh}/runs"},
+    "live": {"runs": "{fresh}/runs"},  # checked, then refused: no --confirm-real-money
     "signals": {"symbols": "BTC,ETH", "at": "2025-01-01", "catalog": "{cat}", "plot": "{fresh}/plot.html"},
     "screen": {"catalog": "{cat}"},
     "gates": {"target": "{fresh}/run", "journal": "{fresh}/j.sqlite"},

@@ -18,6 +18,7 @@ from quantum_trader.cli import (
     demo_cmd,
     gates_cmd,
     journal_cmd,
+    live_cmd,
     markets_cmd,
     paper_cmd,
     phase_cmd,
@@ -58,6 +59,7 @@ app.add_typer(data_cmd.app, name="data")
 app.command("demo")(demo_cmd.demo)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("paper")(paper_cmd.paper)
+app.command("live")(live_cmd.live)
 app.command("signals")(signals_cmd.signals)
 app.add_typer(signals_cmd.check_app, name="check")
 app.command("screen")(screen_cmd.screen)

@@ -5,8 +5,8 @@ Without ``--replay`` it replays the demo's synthetic market (built as ``demo`` b
 panel, fast enough to see trades. ``--replay`` replays the catalog with every data option of
 ``backtest`` and writes the same run folder; at ``--speed max`` it takes the backtest's
 orders, fills and trades. Ctrl-C stops after the current bar and writes the run folder of
-what ran. The live feed plugs into this command next (its bars arrive as the exchange closes
-them; the kernel, the venue and the panel stay as they are).
+what ran. ``--exchange NAME`` without ``--replay`` takes that exchange's closed bars as they
+close (``cli.live_cmd``, ``analytics.live``): the same kernel and simulated venue, no keys.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from quantum_trader.cli.backtest_cmd import (
     EndOpt,
     EntryOpt,
     EquityOpt,
-    ExchangeOpt,
     JournalOpt,
     NoSlippageOpt,
     ParamOpt,
@@ -40,6 +39,7 @@ from quantum_trader.cli.backtest_cmd import (
 from quantum_trader.cli.console import console
 from quantum_trader.cli.demo_cmd import DEFAULT_OUT, DEMO_DAYS, DEMO_SEED, DaysOpt, OutOpt, SeedOpt
 from quantum_trader.cli.errors import fail
+from quantum_trader.cli.live_cmd import MaxBarsOpt, WarmupOpt
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
@@ -53,12 +53,18 @@ if TYPE_CHECKING:
     from quantum_trader.engine.paced import PaceStats
     from quantum_trader.journal import TradingJournal
 
+PaperExchangeOpt = Annotated[str | None, typer.Option(
+    help="With --replay: the exchange in the catalog (default: the only one). Without: paper-trade that exchange's "
+         "live closed bars (binanceusdm, bybit), no keys needed.")]
 DEFAULT_SPEED = "60"
 REFRESH_S = 0.25
 """The panel is redrawn four times a second, whatever the pace."""
 CATALOG_OPTIONS = ("symbols", "strategy", "param", "policy", "set_", "catalog", "exchange", "start", "end",
                    "timeframe", "phase", "equity", "runs", "no_slippage", "entry")
 DEMO_OPTIONS = ("days", "seed", "out")
+SESSION_OPTIONS = ("max_bars", "warmup_bars")
+"""Options of a session on an exchange's live bars (``paper --exchange`` without ``--replay``)."""
+NOT_FOR_EXCHANGE = ("catalog", "start", "end", "speed")
 
 
 def speed_option(value: str) -> float | None:
@@ -100,7 +106,7 @@ def paper(
     policy: PolicyOpt = "default",
     set_: SetOpt = [],  # noqa: B006
     catalog: CatalogOpt = None,
-    exchange: ExchangeOpt = None,
+    exchange: PaperExchangeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
     timeframe: TimeframeOpt = None,
@@ -110,15 +116,28 @@ def paper(
     runs: RunsOpt = Path("runs"),
     no_slippage: NoSlippageOpt = False,
     entry: EntryOpt = None,
+    max_bars: MaxBarsOpt = None,
+    warmup_bars: WarmupOpt = 500,
 ) -> None:
     """Paper trading: the backtest's kernel and simulated venue fed bar by bar on the event loop, with a live panel.
 
     Without --replay: the demo's synthetic market (--days, --seed, --out as for demo) at 60 bars a second.
     With --replay: the catalog, with backtest's data options; the run folder is a backtest's (metrics say
-    mode: paper). Ctrl-C stops after the current bar, closes what is held at its close and writes the run folder.
+    mode: paper). With --exchange and no --replay: that exchange's closed bars as they close (no keys needed;
+    --timeframe default 1h, --max-bars, --warmup-bars), orders filled by the simulated venue. Ctrl-C stops
+    after the current bar, closes what is held at its close and writes the run folder.
 
     Example: quantum-trader paper --replay --symbols BTC,ETH --start 2025-01-01 --end 2025-01-08 --speed max
     """
+    if exchange is not None and not replay:
+        _exchange_paper(ctx, exchange=exchange, symbols=symbols, strategy=strategy, param=param, policy=policy,
+                        set_=set_, timeframe=timeframe, phase=phase, journal=journal, equity=equity, runs=runs,
+                        no_slippage=no_slippage, entry=entry, max_bars=max_bars, warmup_bars=warmup_bars)
+        return
+    wrong_session = _given(ctx, SESSION_OPTIONS)
+    if wrong_session:
+        raise fail(f"{', '.join(wrong_session)}: options of a session on an exchange's live bars "
+                   "(paper --exchange NAME without --replay)")
     pace = speed_option(speed)
     if replay:
         wrong = _given(ctx, DEMO_OPTIONS)
@@ -156,6 +175,25 @@ def _session_journal(journal: str | None) -> TradingJournal | None:
     session = f"paper-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
     with journal_errors():
         return TradingJournal(choice.target, account=choice.account, session=session, create_folder=choice.is_default)
+
+
+def _exchange_paper(ctx: typer.Context, *, exchange: str, symbols: str, strategy: str, param: list[str],
+                    policy: str, set_: list[str], timeframe: str | None, phase: int | None, journal: str | None,
+                    equity: float, runs: Path, no_slippage: bool, entry: str | None, max_bars: int | None,
+                    warmup_bars: int) -> None:
+    """``paper --exchange NAME``: the exchange's closed bars, the simulated venue (``cli.live_cmd``)."""
+    from quantum_trader.cli.live_cmd import LIVE_SYMBOLS, run_session, session_request
+
+    wrong = _given(ctx, NOT_FOR_EXCHANGE + DEMO_OPTIONS)
+    if wrong:
+        raise fail(f"{', '.join(wrong)}: not options of paper --exchange (the exchange's bars arrive as they close; "
+                   "add --replay to replay the catalog)")
+    request = session_request(exchange=exchange, mode="paper", symbols=symbols if _given(ctx, ("symbols",)) else
+                              LIVE_SYMBOLS,
+                              strategy=strategy, param=param, policy=policy, set_=set_, timeframe=timeframe or "1h",
+                              phase=phase, journal=journal, runs=runs, warmup_bars=warmup_bars, max_bars=max_bars,
+                              equity=equity, slippage=not no_slippage, entry=entry)
+    run_session(request)
 
 
 def _paper(request: BacktestRequest, pace: float | None, journal: str | None = None) -> None:

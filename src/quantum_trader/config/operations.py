@@ -190,6 +190,21 @@ class EntryOrders(PolicyModel):
     so it never pays the taker fee; else it fills at once as taker, at most at the limit."""
 
 
+class LiveVenue(PolicyModel):
+    """How a live session holds the exchange account and the clock (ours, not the spec's).
+
+    The leverage set on each symbol is ``margin.leverage`` (rounded to a whole number, as exchanges take
+    it); the margin mode is set here. Both are set explicitly at the start and read back.
+    """
+
+    margin_mode: Literal["cross", "isolated"] = "cross"
+    """Cross margin is what the simulated venue's liquidation model assumes."""
+    max_clock_skew_ms: int = Field(default=1000, ge=50, le=60_000)
+    """Past this difference between this machine's clock and the exchange's, entries halt."""
+    stale_after_bars: int = Field(default=2, ge=1, le=100)
+    """No closed bar for this many intervals: the feed is stale and entries halt."""
+
+
 class Venue(PolicyModel):
     exchange: str = "binanceusdm"
     fees: dict[str, VenueFees] = Field(default_factory=_default_fees)
@@ -199,6 +214,7 @@ class Venue(PolicyModel):
     """A signal at the close of bar t fills at the open of bar t + latency_bars; 0 would fill
     at the open of the very bar whose close made the decision (look-ahead), so it is refused."""
     entry: EntryOrders = EntryOrders()
+    live: LiveVenue = LiveVenue()
 
     @property
     def funding_interval_ms(self) -> int:
