@@ -98,12 +98,22 @@ def average_pairwise(corr: F64) -> F64:
     rows, cols = _upper(n)
     pairs = corr[..., rows, cols]
     if not np.isnan(pairs).any():
-        return np.asarray(pairs.mean(axis=-1), dtype=np.float64)
+        return np.asarray(_sum_pairs(pairs) / pairs.shape[-1], dtype=np.float64)
     # Pairs with an asset whose history has not begun are unknown, not zero: average the known ones.
     known = np.isfinite(pairs)
     count = known.sum(axis=-1)
-    total = np.where(known, pairs, 0.0).sum(axis=-1)
+    total = _sum_pairs(np.where(known, pairs, 0.0))
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _sum_pairs(pairs: F64) -> F64:
+    """Each row's sum of its pairs, added left to right: ``sum(axis=-1)`` picks its order of additions by the
+    array's shape (pairwise within a row, or column by column across rows), so a history averaged a block of
+    rows at a time differed from the whole in the last bit (found by hypothesis)."""
+    total = pairs[..., 0].copy()
+    for k in range(1, pairs.shape[-1]):
+        total += pairs[..., k]
+    return total
 
 
 @dataclass(frozen=True, slots=True)
