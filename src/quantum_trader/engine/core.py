@@ -8,7 +8,7 @@ its stop and take-profit; ``on_close`` lets the kill switch and the asset locks 
 bar's close and acts on what they say. The kernel reads the market a feed delivers and sends
 ``Order``s through an ``ExecutionClient``: it never prices a fill and knows nothing of how
 time advances (``engine.replay`` drives it over a replay, ``engine.paced`` one bar at a time
-on the asyncio loop; a live exchange loop is not built yet).
+on the asyncio loop, ``engine.live`` on an exchange's closed bars).
 """
 
 from __future__ import annotations

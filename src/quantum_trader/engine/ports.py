@@ -21,7 +21,8 @@ __all__ = ["Clock", "ExecutionClient", "MarketDataFeed", "ReplayClock", "VenueEv
 
 
 class WallClock:
-    """Live time: the machine's clock (the live feed, not built yet, is to keep it in sync with the exchange's)."""
+    """Live time: the machine's clock (the live feed measures its offset from the exchange's and halts entries
+    past the policy's bound: ``venues.ccxt.clock``)."""
 
     def now(self) -> int:
         return int(time.time() * 1000)
