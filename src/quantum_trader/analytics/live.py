@@ -44,12 +44,15 @@ from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.grid import MarketGrid, forward_fill
 from quantum_trader.engine.inputs import KernelSettings, MarketData
+from quantum_trader.engine.journaled import JournaledExecution, JournaledLiveExecution, SwitchKeeper, restored_switch
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.live import LiveDriver
+from quantum_trader.engine.live import LiveDriver, LiveExecution
 from quantum_trader.engine.live_decisions import DEFAULT_WINDOW, GrowingDecisions
 from quantum_trader.engine.paced import PacedReplay, PaceStats
 from quantum_trader.engine.paper_watch import Activity, PaperSnapshot, snapshot
 from quantum_trader.engine.strategy import Strategy
+from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.risk import RiskEvent
 from quantum_trader.venues.ccxt.account import prepare_account
 from quantum_trader.venues.ccxt.clock import ExchangeClock
 from quantum_trader.venues.ccxt.connect import ExchangeSetupError, open_exchange
@@ -90,6 +93,9 @@ class LiveRequest:
     rate_limit_ms: float | None = None
     """ccxt's spacing of requests (None: the exchange's published limit)."""
     report: bool = True
+    journal: TradingJournal | None = None
+    """Where the session keeps its orders, fills and kill switch (its ``session`` names this run); the session
+    starts with the kill switch the journal holds. None: nothing is journalled."""
 
     def __repr__(self) -> str:
         return (f"LiveRequest({self.mode} {self.exchange}{' testnet' if self.testnet else ''}, "
@@ -436,6 +442,18 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     tell(f"first bar {format_time(start_ts)} UTC (closes {format_time(start_ts + feed.step)}); warm-up "
          f"{min((len(h) for h in history.values()), default=0):,} bars")
     settings = request.settings
+    journal = request.journal
+    keeper: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = []
+    if journal is not None:
+        switch = restored_switch(journal, start_ts)
+        if switch is not None:
+            settings = replace(settings, switch=switch)
+            tell(f"kill switch tripped in journal {journal.url} "
+                 f"({'drawdown' if switch.drawdown_tripped else 'daily'}): no entries until "
+                 "`quantum-trader killswitch reset`")
+        journal.start_session(SessionMode.LIVE if request.mode == "live" else SessionMode.PAPER, start_ts,
+                              exchange=exchange.id, detail={"network": network, "symbols": list(symbols)})
+        keeper.append(SwitchKeeper(journal))
     if request.mode == "live":
         leverage = max(1, round(policy.margin.leverage))
         try:
@@ -462,7 +480,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     decisions.seed(history)
     bar_clock = ReplayClock(start_ts)
     kernel = Kernel(data, settings, jump=False, run_id=_run_name(request),
-                    feed=_FeedShape(symbols, start_ts))
+                    feed=_FeedShape(symbols, start_ts), risk_listeners=keeper)
     session = LiveSession(request, exchange, feed, clock, bar_clock, kernel, decisions, data, halts, redactor,
                           on_incident=on_incident)
     for incident in incidents:
@@ -470,7 +488,8 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     feed.on_incident = session.incident
     _clock_halt(clock, halts, session.incident, start_ts)
     if request.mode == "paper":  # the chunks carry the live books to the simulated venue
-        session.replay = PacedReplay.of(kernel, decisions)
+        session.replay = PacedReplay.of(kernel, decisions, inner=None if journal is None else
+                                        JournaledExecution(kernel.exchange, journal))
         session.activity = session.replay.activity
         return session
     assert account is not None
@@ -482,11 +501,13 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
                                  session.price, client_settings, max_notional=dict(account.max_notional),
                                  on_incident=session.incident, halts=halts,
                                  log=lambda line: tell(redactor.scrub(line)), redact=redactor.scrub)
-    core = TradingKernel(data, settings, client, decisions, kernel.run_id, symbols=symbols, start_ts=start_ts)
+    execution: LiveExecution = client if journal is None else JournaledLiveExecution(client, journal)
+    core = TradingKernel(data, settings, execution, decisions, kernel.run_id, symbols=symbols, start_ts=start_ts,
+                         risk_listeners=keeper)
     core.listeners.append(session.activity.fill)
     kernel.core = core
     session.client = client
-    session.driver = LiveDriver(core, client, decisions, bar_clock, feed.step)
+    session.driver = LiveDriver(core, execution, decisions, bar_clock, feed.step)
     return session
 
 

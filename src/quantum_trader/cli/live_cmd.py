@@ -36,6 +36,7 @@ from quantum_trader.cli.errors import fail
 if TYPE_CHECKING:
     from quantum_trader.analytics.live import LiveRequest, LiveSession, Mode
     from quantum_trader.engine.paced import PaceStats
+    from quantum_trader.journal import TradingJournal
     from quantum_trader.venues.ccxt.credentials import Credentials, Network
     from quantum_trader.venues.ccxt.incidents import Incident
 
@@ -101,7 +102,25 @@ def session_request(*, exchange: str, mode: Mode, symbols: str, strategy: str, p
                                                                                                  asset_of(s))))
     return LiveRequest(exchange=exchange, symbols=syms, strategy=chosen, policy=pol, settings=settings, timeframe=tf,
                        mode=mode, policy_name=policy_name, phase_source=source, runs_dir=runs, testnet=testnet,
-                       credentials=credentials, warmup_bars=warmup_bars, max_bars=max_bars)
+                       credentials=credentials, warmup_bars=warmup_bars, max_bars=max_bars,
+                       journal=_session_journal(mode, exchange, testnet, journal))
+
+
+def _session_journal(mode: Mode, exchange: str, testnet: bool, journal: str | None) -> TradingJournal | None:
+    """A live session always keeps the account's journal (``--journal``, ``$QT_JOURNAL`` or
+    ``journal/<account>.sqlite``); ``paper --exchange`` only when ``--journal`` names one. Opening it writes
+    nothing: the session's first row is written once the exchange has accepted the account."""
+    if mode != "live" and journal is None:
+        return None
+    import time
+
+    from quantum_trader.cli.gates_cmd import journal_choice, journal_errors
+    from quantum_trader.journal import TradingJournal
+
+    choice = journal_choice(journal)
+    name = f"{mode}-{exchange}-{'testnet' if testnet else 'mainnet'}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+    with journal_errors():
+        return TradingJournal(choice.target, account=choice.account, session=name, create_folder=choice.is_default)
 
 
 def live(

@@ -15,6 +15,7 @@ operator resets it (``quantum-trader killswitch reset``).
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import utc_day_start
@@ -25,21 +26,31 @@ from quantum_trader.journal import EquitySnapshot, KillSwitchChange, KillSwitchR
 from quantum_trader.journal.records import KILLSWITCH_CHANGES
 from quantum_trader.risk import EventKind, KillSwitchState, RiskEvent
 
+if TYPE_CHECKING:
+    from quantum_trader.engine.live import LiveExecution
+
 
 class JournaledExecution:
-    """An execution client that journals what crosses it (module docstring)."""
+    """An execution client that journals what crosses it (module docstring).
 
-    def __init__(self, inner: ExecutionClient, journal: TradingJournal) -> None:
+    ``forward_known``: an order the journal already holds (a decision taken again after a restart) still goes
+    to the client, which must recognise it itself: the ccxt client asks the exchange for that client order id
+    before any send, so it reaches the exchange at most once. Off (a venue in this process, which a restart
+    does not carry over), the journal's word is final and the order is not sent again."""
+
+    def __init__(self, inner: ExecutionClient, journal: TradingJournal, *, forward_known: bool = False) -> None:
         self.inner = inner
         self.journal = journal
+        self.forward_known = forward_known
         self.resends = 0
-        """Orders the journal already held (a replayed decision): not sent again."""
+        """Orders the journal already held (a replayed decision)."""
         self._fills: Counter[str] = Counter()
 
     def submit(self, order: Order) -> None:
         if not self.journal.record_order(order):
             self.resends += 1
-            return
+            if not self.forward_known:
+                return
         self.inner.submit(order)
 
     def cancel(self, client_order_id: str, reason: str = "cancelled") -> None:
@@ -64,6 +75,21 @@ class JournaledExecution:
         cid = event.order.client_order_id
         self._fills[cid] += 1
         return f"{cid}/{self._fills[cid]}"
+
+
+class JournaledLiveExecution(JournaledExecution):
+    """The journal around an exchange's client in the live loop (``engine.live.LiveExecution``): orders go
+    out, and events come back, in ``settle``."""
+
+    def __init__(self, inner: LiveExecution, journal: TradingJournal) -> None:
+        super().__init__(inner, journal, forward_known=True)
+        self.live = inner
+
+    async def settle(self) -> None:
+        await self.live.settle()
+
+    def expire(self, now: int) -> None:
+        self.live.expire(now)
 
 
 class SwitchKeeper:

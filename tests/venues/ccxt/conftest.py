@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -112,3 +113,10 @@ async def open_desk(url: str, fake: FakeBinance, **settings: Any) -> Desk:
     client = CcxtExecutionClient(exchange, venue_info("binanceusdm"), lambda _s, ref, *_a, **_k: ref, clock, price,
                                  ClientSettings(**options), on_incident=incidents.append)
     return Desk(exchange, client, clock, fake, incidents)
+
+
+@pytest.fixture(autouse=True)
+def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live session keeps the account's journal (default ``journal/<account>.sqlite`` in the working folder):
+    each test gets its own, so no test writes the checkout's or inherits another's kill switch."""
+    monkeypatch.setenv("QT_JOURNAL", str(tmp_path / "journal.sqlite"))

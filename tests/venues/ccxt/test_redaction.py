@@ -51,13 +51,17 @@ def test_no_output_log_error_repr_or_run_file_holds_the_keys(bars: dict[str, Bar
                            Fault("POST", "/fapi/v1/order", "429"), Fault("GET", "/fapi/v1/userTrades", "500"),
                            Fault("POST", "/fapi/v1/order", "drop", seconds=2.5)]
     env = {"COLUMNS": "200", "QT_DEBUG": "", "QT_RUNS": str(tmp_path / "runs"), "QT_EXCHANGE_RATE_LIMIT_MS": "1",
-           "QT_BINANCEUSDM_API_KEY": KEY, "QT_BINANCEUSDM_API_SECRET": SECRET}
+           "QT_BINANCEUSDM_API_KEY": KEY, "QT_BINANCEUSDM_API_SECRET": SECRET,
+           "QT_JOURNAL": str(tmp_path / "j.sqlite")}
     with caplog.at_level(logging.DEBUG), fake.running() as url:
         result = CliRunner().invoke(app, ["live", "--confirm-real-money", "--symbols", "BTC,ETH,SOL",
                                           "--warmup-bars", "0", "--phase", "3", "--max-bars", "60"],
                                     env={**env, "QT_EXCHANGE_API_URL": url})
     assert result.exit_code == 0, result.output
     assert any(fault.times == 0 for fault in fake.server.faults), "the faults were met"
+    journal = b"".join(p.read_bytes() for p in tmp_path.glob("j.sqlite*"))
+    assert b"live-binanceusdm" in journal, "the session wrote its journal"
+    assert KEY.encode() not in journal and SECRET.encode() not in journal, "no key in the journal"
     (run,) = (tmp_path / "runs").iterdir()
     files = _run_folder_text(run)
     assert "signed by *** with ***" in files, "the refusal was recorded, its echo scrubbed"
@@ -70,7 +74,8 @@ def test_an_error_line_quoting_the_keys_is_scrubbed(bars: dict[str, BarSeries], 
     fake = FakeBinance.of(bars, cursor=1, api_key=KEY)
     fake.server.faults.append(Fault("GET", "/fapi/v1/positionSide/dual", "reject", code=-2015, msg=ECHO))
     env = {"COLUMNS": "250", "QT_DEBUG": "", "QT_RUNS": str(tmp_path / "runs"), "QT_EXCHANGE_RATE_LIMIT_MS": "1",
-           "QT_BINANCEUSDM_API_KEY": KEY, "QT_BINANCEUSDM_API_SECRET": SECRET}
+           "QT_BINANCEUSDM_API_KEY": KEY, "QT_BINANCEUSDM_API_SECRET": SECRET,
+           "QT_JOURNAL": str(tmp_path / "j.sqlite")}
     with fake.running() as url:
         result = CliRunner().invoke(app, ["live", "--confirm-real-money", "--warmup-bars", "0", "--phase", "3"],
                                     env={**env, "QT_EXCHANGE_API_URL": url})

@@ -136,6 +136,7 @@ def test_backtest_paper_and_live_against_the_exchange_take_the_same_fills(
 @pytest.fixture
 def catalog_free_env(tmp_path: Path) -> dict[str, str]:
     return {**ENV, "QT_RUNS": str(tmp_path / "runs"), "QT_EXCHANGE_RATE_LIMIT_MS": "1",
+            "QT_JOURNAL": str(tmp_path / "journal.sqlite"),
             "QT_BINANCEUSDM_API_KEY": KEY, "QT_BINANCEUSDM_API_SECRET": SECRET}
 
 
@@ -292,3 +293,35 @@ def test_a_stop_asked_while_waiting_for_a_bar_ends_the_session_at_once(
     assert not any(h.qty for h in fake.exchange.positions.values()), "what was held was closed"
     result = session.write()
     assert result.metrics["run"]["bars"] == 40
+
+
+def test_a_live_session_keeps_its_journal_and_a_tripped_switch_holds_across_sessions(
+        replay: tuple[dict[str, BarSeries], dict[str, FundingSeries]], tmp_path: Path) -> None:
+    """Every order and fill of a live session is in its journal; a kill switch left tripped there refuses every
+    entry of the next session (started in another process, as after a restart) until an operator resets it."""
+    from dataclasses import replace
+
+    from quantum_trader.journal import KillSwitchRecord, TradingJournal
+    from quantum_trader.portfolio import new_ledger
+    from quantum_trader.risk.kill_switch import KillSwitchState
+
+    bars, funding = replay
+    rows = len(bars["BTC/USDT:USDT"]) - 1
+    first: Fills = []
+    journal = TradingJournal(tmp_path / "j.sqlite", session="first")
+    session = _session(FakeBinance.of(bars, funding, cursor=1, api_key=KEY),
+                       replace(_request(bars, "live", rows), journal=journal), first)
+    assert len(first) >= 8
+    assert len(journal.orders(session="first")) == session.kernel.core.desk.sent
+    assert len(journal.fills_since(0)) == len(first), "every fill the session booked is journalled"
+
+    start = int(bars["BTC/USDT:USDT"].ts[1])
+    tripped = KillSwitchState(day_start=start - start % 86_400_000, drawdown_tripped=True, drawdown_trip_ts=start)
+    journal.save_killswitch(KillSwitchRecord.of_ledger(tripped, new_ledger(100_000, start), ts=start,
+                                                       trip_reason="drawdown 21% from peak"))
+    second: Fills = []
+    again = TradingJournal(tmp_path / "j.sqlite", session="second")
+    session = _session(FakeBinance.of(bars, funding, cursor=1, api_key=KEY),
+                       replace(_request(bars, "live", rows), journal=again), second)
+    assert session.kernel.core.switch.drawdown_tripped
+    assert second == [], "a switch tripped in the journal opens nothing"
