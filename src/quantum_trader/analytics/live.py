@@ -399,7 +399,8 @@ class _FeedShape:
         self.symbols, self.start_ts, self.total_rows = symbols, start_ts, 0
 
     def chunks(self) -> Any:
-        raise NotImplementedError("a live session feeds its own bars")
+        raise RuntimeError("a live session hands the kernel its bars itself (LiveSession.run); this feed only "
+                           "tells the kernel its columns and start")
 
 
 async def open_live(request: LiveRequest, say: Callable[[str], None] | None = None,

@@ -183,18 +183,34 @@ def catalog_instruments(catalog: Catalog, symbols: Sequence[str], exchange: str 
     return found
 
 
-def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
-                start_ms: int | None, end_ms: int | None,
-                policy: Policy | None = None) -> tuple[dict[str, BarSeries], MarketData]:
+@dataclass(frozen=True)
+class StoredSeries:
+    """A range of the catalog as stored, unaligned: each symbol's bars (symbols without bars in the range are
+    left out), its exchange marks, funding and books where the catalog has them, and 1m bars beside coarser
+    ones (they order a stop and a target touched in one bar). The backtest, the stress scenarios and the
+    research studies read a range through this one reader."""
+
+    bars: dict[str, BarSeries]
+    funding: dict[str, FundingSeries]
+    books: dict[str, BookSeries]
+    marks: dict[str, BarSeries]
+    finer: dict[str, BarSeries]
+    venue: str
+    """The exchange the candles came from (the one asked, else the catalog's)."""
+
+
+def read_stored(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
+                start_ms: int | None, end_ms: int | None) -> StoredSeries:
     read = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
     bars = {s: series for s, series in read.items() if len(series)}
     if not bars:
         raise CatalogError(f"no {timeframe} bars in the requested range for {', '.join(symbols)}")
-    symbols = list(bars)  # an asset without bars in the range is not traded (the run's first lines say so)
     funding: dict[str, FundingSeries] = {}
     books: dict[str, BookSeries] = {}
     marks: dict[str, BarSeries] = {}
-    for symbol in symbols:
+    finer: dict[str, BarSeries] = {}
+    coarser = timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME)
+    for symbol in bars:
         if catalog.dataset(symbol, DataKind.MARK, timeframe, exchange=exchange) is not None:
             marks[symbol] = catalog.read_bars(symbol, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms,
                                               kind=DataKind.MARK)
@@ -202,15 +218,21 @@ def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exc
             funding[symbol] = catalog.read_funding(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
         if catalog.dataset(symbol, DataKind.BOOK, exchange=exchange) is not None:
             books[symbol] = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-    info = catalog.dataset(symbols[0], DataKind.CANDLES, timeframe, exchange=exchange)
+        if coarser and catalog.dataset(symbol, DataKind.CANDLES, FINER_TIMEFRAME, exchange=exchange) is not None:
+            finer[symbol] = catalog.read_bars(symbol, FINER_TIMEFRAME, exchange=exchange, start_ms=start_ms,
+                                              end_ms=end_ms)
+    info = catalog.dataset(next(iter(bars)), DataKind.CANDLES, timeframe, exchange=exchange)
     venue = exchange if exchange is not None else (info.exchange if info is not None else "binanceusdm")
-    data = assemble_market(bars, funding, books, marks, policy=policy,
+    return StoredSeries(bars, funding, books, marks, finer, venue)
+
+
+def load_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str, exchange: str | None,
+                start_ms: int | None, end_ms: int | None,
+                policy: Policy | None = None) -> tuple[dict[str, BarSeries], MarketData]:
+    stored = read_stored(catalog, symbols, timeframe=timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
+    bars = stored.bars
+    symbols = list(bars)  # an asset without bars in the range is not traded (the run's first lines say so)
+    data = assemble_market(bars, stored.funding, stored.books, stored.marks, policy=policy,
                            instruments=catalog_instruments(catalog, symbols, exchange),
-                           notes=source_notes(catalog, symbols, timeframe, exchange), exchange=venue)
-    finer: dict[str, BarSeries] = {}
-    if timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME):
-        for symbol in symbols:
-            if catalog.dataset(symbol, DataKind.CANDLES, FINER_TIMEFRAME, exchange=exchange) is not None:
-                finer[symbol] = catalog.read_bars(symbol, FINER_TIMEFRAME, exchange=exchange, start_ms=start_ms,
-                                                  end_ms=end_ms)
-    return bars, replace(data, finer=finer) if finer else data
+                           notes=source_notes(catalog, symbols, timeframe, exchange), exchange=stored.venue)
+    return bars, replace(data, finer=stored.finer) if stored.finer else data

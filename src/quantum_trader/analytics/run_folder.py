@@ -131,7 +131,7 @@ def _coerce(column: pd.Series, name: str, file: Path) -> pd.Series:
     return column.astype(np.float64)
 
 
-def _atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
+def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
     """Write through a hidden temp file in the same folder, then ``os.replace`` it over the target."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -245,7 +245,7 @@ class RunFolder:
         target = self.file(name)
         clean = _check_columns(frame, columns, target)
         self._cache.pop(name, None)
-        return _atomic_write(target, lambda tmp: clean.to_parquet(tmp, index=False))
+        return atomic_write(target, lambda tmp: clean.to_parquet(tmp, index=False))
 
     def write_trades(self, frame: pd.DataFrame) -> Path:
         return self._write_table(TRADES_FILE, frame, TRADE_COLUMNS)
@@ -270,7 +270,7 @@ class RunFolder:
         frame = _correlation_frame([str(s) for s in symbols], values, target)
         table = frame.reset_index(names="symbol")
         self._cache.pop(name, None)
-        return _atomic_write(target, lambda tmp: table.to_parquet(tmp, index=False))
+        return atomic_write(target, lambda tmp: table.to_parquet(tmp, index=False))
 
     def write_metrics(self, metrics: Mapping[str, Any]) -> Path:
         target = self.file(METRICS_FILE)
@@ -278,14 +278,14 @@ class RunFolder:
         _check_metrics(data, target)
         text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
         self._cache.pop(METRICS_FILE, None)
-        return _atomic_write(target, lambda tmp: tmp.write_text(text, "utf-8"))
+        return atomic_write(target, lambda tmp: tmp.write_text(text, "utf-8"))
 
     def write_policy(self, text: str) -> Path:
-        return _atomic_write(self.file(POLICY_FILE), lambda tmp: tmp.write_text(text, "utf-8"))
+        return atomic_write(self.file(POLICY_FILE), lambda tmp: tmp.write_text(text, "utf-8"))
 
     def write_text(self, name: str, text: str) -> Path:
         """Any other text artefact of the run (the report), with the same atomic guarantee."""
-        return _atomic_write(self.file(name), lambda tmp: tmp.write_text(text, "utf-8"))
+        return atomic_write(self.file(name), lambda tmp: tmp.write_text(text, "utf-8"))
 
 
 def _correlation_frame(symbols: list[str], values: Any, file: Path) -> pd.DataFrame:

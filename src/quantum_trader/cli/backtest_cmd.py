@@ -11,9 +11,9 @@ import typer
 from quantum_trader.cli.bar_timeframes import (
     explicit_keys,
     finest_common_timeframe,
-    fit_correlation,
-    fit_policy,
+    fitted_for,
     policy_with_sets,
+    with_entry,
 )
 from quantum_trader.cli.console import console
 from quantum_trader.cli.errors import fail
@@ -179,19 +179,10 @@ def run_request(*, symbols: str, strategy: str, param: list[str], policy: str, s
     output_dir("--runs", runs)
     chosen = _strategy(values)
     pol, policy_name, plain = _policy(policy, set_)
-    if entry is not None:
-        venue = pol.venue.model_copy(update={"entry": pol.venue.entry.model_copy(update={"type": entry})})
-        pol = pol.model_copy(update={"venue": venue})
+    pol = with_entry(pol, entry)
     tf = (timeframe_option("--timeframe", timeframe) if timeframe is not None
           else finest_common_timeframe(root, syms, exchange))
-    from quantum_trader.engine.strategies import MultiAssetStrategy, SmaCrossStrategy
-
-    if not isinstance(chosen, SmaCrossStrategy):  # the reference reads no correlation; the others' risk checks do
-        file = None if policy in ("plain", "default") else Path(policy)
-        fit = fit_policy if isinstance(chosen, MultiAssetStrategy) else fit_correlation
-        pol, notes = fit(pol, tf, explicit_keys(file, set_))
-        for note in notes:
-            console.print(f"[yellow]policy[/] {note}", highlight=False)
+    pol = fitted_policy(chosen, pol, tf, policy, set_)
     number, source = resolve_phase(phase, journal, pol)
     if not plain:
         console.print(f"phase {number} ({pol.expansion.phases[number].name}, {source})", highlight=False)
@@ -205,6 +196,15 @@ def run_request(*, symbols: str, strategy: str, param: list[str], policy: str, s
         )
     except ValueError as exc:
         raise fail(f"{command} failed: {exc}") from None
+
+
+def fitted_policy(strategy: object, pol: Policy, timeframe: str, policy: str, set_: list[str]) -> Policy:
+    """``bar_timeframes.fitted_for`` with the keys the user set kept as set, each change said in one line."""
+    file = None if policy in ("plain", "default") else Path(policy)
+    pol, notes = fitted_for(strategy, pol, timeframe, explicit_keys(file, set_))
+    for note in notes:
+        console.print(f"[yellow]policy[/] {note}", highlight=False)
+    return pol
 
 
 def resolve_phase(phase: int | None, journal: str | None, policy: Policy) -> tuple[int, str]:

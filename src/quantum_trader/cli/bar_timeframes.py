@@ -107,6 +107,26 @@ def fit_correlation(policy: Policy, bars: str, explicit: Iterable[str]) -> tuple
                     f"(choose another with --set {CORR_KEY}=...)"]
 
 
+def with_entry(policy: Policy, entry: str | None) -> Policy:
+    """The policy with ``--entry`` (market or limit orders for entries) applied, when given."""
+    if entry is None:
+        return policy
+    venue = policy.venue.model_copy(update={"entry": policy.venue.entry.model_copy(update={"type": entry})})
+    return policy.model_copy(update={"venue": venue})
+
+
+def fitted_for(strategy: object, policy: Policy, bars: str, explicit: Iterable[str]) -> tuple[Policy, list[str]]:
+    """The policy fitted to the run's bars for ``strategy``: the multi-asset strategy's timeframes and the
+    correlation's, or the correlation's alone for another strategy whose risk checks read it; the reference
+    sma-cross reads no correlation and takes the policy as it is (notes: what was changed, one line each)."""
+    from quantum_trader.engine.strategies import MultiAssetStrategy, SmaCrossStrategy
+
+    if isinstance(strategy, SmaCrossStrategy):
+        return policy, []
+    fit = fit_policy if isinstance(strategy, MultiAssetStrategy) else fit_correlation
+    return fit(policy, bars, explicit)
+
+
 def candle_timeframes(root: Path, symbols: Sequence[str], exchange: str | None) -> dict[str, set[str]]:
     """The candle timeframes the catalog holds for each symbol (on ``exchange``, or any)."""
     from quantum_trader.data.catalog import Catalog

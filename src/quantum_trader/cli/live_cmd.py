@@ -55,8 +55,8 @@ def session_request(*, exchange: str, mode: Mode, symbols: str, strategy: str, p
                     credentials: Credentials | None = None, equity: float = 100_000.0, slippage: bool = True,
                     entry: str | None = None) -> LiveRequest:
     """The options of a session on an exchange checked and resolved into the request ``open_live`` composes."""
-    from quantum_trader.cli.backtest_cmd import _params, _policy, _strategy, resolve_phase
-    from quantum_trader.cli.bar_timeframes import explicit_keys, fit_correlation, fit_policy
+    from quantum_trader.cli.backtest_cmd import _params, _policy, _strategy, fitted_policy, resolve_phase
+    from quantum_trader.cli.bar_timeframes import with_entry
     from quantum_trader.cli.options import output_dir, symbols_option, timeframe_option
     from quantum_trader.venues.ccxt.connect import ExchangeSetupError, venue_info
 
@@ -73,19 +73,9 @@ def session_request(*, exchange: str, mode: Mode, symbols: str, strategy: str, p
     output_dir("--runs", runs)
     chosen = _strategy(choice)
     pol, policy_name, plain = _policy(policy, set_)
-    if entry is not None:
-        if entry not in ("market", "limit"):
-            raise fail(f"--entry {entry!r}: choose market or limit")
-        venue = pol.venue.model_copy(update={"entry": pol.venue.entry.model_copy(update={"type": entry})})
-        pol = pol.model_copy(update={"venue": venue})
-    from quantum_trader.engine.strategies import MultiAssetStrategy, SmaCrossStrategy
-
-    if not isinstance(chosen, SmaCrossStrategy):
-        file = None if policy in ("plain", "default") else Path(policy)
-        fit = fit_policy if isinstance(chosen, MultiAssetStrategy) else fit_correlation
-        pol, notes = fit(pol, tf, explicit_keys(file, set_))
-        for note in notes:
-            console.print(f"[yellow]policy[/] {note}", highlight=False)
+    if entry is not None and entry not in ("market", "limit"):
+        raise fail(f"--entry {entry!r}: choose market or limit")
+    pol = fitted_policy(chosen, with_entry(pol, entry), tf, policy, set_)
     number, source = resolve_phase(phase, journal, pol)
     if not plain:
         console.print(f"phase {number} ({pol.expansion.phases[number].name}, {source})", highlight=False)

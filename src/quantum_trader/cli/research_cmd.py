@@ -184,9 +184,8 @@ def _synthetic_catalog(out: Path, days: int, seed: int) -> Path:
 def _policy_for(c: Common, timeframe: str, strategy: Strategy) -> Callable[[Mapping[str, str]], Policy | None]:
     """Builds a trial's policy from its policy settings (the study's file and --set first), fitted to the bars
     as the backtest fits it; a value the policy refuses is a ValueError naming the --param."""
-    from quantum_trader.cli.bar_timeframes import env_key, explicit_keys, fit_correlation, fit_policy
+    from quantum_trader.cli.bar_timeframes import env_key, explicit_keys, fitted_for, with_entry
     from quantum_trader.config import PolicyError, load_policy
-    from quantum_trader.engine.strategies import MultiAssetStrategy, SmaCrossStrategy
 
     file = None if c.policy in ("plain", "default") else Path(c.policy)
     base = {env_key(k.strip()): v.strip() for k, _, v in (s.partition("=") for s in c.set_)}
@@ -202,13 +201,8 @@ def _policy_for(c: Common, timeframe: str, strategy: Strategy) -> Callable[[Mapp
             for key, value in values.items():
                 message = message.replace(f"{env_key(key)}:", f"--param {key}={value}:")
             raise ValueError(message) from None
-        if c.entry is not None:
-            venue = pol.venue.model_copy(update={"entry": pol.venue.entry.model_copy(update={"type": c.entry})})
-            pol = pol.model_copy(update={"venue": venue})
-        if isinstance(strategy, SmaCrossStrategy):
-            return pol
-        fit = fit_policy if isinstance(strategy, MultiAssetStrategy) else fit_correlation
-        return fit(pol, timeframe, explicit_keys(file, [*c.set_, *(f"{k}={v}" for k, v in values.items())]))[0]
+        return fitted_for(strategy, with_entry(pol, c.entry), timeframe,
+                          explicit_keys(file, [*c.set_, *(f"{k}={v}" for k, v in values.items())]))[0]
 
     return build
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from quantum_trader.analytics.data_notes import FINER_TIMEFRAME
 from quantum_trader.analytics.replay_market import (
     assemble_market,
     catalog_instruments,
+    read_stored,
     source_notes,
     spot_stand_ins,
 )
@@ -27,7 +27,7 @@ from quantum_trader.config import Policy
 from quantum_trader.data.catalog import Catalog, CatalogError
 from quantum_trader.data.markets import stored_listing
 from quantum_trader.domain.instrument import Instrument
-from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries
+from quantum_trader.domain.market import BarSeries, BookSeries, FundingSeries
 from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.engine.inputs import MarketData
 
@@ -95,29 +95,10 @@ def _cut_book(series: BookSeries, start_ms: int, end_ms: int) -> BookSeries:
 def read_inputs(catalog: Catalog, symbols: tuple[str, ...], *, timeframe: str, exchange: str | None,
                 start_ms: int | None, end_ms: int | None) -> MarketInputs:
     """Everything ``analytics.replay_market.load_market`` reads for the range, kept as stored."""
-    read = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
-    bars = {s: series for s, series in read.items() if len(series)}
-    if not bars:
-        raise CatalogError(f"no {timeframe} bars in the requested range for {', '.join(symbols)}")
+    stored = read_stored(catalog, symbols, timeframe=timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
+    bars, funding, books, marks, finer, venue = (stored.bars, stored.funding, stored.books, stored.marks,
+                                                 stored.finer, stored.venue)
     held = list(bars)
-    funding: dict[str, FundingSeries] = {}
-    books: dict[str, BookSeries] = {}
-    marks: dict[str, BarSeries] = {}
-    finer: dict[str, BarSeries] = {}
-    coarser = timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME)
-    for symbol in held:
-        if catalog.dataset(symbol, DataKind.MARK, timeframe, exchange=exchange) is not None:
-            marks[symbol] = catalog.read_bars(symbol, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms,
-                                              kind=DataKind.MARK)
-        if catalog.dataset(symbol, DataKind.FUNDING, exchange=exchange) is not None:
-            funding[symbol] = catalog.read_funding(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-        if catalog.dataset(symbol, DataKind.BOOK, exchange=exchange) is not None:
-            books[symbol] = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-        if coarser and catalog.dataset(symbol, DataKind.CANDLES, FINER_TIMEFRAME, exchange=exchange) is not None:
-            finer[symbol] = catalog.read_bars(symbol, FINER_TIMEFRAME, exchange=exchange, start_ms=start_ms,
-                                              end_ms=end_ms)
-    info = catalog.dataset(held[0], DataKind.CANDLES, timeframe, exchange=exchange)
-    venue = exchange if exchange is not None else (info.exchange if info is not None else "binanceusdm")
     return MarketInputs(timeframe=timeframe, bars=bars, funding=funding, books=books, marks=marks, finer=finer,
                         instruments=catalog_instruments(catalog, held, exchange),
                         notes=tuple(source_notes(catalog, held, timeframe, exchange)), venue=venue,

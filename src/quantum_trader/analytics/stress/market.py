@@ -19,14 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from quantum_trader.analytics.data_notes import FINER_TIMEFRAME
-from quantum_trader.analytics.replay_market import catalog_instruments, source_notes, spot_stand_ins
+from quantum_trader.analytics.replay_market import catalog_instruments, read_stored, source_notes, spot_stand_ins
 from quantum_trader.analytics.universe_replay import listed_from
-from quantum_trader.data.catalog import Catalog, CatalogError
+from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.markets import stored_listing
 from quantum_trader.data.synthetic import SyntheticMarket
 from quantum_trader.domain.instrument import Instrument
-from quantum_trader.domain.market import BarSeries, BookSeries, DataKind, FundingSeries
+from quantum_trader.domain.market import BarSeries, BookSeries, FundingSeries
 from quantum_trader.domain.time import timeframe_ms
 
 
@@ -109,29 +108,9 @@ def load_catalog_market(root: Path, symbols: Sequence[str], *, timeframe: str, e
                         start_ms: int | None, end_ms: int | None) -> StressMarket:
     """The catalog's series for ``symbols`` over the range, unaligned (symbols without bars there are left out)."""
     catalog = Catalog(root)
-    read = {s: catalog.read_bars(s, timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms) for s in symbols}
-    bars = {s: series for s, series in read.items() if len(series)}
-    if not bars:
-        raise CatalogError(f"no {timeframe} bars in the requested range for {', '.join(symbols)}")
-    funding: dict[str, FundingSeries] = {}
-    books: dict[str, BookSeries] = {}
-    marks: dict[str, BarSeries] = {}
-    finer: dict[str, BarSeries] = {}
-    coarser = timeframe_ms(timeframe) > timeframe_ms(FINER_TIMEFRAME)
-    for symbol in bars:
-        if catalog.dataset(symbol, DataKind.MARK, timeframe, exchange=exchange) is not None:
-            marks[symbol] = catalog.read_bars(symbol, timeframe, exchange=exchange, start_ms=start_ms,
-                                              end_ms=end_ms, kind=DataKind.MARK)
-        if catalog.dataset(symbol, DataKind.FUNDING, exchange=exchange) is not None:
-            funding[symbol] = catalog.read_funding(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-        if catalog.dataset(symbol, DataKind.BOOK, exchange=exchange) is not None:
-            books[symbol] = catalog.read_book(symbol, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
-        if coarser and catalog.dataset(symbol, DataKind.CANDLES, FINER_TIMEFRAME, exchange=exchange) is not None:
-            finer[symbol] = catalog.read_bars(symbol, FINER_TIMEFRAME, exchange=exchange, start_ms=start_ms,
-                                              end_ms=end_ms)
-    first = next(iter(bars))
-    info = catalog.dataset(first, DataKind.CANDLES, timeframe, exchange=exchange)
-    venue = exchange if exchange is not None else (info.exchange if info is not None else "binanceusdm")
+    stored = read_stored(catalog, symbols, timeframe=timeframe, exchange=exchange, start_ms=start_ms, end_ms=end_ms)
+    bars, funding, books, marks, finer, venue = (stored.bars, stored.funding, stored.books, stored.marks,
+                                                 stored.finer, stored.venue)
     return StressMarket(
         bars=bars, funding=funding, books=books, marks={s: m for s, m in marks.items() if len(m)},
         finer={s: f for s, f in finer.items() if len(f)},

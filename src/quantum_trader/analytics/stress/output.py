@@ -12,16 +12,14 @@ interrupted run never leaves half a file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from quantum_trader.analytics.run_folder import new_run_id
+from quantum_trader.analytics.run_folder import atomic_write, new_run_id
 from quantum_trader.analytics.stress.montecarlo import DrawResult, MonteCarloConfig
 from quantum_trader.analytics.stress.report import build_stress_html
 from quantum_trader.analytics.stress.report_mc import build_mc_html
@@ -34,25 +32,12 @@ from quantum_trader.domain.time import format_time
 REPORT_FILE = "report.html"
 
 
-def _atomic(target: Path, write: Callable[[Path], object]) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_parquet(folder: Path, name: str, frame: pd.DataFrame) -> Path:
-    return _atomic(folder / name, lambda tmp: frame.to_parquet(tmp, index=False))
+    return atomic_write(folder / name, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_text(folder: Path, name: str, text: str) -> Path:
-    return _atomic(folder / name, lambda tmp: tmp.write_text(text, "utf-8"))
+    return atomic_write(folder / name, lambda tmp: tmp.write_text(text, "utf-8"))
 
 
 def write_json(folder: Path, name: str, data: Mapping[str, Any]) -> Path:
