@@ -11,6 +11,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -114,3 +115,38 @@ def test_an_order_is_journalled_before_it_leaves_and_never_sent_twice(tmp_path: 
     execution.submit(order)  # the same decision replayed: the journal knows it
     assert venue.seen == [True]
     assert execution.resends == 1
+
+
+def test_a_journalled_paper_session_records_every_bar_and_decision(catalog: Path, tmp_path: Path) -> None:
+    """What the dashboard and the gates read: a risk snapshot and an equity snapshot per bar, the matrix at each
+    correlation update, every verdict of the risk engine, and the feed cursor at the last bar."""
+    metrics = _paper(catalog, tmp_path / "runs", tmp_path / "j.sqlite")
+    run = max((tmp_path / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    journal = TradingJournal(tmp_path / "j.sqlite")
+    (session,) = journal.sessions()
+    assert json.loads(session.detail)["phase"] == 3
+    risk = journal.risk_snapshots()
+    bars = int(metrics["paper"]["bars_fed"])  # type: ignore[index]
+    assert len(risk) == bars and len(journal.equity_since(0)) >= bars
+    curve = pd.read_parquet(run / "equity.parquet").set_index("ts")
+    at = {r.ts: r for r in risk}
+    # the curve's row at a fill or a funding settlement is the book just after it; the journal's is the close before
+    fills = {f.fill.ts for f in journal.fills_since(0)}
+    common = [ts for ts in curve.index if ts in at and ts not in fills and ts % 28_800_000]
+    assert len(common) > 100, "the run folder's curve and the journal meet at the closes the curve keeps"
+    for ts in common:
+        row, snap = curve.loc[ts], at[ts]
+        assert float(snap.equity) == pytest.approx(row["equity"], rel=1e-9), ts
+        assert snap.exposure == pytest.approx(row["total_exposure"], abs=1e-9), ts
+        assert snap.correlated_exposure == pytest.approx(row["correlated_exposure"], abs=1e-9), ts
+        assert snap.positions == row["open_positions"], ts
+    events = pd.read_parquet(run / "events.parquet")
+    updates = journal.risk_snapshots(correlation_only=True)
+    assert 0 < len(updates) <= int((events["kind"] == "correlation_update").sum()) + 1
+    assert all(u.correlation is not None and len(u.correlation) == 3 for u in updates)
+    assert max(r.exposure for r in risk) > 0 and all(r.positions >= 0 for r in risk)
+    decisions = journal.decisions()
+    refused = sum(1 for d in decisions if not d.decision.approved)
+    assert len(decisions) >= int(metrics["trades"]) > 0 and refused == metrics["refused_intents"]
+    cursor = TradingJournal(tmp_path / "j.sqlite", session=session.session).feed_cursor("replay:1m")
+    assert cursor == risk[-1].ts - 60_000

@@ -50,9 +50,11 @@ from quantum_trader.engine.live import LiveDriver, LiveExecution
 from quantum_trader.engine.live_decisions import DEFAULT_WINDOW, GrowingDecisions
 from quantum_trader.engine.paced import PacedReplay, PaceStats
 from quantum_trader.engine.paper_watch import Activity, PaperSnapshot, snapshot
+from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.engine.strategy import Strategy
 from quantum_trader.journal import SessionMode, TradingJournal
 from quantum_trader.risk import RiskEvent
+from quantum_trader.risk.batch import BatchResult
 from quantum_trader.venues.ccxt.account import prepare_account
 from quantum_trader.venues.ccxt.clock import ExchangeClock
 from quantum_trader.venues.ccxt.connect import ExchangeSetupError, open_exchange
@@ -122,6 +124,8 @@ class LiveSession:
     books: dict[str, BookSeries] = field(default_factory=dict)
     activity: Activity = field(default_factory=Activity)
     on_incident: Callable[[Incident], None] | None = None
+    recorder: SessionRecorder | None = None
+    """Journals each bar's equity, exposure and correlation, and each decision (a session with a journal)."""
     seconds: float = 0.0
     _stop: bool = False
     _stopping: asyncio.Event | None = None
@@ -183,6 +187,7 @@ class LiveSession:
     # ------------------------------------------------------------------ running
     async def run(self, on_bar: Callable[[MarketChunk], None] | None = None) -> PaceStats:
         started = time.perf_counter()
+        on_bar = self._recorded(on_bar)
         try:
             if self.replay is not None:
                 stats = await self._run_paper(on_bar)
@@ -193,6 +198,20 @@ class LiveSession:
             await self.exchange.close()
         stats.seconds = self.seconds
         return stats
+
+    def _recorded(self, on_bar: Callable[[MarketChunk], None] | None) -> Callable[[MarketChunk], None] | None:
+        recorder = self.recorder
+        if recorder is None:
+            return on_bar
+
+        def each(chunk: MarketChunk) -> None:
+            core = self.kernel.core
+            if core is not None:
+                recorder.on_bar(core, chunk)
+            if on_bar is not None:
+                on_bar(chunk)
+
+        return each
 
     def _take(self, row: BarRow) -> None:
         self.rows.append(row)
@@ -445,6 +464,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     settings = request.settings
     journal = request.journal
     keeper: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = []
+    recorder: SessionRecorder | None = None
     if journal is not None:
         switch = restored_switch(journal, start_ts)
         if switch is not None:
@@ -453,8 +473,12 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
                  f"({'drawdown' if switch.drawdown_tripped else 'daily'}): no entries until "
                  "`quantum-trader killswitch reset`")
         journal.start_session(SessionMode.LIVE if request.mode == "live" else SessionMode.PAPER, start_ts,
-                              exchange=exchange.id, detail={"network": network, "symbols": list(symbols)})
+                              exchange=exchange.id, detail={"network": network, "symbols": list(symbols),
+                                                                   "phase": settings.phase})
         keeper.append(SwitchKeeper(journal))
+        recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}")
+    listening: list[Callable[[TradingKernel, int, BatchResult], None]] = (
+        [] if recorder is None else [recorder.on_decision])
     if request.mode == "live":
         leverage = max(1, round(policy.margin.leverage))
         try:
@@ -481,9 +505,9 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     decisions.seed(history)
     bar_clock = ReplayClock(start_ts)
     kernel = Kernel(data, settings, jump=False, run_id=_run_name(request),
-                    feed=_FeedShape(symbols, start_ts), risk_listeners=keeper)
+                    feed=_FeedShape(symbols, start_ts), risk_listeners=keeper, decision_listeners=listening)
     session = LiveSession(request, exchange, feed, clock, bar_clock, kernel, decisions, data, halts, redactor,
-                          on_incident=on_incident)
+                          on_incident=on_incident, recorder=recorder)
     for incident in incidents:
         session.incident(incident)
     feed.on_incident = session.incident
@@ -504,7 +528,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
                                  log=lambda line: tell(redactor.scrub(line)), redact=redactor.scrub)
     execution: LiveExecution = client if journal is None else JournaledLiveExecution(client, journal)
     core = TradingKernel(data, settings, execution, decisions, kernel.run_id, symbols=symbols, start_ts=start_ts,
-                         risk_listeners=keeper)
+                         risk_listeners=keeper, decision_listeners=listening)
     core.listeners.append(session.activity.fill)
     kernel.core = core
     session.client = client

@@ -25,6 +25,7 @@ from quantum_trader.engine.journaled import JournaledExecution, SwitchKeeper, re
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
 from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
+from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.journal import SessionMode, TradingJournal
 
 __all__ = ["PaperSession", "bars_up_to", "open_paper"]
@@ -38,6 +39,8 @@ class PaperSession:
     replay: PacedReplay
     speed: float | None
     """Bars a second (None: as fast as the loop goes)."""
+    recorder: SessionRecorder | None = None
+    """Journals each bar's equity, exposure and correlation, and each decision (a session with a journal)."""
 
     @property
     def total(self) -> int:
@@ -47,7 +50,16 @@ class PaperSession:
         """Feed the market's bars at the session's pace until they end or ``replay.stop()`` is asked."""
         data = self.prepared.data
         feed = OneBarFeed(data.grid, data.funding)
-        return await self.replay.run(paced(feed.chunks(), self.speed), on_bar)
+        recorder, core = self.recorder, self.replay.driver.kernel
+        if recorder is None:
+            return await self.replay.run(paced(feed.chunks(), self.speed), on_bar)
+
+        def each(chunk: MarketChunk) -> None:
+            recorder.on_bar(core, chunk)
+            if on_bar is not None:
+                on_bar(chunk)
+
+        return await self.replay.run(paced(feed.chunks(), self.speed), each)
 
     def snapshot(self) -> PaperSnapshot:
         return snapshot(self.replay.driver.kernel, self.replay.activity, bars=self.replay.stats.bars,
@@ -88,11 +100,13 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
         (lines or (lambda _line: None))(
             f"kill switch tripped in journal {journal.url} ({'drawdown' if switch.drawdown_tripped else 'daily'}): "
             "no entries until `quantum-trader killswitch reset`")
-    journal.start_session(SessionMode.PAPER, start, detail={"strategy": request.strategy.name,
+    journal.start_session(SessionMode.PAPER, start, detail={"strategy": request.strategy.name, "phase": settings.phase,
                                                             "symbols": list(prepared.data.grid.symbols)})
-    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session, risk_listeners=[SwitchKeeper(journal)])
+    recorder = SessionRecorder(journal, feed=f"replay:{prepared.data.grid.timeframe}")
+    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session, risk_listeners=[SwitchKeeper(journal)],
+                    decision_listeners=[recorder.on_decision])
     replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal))
-    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed)
+    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder)
 
 
 def bars_up_to(data: MarketData, rows: int) -> MarketData:

@@ -83,6 +83,8 @@ class TradingKernel:
     risk_listeners: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = field(default_factory=list)
     """Told when the kill switch or a lock changed (a trip, re-arm, lock, unlock), with the state already
     updated: a session's journal keeps the switch there, so a restart finds it as it was."""
+    decision_listeners: list[Callable[[TradingKernel, int, BatchResult], None]] = field(default_factory=list)
+    """Told of each decision's batch of verdicts before any of its orders is sent (a session's journal)."""
     symbols: tuple[str, ...] = ()
     """The feed's columns (default: the market's grid)."""
     start_ts: int | None = None
@@ -485,6 +487,8 @@ class TradingKernel:
     def _enter(self, k: int, row: int, intents: list[Intent]) -> None:
         ts = self._ts(row)
         result, book = self._decide(k, row, intents)
+        for listener in self.decision_listeners:
+            listener(self, ts, result)
         for index in result.ranking:
             decision = result.decisions[index]
             intent = decision.intent

@@ -4,8 +4,9 @@
 as a feed of stretches (``engine.feed``, or the catalog streamed by ``engine.catalog_feed``), the simulated
 exchange as the execution client (``venues.simulated.exchange``, with the cost models of ``venue``), and the
 replay driver (``engine.replay``) that moves time; the decisions are the strategy's, precomputed in batch.
-Paper trading (``engine.paced``) feeds the same kernel and venue one bar at a time on the asyncio loop; a live
-exchange client is not built yet (it will take the simulated exchange's place behind ``ExecutionClient``).
+Paper trading (``engine.paced``) feeds the same kernel and venue one bar at a time on the asyncio loop; live
+trading (``engine.live``) puts an exchange's client (``venues.ccxt``) in the simulated exchange's place behind
+``ExecutionClient``.
 The trading logic is all in ``engine.core``: nothing here or below it knows whether a run is a backtest.
 """
 
@@ -28,6 +29,7 @@ from quantum_trader.engine.replay import ReplayDriver
 from quantum_trader.engine.strategy import Decisions
 from quantum_trader.portfolio import LedgerState, compile_margin
 from quantum_trader.risk import KillSwitchState, RiskEvent
+from quantum_trader.risk.batch import BatchResult
 from quantum_trader.venues.simulated.account import VenueAccount
 from quantum_trader.venues.simulated.exchange import SimulatedExchange
 from quantum_trader.venues.simulated.venue import SimulatedVenue
@@ -57,7 +59,8 @@ class Kernel:
                  jump: bool = True, chunk_rows: int | None = None, run_id: str = "backtest",
                  listeners: list[Callable[[OrderEvent, TradingKernel], None]] | None = None,
                  feed: MarketDataFeed | None = None,
-                 risk_listeners: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] | None = None
+                 risk_listeners: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] | None = None,
+                 decision_listeners: list[Callable[[TradingKernel, int, BatchResult], None]] | None = None
                  ) -> None:
         self.data = data
         self.grid: MarketGrid = data.grid
@@ -73,6 +76,7 @@ class Kernel:
         self.run_id = run_id
         self.listeners = list(listeners or [])
         self.risk_listeners = list(risk_listeners or [])
+        self.decision_listeners = list(decision_listeners or [])
         self.core: TradingKernel | None = None
 
     def run(self, decisions: Decisions, on_rows: Callable[[int, int], None] | None = None) -> Recorder:
@@ -87,7 +91,8 @@ class Kernel:
         paper trading one bar at a time); ``execution`` stands between the kernel and the venue when given (a
         wrapper of ``self.exchange`` that watches what is sent)."""
         core = TradingKernel(self.data, self.settings, execution or self.exchange, decisions, self.run_id,
-                             listeners=self.listeners, risk_listeners=self.risk_listeners, symbols=self.feed.symbols,
+                             listeners=self.listeners, risk_listeners=self.risk_listeners,
+                             decision_listeners=self.decision_listeners, symbols=self.feed.symbols,
                              start_ts=self.feed.start_ts)
         self.core = core
         self.exchange.guard = self._guard

@@ -23,6 +23,7 @@ from quantum_trader.journal.records import (
     OrderRecord,
     OrderStatus,
     PositionsSnapshot,
+    RiskSnapshot,
     SessionMode,
     SessionRecord,
     Severity,
@@ -36,6 +37,6 @@ __all__ = [
     "ACCOUNT_ENV", "DEFAULT_ACCOUNT", "DEFAULT_JOURNAL", "JOURNAL_ENV", "Alert", "Balance", "BalancesSnapshot",
     "Database", "DecisionRecord", "DrillRecord", "EquitySnapshot", "FillRecord", "Incident", "Journal",
     "JournalChoice", "JournalError", "KillSwitchChange", "KillSwitchRecord", "LockRecord", "OrderEventRecord",
-    "OrderRecord", "OrderStatus", "PhaseChange", "PhaseEventKind", "PositionsSnapshot", "SessionMode",
+    "OrderRecord", "OrderStatus", "PhaseChange", "PhaseEventKind", "PositionsSnapshot", "RiskSnapshot", "SessionMode",
     "SessionRecord", "Severity", "TierChange", "TradingJournal", "choose_journal", "default_journal",
 ]

@@ -27,9 +27,9 @@ from quantum_trader.journal.database import Database, JournalError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0002"
+HEAD = "0003"
 """The newest revision this code writes (``tests/journal/test_migrations.py`` checks it is Alembic's head)."""
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 BASE = "base"
 VERSION_TABLE = "alembic_version"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -46,6 +46,7 @@ REVISION_TABLES = {
     "0002": ("sessions", "orders", "order_events", "fills", "snapshots", "snapshot_positions", "snapshot_balances",
              "equity_snapshots", "risk_decisions", "killswitch_state", "killswitch_events", "asset_locks",
              "tier_changes", "alerts", "incidents", "feed_cursors"),
+    "0003": ("risk_snapshots",),
 }
 """The tables each revision creates: undoing it drops them, with their rows."""
 

@@ -169,6 +169,30 @@ class EquitySnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskSnapshot:
+    """What the risk engine saw at one bar close, as fractions of equity: the dashboard's exposure history and
+    heatmap, and the gates' evidence that correlation was monitored at its cadence (``correlation`` is set only
+    at the closes where the monitor updated the matrix)."""
+
+    ts: int
+    equity: Decimal
+    exposure: float
+    """Gross notional held over equity."""
+    positions: int
+    correlated_exposure: float | None = None
+    """The largest correlated group's gross notional over equity."""
+    daily_loss: float | None = None
+    """Loss since the UTC day's start over day-start equity (negative: a gain)."""
+    drawdown: float | None = None
+    """Loss from the peak over peak equity."""
+    symbols: tuple[str, ...] = ()
+    correlation: tuple[tuple[float, ...], ...] | None = None
+    mean_correlation: float | None = None
+    session: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     ts: int
     decision: RiskDecision

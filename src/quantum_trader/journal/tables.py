@@ -268,6 +268,24 @@ feed_cursors = Table(
     PrimaryKeyConstraint("account", "session", "feed", name="pk_feed_cursors"),
 )
 
+risk_snapshots = Table(
+    # Revision 0003: what the risk engine saw at a bar close (exposure and loss as fractions of equity), and the
+    # correlation matrix when the monitor updated it (symbols and matrix as JSON; NULL between updates).
+    "risk_snapshots", metadata,
+    _id(), account_column(), session_column(),
+    _ts(),
+    Column("equity", ExactDecimal, nullable=False),
+    Column("exposure", ExactFloat, nullable=False),
+    Column("correlated_exposure", ExactFloat, nullable=True),
+    Column("daily_loss", ExactFloat, nullable=True),
+    Column("drawdown", ExactFloat, nullable=True),
+    Column("positions", Integer, nullable=False),
+    Column("symbols", Text, nullable=True),
+    Column("correlation", Text, nullable=True),
+    Column("mean_correlation", ExactFloat, nullable=True),
+    Index("ix_risk_snapshots_account_ts", "account", "ts"),
+)
+
 TRADING_TABLES = (sessions, orders, order_events, fills, snapshots, snapshot_positions, snapshot_balances,
                   equity_snapshots, risk_decisions, killswitch_state, killswitch_events, asset_locks, tier_changes,
-                  alerts, incidents, feed_cursors)
+                  alerts, incidents, feed_cursors, risk_snapshots)

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 
 from quantum_trader.domain.trading import Fill, Order, OrderEvent, Position, RiskDecision
-from quantum_trader.journal import ops_io, orders_io, state_io
+from quantum_trader.journal import ops_io, orders_io, risk_io, state_io
 from quantum_trader.journal.accounts import check_account
 from quantum_trader.journal.database import Database, JournalError
 from quantum_trader.journal.orders_io import Scope
@@ -57,6 +57,7 @@ from quantum_trader.journal.records import (
     OrderRecord,
     OrderStatus,
     PositionsSnapshot,
+    RiskSnapshot,
     SessionMode,
     SessionRecord,
     Severity,
@@ -112,8 +113,8 @@ class TradingJournal:
         with self.db.write(action) as con:
             return work(con)
 
-    def _read(self, work: Callable[[Connection], T], empty: T) -> T:
-        if not self.db.has_table(READY_TABLE):
+    def _read(self, work: Callable[[Connection], T], empty: T, *, table: str = READY_TABLE) -> T:
+        if not self.db.has_table(table):
             return empty
         with self.db.read() as con:
             return work(con)
@@ -213,6 +214,20 @@ class TradingJournal:
 
     def equity_since(self, ts: int) -> list[EquitySnapshot]:
         return self._read(lambda con: state_io.equity_since(con, self.account, ts), [])
+
+    def record_risk(self, snapshot: RiskSnapshot) -> None:
+        """Exposure, loss figures and (when the monitor updated it) the correlation matrix at a bar close."""
+        self._write("record a risk snapshot", lambda con: risk_io.record_risk(con, self._scope, snapshot))
+
+    def risk_snapshots(self, *, since: int | None = None, until: int | None = None, session: str | None = None,
+                       correlation_only: bool = False) -> list[RiskSnapshot]:
+        """Risk snapshots in time order (``correlation_only``: those carrying a correlation update)."""
+        return self._read(lambda con: risk_io.risk_snapshots_between(con, self.account, since, until, session,
+                                                                      correlation_only), [], table=risk_io.RISK_TABLE)
+
+    def latest_risk(self, *, correlation_only: bool = False) -> RiskSnapshot | None:
+        return self._read(lambda con: risk_io.latest_risk(con, self.account, correlation_only), None,
+                          table=risk_io.RISK_TABLE)
 
     # ------------------------------------------------------------------ kill switch and locks
     def save_killswitch(self, record: KillSwitchRecord, change: KillSwitchChange | None = None) -> None:

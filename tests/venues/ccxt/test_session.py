@@ -314,6 +314,9 @@ def test_a_live_session_keeps_its_journal_and_a_tripped_switch_holds_across_sess
     assert len(first) >= 8
     assert len(journal.orders(session="first")) == session.kernel.core.desk.sent
     assert len(journal.fills_since(0)) == len(first), "every fill the session booked is journalled"
+    risk = journal.risk_snapshots(session="first")
+    assert len(risk) == session.stats.bars and risk[-1].equity == journal.latest_equity().equity  # type: ignore[union-attr]
+    assert journal.decisions() and journal.risk_snapshots(correlation_only=True)
 
     start = int(bars["BTC/USDT:USDT"].ts[1])
     tripped = KillSwitchState(day_start=start - start % 86_400_000, drawdown_tripped=True, drawdown_trip_ts=start)
