@@ -12,7 +12,7 @@ one transaction, written after the kernel is done with the bar.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -59,9 +59,12 @@ class SessionRecorder:
     """Journals a session bar by bar (module docstring). ``on_decision`` is a kernel decision listener;
     ``on_bar`` is told each bar once the kernel is done with it."""
 
-    def __init__(self, journal: TradingJournal, feed: str) -> None:
+    def __init__(self, journal: TradingJournal, feed: str,
+                 watchers: list[Callable[[TradingKernel, MarketChunk, RiskSnapshot], None]] | None = None) -> None:
         self.journal = journal
         self.feed = feed
+        self.watchers = list(watchers or [])
+        """Told of each bar's snapshot once it is journalled (the alert rules watch there)."""
         self._corr: F64 | None = None
         self.rows = 0
 
@@ -99,6 +102,8 @@ class SessionRecorder:
             self.journal.record_equity(EquitySnapshot.of_ledger(valued))
             self.journal.set_feed_cursor(self.feed, int(chunk.ts[-1]), ts=ts)
         self.rows += 1
+        for watcher in self.watchers:
+            watcher(kernel, chunk, snapshot)
 
 
 def _fraction(part: Decimal, whole: Decimal) -> float | None:
