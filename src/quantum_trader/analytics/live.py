@@ -195,6 +195,8 @@ class LiveSession:
                 stats = await self._run_live(on_bar)
         finally:
             self.seconds = time.perf_counter() - started
+            if self.recorder is not None:
+                self.recorder.flush()
             await self.exchange.close()
         stats.seconds = self.seconds
         return stats
@@ -482,6 +484,8 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     if request.mode == "live":
         leverage = max(1, round(policy.margin.leverage))
         try:
+            if journal is not None:
+                await _reconciled(exchange, journal, symbols, clock.now(), request.client.backoff, tell)
             account = await prepare_account(exchange, symbols, leverage=leverage,
                                             margin_mode=policy.venue.live.margin_mode, backoff=request.client.backoff)
         except ccxt.AuthenticationError as exc:
@@ -534,6 +538,23 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     session.client = client
     session.driver = LiveDriver(core, execution, decisions, bar_clock, feed.step)
     return session
+
+
+async def _reconciled(exchange: Any, journal: TradingJournal, symbols: tuple[str, ...], now: int, backoff: Any,
+                      tell: Callable[[str], None]) -> None:
+    """The journal and the exchange compared before anything is sent (``venues.ccxt.reconcile``): the session
+    refuses to start while they disagree, now or in an incident an operator has not resolved."""
+    from quantum_trader.venues.ccxt.reconcile import reconcile
+
+    found = await reconcile(exchange, journal, _venue(exchange.id), symbols, now=now, backoff=backoff)
+    for line in found.lines():
+        tell(line)
+    open_ = [i for i in journal.unresolved_incidents() if i.kind.startswith("reconciliation:")]
+    if open_:
+        listed = "; ".join(f"#{i.id} {i.kind.split(':', 1)[1]}: {i.detail}" for i in open_[:5])
+        raise ExchangeSetupError(f"journal {journal.url} and {exchange.id} disagree ({listed}): nothing is sent until "
+                                 "an operator resolves it (`quantum-trader journal incidents`, then "
+                                 "`quantum-trader journal resolve ID --by NAME --resolution WHAT`)")
 
 
 def _venue(exchange_id: str) -> Any:

@@ -17,6 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, PreparedRun, prepare_run, write_run
+from quantum_trader.analytics.paper_resume import (
+    FINGERPRINT_KEY,
+    START_SWITCH_KEY,
+    fingerprint,
+    start_switch,
+    unfinished,
+)
 from quantum_trader.domain.chunk import MarketChunk
 from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.grid import MarketGrid
@@ -41,6 +48,8 @@ class PaperSession:
     """Bars a second (None: as fast as the loop goes)."""
     recorder: SessionRecorder | None = None
     """Journals each bar's equity, exposure and correlation, and each decision (a session with a journal)."""
+    journal: TradingJournal | None = None
+    """The journal under the session's id (a resumed session's own, not the one the caller opened)."""
 
     @property
     def total(self) -> int:
@@ -59,7 +68,10 @@ class PaperSession:
             if on_bar is not None:
                 on_bar(chunk)
 
-        return await self.replay.run(paced(feed.chunks(), self.speed), each)
+        try:
+            return await self.replay.run(paced(feed.chunks(), self.speed), each)
+        finally:
+            recorder.flush()
 
     def snapshot(self) -> PaperSnapshot:
         return snapshot(self.replay.driver.kernel, self.replay.activity, bars=self.replay.stats.bars,
@@ -88,25 +100,41 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
 
     With a ``journal`` (its ``session`` names this run): every order is journalled before it reaches the venue,
     every event and fill as the venue reports it, the kill switch and the locks as they change; and the run
-    starts with the kill switch the journal holds, so one left tripped still refuses entries."""
+    starts with the kill switch the journal holds, so one left tripped still refuses entries. A session of the
+    same run that never ended (its process was killed) is resumed instead (``analytics.paper_resume``)."""
     prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
     if journal is None:
         kernel = Kernel(prepared.data, prepared.settings, jump=False)
         return PaperSession(request, prepared, kernel, PacedReplay.of(kernel, prepared.decisions), speed)
     start = int(prepared.data.grid.ts[0])
-    switch = restored_switch(journal, start)
+    tell = lines or (lambda _line: None)
+    feed = f"replay:{prepared.data.grid.timeframe}"
+    run = fingerprint(request, prepared.settings.phase)
+    previous = unfinished(journal, run)
+    cursor: int | None = None
+    if previous is not None:
+        journal = TradingJournal(journal.db, account=journal.account, session=previous.session)
+        switch = start_switch(previous)
+        cursor = journal.feed_cursor(feed)
+        tell(f"resuming paper session {previous.session}, which did not end"
+             + (f" (its last bar: {format_time(cursor)} UTC)" if cursor is not None else "")
+             + ": taken again from its first bar; nothing it journalled is written twice")
+    else:
+        switch = restored_switch(journal, start)
     settings = prepared.settings if switch is None else replace(prepared.settings, switch=switch)
-    if switch is not None:
-        (lines or (lambda _line: None))(
-            f"kill switch tripped in journal {journal.url} ({'drawdown' if switch.drawdown_tripped else 'daily'}): "
-            "no entries until `quantum-trader killswitch reset`")
-    journal.start_session(SessionMode.PAPER, start, detail={"strategy": request.strategy.name, "phase": settings.phase,
-                                                            "symbols": list(prepared.data.grid.symbols)})
-    recorder = SessionRecorder(journal, feed=f"replay:{prepared.data.grid.timeframe}")
+    if switch is not None and switch.tripped:
+        tell(f"kill switch tripped in journal {journal.url} ({'drawdown' if switch.drawdown_tripped else 'daily'}): "
+             "no entries until `quantum-trader killswitch reset`")
+    if previous is None:
+        journal.start_session(SessionMode.PAPER, start, detail={
+            "strategy": request.strategy.name, "phase": settings.phase, "symbols": list(prepared.data.grid.symbols),
+            FINGERPRINT_KEY: run, START_SWITCH_KEY: None if switch is None else switch.to_dict()})
+    recorder = SessionRecorder(journal, feed=feed, resume_after=cursor)
     kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session, risk_listeners=[SwitchKeeper(journal)],
                     decision_listeners=[recorder.on_decision])
-    replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal))
-    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder)
+    replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal,
+                                                                                  forward_known=True))
+    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder, journal)
 
 
 def bars_up_to(data: MarketData, rows: int) -> MarketData:

@@ -18,12 +18,15 @@ import typer
 from quantum_trader.cli.console import console
 from quantum_trader.cli.errors import fail
 from quantum_trader.cli.gates_cmd import journal_choice, journal_errors
+from quantum_trader.cli.incidents_cmd import incidents, resolve
 
 if TYPE_CHECKING:
     from quantum_trader.journal.database import Database
 
-app = typer.Typer(help="The journal's schema: upgrade to the head revision, downgrade, status.",
+app = typer.Typer(help="The journal's schema (upgrade to the head revision, downgrade, status) and its incidents.",
                   no_args_is_help=True)
+app.command("incidents")(incidents)
+app.command("resolve")(resolve)
 
 JournalOpt = Annotated[str | None, typer.Option(
     "--journal", help="Journal SQLite file or database URL (default $QT_JOURNAL, else journal/<account>.sqlite "

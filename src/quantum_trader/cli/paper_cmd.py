@@ -212,17 +212,12 @@ def _paper(request: BacktestRequest, pace: float | None, journal: str | None = N
     if stats.stopped and stats.bars:
         console.print(f"stopped at {session.snapshot().time} UTC after {stats.bars:,} of {session.total:,} bars: "
                       "what was held is closed at that close", highlight=False)
-    if store is not None:
-        from quantum_trader.journal import EquitySnapshot
-
-        with journal_errors():
-            if session.kernel.core is not None:
-                store.record_equity(EquitySnapshot.of_ledger(session.kernel.core.ledger))
-            store.end_session(stats.last_ts or 0, "stopped by the operator" if stats.stopped else "end of data")
     try:
         result = session.write()
     except ValueError as exc:
+        _end_session(session, stats)
         raise fail(str(exc)) from None
+    _end_session(session, stats)  # after the run folder: a session that ended has written it
     print_headline(result, title="Paper", seconds_label="paced run")
     paper = result.metrics.get("paper")
     if isinstance(paper, dict):
@@ -231,6 +226,21 @@ def _paper(request: BacktestRequest, pace: float | None, journal: str | None = N
             console.print(f"bar to orders at the venue: p50 {latency['p50']:.3f} ms, p99 {latency['p99']:.3f} ms "
                           f"({latency['bars']:,} bars with orders)", highlight=False)
     console.print(f"run folder: {result.run.path}", highlight=False)
+
+
+def _end_session(session: PaperSession, stats: PaceStats) -> None:
+    """The journal's last word on the session: its end equity, and that it ended (a session that did not end is
+    resumed by the next run of the same command)."""
+    store = session.journal
+    if store is None:
+        return
+    from quantum_trader.cli.gates_cmd import journal_errors
+    from quantum_trader.journal import EquitySnapshot
+
+    with journal_errors():
+        if session.kernel.core is not None:
+            store.record_equity(EquitySnapshot.of_ledger(session.kernel.core.ledger))
+        store.end_session(stats.last_ts or 0, "stopped by the operator" if stats.stopped else "end of data")
 
 
 def watch(session: PaperSession, console_: Console | None = None) -> PaceStats:

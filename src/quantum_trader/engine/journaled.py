@@ -21,6 +21,7 @@ from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import utc_day_start
 from quantum_trader.domain.trading import Order, OrderEvent
 from quantum_trader.engine.core import TradingKernel
+from quantum_trader.engine.crash_points import crash_point
 from quantum_trader.engine.ports import ExecutionClient, VenueEvent
 from quantum_trader.journal import EquitySnapshot, KillSwitchChange, KillSwitchRecord, TradingJournal
 from quantum_trader.journal.records import KILLSWITCH_CHANGES
@@ -35,8 +36,8 @@ class JournaledExecution:
 
     ``forward_known``: an order the journal already holds (a decision taken again after a restart) still goes
     to the client, which must recognise it itself: the ccxt client asks the exchange for that client order id
-    before any send, so it reaches the exchange at most once. Off (a venue in this process, which a restart
-    does not carry over), the journal's word is final and the order is not sent again."""
+    before any send, so it reaches the exchange at most once; a resumed paper replay's simulated venue is new
+    and has never seen it. Off, the journal's word is final and the order is not sent again."""
 
     def __init__(self, inner: ExecutionClient, journal: TradingJournal, *, forward_known: bool = False) -> None:
         self.inner = inner
@@ -51,6 +52,7 @@ class JournaledExecution:
             self.resends += 1
             if not self.forward_known:
                 return
+        crash_point("order-journalled")
         self.inner.submit(order)
 
     def cancel(self, client_order_id: str, reason: str = "cancelled") -> None:
@@ -60,6 +62,8 @@ class JournaledExecution:
         events = self.inner.drain()
         for event in events:
             if isinstance(event, OrderEvent):
+                if event.fill is not None:
+                    crash_point("fill-heard")
                 self.journal.record_order_event(event, fill_id=self._fill_id(event))
         return events
 

@@ -6,12 +6,14 @@ The dashboard draws its history from these rows and the gates judge operation on
 paper or live session writes them and nothing else has to be kept in memory to answer the
 operator. ``SessionRecorder`` only reads the kernel: it values the book at the bar's marks on
 a copy of the ledger (the kernel marks when a decision or a limit needs it, and a recorder
-that marked for it would change what a backtest of the same bars does). Each bar's rows are
-one transaction, written after the kernel is done with the bar.
+that marked for it would change what a backtest of the same bars does). A bar's rows are
+written after the kernel is done with it, a second's bars at most in one transaction with the
+feed cursor (``flush``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -20,6 +22,7 @@ import numpy as np
 from quantum_trader.domain.chunk import MarketChunk
 from quantum_trader.domain.market import F64
 from quantum_trader.engine.core import TradingKernel
+from quantum_trader.engine.crash_points import crash_point
 from quantum_trader.journal import EquitySnapshot, RiskSnapshot, TradingJournal
 from quantum_trader.portfolio import LedgerState
 from quantum_trader.portfolio.ledger import mark
@@ -60,22 +63,34 @@ class SessionRecorder:
     ``on_bar`` is told each bar once the kernel is done with it."""
 
     def __init__(self, journal: TradingJournal, feed: str,
-                 watchers: list[Callable[[TradingKernel, MarketChunk, RiskSnapshot], None]] | None = None) -> None:
+                 watchers: list[Callable[[TradingKernel, MarketChunk, RiskSnapshot], None]] | None = None,
+                 *, resume_after: int | None = None, flush_seconds: float = 1.0) -> None:
         self.journal = journal
         self.feed = feed
+        self.resume_after = resume_after
+        """A resumed session's feed cursor: the bars up to it were journalled whole before the process died, and
+        are taken again without writing (the decisions and bar snapshots are there already)."""
         self.watchers = list(watchers or [])
-        """Told of each bar's snapshot once it is journalled (the alert rules watch there)."""
+        """Told of each bar's snapshot as it is taken (the alert rules watch there)."""
+        self.flush_seconds = flush_seconds
         self._corr: F64 | None = None
+        self._pending: list[tuple[RiskSnapshot, EquitySnapshot, int]] = []
+        self._flushed = time.monotonic()
         self.rows = 0
 
     def on_decision(self, kernel: TradingKernel, ts: int, result: BatchResult) -> None:
         """Every verdict of one decision's batch, before any of its orders leaves."""
+        if self.resume_after is not None and ts <= self.resume_after:
+            return
         with self.journal.transaction():
             for index in result.ranking:
                 decision = result.decisions[index]
                 self.journal.record_decision(decision, ts=ts)
 
     def on_bar(self, kernel: TradingKernel, chunk: MarketChunk) -> None:
+        if self.resume_after is not None and int(chunk.ts[-1]) <= self.resume_after:
+            self._corr = kernel.corr
+            return
         ts = int(chunk.ts[-1]) + chunk.step
         marks = chunk.mark[-1]
         ledger = kernel.ledger
@@ -97,13 +112,29 @@ class SessionRecorder:
             symbols=tuple(kernel.symbols) if updated else (),
             correlation=_rows(corr) if updated else None,
             mean_correlation=mean_pairwise(corr) if updated else None)
-        with self.journal.transaction():
-            self.journal.record_risk(snapshot)
-            self.journal.record_equity(EquitySnapshot.of_ledger(valued))
-            self.journal.set_feed_cursor(self.feed, int(chunk.ts[-1]), ts=ts)
+        self._pending.append((snapshot, EquitySnapshot.of_ledger(valued), int(chunk.ts[-1])))
         self.rows += 1
+        if time.monotonic() - self._flushed >= self.flush_seconds:
+            self.flush()
         for watcher in self.watchers:
             watcher(kernel, chunk, snapshot)
+
+    def flush(self) -> None:
+        """Write the bars taken since the last flush, and the cursor after them, as one transaction.
+
+        A bar's rows wait at most ``flush_seconds`` (a live bar, a minute long, is written as it closes; a replay
+        at full speed writes a second's bars at a time instead of paying a synchronous commit per bar). Orders,
+        fills and decisions never wait: they are written before what they record is sent. Rows lost with the
+        process are taken again by the resumed session, which starts writing after the cursor."""
+        pending, self._pending = self._pending, []
+        self._flushed = time.monotonic()
+        if not pending:
+            return
+        with self.journal.transaction():
+            self.journal.record_bars([p[0] for p in pending], [p[1] for p in pending])
+            last = pending[-1]
+            self.journal.set_feed_cursor(self.feed, last[2], ts=last[0].ts)
+        crash_point("bar-journalled")
 
 
 def _fraction(part: Decimal, whole: Decimal) -> float | None:

@@ -206,7 +206,15 @@ def last_fill(con: Connection, account: str) -> FillRecord | None:
 # ------------------------------------------------------------------ decisions
 def record_decision(con: Connection, scope: Scope, decision: RiskDecision, ts: int, requested: Decimal | None,
                     client_order_id: str | None) -> int:
+    """The decision's id; the one already recorded when this session journalled the very same verdict at the same
+    time (a bar taken again after a crash records nothing twice)."""
     values = codec.decision_values(decision, ts, requested)
+    d = risk_decisions.c
+    same = con.execute(select(d.id).where(
+        d.account == scope.account, d.session == scope.session, d.ts == ts, d.symbol == values["symbol"],
+        d.verdict == values["verdict"], d.intent == values["intent"]).limit(1)).scalar()
+    if same is not None:
+        return int(same)
     return new_id(con.execute(insert(risk_decisions), {**values, **scope.stamp, "client_order_id": client_order_id}))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import Connection, RowMapping, insert, select
@@ -35,16 +36,26 @@ def _matrix_json(snapshot: RiskSnapshot, where: str) -> str | None:
 
 
 def record_risk(con: Connection, scope: Scope, snapshot: RiskSnapshot) -> None:
+    record_risks(con, scope, [snapshot])
+
+
+def record_risks(con: Connection, scope: Scope, snapshots: Sequence[RiskSnapshot]) -> None:
+    """Many snapshots in one statement (a session's bars since its last flush)."""
+    if snapshots:
+        con.execute(insert(risk_snapshots), [_values(scope, s) for s in snapshots])
+
+
+def _values(scope: Scope, snapshot: RiskSnapshot) -> dict[str, object]:
     where = f"risk snapshot at {snapshot.ts}"
     if snapshot.positions < 0:
         raise JournalError(f"{where}: positions {snapshot.positions} is negative")
-    con.execute(insert(risk_snapshots), {
+    return {
         **scope.stamp, "ts": snapshot.ts, "equity": codec.exact(where, "equity", snapshot.equity),
         "exposure": snapshot.exposure, "correlated_exposure": snapshot.correlated_exposure,
         "daily_loss": snapshot.daily_loss, "drawdown": snapshot.drawdown, "positions": snapshot.positions,
         "symbols": json.dumps(list(snapshot.symbols)) if snapshot.symbols else None,
         "correlation": _matrix_json(snapshot, where), "mean_correlation": snapshot.mean_correlation,
-    })
+    }
 
 
 def _of(row: RowMapping) -> RiskSnapshot:

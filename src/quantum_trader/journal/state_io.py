@@ -9,7 +9,7 @@ replaced on each save, plus an append-only history of its trips, re-arms and res
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
@@ -101,9 +101,27 @@ def latest_balances(con: Connection, account: str, source: str) -> BalancesSnaps
 
 
 def record_equity(con: Connection, scope: Scope, snapshot: EquitySnapshot) -> None:
+    """Appended, unless this session holds this very snapshot already (a bar taken again after a crash)."""
     where = f"equity snapshot at {snapshot.ts}"
     values = {name: codec.exact(where, name, getattr(snapshot, name)) for name in EQUITY_FIELDS}
+    e = equity_snapshots.c
+    same_time = con.execute(select(equity_snapshots).where(e.account == scope.account, e.ts == snapshot.ts,
+                                                           e.session == scope.session)).mappings()
+    if any(_equity_of(row) == snapshot for row in same_time):
+        return
     con.execute(insert(equity_snapshots), {**scope.stamp, "ts": snapshot.ts, **values})
+
+
+def record_equities(con: Connection, scope: Scope, snapshots: Sequence[EquitySnapshot]) -> None:
+    """Many snapshots in one statement, appended as they are (a session's bars since its last flush, which it
+    never writes twice)."""
+    rows = []
+    for snapshot in snapshots:
+        where = f"equity snapshot at {snapshot.ts}"
+        rows.append({**scope.stamp, "ts": snapshot.ts,
+                     **{name: codec.exact(where, name, getattr(snapshot, name)) for name in EQUITY_FIELDS}})
+    if rows:
+        con.execute(insert(equity_snapshots), rows)
 
 
 def _equity_of(row: RowMapping) -> EquitySnapshot:
@@ -136,10 +154,18 @@ def save_killswitch(con: Connection, scope: Scope, record: KillSwitchRecord, cha
     saved = con.execute(update(killswitch_state).where(k.account == bindparam("a")), {"a": scope.account, **values})
     if not saved.rowcount:
         con.execute(insert(killswitch_state), {"account": scope.account, **values})
-    if change is not None:
+    if change is not None and not _change_seen(con, scope, change):
         con.execute(insert(killswitch_events), {
             **scope.stamp, "ts": change.ts, "kind": change.kind.value, "reason": change.reason,
             "operator": change.operator, "forced": change.forced, "state": state_json})
+
+
+def _change_seen(con: Connection, scope: Scope, change: KillSwitchChange) -> bool:
+    """This session already recorded this change at this time (a bar taken again after a crash)."""
+    e = killswitch_events.c
+    return con.execute(select(e.id).where(e.account == scope.account, e.session == scope.session, e.ts == change.ts,
+                                          e.kind == change.kind.value, e.reason == change.reason).limit(1)
+                       ).first() is not None
 
 
 def _state_of(text: str, account: str) -> KillSwitchState:

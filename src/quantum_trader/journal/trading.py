@@ -29,7 +29,7 @@ The engine's loop, in the order a restart needs::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -218,6 +218,14 @@ class TradingJournal:
     def record_risk(self, snapshot: RiskSnapshot) -> None:
         """Exposure, loss figures and (when the monitor updated it) the correlation matrix at a bar close."""
         self._write("record a risk snapshot", lambda con: risk_io.record_risk(con, self._scope, snapshot))
+
+    def record_bars(self, risks: Sequence[RiskSnapshot], equities: Sequence[EquitySnapshot]) -> None:
+        """A session's bar snapshots since its last flush, in one transaction with whatever encloses it."""
+        def work(con: Connection) -> None:
+            risk_io.record_risks(con, self._scope, risks)
+            state_io.record_equities(con, self._scope, equities)
+
+        self._write("record bar snapshots", work)
 
     def risk_snapshots(self, *, since: int | None = None, until: int | None = None, session: str | None = None,
                        correlation_only: bool = False) -> list[RiskSnapshot]:
