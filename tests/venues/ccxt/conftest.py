@@ -50,12 +50,14 @@ def url(fake: FakeBinance) -> Iterator[str]:
         yield origin
 
 
-def credentials(network: str = "mainnet", key: str = KEY, secret: str = SECRET) -> Credentials:
-    return Credentials("binanceusdm", network, Secret(key), Secret(secret), "test")  # type: ignore[arg-type]
+def credentials(network: str = "mainnet", key: str = KEY, secret: str = SECRET,
+                exchange: str = "binanceusdm") -> Credentials:
+    return Credentials(exchange, network, Secret(key), Secret(secret), "test")  # type: ignore[arg-type]
 
 
-def exchange_at(url: str, *, key: str = KEY, timeout_ms: int = 2_000) -> Any:
-    return open_exchange("binanceusdm", credentials(key=key), api_url=url, rate_limit_ms=1, timeout_ms=timeout_ms)
+def exchange_at(url: str, *, key: str = KEY, timeout_ms: int = 2_000, exchange: str = "binanceusdm") -> Any:
+    return open_exchange(exchange, credentials(key=key, exchange=exchange), api_url=url, rate_limit_ms=1,
+                         timeout_ms=timeout_ms)
 
 
 def run(make: Callable[[], Awaitable[T]]) -> T:
@@ -70,7 +72,8 @@ class Desk:
     exchange: Any
     client: CcxtExecutionClient
     clock: ReplayClock
-    fake: FakeBinance
+    fake: Any
+    """The fake exchange (``FakeBinance`` or ``FakeBybit``)."""
     incidents: list[Any]
     seq: int = 0
 
@@ -99,8 +102,8 @@ class Desk:
         return self.client.drain()
 
 
-async def open_desk(url: str, fake: FakeBinance, **settings: Any) -> Desk:
-    exchange = exchange_at(url, timeout_ms=1_000)
+async def open_desk(url: str, fake: Any, *, exchange_id: str = "binanceusdm", **settings: Any) -> Desk:
+    exchange = exchange_at(url, timeout_ms=1_000, exchange=exchange_id)
     await exchange.load_markets()
     clock = ReplayClock(fake.exchange.market.now())
     incidents: list[Any] = []
@@ -110,7 +113,7 @@ async def open_desk(url: str, fake: FakeBinance, **settings: Any) -> Desk:
         with fake.exchange.lock:
             return fake.exchange.market.price(symbol)
 
-    client = CcxtExecutionClient(exchange, venue_info("binanceusdm"), lambda _s, ref, *_a, **_k: ref, clock, price,
+    client = CcxtExecutionClient(exchange, venue_info(exchange_id), lambda _s, ref, *_a, **_k: ref, clock, price,
                                  ClientSettings(**options), on_incident=incidents.append)
     return Desk(exchange, client, clock, fake, incidents)
 
