@@ -14,7 +14,7 @@ matching engine decides both fakes' refusals).
 Signatures are not checked; the ``X-BAPI-API-KEY`` header is (``10003`` for another key). Errors are
 answered as Bybit answers them: HTTP 200 with a non-zero ``retCode``.
 
-Faults (``binance_http.Fault``, the paths Bybit's): ``429`` answers ``retCode`` 10006 "Too many visits!"
+Faults (``http_base.Fault``, the paths Bybit's): ``429`` answers ``retCode`` 10006 "Too many visits!"
 (Bybit's per-account rate limit) without acting; ``hang`` waits and answers HTTP 504; ``drop`` acts and then
 does not answer in time; ``unknown`` acts and answers 10000 "Server Timeout" (status unknown); ``500``;
 ``reject`` answers the fault's ``retCode`` without acting; ``ack`` answers success without acting.
@@ -22,18 +22,17 @@ does not answer in time; ``unknown`` acts and answers 10000 "Server Timeout" (st
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from tests.fakes.binance_http import Fault, s
-from tests.fakes.binance_state import BRACKETS, FakeAlgo, FakeOrder, Spec, Trade
+from tests.fakes.binance_http import s
+from tests.fakes.binance_state import BRACKETS, FakeAlgo, FakeExchange, FakeOrder, Spec, Trade
 from tests.fakes.bybit_state import BybitAccount, BybitError
+from tests.fakes.http_base import FakeServer, Fault, Handler
 
 MAX_LEVERAGE = 100
 INSTRUMENTS = {
@@ -55,90 +54,67 @@ def _ms(value: Any, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
-Handler = Callable[[dict[str, Any]], Any]
-
-
 @dataclass
-class FakeBybitServer:
+class FakeBybitServer(FakeServer):
     account: BybitAccount
-    api_key: str | None = "fake-key"
-    skew_ms: int = 0
-    frozen: bool = False
-    serve_forming: bool = False
-    faults: list[Fault] = field(default_factory=list)
-    log: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    key_header = "X-BAPI-API-KEY"
+    error_type = BybitError
 
     @property
-    def exchange(self) -> Any:
+    def exchange(self) -> FakeExchange:
+        """The matching engine (shared with the Binance fake)."""
         return self.account.engine
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        return app
+    def _lock(self) -> Any:
+        return self.account.lock
 
-    # ------------------------------------------------------------------ dispatch, auth, faults
-    async def _dispatch(self, request: web.Request) -> web.Response:
+    def _public(self, path: str) -> bool:
+        return path.startswith(PUBLIC_PREFIX)
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
         if request.can_read_body:
             text = await request.text()
             if text:
                 params.update(json.loads(text))
-        method, path = request.method, request.path
-        self.log.append((method, path, params))
-        route = self._routes().get((method, path))
-        if route is None:
-            return web.json_response({"retCode": 10017, "retMsg": f"the fake exchange does not serve {method} "
-                                                                   f"{path}"}, status=404)
-        if (not path.startswith(PUBLIC_PREFIX) and self.api_key is not None
-                and request.headers.get("X-BAPI-API-KEY") != self.api_key):
-            return self._error(BybitError(10003, "API key is invalid."))
-        fault = self._fault(method, path)
-        if fault is not None and fault.kind in ("429", "hang", "reject", "500", "ack"):
-            return await self._refuse(fault)
-        try:
-            with self.account.lock:
-                result = route(params)
-        except BybitError as exc:
-            return self._error(exc)
-        if fault is not None and fault.kind == "drop":
-            await asyncio.sleep(fault.seconds)
-        if fault is not None and fault.kind == "unknown":
-            return self._error(BybitError(10000, "Server Timeout"))
-        return self._ok(result)
-
-    def _fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.times > 0 and fault.method == method and fault.path == path:
-                fault.times -= 1
-                return fault
-        return None
-
-    async def _refuse(self, fault: Fault) -> web.Response:
-        if fault.kind == "429":
-            return web.json_response({"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {},
-                                      "time": self._now()},
-                                     headers={"X-Bapi-Limit-Status": "0", "X-Bapi-Limit": "10",
-                                              "X-Bapi-Limit-Reset-Timestamp": str(self._now() + 1000)})
-        if fault.kind == "hang":
-            await asyncio.sleep(fault.seconds)
-            return web.Response(status=504, text="Gateway Timeout")
-        if fault.kind == "500":
-            return web.Response(status=500, text="Internal Server Error")
-        if fault.kind == "ack":
-            return self._ok({})
-        return self._error(BybitError(fault.code, fault.msg))
+        return params
 
     def _now(self) -> int:
         return int(time.time() * 1000) + self.skew_ms
 
-    def _ok(self, result: Any) -> web.Response:
-        return web.json_response({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {},
+    def _ok(self, payload: Any) -> web.Response:
+        return web.json_response({"retCode": 0, "retMsg": "OK", "result": payload, "retExtInfo": {},
                                   "time": self._now()})
 
     def _error(self, exc: BybitError) -> web.Response:
         return web.json_response({"retCode": exc.code, "retMsg": exc.msg, "result": {}, "retExtInfo": {},
                                   "time": self._now()})
+
+    def _not_served(self, method: str, path: str) -> web.Response:
+        return web.json_response({"retCode": 10017, "retMsg": f"the fake exchange does not serve {method} {path}"},
+                                 status=404)
+
+    def _bad_key(self) -> web.Response:
+        return self._error(BybitError(10003, "API key is invalid."))
+
+    def _rate_limited(self) -> web.Response:
+        response = self._error(BybitError(10006, "Too many visits!"))
+        response.headers.update({"X-Bapi-Limit-Status": "0", "X-Bapi-Limit": "10",
+                                 "X-Bapi-Limit-Reset-Timestamp": str(self._now() + 1000)})
+        return response
+
+    def _hung(self) -> web.Response:
+        return web.Response(status=504, text="Gateway Timeout")
+
+    def _unknown(self) -> web.Response:
+        return self._error(BybitError(10000, "Server Timeout"))
+
+    def _acked(self) -> web.Response:
+        return self._ok({})
+
+    def _rejected(self, fault: Fault) -> web.Response:
+        return self._error(BybitError(fault.code, fault.msg))
 
     def _routes(self) -> dict[tuple[str, str], Handler]:
         acc = self.account
@@ -194,34 +170,16 @@ class FakeBybitServer:
 
     def _kline(self, p: dict[str, Any]) -> dict[str, Any]:
         ex = self.exchange
-        m = ex.market
         spec = self.account.spec(str(p.get("symbol", "")))
         start = int(p["start"]) if "start" in p else None
         end = int(p["end"]) if "end" in p else None
         limit = min(int(p.get("limit", "200")), 1000)
-        if not self.frozen and not m.ended and start is not None and start >= int(m.ts[m.cursor]):
-            ex.advance()
-        rows = m.closed_rows(spec.symbol, start, end, limit)
-        if self.serve_forming and not m.ended and (start is None or start <= int(m.ts[m.cursor])):
-            rows = [*rows, m.cursor][-limit:]
+        rows = ex.candle_rows(spec.symbol, start, end, limit, frozen=self.frozen, forming=self.serve_forming)
         out = []
-        for row in reversed(rows):
-            o, h, lo, c = (float(v[spec.symbol][row]) for v in (m.open, m.high, m.low, m.close))
-            v = float(m.volume[spec.symbol][row])
-            out.append([str(int(m.ts[row])), repr(o), repr(h), repr(lo), repr(c), repr(v), repr(v * c)])
+        for row in reversed(rows):  # newest first, as Bybit lists them
+            t, o, h, lo, c, v = ex.market.candle(spec.symbol, row)
+            out.append([str(t), repr(o), repr(h), repr(lo), repr(c), repr(v), repr(v * c)])
         return {"symbol": spec.id, "category": "linear", "list": out}
-
-    def _funding_now(self, spec: Spec) -> tuple[str, int]:
-        m = self.exchange.market
-        rate, next_time = "0.0001", (m.now() // 28_800_000 + 1) * 28_800_000
-        series = m.funding.get(spec.symbol)
-        if series is not None and len(series):
-            done = series.ts <= m.now()
-            if done.any():
-                rate = repr(float(series.rate[done][-1]))
-            later = series.ts[series.ts > m.now()]
-            next_time = int(later[0]) if later.size else next_time
-        return rate, next_time
 
     def _tickers(self, p: dict[str, Any]) -> dict[str, Any]:
         ex = self.exchange
@@ -230,7 +188,8 @@ class FakeBybitServer:
             if p.get("symbol") not in (None, bid) or spec.symbol not in ex.market.open:
                 continue
             mark = s(ex.mark(bid))
-            rate, next_time = self._funding_now(spec)
+            last, next_time = ex.market.funding_now(spec.symbol)
+            rate = "0.0001" if last is None else repr(last)
             out.append({"symbol": bid, "lastPrice": mark, "indexPrice": mark, "markPrice": mark,
                         "prevPrice24h": mark, "price24hPcnt": "0", "highPrice24h": mark, "lowPrice24h": mark,
                         "prevPrice1h": mark, "openInterest": "0", "openInterestValue": "0", "turnover24h": "0",
@@ -257,13 +216,10 @@ class FakeBybitServer:
     def _orderbook(self, p: dict[str, Any]) -> dict[str, Any]:
         ex = self.exchange
         spec = self.account.spec(str(p.get("symbol", "")))
-        mid = ex.mark(spec.id)
-        levels = min(int(p.get("limit", "25")), 500)
-        size = s((Decimal(20_000) / mid / spec.step).to_integral_value() * spec.step or spec.step)
+        bids, asks, size = ex.book(spec, min(int(p.get("limit", "25")), 500))
         now = ex.market.now()
-        return {"s": spec.id, "b": [[s(mid - spec.tick * (i + 1)), size] for i in range(levels)],
-                "a": [[s(mid + spec.tick * (i + 1)), size] for i in range(levels)], "ts": now, "u": ex.market.cursor,
-                "seq": ex.market.cursor, "cts": now}
+        return {"s": spec.id, "b": [[s(b), s(size)] for b in bids], "a": [[s(a), s(size)] for a in asks],
+                "ts": now, "u": ex.market.cursor, "seq": ex.market.cursor, "cts": now}
 
     def _risk_limit(self, p: dict[str, Any]) -> dict[str, Any]:
         out = []

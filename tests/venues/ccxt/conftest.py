@@ -1,5 +1,6 @@
-"""Fixtures of the live-trading tests: a synthetic hourly market, the fake Binance USD-M exchange serving it on
-127.0.0.1, and the real ccxt client pointed at it. Nothing here reaches the internet: ccxt's URLs are the fake's."""
+"""Fixtures of the live-trading tests: a synthetic hourly market, the fake Binance USD-M exchange (``fake``, ``url``)
+and the fake Bybit v5 exchange (``bybit``, ``bybit_url``) serving it on 127.0.0.1, and the real ccxt client
+pointed at them. Nothing here reaches the internet: ccxt's URLs are the fake's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from tests.fakes.server import FakeBinance
+from tests.fakes.server import FakeBinance, FakeBybit
 
 from quantum_trader.data.resample import resample_bars
 from quantum_trader.data.synthetic import SynthConfig, generate_market
@@ -47,6 +48,18 @@ def fake(bars: dict[str, BarSeries]) -> FakeBinance:
 @pytest.fixture
 def url(fake: FakeBinance) -> Iterator[str]:
     with fake.running() as origin:
+        yield origin
+
+
+@pytest.fixture
+def bybit(bars: dict[str, BarSeries]) -> FakeBybit:
+    """The fake Bybit v5 exchange over the same market."""
+    return FakeBybit.of(bars, cursor=2, api_key=KEY)
+
+
+@pytest.fixture
+def bybit_url(bybit: FakeBybit) -> Iterator[str]:
+    with bybit.running() as origin:
         yield origin
 
 
