@@ -83,3 +83,17 @@ def test_an_account_holding_a_position_or_an_order_on_the_symbols_is_refused(byb
     assert "position ETH/USDT:USDT short 0.5" in text and "open order BTC/USDT:USDT buy limit manual-1" in text
     assert bybit.account.margin_mode == "REGULAR_MARGIN" and not _sent(bybit, "/v5/position/switch-mode"), \
         "nothing was changed on a refused account"
+
+
+def test_every_bybit_rest_host_is_pointed_at_the_fake() -> None:
+    """``QT_EXCHANGE_API_URL`` replaces the host of each of ccxt's Bybit API URLs (paths kept): nothing of a test
+    session can reach bybit.com."""
+    from quantum_trader.venues.ccxt.connect import open_exchange
+
+    exchange = open_exchange("bybit", api_url="http://127.0.0.1:9")
+    try:
+        urls = exchange.urls["api"]
+        assert urls and set(urls.values()) == {"http://127.0.0.1:9"}
+        assert exchange.has["fetchCurrencies"] is False and exchange.options["fetchMarkets"]["types"] == ["linear"]
+    finally:
+        run(exchange.close)

@@ -228,3 +228,18 @@ def test_an_order_already_at_the_exchange_is_adopted_not_sent_again(bybit_url: s
         assert event.kind is OrderEventKind.FILLED and bybit.exchange.received[order.client_order_id] == 1
         assert _posts(bybit) == [] and desk.incidents[-1].message.endswith("adopted, not sent again")
     _on(bybit_url, bybit, test)
+
+
+def test_a_fill_the_session_did_not_send_is_booked_as_an_exit_and_raised(bybit_url: str, bybit: FakeBybit) -> None:
+    """An order the exchange filled that this session did not send (here Bybit's own close, link id
+    ``autoclose-``): booked as an exit, marked a liquidation from the order Bybit reports, and raised."""
+    async def test(desk: Desk) -> None:
+        await desk.send(desk.order(BTC, "buy", "0.010"))
+        with bybit.exchange.lock:
+            bybit.account.create({"symbol": "BTCUSDT", "side": "Sell", "orderType": "Market", "qty": "0.010",
+                                  "reduceOnly": True, "orderLinkId": "autoclose-123"})
+        await desk.client.settle()
+        (event,) = desk.client.drain()
+        assert event.kind is OrderEventKind.FILLED and event.fill.liquidation and event.reason == "liquidation"
+        assert desk.client.positions[BTC] == 0 and desk.incidents[-1].kind == "foreign_fill"
+    _on(bybit_url, bybit, test)

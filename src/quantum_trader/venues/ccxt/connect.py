@@ -7,8 +7,12 @@ currency and margin-pair listings, which are spot endpoints). ``--testnet`` is c
 
 ``QT_EXCHANGE_API_URL`` (for tests; not a user setting) points every REST URL of the exchange at
 another origin: the test suite's fake exchange on 127.0.0.1 (``tests/fakes``). The paths stay the
-exchange's own, so the same client code speaks to the fake exactly as to the exchange. With it,
-``QT_EXCHANGE_RATE_LIMIT_MS`` sets ccxt's spacing of requests (the fake has no limit to respect).
+exchange's own, so the same client code speaks to the fake exactly as to the exchange (Binance's
+fapi host, and every one of ccxt's Bybit hosts: spot, futures, v2, public, private, all ``api.{hostname}``).
+With it, ``QT_EXCHANGE_RATE_LIMIT_MS`` sets ccxt's spacing of requests (the fake has no limit to respect).
+
+Bybit is asked for its linear markets only, and not for its currencies (a private endpoint ccxt's ``bybit``
+would call on ``load_markets`` even with keys that may not read it).
 """
 
 from __future__ import annotations

@@ -54,7 +54,15 @@ from quantum_trader.domain.trading import (
 from quantum_trader.venues.ccxt.connect import VenueInfo
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
-from quantum_trader.venues.ccxt.orders import Request, cancel_params, check, find_order, request, trades_page
+from quantum_trader.venues.ccxt.orders import (
+    Request,
+    by_id_params,
+    cancel_params,
+    check,
+    find_order,
+    request,
+    trades_page,
+)
 from quantum_trader.venues.ccxt.rejections import post_only_refusal, rejection_reason
 from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
 from quantum_trader.venues.ccxt.tracking import FINAL, Phase, Tracked, TradeSeen
@@ -547,8 +555,8 @@ class CcxtExecutionClient:
             del self._foreign[order_id]
             client = ""
             try:
-                info = await read(partial(self.exchange.fetch_order, order_id, symbol), self.settings.backoff,
-                                  self._retried)
+                info = await read(partial(self.exchange.fetch_order, order_id, symbol, by_id_params(self.venue.id)),
+                                  self.settings.backoff, self._retried)
                 client = str(info.get("clientOrderId") or "")
             except ccxt.BaseError:
                 pass  # the trades still say what filled; only the liquidation mark is lost

@@ -127,6 +127,12 @@ def cancel_params(exchange_id: str, client_id: str, conditional: bool) -> dict[s
     return params
 
 
+def by_id_params(exchange_id: str) -> dict[str, Any]:
+    """The params of ``fetch_order(id, symbol)``: on a Bybit unified account ccxt asks to be told that the order
+    is among the account's last 500 (``acknowledged``), which an order just traded is."""
+    return {"acknowledged": True} if exchange_id == "bybit" else {}
+
+
 async def find_order(exchange: Any, symbol: str, client_id: str, conditional: bool) -> dict[str, Any]:
     """The exchange's order under ``client_id`` (ccxt's order dict); ``ccxt.OrderNotFound`` when it has none."""
     import ccxt
