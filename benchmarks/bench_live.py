@@ -1,6 +1,6 @@
-"""A live session's cost per bar: ``live`` and ``paper --exchange`` against the fake Binance USD-M exchange.
+"""A live session's cost per bar: ``live`` and ``paper --exchange`` against the fake Binance USD-M or Bybit exchange.
 
-Run: .venv/bin/python benchmarks/bench_live.py [--days 10]
+Run: .venv/bin/python benchmarks/bench_live.py [--days 10] [--exchange binanceusdm|bybit]
 
 What runs: ``analytics.live`` sessions (the ccxt client and feed, the kernel, the multi-asset strategy under the
 whole default policy, re-deciding over the bars so far at each close) on a synthetic hourly market of BTC, ETH and
@@ -19,28 +19,32 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test suite's fake exchange
 
-from tests.fakes.server import FakeBinance
-from tests.venues.ccxt.conftest import BTC, KEY, hourly
+from tests.fakes.server import FakeBinance, FakeBybit
+from tests.venues.ccxt.conftest import BTC, KEY, credentials, hourly
 from tests.venues.ccxt.test_session import _request
 
 from quantum_trader.analytics.live import open_live
 
 
-def measure(mode: str, days: int) -> None:
+def measure(mode: str, days: int, exchange: str) -> None:
     bars = hourly(days=days, seed=5)
-    fake = FakeBinance.of(bars, cursor=1, api_key=KEY)
+    fake = (FakeBybit if exchange == "bybit" else FakeBinance).of(bars, cursor=1, api_key=KEY)
+    request = _request(bars, mode, len(bars[BTC]) - 1)
+    request = replace(request, exchange=exchange,
+                      credentials=credentials(exchange=exchange) if request.credentials is not None else None)
     with fake.running() as url:
         async def go() -> None:
-            session = await open_live(_request(bars, mode, len(bars[BTC]) - 1, api_url=url))
+            session = await open_live(replace(request, api_url=url))
             started = time.perf_counter()
             stats = await session.run()
             wall = time.perf_counter() - started
             latency = stats.summary()["bar_to_orders_ms"]
-            print(f"{mode:>5}: {stats.bars} bars, {1000 * wall / stats.bars:.1f} ms a bar, "
+            print(f"{exchange} {mode:>5}: {stats.bars} bars, {1000 * wall / stats.bars:.1f} ms a bar, "
                   f"{len(fake.server.log) / stats.bars:.1f} requests a bar, bar to orders p50 "
                   f"{latency['p50']} ms, p99 {latency['p99']} ms ({latency['bars']} bars with orders)")  # type: ignore
         asyncio.run(go())
@@ -49,9 +53,10 @@ def measure(mode: str, days: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--exchange", choices=("binanceusdm", "bybit"), default="binanceusdm")
     args = parser.parse_args()
     for mode in ("live", "paper"):
-        measure(mode, args.days)
+        measure(mode, args.days, args.exchange)
 
 
 if __name__ == "__main__":

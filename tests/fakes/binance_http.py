@@ -12,8 +12,8 @@ orders moved there in December 2025, and ccxt sends stop-market orders there).
 Signatures are not checked; the API key header is (``-2015`` for another key), so a client holding the
 wrong network's key is refused as the exchange refuses it.
 
-Faults: ``faults.append(Fault(...))`` makes the next matching request(s) answer 429, hang without acting,
-act and then never answer in time (``drop``), act and answer ``-1007`` (status unknown), answer 500,
+Faults (``http_base``): ``faults.append(Fault(...))`` makes the next matching request(s) answer 429, hang without
+acting, act and then never answer in time (``drop``), act and answer ``-1007`` (status unknown), answer 500,
 or answer a Binance error without acting (``reject``); ``exchange.partial_next`` makes orders fill
 partially. A candles request for bars that have not closed moves the replay one bar on (see
 ``tests.fakes.market``), unless ``frozen`` (a feed that stops delivering).
@@ -21,35 +21,23 @@ partially. A candles request for bars that have not closed moves the replay one 
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from tests.fakes.binance_state import BRACKETS, BinanceError, FakeAlgo, FakeExchange, FakeOrder, Spec
+from tests.fakes.http_base import FakeServer, Fault, Handler
+
+__all__ = ["FIXTURE", "FakeBinanceServer", "Fault", "exchange_info", "specs_from_info"]
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "binanceusdm_exchangeInfo.json"
 PUBLIC = {"/fapi/v1/time", "/fapi/v1/exchangeInfo", "/fapi/v1/klines", "/fapi/v1/premiumIndex",
           "/fapi/v1/fundingRate", "/fapi/v1/depth"}
-
-
-@dataclass
-class Fault:
-    method: str
-    path: str
-    kind: str
-    """429, hang, drop, unknown, 500, reject, or ack (answer success without acting: a setting that does not
-    stick)."""
-    times: int = 1
-    code: int = -1000
-    msg: str = "An unknown error occured while processing the request."
-    seconds: float = 2.0
 
 
 def s(value: Decimal | float | int) -> str:
@@ -103,79 +91,54 @@ def algo_json(a: FakeAlgo) -> dict[str, Any]:
     }
 
 
-Handler = Callable[[dict[str, str]], Any]
-
-
 @dataclass
-class FakeBinanceServer:
+class FakeBinanceServer(FakeServer):
     exchange: FakeExchange
-    api_key: str | None = "fake-key"
-    skew_ms: int = 0
-    """Added to the server's clock (/fapi/v1/time): a machine clock this far behind the exchange's."""
-    frozen: bool = False
-    """No bar closes any more (a stale feed)."""
-    serve_forming: bool = False
-    """Candles end with the bar forming now, as Binance's do (the replay's own clock then must be the wall's)."""
-    faults: list[Fault] = field(default_factory=list)
-    log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        return app
+    key_header = "X-MBX-APIKEY"
+    error_type = BinanceError
 
-    # ------------------------------------------------------------------ dispatch, auth, faults
-    async def _dispatch(self, request: web.Request) -> web.Response:
+    def _lock(self) -> Any:
+        return self.exchange.lock
+
+    def _public(self, path: str) -> bool:
+        return path in PUBLIC
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
         params = dict(request.query)
         if request.can_read_body:
             body = await request.post()
             params.update({k: str(v) for k, v in body.items()})
-        method, path = request.method, request.path
-        self.log.append((method, path, params))
-        route = self._routes().get((method, path))
-        if route is None:
-            return self._error(BinanceError(-1, f"the fake exchange does not serve {method} {path}", 404))
-        if path not in PUBLIC and self.api_key is not None and request.headers.get("X-MBX-APIKEY") != self.api_key:
-            return self._error(BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401))
-        fault = self._fault(method, path)
-        if fault is not None and fault.kind in ("429", "hang", "reject", "500", "ack"):
-            return await self._refuse(fault)
-        try:
-            with self.exchange.lock:
-                payload = route(params)
-        except BinanceError as exc:
-            return self._error(exc)
-        if fault is not None and fault.kind == "drop":
-            await asyncio.sleep(fault.seconds)
-        if fault is not None and fault.kind == "unknown":
-            return self._error(BinanceError(-1007, "Timeout waiting for response from backend server. Send status "
-                                                   "unknown; execution status unknown.", 503))
+        return params
+
+    def _ok(self, payload: Any) -> web.Response:
         return web.json_response(payload)
 
-    def _fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.times > 0 and fault.method == method and fault.path == path:
-                fault.times -= 1
-                return fault
-        return None
-
-    async def _refuse(self, fault: Fault) -> web.Response:
-        if fault.kind == "429":
-            return web.json_response({"code": -1003, "msg": "Too many requests; current limit of IP is 2400 "
-                                                            "requests per minute."}, status=429,
-                                     headers={"Retry-After": "1"})
-        if fault.kind == "hang":
-            await asyncio.sleep(fault.seconds)
-            return self._error(BinanceError(-1007, "Timeout waiting for response from backend server.", 503))
-        if fault.kind == "500":
-            return web.Response(status=500, text="Internal Server Error")
-        if fault.kind == "ack":
-            return web.json_response({"code": 200, "msg": "success"})
-        return self._error(BinanceError(fault.code, fault.msg))
-
-    @staticmethod
-    def _error(exc: BinanceError) -> web.Response:
+    def _error(self, exc: BinanceError) -> web.Response:
         return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status)
+
+    def _not_served(self, method: str, path: str) -> web.Response:
+        return self._error(BinanceError(-1, f"the fake exchange does not serve {method} {path}", 404))
+
+    def _bad_key(self) -> web.Response:
+        return self._error(BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401))
+
+    def _rate_limited(self) -> web.Response:
+        return web.json_response({"code": -1003, "msg": "Too many requests; current limit of IP is 2400 requests per "
+                                                        "minute."}, status=429, headers={"Retry-After": "1"})
+
+    def _hung(self) -> web.Response:
+        return self._error(BinanceError(-1007, "Timeout waiting for response from backend server.", 503))
+
+    def _unknown(self) -> web.Response:
+        return self._error(BinanceError(-1007, "Timeout waiting for response from backend server. Send status "
+                                               "unknown; execution status unknown.", 503))
+
+    def _acked(self) -> web.Response:
+        return web.json_response({"code": 200, "msg": "success"})
+
+    def _rejected(self, fault: Fault) -> web.Response:
+        return self._error(BinanceError(fault.code, fault.msg))
 
     def _routes(self) -> dict[tuple[str, str], Handler]:
         return {
@@ -215,16 +178,9 @@ class FakeBinanceServer:
         start = int(p["startTime"]) if "startTime" in p else None
         end = int(p["endTime"]) if "endTime" in p else None
         limit = min(int(p.get("limit", "500")), 1500)
-        if not self.frozen and not m.ended and start is not None and start >= int(m.ts[m.cursor]):
-            ex.advance()
         out = []
-        rows = m.closed_rows(spec.symbol, start, end, limit)
-        if self.serve_forming and not m.ended and (start is None or start <= int(m.ts[m.cursor])):
-            rows = [*rows, m.cursor][-limit:]
-        for row in rows:
-            o, h, lo, c = (float(v[spec.symbol][row]) for v in (m.open, m.high, m.low, m.close))
-            v = float(m.volume[spec.symbol][row])
-            t = int(m.ts[row])
+        for row in ex.candle_rows(spec.symbol, start, end, limit, frozen=self.frozen, forming=self.serve_forming):
+            t, o, h, lo, c, v = m.candle(spec.symbol, row)
             out.append([t, repr(o), repr(h), repr(lo), repr(c), repr(v), t + m.step - 1, repr(v * c), 100,
                         repr(v / 2), repr(v * c / 2), "0"])
         return out
@@ -235,14 +191,8 @@ class FakeBinanceServer:
         ex = self.exchange
         spec = ex.spec(p.get("symbol", ""))
         m = ex.market
-        rate, next_time = "0.00010000", (m.now() // 28_800_000 + 1) * 28_800_000
-        series = m.funding.get(spec.symbol)
-        if series is not None and len(series):
-            done = series.ts <= m.now()
-            if done.any():
-                rate = repr(float(series.rate[done][-1]))
-            later = series.ts[series.ts > m.now()]
-            next_time = int(later[0]) if later.size else next_time
+        last, next_time = m.funding_now(spec.symbol)
+        rate = "0.00010000" if last is None else repr(last)
         mark = s(ex.mark(spec.id))
         return {"symbol": spec.id, "markPrice": mark, "indexPrice": mark, "estimatedSettlePrice": mark,
                 "lastFundingRate": rate, "interestRate": "0.00010000", "nextFundingTime": next_time,
@@ -267,12 +217,9 @@ class FakeBinanceServer:
     def _depth(self, p: dict[str, str]) -> dict[str, Any]:
         ex = self.exchange
         spec = ex.spec(p.get("symbol", ""))
-        mid = ex.mark(spec.id)
-        levels = min(int(p.get("limit", "20")), 100)
-        size = s((Decimal(20_000) / mid / spec.step).to_integral_value() * spec.step or spec.step)
+        bids, asks, size = ex.book(spec, min(int(p.get("limit", "20")), 100))
         return {"lastUpdateId": ex.market.cursor, "E": ex.market.now(), "T": ex.market.now(),
-                "bids": [[s(mid - spec.tick * (i + 1)), size] for i in range(levels)],
-                "asks": [[s(mid + spec.tick * (i + 1)), size] for i in range(levels)]}
+                "bids": [[s(b), s(size)] for b in bids], "asks": [[s(a), s(size)] for a in asks]}
 
     # ------------------------------------------------------------------ account
     def _cancel_algo(self, p: dict[str, str]) -> dict[str, Any]:

@@ -492,6 +492,27 @@ class FakeExchange:
                 qty = part
         self._fill(order, qty, order.price, maker=True, ts=int(self.market.ts[row]))
 
+    # ------------------------------------------------------------------ market data, as both fakes serve it
+    def candle_rows(self, symbol: str, start: int | None, end: int | None, limit: int, *, frozen: bool,
+                    forming: bool) -> list[int]:
+        """Rows of the candles a request asks for, oldest first. A request for bars that have not closed moves the
+        replay one bar on (unless ``frozen``: a feed that stops delivering); ``forming`` adds the bar forming now,
+        as the exchanges send it."""
+        m = self.market
+        if not frozen and not m.ended and start is not None and start >= int(m.ts[m.cursor]):
+            self.advance()
+        rows = m.closed_rows(symbol, start, end, limit)
+        if forming and not m.ended and (start is None or start <= int(m.ts[m.cursor])):
+            rows = [*rows, m.cursor][-limit:]
+        return rows
+
+    def book(self, spec: Spec, levels: int) -> tuple[list[Decimal], list[Decimal], Decimal]:
+        """Bid and ask prices a tick apart around the mark, and one size (about 20,000 USDT) for every level."""
+        mid = self.mark(spec.id)
+        size = (Decimal(20_000) / mid / spec.step).to_integral_value() * spec.step or spec.step
+        return ([mid - spec.tick * (i + 1) for i in range(levels)], [mid + spec.tick * (i + 1) for i in range(levels)],
+                size)
+
     # ------------------------------------------------------------------ what tests read
     def summary(self) -> dict[str, Any]:
         return {"positions": {k: (h.qty, h.entry) for k, h in self.positions.items() if h.qty},

@@ -156,3 +156,21 @@ class ReplayedMarket:
             mask = (series.ts > lo) & (series.ts <= hi)
             out.extend((symbol, int(t), float(r)) for t, r in zip(series.ts[mask], series.rate[mask], strict=True))
         return out
+
+    def funding_now(self, symbol: str) -> tuple[float | None, int]:
+        """The last rate settled by now (None before the first) and the next settlement time (every 8 h when the
+        replay holds none later)."""
+        rate, next_time = None, (self.now() // 28_800_000 + 1) * 28_800_000
+        series = self.funding.get(symbol)
+        if series is not None and len(series):
+            done = series.ts <= self.now()
+            if done.any():
+                rate = float(series.rate[done][-1])
+            later = series.ts[series.ts > self.now()]
+            next_time = int(later[0]) if later.size else next_time
+        return rate, next_time
+
+    def candle(self, symbol: str, row: int) -> tuple[int, float, float, float, float, float]:
+        """(open time, open, high, low, close, volume) of a row."""
+        return (int(self.ts[row]), float(self.open[symbol][row]), float(self.high[symbol][row]),
+                float(self.low[symbol][row]), float(self.close[symbol][row]), float(self.volume[symbol][row]))

@@ -1,5 +1,6 @@
-"""Fixtures of the live-trading tests: a synthetic hourly market, the fake Binance USD-M exchange serving it on
-127.0.0.1, and the real ccxt client pointed at it. Nothing here reaches the internet: ccxt's URLs are the fake's."""
+"""Fixtures of the live-trading tests: a synthetic hourly market, the fake Binance USD-M exchange (``fake``, ``url``)
+and the fake Bybit v5 exchange (``bybit``, ``bybit_url``) serving it on 127.0.0.1, and the real ccxt client
+pointed at them. Nothing here reaches the internet: ccxt's URLs are the fake's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from tests.fakes.server import FakeBinance
+from tests.fakes.server import FakeBinance, FakeBybit
 
 from quantum_trader.data.resample import resample_bars
 from quantum_trader.data.synthetic import SynthConfig, generate_market
@@ -50,12 +51,26 @@ def url(fake: FakeBinance) -> Iterator[str]:
         yield origin
 
 
-def credentials(network: str = "mainnet", key: str = KEY, secret: str = SECRET) -> Credentials:
-    return Credentials("binanceusdm", network, Secret(key), Secret(secret), "test")  # type: ignore[arg-type]
+@pytest.fixture
+def bybit(bars: dict[str, BarSeries]) -> FakeBybit:
+    """The fake Bybit v5 exchange over the same market."""
+    return FakeBybit.of(bars, cursor=2, api_key=KEY)
 
 
-def exchange_at(url: str, *, key: str = KEY, timeout_ms: int = 2_000) -> Any:
-    return open_exchange("binanceusdm", credentials(key=key), api_url=url, rate_limit_ms=1, timeout_ms=timeout_ms)
+@pytest.fixture
+def bybit_url(bybit: FakeBybit) -> Iterator[str]:
+    with bybit.running() as origin:
+        yield origin
+
+
+def credentials(network: str = "mainnet", key: str = KEY, secret: str = SECRET,
+                exchange: str = "binanceusdm") -> Credentials:
+    return Credentials(exchange, network, Secret(key), Secret(secret), "test")  # type: ignore[arg-type]
+
+
+def exchange_at(url: str, *, key: str = KEY, timeout_ms: int = 2_000, exchange: str = "binanceusdm") -> Any:
+    return open_exchange(exchange, credentials(key=key, exchange=exchange), api_url=url, rate_limit_ms=1,
+                         timeout_ms=timeout_ms)
 
 
 def run(make: Callable[[], Awaitable[T]]) -> T:
@@ -70,7 +85,8 @@ class Desk:
     exchange: Any
     client: CcxtExecutionClient
     clock: ReplayClock
-    fake: FakeBinance
+    fake: Any
+    """The fake exchange (``FakeBinance`` or ``FakeBybit``)."""
     incidents: list[Any]
     seq: int = 0
 
@@ -99,8 +115,8 @@ class Desk:
         return self.client.drain()
 
 
-async def open_desk(url: str, fake: FakeBinance, **settings: Any) -> Desk:
-    exchange = exchange_at(url, timeout_ms=1_000)
+async def open_desk(url: str, fake: Any, *, exchange_id: str = "binanceusdm", **settings: Any) -> Desk:
+    exchange = exchange_at(url, timeout_ms=1_000, exchange=exchange_id)
     await exchange.load_markets()
     clock = ReplayClock(fake.exchange.market.now())
     incidents: list[Any] = []
@@ -110,7 +126,7 @@ async def open_desk(url: str, fake: FakeBinance, **settings: Any) -> Desk:
         with fake.exchange.lock:
             return fake.exchange.market.price(symbol)
 
-    client = CcxtExecutionClient(exchange, venue_info("binanceusdm"), lambda _s, ref, *_a, **_k: ref, clock, price,
+    client = CcxtExecutionClient(exchange, venue_info(exchange_id), lambda _s, ref, *_a, **_k: ref, clock, price,
                                  ClientSettings(**options), on_incident=incidents.append)
     return Desk(exchange, client, clock, fake, incidents)
 

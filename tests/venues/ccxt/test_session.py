@@ -214,8 +214,8 @@ def test_live_on_the_testnet_uses_the_sandbox_and_testnet_keys(
      "error: no testnet keys for binanceusdm"),
     (["--confirm-real-money", "--exchange", "kraken"], {"QT_KRAKEN_API_KEY": "k", "QT_KRAKEN_API_SECRET": "s"},
      "error: --exchange: exchange 'kraken': live trading supports binanceusdm, bybit"),
-    (["--confirm-real-money", "--exchange", "bybit"], {"QT_BYBIT_API_KEY": "k", "QT_BYBIT_API_SECRET": "s"},
-     "error: --exchange bybit: live orders on Bybit linear perpetuals are not built yet"),
+    (["--exchange", "bybit"], {"QT_BYBIT_API_KEY": "k", "QT_BYBIT_API_SECRET": "s"},
+     "error: live sends real orders to your bybit mainnet account: add --confirm-real-money to confirm"),
 ])
 def test_live_refuses_to_start_with_one_line(args: list[str], env: dict[str, str], expected: str) -> None:
     for name in ("QT_BINANCEUSDM_API_KEY", "QT_BINANCEUSDM_API_SECRET", "QT_BINANCEUSDM_TESTNET_API_KEY",

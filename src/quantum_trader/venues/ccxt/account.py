@@ -3,6 +3,8 @@
 Nothing is assumed of an account: each setting is set explicitly (an "already so" answer is fine) and then
 read back; a setting the exchange will not take, or that reads back otherwise, stops the session before
 it trades, with the line that says which and why (an open position blocks a change of mode on Binance).
+On Bybit (a unified trading account) the margin mode is the account's, the position mode is set per symbol,
+and both are read back through other calls than Binance's (``_one_way``, ``_settings``).
 The leverage brackets are read too: the largest position the exchange allows at the leverage set, which
 ``orders.check`` holds every entry to.
 
@@ -60,21 +62,14 @@ async def prepare_account(exchange: Any, symbols: Sequence[str], *, leverage: in
     """Set and verify one-way mode, ``margin_mode`` and ``leverage`` on every symbol; refuse an account holding
     positions or orders on them; read the equity and each symbol's leverage cap."""
     backoff = backoff or Backoff()
-    first = symbols[0]
-    mode = await read(lambda: exchange.fetch_position_mode(first), backoff)
-    if mode.get("hedged"):
-        await _set("one-way position mode", exchange.set_position_mode(False, first))
-        mode = await read(lambda: exchange.fetch_position_mode(first), backoff)
-        if mode.get("hedged"):
-            raise ExchangeSetupError("the account stays in hedge mode; switch it to one-way mode")
     await _refuse_open(exchange, symbols, backoff)
+    await _one_way(exchange, symbols, backoff)
     for symbol in symbols:
         await _set(f"{margin_mode} margin on {symbol}", exchange.set_margin_mode(margin_mode, symbol))
         await _set(f"leverage {leverage} on {symbol}", exchange.set_leverage(leverage, symbol))
-    found = await read(lambda: exchange.fetch_leverages(list(symbols)), backoff)
+    found = await _settings(exchange, symbols, backoff)
     for symbol in symbols:
-        entry = found.get(symbol) or {}
-        got_mode, got_lev = entry.get("marginMode"), entry.get("longLeverage")
+        got_mode, got_lev = found.get(symbol, (None, None))
         if got_mode != margin_mode or got_lev is None or int(got_lev) != leverage:
             raise ExchangeSetupError(f"{symbol} reads back {got_mode} margin at leverage {got_lev}, not {margin_mode} "
                                      f"at {leverage}; refusing to trade an account set otherwise than asked")
@@ -90,6 +85,43 @@ async def prepare_account(exchange: Any, symbols: Sequence[str], *, leverage: in
     return AccountState(Decimal(str(total)), caps, leverage, margin_mode)
 
 
+async def _one_way(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> None:
+    """One-way mode, set and read back. Binance's is one setting of the account, read by ccxt's
+    ``fetch_position_mode``; Bybit's is set per symbol and read from the positions it lists (index 0 one-way,
+    1 and 2 the sides of hedge mode), as ccxt has no reader for it."""
+    first = symbols[0]
+    if exchange.has.get("fetchPositionMode"):
+        mode = await read(lambda: exchange.fetch_position_mode(first), backoff)
+        if mode.get("hedged"):
+            await _set("one-way position mode", exchange.set_position_mode(False, first))
+            mode = await read(lambda: exchange.fetch_position_mode(first), backoff)
+        hedged = [first] if mode.get("hedged") else []
+    else:
+        hedged = []
+        for symbol in symbols:
+            await _set(f"one-way position mode on {symbol}", exchange.set_position_mode(False, symbol))
+            listed = await read(partial(exchange.fetch_positions, [symbol]), backoff)
+            if any(str((p.get("info") or {}).get("positionIdx", "0")) != "0" for p in listed):
+                hedged.append(symbol)
+    if hedged:
+        raise ExchangeSetupError(f"the account stays in hedge mode ({', '.join(hedged)}); switch it to one-way mode")
+
+
+async def _settings(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> dict[str, tuple[Any, Any]]:
+    """(margin mode, leverage) per symbol as the exchange reads them back. Bybit has no ``fetch_leverages``: its
+    leverage is read from each symbol's position and its margin mode from the account (a unified account has
+    one margin mode for all)."""
+    if exchange.has.get("fetchLeverages"):
+        found = await read(lambda: exchange.fetch_leverages(list(symbols)), backoff)
+        return {s: ((found.get(s) or {}).get("marginMode"), (found.get(s) or {}).get("longLeverage")) for s in symbols}
+    out = {}
+    for symbol in symbols:
+        leverage = await read(partial(exchange.fetch_leverage, symbol), backoff)
+        mode = await read(partial(exchange.fetch_margin_mode, symbol), backoff)
+        out[symbol] = (mode.get("marginMode"), leverage.get("longLeverage"))
+    return out
+
+
 def _cap(tiers: list[dict[str, Any]], leverage: int) -> Decimal | None:
     """The largest notional of the brackets whose maximum leverage is at least ``leverage``."""
     allowed = [Decimal(str(t["maxNotional"])) for t in tiers
@@ -98,7 +130,9 @@ def _cap(tiers: list[dict[str, Any]], leverage: int) -> Decimal | None:
 
 
 async def _refuse_open(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> None:
-    positions = await read(lambda: exchange.fetch_positions(list(symbols)), backoff)
+    # Bybit lists the positions held when asked for none in particular (it takes one symbol at most)
+    wanted = None if exchange.id == "bybit" else list(symbols)
+    positions = await read(lambda: exchange.fetch_positions(wanted), backoff)
     held = [f"{p['symbol']} {p.get('side') or ''} {p.get('contracts')}".strip() for p in positions
             if p.get("symbol") in symbols and float(p.get("contracts") or 0) != 0]
     orders: list[str] = []

@@ -7,8 +7,12 @@ currency and margin-pair listings, which are spot endpoints). ``--testnet`` is c
 
 ``QT_EXCHANGE_API_URL`` (for tests; not a user setting) points every REST URL of the exchange at
 another origin: the test suite's fake exchange on 127.0.0.1 (``tests/fakes``). The paths stay the
-exchange's own, so the same client code speaks to the fake exactly as to the exchange. With it,
-``QT_EXCHANGE_RATE_LIMIT_MS`` sets ccxt's spacing of requests (the fake has no limit to respect).
+exchange's own, so the same client code speaks to the fake exactly as to the exchange (Binance's
+fapi host, and every one of ccxt's Bybit hosts: spot, futures, v2, public, private, all ``api.{hostname}``).
+With it, ``QT_EXCHANGE_RATE_LIMIT_MS`` sets ccxt's spacing of requests (the fake has no limit to respect).
+
+Bybit is asked for its linear markets only, and not for its currencies (a private endpoint ccxt's ``bybit``
+would call on ``load_markets`` even with keys that may not read it).
 """
 
 from __future__ import annotations
@@ -40,15 +44,20 @@ class VenueInfo:
     live_orders: bool
     """Whether live orders are built and proven here (against the tests' fake exchange); else paper only."""
     options: tuple[tuple[str, Any], ...] = ()
+    lost_codes: tuple[tuple[str, str], ...] = ()
+    """Error codes whose answer says nothing of whether the request was acted on (Bybit's 10000 "Server Timeout",
+    10016 "System error"), as the ccxt network error class they are read as: a placement answered so is looked
+    up by its client order id, never taken as a refusal (ccxt reads them as a plain ``ExchangeError``)."""
 
 
 VENUES = {
     "binanceusdm": VenueInfo("binanceusdm", "Binance USD-M futures", 36, r"[.A-Z:/a-z0-9_-]", True, True,
                              (("fetchCurrencies", False), ("fetchMargins", False), ("defaultType", "swap"),
                               ("adjustForTimeDifference", True))),
-    "bybit": VenueInfo("bybit", "Bybit linear perpetuals", 36, r"[A-Za-z0-9_-]", False, False,
+    "bybit": VenueInfo("bybit", "Bybit linear perpetuals", 36, r"[A-Za-z0-9_-]", False, True,
                        (("fetchCurrencies", False), ("defaultType", "swap"), ("defaultSubType", "linear"),
-                        ("adjustForTimeDifference", True))),
+                        ("fetchMarkets", {"types": ["linear"]}), ("adjustForTimeDifference", True)),
+                       (("10000", "RequestTimeout"), ("10016", "ExchangeNotAvailable"))),
 }
 
 
@@ -83,6 +92,11 @@ def open_exchange(exchange_id: str, credentials: Credentials | None = None, *, t
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
     exchange = getattr(ccxt_async, exchange_id)(config)
+    if dict(info.options).get("fetchCurrencies") is False:  # ccxt's bybit asks for currencies unless told not to
+        exchange.has = {**exchange.has, "fetchCurrencies": False}
+    exact = exchange.exceptions.setdefault("exact", {})
+    for code, name in info.lost_codes:
+        exact[code] = getattr(ccxt_async, name)
     if testnet:
         try:
             exchange.set_sandbox_mode(True)

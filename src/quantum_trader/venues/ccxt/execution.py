@@ -54,8 +54,16 @@ from quantum_trader.domain.trading import (
 from quantum_trader.venues.ccxt.connect import VenueInfo
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
-from quantum_trader.venues.ccxt.orders import Request, check, request
-from quantum_trader.venues.ccxt.rejections import rejection_reason
+from quantum_trader.venues.ccxt.orders import (
+    Request,
+    by_id_params,
+    cancel_params,
+    check,
+    find_order,
+    request,
+    trades_page,
+)
+from quantum_trader.venues.ccxt.rejections import post_only_refusal, rejection_reason
 from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
 from quantum_trader.venues.ccxt.tracking import FINAL, Phase, Tracked, TradeSeen
 
@@ -308,11 +316,8 @@ class CcxtExecutionClient:
 
     async def _lookup(self, t: Tracked) -> Any:
         """The exchange's order under ``t``'s client id: its dict, None if it has none, or ``_LOOKUP_FAILED``."""
-        params: dict[str, Any] = {"clientOrderId": t.client_id}
-        if t.conditional:
-            params["trigger"] = True
         try:
-            return await read(lambda: self.exchange.fetch_order(None, t.order.symbol, dict(params)),
+            return await read(lambda: find_order(self.exchange, t.order.symbol, t.client_id, t.conditional),
                               self.settings.backoff, self._retried)
         except ccxt.OrderNotFound:
             return None
@@ -326,9 +331,6 @@ class CcxtExecutionClient:
         if answer.get("id") is not None:
             t.exchange_id = str(answer["id"])
             self._by_exchange_id[t.exchange_id] = t
-        if t.order.post_only and answer.get("status") == "expired" and not answer.get("filled"):
-            t.reject("post_only: expired on arrival, it would have crossed the book")  # Binance's GTX answer
-            return
         self._status(t, answer)
         if t.cancel_reason is not None and t.status is None and ("cancel", t) not in self._queue:
             self._queue.append(("cancel", t))
@@ -336,6 +338,10 @@ class CcxtExecutionClient:
     def _status(self, t: Tracked, answer: dict[str, Any]) -> None:
         """What an order dict from the exchange says: still live, triggered (a stop) or final."""
         status = answer.get("status")
+        refused = post_only_refusal(answer) if t.order.post_only and status in ("expired", "canceled") else None
+        if refused is not None:
+            t.reject(refused)
+            return
         if t.conditional and t.triggered_id is None and self.venue.trigger_becomes_new_order:
             info = answer.get("info") or {}
             triggered = str(info.get("actualOrderId") or "")
@@ -357,9 +363,7 @@ class CcxtExecutionClient:
     async def _cancel(self, t: Tracked) -> None:
         if t.status is not None or t.phase not in (Phase.OPEN, Phase.UNKNOWN):
             return
-        params: dict[str, Any] = {"clientOrderId": t.client_id}
-        if t.conditional:
-            params["trigger"] = True
+        params = cancel_params(self.venue.id, t.client_id, t.conditional)
         try:
             answer = await read(lambda: self.exchange.cancel_order(None, t.order.symbol, dict(params)),
                                 self.settings.backoff, self._retried)
@@ -424,9 +428,12 @@ class CcxtExecutionClient:
             params = {"trigger": True} if conditional else {}
             open_orders = await read(partial(self.exchange.fetch_open_orders, symbol, None, None, params),
                                      self.settings.backoff, self._retried)
-            still = {str(o.get("clientOrderId")) for o in open_orders}
+            still = {str(o.get("clientOrderId")): o for o in open_orders}
             for t in group:
-                if t.client_id not in still:
+                if t.client_id in still:
+                    if not t.accepted:  # Bybit's placement answer holds ids only: its open order says it rests
+                        self._status(t, still[t.client_id])
+                else:
                     found = await self._lookup(t)
                     if isinstance(found, dict):
                         self._status(t, found)
@@ -438,8 +445,9 @@ class CcxtExecutionClient:
 
     async def _sync_trades(self, symbol: str) -> None:
         since = max(self._trade_cursor.get(symbol, 0), self.clock.now() - self.settings.trades_window_ms)
+        page, params = trades_page(self.venue.id)
         while True:
-            trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, 500),
+            trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, page, dict(params)),
                                 self.settings.backoff, self._retried)
             for raw in trades:
                 trade = _trade(raw)
@@ -452,7 +460,7 @@ class CcxtExecutionClient:
                     t.take(trade)
                 else:
                     self._foreign.setdefault(trade.order_id, []).append(trade)
-            if len(trades) < 500:
+            if page is None or len(trades) < page:
                 return
             since = self._trade_cursor[symbol]
 
@@ -488,6 +496,12 @@ class CcxtExecutionClient:
             self._seen_funding.add(key)
             ts = int(row["timestamp"])
             self._funding_cursor = max(self._funding_cursor, ts)
+            info = row.get("info") or {}
+            if info.get("execType") == "Funding" and info.get("feeRate") and info.get("execPrice"):
+                # Bybit's funding execution carries the rate and the mark it settled at
+                self._emit(FundingEvent(ts, str(row["symbol"]), float(info["feeRate"]), float(info["execPrice"])),
+                           first=True)
+                continue
             await self._funding_event(str(row["symbol"]), ts, float(row.get("amount") or 0.0))
 
     async def _funding_event(self, symbol: str, ts: int, amount: float) -> None:
@@ -541,8 +555,8 @@ class CcxtExecutionClient:
             del self._foreign[order_id]
             client = ""
             try:
-                info = await read(partial(self.exchange.fetch_order, order_id, symbol), self.settings.backoff,
-                                  self._retried)
+                info = await read(partial(self.exchange.fetch_order, order_id, symbol, by_id_params(self.venue.id)),
+                                  self.settings.backoff, self._retried)
                 client = str(info.get("clientOrderId") or "")
             except ccxt.BaseError:
                 pass  # the trades still say what filled; only the liquidation mark is lost

@@ -16,6 +16,11 @@ How each kind is sent (ccxt's unified ``create_order``):
 - stop-market: a reduce-only conditional market order triggered at the stop on the last price
   (Binance's algo order endpoint, where ccxt sends it);
 - take-profit: a reduce-only limit at the target (maker when it rests).
+
+How an order is found and cancelled by its client order id differs too (``find_order``, ``cancel_params``):
+Binance takes ``origClientOrderId`` on its order query; Bybit's v5 takes ``orderLinkId``, and ccxt's
+``fetch_order`` for a unified account would send ``orderId=None`` beside it (Bybit reads the order id
+first), so on Bybit the open orders are asked by link id, then the recent closed ones.
 """
 
 from __future__ import annotations
@@ -110,3 +115,47 @@ def request(exchange_id: str, order: Order, client_id: str, amount: Decimal) -> 
         params.update(triggerPrice=float(order.stop_price), triggerDirection=2 if side == "sell" else 1)
         return Request(order.symbol, "market", side, qty, None, params)
     raise ValueError(f"order {order.client_order_id}: type {order.type} is not sent to an exchange")
+
+
+def cancel_params(exchange_id: str, client_id: str, conditional: bool) -> dict[str, Any]:
+    """The ``cancel_order(None, symbol, params)`` params naming an order by its client id."""
+    if exchange_id == "bybit":
+        return {"orderLinkId": client_id}  # one endpoint cancels both kinds; ccxt passes it through as it is
+    params: dict[str, Any] = {"clientOrderId": client_id}
+    if conditional:
+        params["trigger"] = True
+    return params
+
+
+def by_id_params(exchange_id: str) -> dict[str, Any]:
+    """The params of ``fetch_order(id, symbol)``: on a Bybit unified account ccxt asks to be told that the order
+    is among the account's last 500 (``acknowledged``), which an order just traded is."""
+    return {"acknowledged": True} if exchange_id == "bybit" else {}
+
+
+async def find_order(exchange: Any, symbol: str, client_id: str, conditional: bool) -> dict[str, Any]:
+    """The exchange's order under ``client_id`` (ccxt's order dict); ``ccxt.OrderNotFound`` when it has none."""
+    import ccxt
+
+    if exchange.id != "bybit":
+        params: dict[str, Any] = {"clientOrderId": client_id}
+        if conditional:
+            params["trigger"] = True
+        found: dict[str, Any] = await exchange.fetch_order(None, symbol, params)
+        return found
+    query: dict[str, Any] = {"orderLinkId": client_id}
+    if conditional:
+        query["trigger"] = True
+    for call in (exchange.fetch_open_orders, exchange.fetch_canceled_and_closed_orders):
+        for order in await call(symbol, None, None, dict(query)):
+            if order.get("clientOrderId") == client_id:
+                return dict(order)
+    raise ccxt.OrderNotFound(f"{exchange.id} has no order {client_id} on {symbol}")
+
+
+def trades_page(exchange_id: str) -> tuple[int | None, dict[str, Any]]:
+    """``fetch_my_trades``'s limit and params for one read of the account's trades. Bybit's execution list pages
+    at most 100 rows, newest first, by cursor: ccxt follows the cursor (``paginate``) and one read is whole."""
+    if exchange_id == "bybit":
+        return None, {"paginate": True}
+    return 500, {}

@@ -36,6 +36,7 @@ from quantum_trader.domain.trading import OrderSide, OrderType
 from quantum_trader.journal import Balance, OrderRecord, SessionMode, TradingJournal
 from quantum_trader.venues.ccxt.connect import VenueInfo
 from quantum_trader.venues.ccxt.ids import exchange_client_id
+from quantum_trader.venues.ccxt.orders import find_order, trades_page
 from quantum_trader.venues.ccxt.retry import Backoff, read
 from quantum_trader.venues.ccxt.tracking import FINAL, Tracked, TradeSeen
 
@@ -115,11 +116,8 @@ async def _open_orders(exchange: Any, symbols: Sequence[str], backoff: Backoff) 
 
 
 async def _lookup(exchange: Any, symbol: str, client_id: str, conditional: bool, backoff: Backoff) -> Any:
-    params: dict[str, Any] = {"clientOrderId": client_id}
-    if conditional:
-        params["trigger"] = True
     try:
-        return await read(lambda: exchange.fetch_order(None, symbol, dict(params)), backoff)
+        return await read(lambda: find_order(exchange, symbol, client_id, conditional), backoff)
     except ccxt.OrderNotFound:
         return None
 
@@ -129,10 +127,11 @@ async def _trades_of(exchange: Any, symbol: str, since: int, order_ids: set[str]
     from quantum_trader.venues.ccxt.execution import _trade as trade_seen  # the client's reading of a trade
 
     trades: list[TradeSeen] = []
+    limit, params = trades_page(exchange.id)
     while True:
-        page = await read(partial(exchange.fetch_my_trades, symbol, since, 500), backoff)
+        page = await read(partial(exchange.fetch_my_trades, symbol, since, limit, dict(params)), backoff)
         trades.extend(t for raw in page if (t := trade_seen(raw)).order_id in order_ids)
-        if len(page) < 500:
+        if limit is None or len(page) < limit:
             return trades
         since = max(int(raw["timestamp"]) for raw in page) + 1
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import ccxt
 
@@ -23,10 +24,16 @@ BINANCE_CODES = {
     -2015: "api_key", -1121: "unknown_symbol", -4061: "position_side", -2021: "would_trigger",
 }
 BYBIT_CODES = {
-    110007: "insufficient_margin", 110012: "insufficient_margin", 110017: "reduce_only", 10001: "invalid_order",
-    110094: "min_notional", 110079: "leverage_tier", 110072: "duplicate_client_order_id", 10003: "api_key",
-    110092: "would_trigger", 110093: "would_trigger",
+    110007: "insufficient_margin", 110012: "insufficient_margin", 110004: "insufficient_margin",
+    110006: "insufficient_margin", 110044: "insufficient_margin", 110045: "insufficient_margin",
+    110017: "reduce_only", 10001: "invalid_order", 110094: "min_notional", 110016: "leverage_tier",
+    110090: "leverage_tier", 110072: "duplicate_client_order_id", 10003: "api_key", 10004: "api_key",
+    110092: "would_trigger", 110093: "would_trigger", 110003: "price_band",
 }
+BYBIT_PARAMS = ((re.compile(r"\b(qty|price)\b.*\b(invalid|decimal|step|tick)", re.I), "precision"),
+                (re.compile(r"minimum limit|min(imum)? (order )?qty", re.I), "quantity"))
+"""Bybit answers many refusals with its generic 10001 ("params error"): the message says which."""
+POST_ONLY_CROSSED = "post_only: expired on arrival, it would have crossed the book"
 _BODY = re.compile(r"\{.*\}", re.S)
 
 
@@ -52,6 +59,8 @@ def rejection_reason(exc: BaseException) -> str:
     category = None
     if code is not None:
         category = BINANCE_CODES.get(code) or BYBIT_CODES.get(code)
+    if code == 10001:
+        category = next((name for pattern, name in BYBIT_PARAMS if pattern.search(text)), category)
     if category is None:
         if isinstance(exc, ccxt.InsufficientFunds):
             category = "insufficient_margin"
@@ -65,3 +74,14 @@ def rejection_reason(exc: BaseException) -> str:
             category = "exchange_error"
     detail = (text if code is not None else re.sub(r"^(binanceusdm|bybit) ", "", text)).strip() or type(exc).__name__
     return f"{category}: {detail}" + (f" (code {code})" if code is not None else "")
+
+
+def post_only_refusal(answer: dict[str, Any]) -> str | None:
+    """The reason a post-only limit was refused when the exchange took it and then ended it unfilled because it
+    would have crossed: Binance's GTX answers ``EXPIRED``, Bybit cancels it with ``EC_PostOnlyWillTakeLiquidity``."""
+    if answer.get("filled"):
+        return None
+    info = answer.get("info") or {}
+    if answer.get("status") == "expired" or info.get("rejectReason") == "EC_PostOnlyWillTakeLiquidity":
+        return POST_ONLY_CROSSED
+    return None

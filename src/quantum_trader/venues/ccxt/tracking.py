@@ -8,8 +8,9 @@ with nothing filled is ``CANCELLED`` (``EXPIRED`` when the client let it lapse),
 ``REJECTED`` with the exchange's reason. "Done" needs both the exchange's final status and every trade
 it counts: a status heard before its trades waits for them.
 
-A conditional order (a stop) becomes another order at the exchange when it triggers; that order's id
-(``triggered_id``) is where its trades are found.
+A conditional order (a stop) becomes another order at Binance when it triggers; that order's id
+(``triggered_id``) is where its trades are found. On Bybit it keeps its id (``VenueInfo.trigger_becomes_new_order``
+is False): its trades carry its own id, and ``triggered_id`` stays None.
 """
 
 from __future__ import annotations
