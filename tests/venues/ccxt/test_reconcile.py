@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.fakes.binance_state import Holding
-from tests.fakes.server import FakeBinance
+from tests.fakes.server import FakeBinance, FakeBybit
 from tests.venues.ccxt.conftest import BTC, ETH, FAST, exchange_at, run
 from typer.testing import CliRunner
 
@@ -29,12 +29,12 @@ from quantum_trader.venues.ccxt.reconcile import Reconciliation, reconcile
 RUN = "live-binanceusdm-mainnet"
 
 
-def _reconcile(url: str, journal: TradingJournal, now: int) -> Reconciliation:
+def _reconcile(url: str, journal: TradingJournal, now: int, exchange_id: str = "binanceusdm") -> Reconciliation:
     async def go() -> Reconciliation:
-        exchange = exchange_at(url)
+        exchange = exchange_at(url, exchange=exchange_id)
         try:
             await exchange.load_markets()
-            return await reconcile(exchange, journal, venue_info("binanceusdm"), (BTC, ETH), now=now, backoff=FAST)
+            return await reconcile(exchange, journal, venue_info(exchange_id), (BTC, ETH), now=now, backoff=FAST)
         finally:
             await exchange.close()
     return run(go)
@@ -140,3 +140,12 @@ def test_a_live_session_refuses_to_start_while_the_journal_and_the_exchange_disa
                                                  r"holds \+0.5.*journal resolve ID"):
         run(lambda: open_live(request))
     assert fake.exchange.received == {} or sum(fake.exchange.received.values()) == 0, "nothing was sent"
+
+
+def test_bybit_is_reconciled_the_same_way(bybit_url: str, bybit: FakeBybit, tmp_path: Path) -> None:
+    journal = TradingJournal(tmp_path / "j.sqlite", session="s")
+    journal.start_session(SessionMode.LIVE, 1, exchange="bybit")
+    assert _reconcile(bybit_url, journal, 1, "bybit").agrees
+    bybit.exchange.positions["ETHUSDT"] = Holding(Decimal("0.5"), Decimal(3000))
+    found = _reconcile(bybit_url, journal, 2, "bybit")
+    assert [d.kind for d in found.differences] == ["position_mismatch"], found.lines()

@@ -129,19 +129,30 @@ def _cap(tiers: list[dict[str, Any]], leverage: int) -> Decimal | None:
     return max(allowed) if allowed else None
 
 
-async def _refuse_open(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> None:
+async def listed_positions(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> list[dict[str, Any]]:
+    """The account's positions on ``symbols`` that are not flat (ccxt's position dicts)."""
     # Bybit lists the positions held when asked for none in particular (it takes one symbol at most)
     wanted = None if exchange.id == "bybit" else list(symbols)
     positions = await read(lambda: exchange.fetch_positions(wanted), backoff)
-    held = [f"{p['symbol']} {p.get('side') or ''} {p.get('contracts')}".strip() for p in positions
-            if p.get("symbol") in symbols and float(p.get("contracts") or 0) != 0]
-    orders: list[str] = []
+    return [p for p in positions if p.get("symbol") in symbols and float(p.get("contracts") or 0) != 0]
+
+
+async def listed_orders(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> list[dict[str, Any]]:
+    """The orders resting on ``symbols``, conditional ones included (Binance lists those apart)."""
+    orders: list[dict[str, Any]] = []
     kinds: tuple[dict[str, Any], ...] = ({}, {"trigger": True}) if exchange.id == "binanceusdm" else ({},)
     for symbol in symbols:
         for params in kinds:
-            found = await read(partial(exchange.fetch_open_orders, symbol, None, None, params), backoff)
-            orders.extend(f"{o['symbol']} {o.get('side')} {o.get('type')} {o.get('clientOrderId')}" for o in found)
+            orders.extend(await read(partial(exchange.fetch_open_orders, symbol, None, None, dict(params)), backoff))
+    return orders
+
+
+async def _refuse_open(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> None:
+    held = [f"{p['symbol']} {p.get('side') or ''} {p.get('contracts')}".strip()
+            for p in await listed_positions(exchange, symbols, backoff)]
+    orders = [f"{o['symbol']} {o.get('side')} {o.get('type')} {o.get('clientOrderId')}"
+              for o in await listed_orders(exchange, symbols, backoff)]
     if held or orders:
         what = "; ".join([*(f"position {h}" for h in held), *(f"open order {o}" for o in orders)])
         raise ExchangeSetupError(f"the account already holds {what}: close or cancel them first (this session "
-                                 "trades only what it opened; reconciling with the journal is for recovery)")
+                                 "trades only what it opened; resuming a crashed session's positions is not built)")

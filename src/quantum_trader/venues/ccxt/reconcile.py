@@ -34,6 +34,7 @@ import ccxt
 
 from quantum_trader.domain.trading import OrderSide, OrderType
 from quantum_trader.journal import Balance, OrderRecord, SessionMode, TradingJournal
+from quantum_trader.venues.ccxt.account import listed_orders, listed_positions
 from quantum_trader.venues.ccxt.connect import VenueInfo
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.orders import find_order, trades_page
@@ -97,22 +98,11 @@ def journal_positions(journal: TradingJournal, symbols: Iterable[str], sessions:
 
 
 async def _exchange_positions(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> dict[str, Decimal]:
-    found = await read(lambda: exchange.fetch_positions(list(symbols)), backoff)
     held = {s: Decimal(0) for s in symbols}
-    for p in found:
-        if p.get("symbol") in held:
-            size = Decimal(str(p.get("contracts") or 0))
-            held[p["symbol"]] += -size if p.get("side") == "short" else size
+    for p in await listed_positions(exchange, symbols, backoff):
+        size = Decimal(str(p.get("contracts") or 0))
+        held[p["symbol"]] += -size if p.get("side") == "short" else size
     return held
-
-
-async def _open_orders(exchange: Any, symbols: Sequence[str], backoff: Backoff) -> list[dict[str, Any]]:
-    kinds: tuple[dict[str, Any], ...] = ({}, {"trigger": True}) if exchange.id == "binanceusdm" else ({},)
-    orders: list[dict[str, Any]] = []
-    for symbol in symbols:
-        for params in kinds:
-            orders.extend(await read(partial(exchange.fetch_open_orders, symbol, None, None, dict(params)), backoff))
-    return orders
 
 
 async def _lookup(exchange: Any, symbol: str, client_id: str, conditional: bool, backoff: Backoff) -> Any:
@@ -166,7 +156,8 @@ async def reconcile(exchange: Any, journal: TradingJournal, venue: VenueInfo, sy
     started = time.perf_counter()
     backoff = backoff or Backoff()
     wanted = set(symbols)
-    resting_at_exchange = {str(o.get("clientOrderId") or ""): o for o in await _open_orders(exchange, symbols, backoff)}
+    resting_at_exchange = {str(o.get("clientOrderId") or ""): o
+                           for o in await listed_orders(exchange, symbols, backoff)}
     differences: list[Difference] = []
     resting: list[str] = []
     settled: list[str] = []
