@@ -25,7 +25,7 @@ def book() -> AlertRuleBook:
 def test_settings_come_from_the_policy() -> None:
     s = RuleSettings.of_policy(Policy())
     assert (s.spike_threshold, s.exposure_above, s.liquidity_drop, s.pair_jump) == (0.85, 0.35, 0.5, 0.30)
-    assert s.median_window_ms == 7 * 24 * H
+    assert (s.median_window_ms, s.short_window_ms) == (7 * 24 * H, H)
     assert s.max_spread == 0.0005
 
 
@@ -98,15 +98,16 @@ def test_liquidity_drop_of_depth_and_spread(book: AlertRuleBook) -> None:
     assert book.liquidity(0, "BTC", 6e6, 10e6) == []
     fired = book.liquidity(H, "BTC", 4e6, 10e6)
     assert [a.key for a in fired] == ["liquidity_depth:BTC"]
-    assert fired[0].message == ("BTC depth within 1% 4,000,000 USD is 40% of its trailing median 10,000,000 "
-                                "(alert below 50%)")
+    assert fired[0].message == "BTC depth within 1% 4,000,000 USD is 40% of its usual 10,000,000 (alert below 50%)"
     assert book.liquidity(2 * H, "BTC", 3e6, 10e6) == []
-    assert book.liquidity(3 * H, "BTC", 5e6, 10e6) == []  # at half: clears
-    assert len(book.liquidity(4 * H, "BTC", 1e6, 10e6)) == 1
-    assert book.liquidity(5 * H, "ETH", 1e6, None) == []  # no median yet: no judgement
-    spread = book.liquidity(6 * H, "ETH", None, None, 0.0008)
+    assert book.liquidity(3 * H, "BTC", 5.5e6, 10e6) == []  # above the line, not yet half-way back: holds
+    assert book.liquidity(4 * H, "BTC", 4.5e6, 10e6) == []  # a flicker is no second alert
+    assert book.liquidity(5 * H, "BTC", 7.5e6, 10e6) == []  # back to 75% of usual: re-armed
+    assert len(book.liquidity(6 * H, "BTC", 1e6, 10e6)) == 1
+    assert book.liquidity(7 * H, "ETH", 1e6, None) == []  # no usual depth yet: no judgement
+    spread = book.liquidity(8 * H, "ETH", None, None, 0.0008)
     assert [a.message for a in spread] == ["ETH spread 0.0800% above its limit 0.0500%"]
-    assert book.liquidity(7 * H, "ETH", None, None, 0.0009) == []
+    assert book.liquidity(9 * H, "ETH", None, None, 0.0009) == []
 
 
 def test_kill_switch_and_locks_rearm_on_their_events(book: AlertRuleBook) -> None:
@@ -157,12 +158,12 @@ def test_exposure_fires_exactly_at_each_entry(series: list[float]) -> None:
     assert fired == [i for i, a in enumerate(above) if a and (i == 0 or not above[i - 1])]
 
 
-@given(st.lists(st.tuples(st.integers(1, 600_000), st.floats(1.0, 1e7)), min_size=1, max_size=80))
-def test_trailing_median_equals_the_batch_one(rows: list[tuple[int, float]]) -> None:
+@given(st.lists(st.tuples(st.integers(1, 600_000), st.floats(1.0, 1e7)), min_size=1, max_size=80), st.booleans())
+def test_trailing_median_equals_the_batch_one(rows: list[tuple[int, float]], current: bool) -> None:
     ts = np.cumsum([r[0] for r in rows]).astype(np.int64)
     depth = np.array([r[1] for r in rows])
     window = 3_600_000
-    batch = trailing_medians(ts, depth, window, min_samples=3)
-    live = TrailingMedian(window, min_samples=3)
+    batch = trailing_medians(ts, depth, window, min_samples=3, current=current)
+    live = TrailingMedian(window, min_samples=3, current=current)
     streamed = [live.push(int(t), float(d)) for t, d in zip(ts, depth, strict=True)]
     assert [None if np.isnan(b) else pytest.approx(b) for b in batch] == streamed

@@ -97,8 +97,10 @@ class AlertRules(PolicyModel):
     liquidity_drop: Fraction = 0.5
     """Alert when depth within 1% falls by this share against its trailing median (below 50% of it)."""
     liquidity_median_window: Duration = "7d"
-    """Ours: the trailing window of the depth median (the spread limit is
+    """Ours: the trailing window of the usual depth (the spread limit is
     ``asset_requirements.liquidity.max_spread``)."""
+    liquidity_short_window: Duration = "1h"
+    """Ours: depth and spread "now" are their medians over this window (one thin snapshot is no drop)."""
     channels: AlertChannels = AlertChannels()
 
 

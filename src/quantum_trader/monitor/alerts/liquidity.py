@@ -1,9 +1,12 @@
-"""The trailing median of book depth the liquidity-drop rule compares each snapshot with.
+"""The medians of book depth the liquidity-drop rule compares: the depth now against its usual depth.
 
-Two computations of one figure: ``trailing_medians`` over a finished run's snapshots at once (pandas'
-time-based rolling median), and ``TrailingMedian`` a snapshot at a time in a session. Both take the median
-of the snapshots strictly before the current one within the window, and none until ``min_samples`` are
-there (a book seen for ten minutes has no "usual" depth yet).
+"Now" is the median of the snapshots of the last ``liquidity_short_window`` (1h) including the latest: one
+thin snapshot in a flickering book is not a liquidity drop, and an alert for each would be a flood (a
+fortnight of synthetic books raised hundreds). "Usual" is the median of the snapshots of the
+``liquidity_median_window`` (7 days) strictly before the latest, none until ``min_samples`` are there (a book
+seen for ten minutes has no usual depth yet). Two computations of each figure: ``trailing_medians`` over a
+finished run's snapshots at once (pandas' time-based rolling median), ``TrailingMedian`` a snapshot at a time
+in a session.
 """
 
 from __future__ import annotations
@@ -20,27 +23,36 @@ MIN_SAMPLES = 12
 """Snapshots a median needs before the rule may compare with it."""
 
 
-def trailing_medians(ts: I64, depth: F64, window_ms: int, min_samples: int = MIN_SAMPLES) -> F64:
-    """Per snapshot: the median depth of the snapshots in ``[ts - window_ms, ts)`` (NaN with too few)."""
+def trailing_medians(ts: I64, depth: F64, window_ms: int, min_samples: int = MIN_SAMPLES, *,
+                     current: bool = False) -> F64:
+    """Per snapshot: the median depth of the snapshots in ``[ts - window_ms, ts)`` (NaN with too few); with
+    ``current``, of those in ``(ts - window_ms, ts]``."""
     if ts.size == 0:
         return np.zeros(0)
     series = pd.Series(np.asarray(depth, dtype=np.float64), index=pd.to_datetime(np.asarray(ts), unit="ms"))
-    rolled = series.rolling(pd.Timedelta(milliseconds=window_ms), closed="left", min_periods=min_samples).median()
+    window = pd.Timedelta(milliseconds=window_ms)
+    rolling = (series.rolling(window, closed="right", min_periods=min_samples) if current
+               else series.rolling(window, closed="left", min_periods=min_samples))
+    rolled = rolling.median()
     return np.asarray(rolled.to_numpy(dtype=np.float64), dtype=np.float64)
 
 
 class TrailingMedian:
-    """A session's version of ``trailing_medians``: ``push`` returns the median before adding the snapshot."""
+    """A session's version of ``trailing_medians``: ``push`` returns the median as of the snapshot."""
 
-    def __init__(self, window_ms: int, min_samples: int = MIN_SAMPLES) -> None:
+    def __init__(self, window_ms: int, min_samples: int = MIN_SAMPLES, *, current: bool = False) -> None:
         self.window_ms = window_ms
         self.min_samples = min_samples
+        self.current = current
         self._rows: deque[tuple[int, float]] = deque()
 
     def push(self, ts: int, depth: float) -> float | None:
-        while self._rows and self._rows[0][0] < ts - self.window_ms:
+        if self.current:
+            self._rows.append((ts, depth))
+        while self._rows and self._rows[0][0] < ts - self.window_ms + (1 if self.current else 0):
             self._rows.popleft()
         finite = [d for _, d in self._rows if np.isfinite(d)]
         median = float(np.median(finite)) if len(finite) >= self.min_samples else None
-        self._rows.append((ts, depth))
+        if not self.current:
+            self._rows.append((ts, depth))
         return median

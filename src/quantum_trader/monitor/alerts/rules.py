@@ -11,8 +11,9 @@ Conditions (thresholds from the policy):
   correlation rising by more than ``dashboard.alerts.correlation_pair_jump`` between two updates (ours);
 * exposure: gross exposure above ``dashboard.alerts.portfolio_exposure_above`` (35%);
 * tier removal: an asset that was in tier 1 or 2 no longer is (removed, unverified or demoted to tier 3);
-* liquidity drop: depth within 1% below ``1 - liquidity_drop`` of its trailing median (7 days), or the spread
-  above ``asset_requirements.liquidity.max_spread``;
+* liquidity drop: depth within 1% (its median over the last hour) below ``1 - liquidity_drop`` of its usual
+  depth (the median of the 7 days before), re-armed once back half-way to the usual depth; or the spread (its
+  median over the last hour) above ``asset_requirements.liquidity.max_spread``;
 * kill-switch trip (daily, drawdown), per-asset lock: the risk engine's events (re-armed by its re-arm, reset,
   unlock);
 * stale feed and reconciliation incidents: what a live session's exchange client reports.
@@ -58,6 +59,7 @@ class RuleSettings:
     exposure_above: float
     liquidity_drop: float
     median_window_ms: int
+    short_window_ms: int
     max_spread: float
     correlation_spike: bool = True
     tier_removal: bool = True
@@ -68,6 +70,7 @@ class RuleSettings:
         return cls(spike_threshold=policy.correlation.spike_threshold, pair_jump=rules.correlation_pair_jump,
                    exposure_above=rules.portfolio_exposure_above, liquidity_drop=rules.liquidity_drop,
                    median_window_ms=duration_ms(rules.liquidity_median_window),
+                   short_window_ms=duration_ms(rules.liquidity_short_window),
                    max_spread=policy.asset_requirements.liquidity.max_spread,
                    correlation_spike=rules.correlation_spike, tier_removal=rules.asset_removed_from_tier)
 
@@ -173,19 +176,21 @@ class AlertRuleBook:
 
     def liquidity(self, ts: int, symbol: str, depth: float | None, median: float | None,
                   spread: float | None = None) -> list[Alert]:
-        """One book snapshot: its depth within 1% (USD, smaller side), the trailing median of depth before it,
-        and its relative spread (None where unknown)."""
+        """One book snapshot: depth within 1% now (USD, smaller side: the median over the short window), the
+        usual depth (the trailing median before it), and the relative spread now (None where unknown)."""
         found: list[Alert] = []
-        floor = None if median is None or not median > 0 else (1.0 - self.s.liquidity_drop) * median
         key = f"liquidity_depth:{symbol}"
-        thin = floor is not None and depth is not None and math.isfinite(depth) and depth < floor
-        if self.latch.enter(key, thin):
-            assert depth is not None and median is not None and floor is not None
-            found.append(Alert.of(
-                ts, AlertKind.LIQUIDITY_DROP,
-                f"{symbol} depth within 1% {depth:,.0f} USD is {depth / median:.0%} of its trailing median "
-                f"{median:,.0f} (alert below {1.0 - self.s.liquidity_drop:.0%})", key, symbol=symbol,
-                value=depth, limit=floor))
+        if depth is not None and median is not None and median > 0 and math.isfinite(depth):
+            floor, rearm = depth_levels(median, self.s.liquidity_drop)
+            if self.latch.holds(key):
+                if depth >= rearm:
+                    self.latch.clear(key)
+            elif self.latch.enter(key, depth < floor):
+                found.append(Alert.of(
+                    ts, AlertKind.LIQUIDITY_DROP,
+                    f"{symbol} depth within 1% {depth:,.0f} USD is {depth / median:.0%} of its usual "
+                    f"{median:,.0f} (alert below {1.0 - self.s.liquidity_drop:.0%})", key, symbol=symbol,
+                    value=depth, limit=floor))
         if spread is not None and math.isfinite(spread):
             key = f"liquidity_spread:{symbol}"
             if self.latch.enter(key, spread > self.s.max_spread):
@@ -237,6 +242,13 @@ class AlertRuleBook:
             return []  # a halt already reported and not yet lifted
         where = f" {symbol}" if symbol else ""
         return [Alert.of(incident.ts, alert_kind, f"{kind}{where}: {incident.message}", key, symbol=symbol)]
+
+
+def depth_levels(usual: float, drop: float) -> tuple[float, float]:
+    """The depth below which a drop is raised, and above which it re-arms: half-way back to the usual depth,
+    so a book hovering at the line is one alert, not one per flicker."""
+    floor = (1.0 - drop) * usual
+    return floor, floor + drop * usual / 2.0
 
 
 def _figures(event: RiskEvent) -> str:

@@ -11,6 +11,7 @@ the alerts are put in time order at the end.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ import pandas as pd
 from quantum_trader.monitor.alerts.liquidity import F64, I64, trailing_medians
 from quantum_trader.monitor.alerts.model import ALERT_COLUMNS, Alert
 from quantum_trader.monitor.alerts.rules import AlertRuleBook, RuleSettings
+from quantum_trader.monitor.alerts.shapes import DecisionsLike, RunMarketLike
 from quantum_trader.risk import EventKind, RiskEvent
 
 RISK_KINDS = {
@@ -76,10 +78,11 @@ def run_alerts(inputs: RunInputs, settings: RuleSettings) -> list[Alert]:
     for symbol, (times, depth) in inputs.depth.items():
         found += _depth(book, symbol, times, depth, settings)
     for symbol, (times, spread) in inputs.spreads.items():
+        now = trailing_medians(times, spread, settings.short_window_ms, 1, current=True)
         with np.errstate(invalid="ignore"):
-            wide = spread > settings.max_spread
+            wide = now > settings.max_spread
         for i in _changes(wide):
-            found += book.liquidity(int(times[i]), symbol, None, None, float(spread[i]))
+            found += book.liquidity(int(times[i]), symbol, None, None, float(now[i]))
     found.sort(key=lambda a: a.ts)  # stable: within a time, the order above
     return found
 
@@ -113,12 +116,22 @@ def _exposure(book: AlertRuleBook, equity: pd.DataFrame) -> list[Alert]:
 
 def _depth(book: AlertRuleBook, symbol: str, ts: I64, depth: F64, settings: RuleSettings) -> list[Alert]:
     medians = trailing_medians(ts, depth, settings.median_window_ms)
+    now = trailing_medians(ts, depth, settings.short_window_ms, 1, current=True)
+    drop = settings.liquidity_drop
+    floor = (1.0 - drop) * medians  # rules.depth_levels, a row at a time
+    rearm = floor + drop * medians / 2.0
     with np.errstate(invalid="ignore"):
-        thin = depth < (1.0 - settings.liquidity_drop) * medians
+        signal = np.where(now < floor, 1, np.where(now >= rearm, -1, 0))
+    # the latch's state: entered where thin, cleared where recovered, unchanged between
+    marked = np.flatnonzero(signal)
+    state = np.zeros(signal.size, dtype=bool)
+    if marked.size:
+        last = np.maximum.accumulate(np.where(signal != 0, np.arange(signal.size), -1))
+        state = (last >= 0) & (signal[np.maximum(last, 0)] == 1)
     found: list[Alert] = []
-    for i in _changes(thin):
+    for i in _changes(state):
         median = float(medians[i])
-        found += book.liquidity(int(ts[i]), symbol, float(depth[i]), median if math.isfinite(median) else None)
+        found += book.liquidity(int(ts[i]), symbol, float(now[i]), median if math.isfinite(median) else None)
     return found
 
 
@@ -152,3 +165,45 @@ def alerts_frame(alerts: Sequence[Alert]) -> pd.DataFrame:
              math.nan if a.value is None else a.value, math.nan if a.limit is None else a.limit) for a in alerts]
     return pd.DataFrame(rows, columns=list(ALERT_COLUMNS)).astype({"ts": "int64", "value": "float64",
                                                                   "limit": "float64"})
+
+
+def correlation_updates(decisions: DecisionsLike, until: int) -> list[tuple[int, F64]]:
+    """Each matrix the strategy computed, known by ``until``: (time computed, matrix)."""
+    out: list[tuple[int, F64]] = []
+    last: int | None = None
+    stop = int(np.searchsorted(decisions.close_ts, until, side="right"))
+    for k in range(stop):
+        at = decisions.correlation_time(k)
+        if at is None or at == last:
+            continue
+        matrix = decisions.correlation(k)
+        if matrix is None:
+            continue
+        last = int(at)
+        out.append((last, np.asarray(matrix, dtype=np.float64)))
+    return out
+
+
+def inputs_of_run(data: RunMarketLike, decisions: DecisionsLike, equity: pd.DataFrame, events: pd.DataFrame,
+                  end: int) -> RunInputs:
+    """The rules' inputs from what a finished run went through, up to ``end`` (its last bar's close).
+
+    Depth, not spread: a run streamed from the catalog keeps each snapshot's depth but not its books, and a
+    run folder must not depend on how its bars were read (tests/analytics/test_streamed_backtest.py)."""
+    symbols = tuple(data.grid.symbols)
+    universe = data.universe
+    tiers = [] if universe is None else [
+        TierChangeRow(int(e.ts), e.asset, e.from_tier, e.to_tier,
+                      f"{e.message}: {'; '.join(e.evidence)}" if e.evidence else e.message)
+        for e in universe.events() if int(e.ts) <= end]
+    depth = {s: (np.asarray(data.depth_ts[s], dtype=np.int64), np.asarray(data.depth[s], dtype=np.float64))
+             for s in symbols if s in data.depth_ts and s in data.depth}
+    keep = {s: (t[t <= end], d[t <= end]) for s, (t, d) in depth.items()}
+    return RunInputs(equity=equity, events=events, symbols=symbols, correlations=correlation_updates(decisions, end),
+                     tier_changes=tiers, depth=keep)
+
+
+def alert_counts(alerts: Sequence[Alert]) -> dict[str, object]:
+    """metrics.json's ``alerts``: how many, and how many of each kind."""
+    kinds = Counter(str(a.kind) for a in alerts)
+    return {"count": len(alerts), "by_kind": dict(sorted(kinds.items()))}

@@ -7,15 +7,14 @@ trips, locks) and a live session's incident listener (stale feed, reconciliation
 the journal (``record_alert``), logged on ``quantum_trader.alerts`` and handed to the dispatcher, whose
 delivery runs on its own threads: a bar never waits for a channel.
 
-The kernel, the journal and the snapshot are read by shape (protocols below): the monitor layer imports
-neither the engine nor the journal.
+The kernel, the journal and the snapshot are read by shape (``shapes``): the monitor layer imports neither
+the engine nor the journal.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,50 +26,12 @@ from quantum_trader.monitor.alerts.delivery import AlertDispatcher, DeliverySett
 from quantum_trader.monitor.alerts.liquidity import TrailingMedian
 from quantum_trader.monitor.alerts.model import Alert, Severity
 from quantum_trader.monitor.alerts.rules import AlertRuleBook, IncidentLike, RuleSettings
+from quantum_trader.monitor.alerts.shapes import AlertJournal, KernelLike, MarketLike, SnapshotLike
 from quantum_trader.risk import RiskEvent
 from quantum_trader.universe.schedule import UniverseSchedule
 
 log = logging.getLogger("quantum_trader.alerts")
 LEVEL = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING, Severity.CRITICAL: logging.ERROR}
-
-
-class MarketLike(Protocol):
-    @property
-    def depth_ts(self) -> Mapping[str, I64]: ...
-    @property
-    def depth(self) -> Mapping[str, F64]: ...
-    @property
-    def books(self) -> Mapping[str, BookSeries]: ...
-    @property
-    def universe(self) -> UniverseSchedule | None: ...
-
-
-class KernelLike(Protocol):
-    @property
-    def data(self) -> MarketLike: ...
-    @property
-    def symbols(self) -> tuple[str, ...]: ...
-
-
-class SnapshotLike(Protocol):
-    """``journal.RiskSnapshot``."""
-
-    @property
-    def ts(self) -> int: ...
-    @property
-    def exposure(self) -> float: ...
-    @property
-    def symbols(self) -> tuple[str, ...]: ...
-    @property
-    def correlation(self) -> tuple[tuple[float, ...], ...] | None: ...
-    @property
-    def mean_correlation(self) -> float | None: ...
-
-
-class AlertJournal(Protocol):
-    """``journal.TradingJournal``: its ``Severity`` has the values of ours."""
-
-    def record_alert(self, kind: str, severity: Any, message: str, *, ts: int) -> int: ...
 
 
 class AlertWatcher:
@@ -141,18 +102,24 @@ class AlertWatcher:
         found: list[Alert] = []
         times, depth = data.depth_ts.get(symbol), data.depth.get(symbol)
         if times is not None and depth is not None:
-            median = self._medians.setdefault(symbol, TrailingMedian(self.settings.median_window_ms))
+            usual = self._medians.setdefault(symbol, TrailingMedian(self.settings.median_window_ms))
+            recent = self._medians.setdefault(f"{symbol} now", self._short())
             for i in _new_rows(times, self._depth_seen.get(symbol), ts):
-                row_ts = int(times[i])
-                found += self.book.liquidity(row_ts, symbol, float(depth[i]), median.push(row_ts, float(depth[i])))
+                row_ts, value = int(times[i]), float(depth[i])
+                found += self.book.liquidity(row_ts, symbol, recent.push(row_ts, value), usual.push(row_ts, value))
                 self._depth_seen[symbol] = row_ts
         book = data.books.get(symbol)
         if book is not None and len(book.ts):
             spreads = self._book_spreads(symbol, book)
+            recent = self._medians.setdefault(f"{symbol} spread", self._short())
             for i in _new_rows(book.ts, self._spread_seen.get(symbol), ts):
-                found += self.book.liquidity(int(book.ts[i]), symbol, None, None, float(spreads[i]))
-                self._spread_seen[symbol] = int(book.ts[i])
+                row_ts = int(book.ts[i])
+                found += self.book.liquidity(row_ts, symbol, None, None, recent.push(row_ts, float(spreads[i])))
+                self._spread_seen[symbol] = row_ts
         return found
+
+    def _short(self) -> TrailingMedian:
+        return TrailingMedian(self.settings.short_window_ms, 1, current=True)
 
     def _book_spreads(self, symbol: str, book: BookSeries) -> F64:
         cached = self._spreads.get(symbol)
