@@ -27,6 +27,7 @@ from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, pace
 from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.monitor.alerts import AlertWatcher
 
 __all__ = ["PaperSession", "bars_up_to", "open_paper"]
 
@@ -41,6 +42,8 @@ class PaperSession:
     """Bars a second (None: as fast as the loop goes)."""
     recorder: SessionRecorder | None = None
     """Journals each bar's equity, exposure and correlation, and each decision (a session with a journal)."""
+    alerts: AlertWatcher | None = None
+    """The alert rules watching the session (with a journal); closed when the run ends, so what waits is sent."""
 
     @property
     def total(self) -> int:
@@ -59,7 +62,11 @@ class PaperSession:
             if on_bar is not None:
                 on_bar(chunk)
 
-        return await self.replay.run(paced(feed.chunks(), self.speed), each)
+        try:
+            return await self.replay.run(paced(feed.chunks(), self.speed), each)
+        finally:
+            if self.alerts is not None:
+                self.alerts.close()
 
     def snapshot(self) -> PaperSnapshot:
         return snapshot(self.replay.driver.kernel, self.replay.activity, bars=self.replay.stats.bars,
@@ -87,8 +94,9 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
     for a paced replay; nothing is fed yet.
 
     With a ``journal`` (its ``session`` names this run): every order is journalled before it reaches the venue,
-    every event and fill as the venue reports it, the kill switch and the locks as they change; and the run
-    starts with the kill switch the journal holds, so one left tripped still refuses entries."""
+    every event and fill as the venue reports it, the kill switch and the locks as they change, and each alert
+    the rules raise (``monitor.alerts``, also logged and sent to the policy's channels); and the run starts with
+    the kill switch the journal holds, so one left tripped still refuses entries."""
     prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
     if journal is None:
         kernel = Kernel(prepared.data, prepared.settings, jump=False)
@@ -102,11 +110,12 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
             "no entries until `quantum-trader killswitch reset`")
     journal.start_session(SessionMode.PAPER, start, detail={"strategy": request.strategy.name, "phase": settings.phase,
                                                             "symbols": list(prepared.data.grid.symbols)})
-    recorder = SessionRecorder(journal, feed=f"replay:{prepared.data.grid.timeframe}")
-    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session, risk_listeners=[SwitchKeeper(journal)],
-                    decision_listeners=[recorder.on_decision])
+    alerts = AlertWatcher.of_policy(request.policy, journal)
+    recorder = SessionRecorder(journal, feed=f"replay:{prepared.data.grid.timeframe}", watchers=[alerts])
+    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session,
+                    risk_listeners=[SwitchKeeper(journal), alerts.on_risk], decision_listeners=[recorder.on_decision])
     replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal))
-    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder)
+    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder, alerts)
 
 
 def bars_up_to(data: MarketData, rows: int) -> MarketData:

@@ -14,6 +14,7 @@ needs no event loop and no new dependency.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import queue
@@ -171,6 +172,9 @@ class AlertDispatcher:
         self.workers = [ChannelWorker(c, self.settings, post, clock) for c in channels]
         self._last_sent: dict[str, int] = {}
         self.deduplicated = 0
+        self._closed = False
+        if self.workers:  # a process ending mid-session still sends what waits (the threads are daemons)
+            atexit.register(self.close)
 
     def submit(self, alert: Alert) -> None:
         last = self._last_sent.get(alert.key)
@@ -182,6 +186,11 @@ class AlertDispatcher:
             worker.offer(alert)
 
     def close(self, timeout: float = 10.0) -> None:
+        """Deliver what waits (held alerts as their summary) and stop the workers; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
         for worker in self.workers:
             worker.close(timeout)
 

@@ -14,7 +14,9 @@ the engine nor the journal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from quantum_trader.risk import RiskEvent
 from quantum_trader.universe.schedule import UniverseSchedule
 
 log = logging.getLogger("quantum_trader.alerts")
+IncidentT = TypeVar("IncidentT", bound=IncidentLike)
 LEVEL = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING, Severity.CRITICAL: logging.ERROR}
 
 
@@ -38,11 +41,13 @@ class AlertWatcher:
     """See the module docstring. ``alerts`` keeps every alert raised, in order."""
 
     def __init__(self, policy: Policy, journal: AlertJournal | None = None,
-                 dispatcher: AlertDispatcher | None = None) -> None:
+                 dispatcher: AlertDispatcher | None = None, scrub: Callable[[str], str] | None = None) -> None:
         self.settings = RuleSettings.of_policy(policy)
         self.book = AlertRuleBook(self.settings)
         self.journal = journal
         self.dispatcher = dispatcher
+        self.scrub = scrub
+        """Applied to each message before it is journalled, logged or sent (a live session's key redactor)."""
         self.alerts: list[Alert] = []
         self._tiers: dict[str, int] | None = None
         self._depth_seen: dict[str, int] = {}
@@ -51,14 +56,14 @@ class AlertWatcher:
         self._spreads: dict[str, tuple[BookSeries, F64]] = {}
 
     @classmethod
-    def of_policy(cls, policy: Policy, journal: AlertJournal | None = None,
-                  env: Mapping[str, str] | None = None) -> AlertWatcher:
+    def of_policy(cls, policy: Policy, journal: AlertJournal | None = None, env: Mapping[str, str] | None = None,
+                  scrub: Callable[[str], str] | None = None) -> AlertWatcher:
         """The watcher a session runs: the policy's rules, and its channels when any are configured (their
         settings are checked here, before the first bar: a missing token is one error line, not a silent loss)."""
         config = policy.dashboard.alerts.channels
         channels = channels_of(config, env)
         dispatcher = AlertDispatcher(channels, DeliverySettings.of(config)) if channels else None
-        return cls(policy, journal, dispatcher)
+        return cls(policy, journal, dispatcher, scrub)
 
     # ------------------------------------------------------------------ listeners
     def __call__(self, kernel: KernelLike, chunk: MarketChunk, snapshot: SnapshotLike) -> None:
@@ -84,6 +89,16 @@ class AlertWatcher:
     def on_incident(self, incident: IncidentLike) -> None:
         """A live session's incident listener."""
         self.emit(self.book.incident(incident))
+
+    def incidents_then(self, then: Callable[[IncidentT], None] | None) -> Callable[[IncidentT], None]:
+        """One incident listener: this watcher's, then ``then`` (the session's own, when it has one)."""
+
+        def both(incident: IncidentT) -> None:
+            self.on_incident(incident)
+            if then is not None:
+                then(incident)
+
+        return both
 
     # ------------------------------------------------------------------ inputs
     def _tier_changes(self, ts: int, universe: UniverseSchedule) -> list[Alert]:
@@ -129,7 +144,8 @@ class AlertWatcher:
 
     # ------------------------------------------------------------------ output
     def emit(self, alerts: Sequence[Alert]) -> None:
-        for alert in alerts:
+        for raised in alerts:
+            alert = raised if self.scrub is None else replace(raised, message=self.scrub(raised.message))
             self.alerts.append(alert)
             if self.journal is not None:
                 self.journal.record_alert(str(alert.kind), alert.severity, alert.message, ts=alert.ts)
