@@ -13,7 +13,7 @@ Conditions (thresholds from the policy):
 * tier removal: an asset that was in tier 1 or 2 no longer is (removed, unverified or demoted to tier 3);
 * liquidity drop: depth within 1% (its median over the last hour) below ``1 - liquidity_drop`` of its usual
   depth (the median of the 7 days before), re-armed once back half-way to the usual depth; or the spread (its
-  median over the last hour) above ``asset_requirements.liquidity.max_spread``;
+  median over the last hour) above ``asset_requirements.liquidity.max_spread``, re-armed under 80% of it;
 * kill-switch trip (daily, drawdown), per-asset lock: the risk engine's events (re-armed by its re-arm, reset,
   unlock);
 * stale feed and reconciliation incidents: what a live session's exchange client reports.
@@ -36,6 +36,8 @@ RECONCILIATION_KINDS = frozenset({"order_unknown", "foreign_fill", "cancel_faile
 """Incidents where the venue's state or time may differ from ours: each is an alert."""
 CLEARS = {"feed_resumed": "stale_feed", "order_found": "order_unknown", "clock_ok": "clock_skew"}
 """Incidents that end another kind's condition (the rule re-arms)."""
+SPREAD_REARM = 0.8
+"""A wide spread re-arms once back under this share of its limit: a spread hovering at the limit is one alert."""
 
 
 class IncidentLike(Protocol):
@@ -193,7 +195,10 @@ class AlertRuleBook:
                     value=depth, limit=floor))
         if spread is not None and math.isfinite(spread):
             key = f"liquidity_spread:{symbol}"
-            if self.latch.enter(key, spread > self.s.max_spread):
+            if self.latch.holds(key):
+                if spread <= SPREAD_REARM * self.s.max_spread:
+                    self.latch.clear(key)
+            elif self.latch.enter(key, spread > self.s.max_spread):
                 found.append(Alert.of(
                     ts, AlertKind.LIQUIDITY_DROP,
                     f"{symbol} spread {spread:.4%} above its limit {self.s.max_spread:.4%}", key, symbol=symbol,

@@ -28,6 +28,7 @@ from quantum_trader.monitor.alerts.delivery import AlertDispatcher, DeliverySett
 from quantum_trader.monitor.alerts.liquidity import TrailingMedian
 from quantum_trader.monitor.alerts.model import Alert, Severity
 from quantum_trader.monitor.alerts.rules import AlertRuleBook, IncidentLike, RuleSettings
+from quantum_trader.monitor.alerts.run_alerts import mean_pairwise
 from quantum_trader.monitor.alerts.shapes import AlertJournal, KernelLike, MarketLike, SnapshotLike
 from quantum_trader.risk import RiskEvent
 from quantum_trader.universe.schedule import UniverseSchedule
@@ -71,7 +72,7 @@ class AlertWatcher:
         ts = snapshot.ts
         found = self.book.exposure(ts, snapshot.exposure)
         if snapshot.correlation is not None:
-            found += self.book.correlation(ts, snapshot.symbols, snapshot.correlation, snapshot.mean_correlation)
+            found += self._correlation(ts, snapshot.symbols, snapshot.correlation)
         data = kernel.data
         if data.universe is not None:
             found += self._tier_changes(ts, data.universe)
@@ -101,6 +102,17 @@ class AlertWatcher:
         return both
 
     # ------------------------------------------------------------------ inputs
+    def _correlation(self, ts: int, symbols: tuple[str, ...], rows: tuple[tuple[float, ...], ...]) -> list[Alert]:
+        """The kernel's matrix holds 0 for a pair still warming up (``clean_correlation``; the identity before the
+        first matrix), and a measured correlation is never exactly 0: those pairs are unknown, not uncorrelated
+        (else the first real matrix is a jump from 0 of every pair)."""
+        matrix = np.array(rows, dtype=np.float64)
+        off = ~np.eye(len(symbols), dtype=bool)
+        matrix[off & (matrix == 0.0)] = np.nan
+        if not np.isfinite(matrix[off]).any():
+            return []
+        return self.book.correlation(ts, symbols, matrix.tolist(), mean_pairwise(matrix))
+
     def _tier_changes(self, ts: int, universe: UniverseSchedule) -> list[Alert]:
         now = universe.tiers_at(ts)
         before, self._tiers = self._tiers, now
