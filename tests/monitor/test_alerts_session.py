@@ -70,3 +70,18 @@ def test_a_journalled_paper_session_journals_logs_and_sends_its_alerts(
     assert TOKEN.encode() not in journal_path.read_bytes()
     assert all(TOKEN not in p.read_text(errors="ignore") for p in run.iterdir() if p.suffix in (".json", ".yaml",
                                                                                                 ".html"))
+
+
+def test_a_channel_without_its_token_stops_the_session_before_it_writes(catalog: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "alerts.yaml"
+    policy.write_text("dashboard:\n  alerts:\n    channels:\n      telegram: {chat_id: '7'}\n")
+    journal_path = tmp_path / "j.sqlite"
+    result = CliRunner().invoke(app, ["paper", *REPLAY, "--catalog", str(catalog), "--runs", str(tmp_path / "runs"),
+                                      "--journal", str(journal_path), "--policy", str(policy)],
+                                env={"COLUMNS": "160", "QT_TELEGRAM_TOKEN": ""})
+    assert result.exit_code == 2, result.output
+    assert ("error: paper failed: dashboard.alerts.channels.telegram: no bot token in environment variable "
+            "QT_TELEGRAM_TOKEN"
+            in result.output)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert not journal_path.exists() or TradingJournal(journal_path).sessions() == []

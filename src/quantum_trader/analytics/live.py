@@ -467,6 +467,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     keeper: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = []
     recorder: SessionRecorder | None = None
     if journal is not None:
+        alerts = AlertWatcher.of_policy(policy, journal, scrub=redactor.scrub)
         switch = restored_switch(journal, start_ts)
         if switch is not None:
             settings = replace(settings, switch=switch)
@@ -476,7 +477,6 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
         journal.start_session(SessionMode.LIVE if request.mode == "live" else SessionMode.PAPER, start_ts,
                               exchange=exchange.id, detail={"network": network, "symbols": list(symbols),
                                                                    "phase": settings.phase})
-        alerts = AlertWatcher.of_policy(policy, journal, scrub=redactor.scrub)
         keeper += [SwitchKeeper(journal), alerts.on_risk]
         recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}", watchers=[alerts])
         on_incident = alerts.incidents_then(on_incident)

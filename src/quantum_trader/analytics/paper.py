@@ -101,6 +101,7 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
     if journal is None:
         kernel = Kernel(prepared.data, prepared.settings, jump=False)
         return PaperSession(request, prepared, kernel, PacedReplay.of(kernel, prepared.decisions), speed)
+    alerts = AlertWatcher.of_policy(request.policy, journal)  # a channel's missing token stops here, before any write
     start = int(prepared.data.grid.ts[0])
     switch = restored_switch(journal, start)
     settings = prepared.settings if switch is None else replace(prepared.settings, switch=switch)
@@ -110,7 +111,6 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
             "no entries until `quantum-trader killswitch reset`")
     journal.start_session(SessionMode.PAPER, start, detail={"strategy": request.strategy.name, "phase": settings.phase,
                                                             "symbols": list(prepared.data.grid.symbols)})
-    alerts = AlertWatcher.of_policy(request.policy, journal)
     recorder = SessionRecorder(journal, feed=f"replay:{prepared.data.grid.timeframe}", watchers=[alerts])
     kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session,
                     risk_listeners=[SwitchKeeper(journal), alerts.on_risk], decision_listeners=[recorder.on_decision])
