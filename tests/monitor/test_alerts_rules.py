@@ -167,3 +167,25 @@ def test_trailing_median_equals_the_batch_one(rows: list[tuple[int, float]], cur
     live = TrailingMedian(window, min_samples=3, current=current)
     streamed = [live.push(int(t), float(d)) for t, d in zip(ts, depth, strict=True)]
     assert [None if np.isnan(b) else pytest.approx(b) for b in batch] == streamed
+
+
+class _LiveDecisions:
+    """A live session's decisions: only the newest decision answers (``GrowingDecisions``)."""
+
+    close_ts = np.array([H, 2 * H], dtype=np.int64)
+
+    def correlation(self, k: int) -> np.ndarray | None:
+        raise IndexError(f"decision {k} is not the newest")
+
+    def correlation_time(self, k: int) -> int | None:
+        raise IndexError(f"decision {k} is not the newest")
+
+
+def test_a_live_run_folder_reads_the_correlation_means_from_its_events() -> None:
+    import pandas as pd
+
+    from quantum_trader.monitor.alerts.run_alerts import correlation_updates
+
+    events = pd.DataFrame({"ts": [H, 2 * H, 3 * H], "kind": ["correlation_update", "refused", "correlation_update"],
+                           "value": [0.5, float("nan"), 0.9]})
+    assert correlation_updates(_LiveDecisions(), events, 3 * H) == [(H, None, 0.5), (3 * H, None, 0.9)]

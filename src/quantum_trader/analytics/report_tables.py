@@ -252,4 +252,4 @@ def alerts_table(alerts: pd.DataFrame) -> str:
              (str(a.kind), str(a.kind), ""), (str(a.message), None, "msg")] for a in shown.itertuples(index=False)]
     head = "" if len(shown) == len(alerts) else note(
         f"Showing the last {len(shown):,} of {len(alerts):,} alerts; alerts.parquet holds them all.")
-    return head + _table(columns, rows, "compact", "alerts")
+    return head + _table(columns, rows, "compact", "alerts-table")

@@ -57,8 +57,9 @@ class RunInputs:
     events: pd.DataFrame
     """The run's events (``ts``, ``kind``, ``symbol``, ``rule``, ``message``, ``value``, ``limit``)."""
     symbols: tuple[str, ...] = ()
-    correlations: Sequence[tuple[int, F64]] = ()
-    """Each update of the matrix: (time computed, matrix in ``symbols`` order)."""
+    correlations: Sequence[tuple[int, F64 | None, float | None]] = ()
+    """Each update of the matrix: (time computed, matrix in ``symbols`` order or None, its mean pairwise
+    correlation)."""
     tier_changes: Sequence[TierChangeRow] = ()
     depth: Mapping[str, tuple[I64, F64]] = field(default_factory=dict)
     """Per symbol: book snapshot times and depth within 1% (USD)."""
@@ -70,8 +71,8 @@ def run_alerts(inputs: RunInputs, settings: RuleSettings) -> list[Alert]:
     book = AlertRuleBook(settings)
     found: list[Alert] = []
     found += _exposure(book, inputs.equity)
-    for at, matrix in inputs.correlations:
-        found += book.correlation(at, inputs.symbols, matrix.tolist(), mean_pairwise(matrix))
+    for at, matrix, mean in inputs.correlations:
+        found += book.correlation(at, inputs.symbols, None if matrix is None else matrix.tolist(), mean)
     for row in inputs.tier_changes:
         found += book.tier(row.ts, row.asset, row.to_tier, row.message, was=row.from_tier)
     found += _risk_and_incidents(book, inputs.events)
@@ -167,20 +168,30 @@ def alerts_frame(alerts: Sequence[Alert]) -> pd.DataFrame:
                                                                   "limit": "float64"})
 
 
-def correlation_updates(decisions: DecisionsLike, until: int) -> list[tuple[int, F64]]:
-    """Each matrix the strategy computed, known by ``until``: (time computed, matrix)."""
-    out: list[tuple[int, F64]] = []
+def correlation_updates(decisions: DecisionsLike, events: pd.DataFrame,
+                        until: int) -> list[tuple[int, F64 | None, float | None]]:
+    """Each matrix the strategy computed, known by ``until``: (time computed, matrix, its mean).
+
+    A live session's decisions answer only the newest decision (``GrowingDecisions``): its run folder has the
+    ``correlation_update`` events' means alone (the pair rule then ran in the session itself)."""
+    out: list[tuple[int, F64 | None, float | None]] = []
     last: int | None = None
     stop = int(np.searchsorted(decisions.close_ts, until, side="right"))
-    for k in range(stop):
-        at = decisions.correlation_time(k)
-        if at is None or at == last:
-            continue
-        matrix = decisions.correlation(k)
-        if matrix is None:
-            continue
-        last = int(at)
-        out.append((last, np.asarray(matrix, dtype=np.float64)))
+    try:
+        for k in range(stop):
+            at = decisions.correlation_time(k)
+            if at is None or at == last:
+                continue
+            matrix = decisions.correlation(k)
+            if matrix is None:
+                continue
+            last = int(at)
+            values = np.asarray(matrix, dtype=np.float64)
+            out.append((last, values, mean_pairwise(values)))
+    except IndexError:
+        updates = events[events["kind"] == "correlation_update"] if not events.empty else events
+        return [(int(t), None, float(v) if math.isfinite(float(v)) else None)
+                for t, v in zip(updates["ts"].tolist(), updates["value"].tolist(), strict=True)]
     return out
 
 
@@ -199,8 +210,8 @@ def inputs_of_run(data: RunMarketLike, decisions: DecisionsLike, equity: pd.Data
     depth = {s: (np.asarray(data.depth_ts[s], dtype=np.int64), np.asarray(data.depth[s], dtype=np.float64))
              for s in symbols if s in data.depth_ts and s in data.depth}
     keep = {s: (t[t <= end], d[t <= end]) for s, (t, d) in depth.items()}
-    return RunInputs(equity=equity, events=events, symbols=symbols, correlations=correlation_updates(decisions, end),
-                     tier_changes=tiers, depth=keep)
+    return RunInputs(equity=equity, events=events, symbols=symbols,
+                     correlations=correlation_updates(decisions, events, end), tier_changes=tiers, depth=keep)
 
 
 def alert_counts(alerts: Sequence[Alert]) -> dict[str, object]:
