@@ -106,6 +106,7 @@ def _state(path: str) -> dict[str, Any]:
         "switch_history": [(c.ts, c.kind.value, c.reason) for c in journal.killswitch_history()],
         "locks": [(lock.asset, lock.ts, lock.until, lock.cleared_ts) for lock in journal.locks()],
         "incidents": [(i.kind, i.detail) for i in journal.incidents()],
+        "alerts": sorted((a.ts, a.kind, a.severity.value, a.message) for a in journal.alerts()),
     }
     sessions = journal.sessions()
     state["sessions"] = [(s.mode.value, s.ended_ts is not None, s.end_reason) for s in sessions]

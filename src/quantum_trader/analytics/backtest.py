@@ -58,6 +58,8 @@ from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.recorder import EventRow, Recorder
 from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.engine.strategy import Decisions, Strategy
+from quantum_trader.monitor.alerts import RuleSettings, alerts_frame, run_alerts
+from quantum_trader.monitor.alerts.run_alerts import alert_counts, inputs_of_run
 
 __all__ = [
     "BacktestRequest", "BacktestResult", "PreparedRun", "assemble_market", "book_depth_and_spread",
@@ -258,6 +260,10 @@ def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, s
     run.write_trades(trades)
     run.write_equity(equity)
     run.write_events(events)
+    alerts = run_alerts(inputs_of_run(data, prepared.decisions, equity, events,
+                                      summary.last_ts + timeframe_ms(data.grid.timeframe)),
+                        RuleSettings.of_policy(request.policy))
+    run.write_alerts(alerts_frame(alerts))
     run.write_correlation(list(data.grid.symbols), kernel.corr)
     run.write_prices(summary.prices())
     run.write_policy(policy_to_yaml(request.policy))
@@ -270,6 +276,7 @@ def write_run(request: BacktestRequest, prepared: PreparedRun, kernel: Kernel, s
     metrics["orders"] = rec.orders
     metrics["fills"] = rec.fills
     metrics["refused_intents"] = rec.refused_intents
+    metrics["alerts"] = alert_counts(alerts)
     metrics["data_notes"] = data_notes(data, request.timeframe, slippage=kernel.settings.slippage, summary=summary)
     if rec.fill_limits is not None:
         metrics["limits_at_fill"] = rec.fill_limits.summary()

@@ -53,6 +53,7 @@ from quantum_trader.engine.paper_watch import Activity, PaperSnapshot, snapshot
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.engine.strategy import Strategy
 from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.monitor.alerts import AlertWatcher
 from quantum_trader.risk import RiskEvent
 from quantum_trader.risk.batch import BatchResult
 from quantum_trader.venues.ccxt.account import prepare_account
@@ -468,6 +469,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     keeper: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = []
     recorder: SessionRecorder | None = None
     if journal is not None:
+        alerts = AlertWatcher.of_policy(policy, journal, scrub=redactor.scrub)
         switch = restored_switch(journal, start_ts)
         if switch is not None:
             settings = replace(settings, switch=switch)
@@ -477,8 +479,9 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
         journal.start_session(SessionMode.LIVE if request.mode == "live" else SessionMode.PAPER, start_ts,
                               exchange=exchange.id, detail={"network": network, "symbols": list(symbols),
                                                                    "phase": settings.phase})
-        keeper.append(SwitchKeeper(journal))
-        recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}")
+        keeper += [SwitchKeeper(journal), alerts.on_risk]
+        recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}", watchers=[alerts])
+        on_incident = alerts.incidents_then(on_incident)
     listening: list[Callable[[TradingKernel, int, BatchResult], None]] = (
         [] if recorder is None else [recorder.on_decision])
     if request.mode == "live":

@@ -34,6 +34,7 @@ from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, pace
 from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.monitor.alerts import AlertWatcher
 
 __all__ = ["PaperSession", "bars_up_to", "open_paper"]
 
@@ -50,6 +51,8 @@ class PaperSession:
     """Journals each bar's equity, exposure and correlation, and each decision (a session with a journal)."""
     journal: TradingJournal | None = None
     """The journal under the session's id (a resumed session's own, not the one the caller opened)."""
+    alerts: AlertWatcher | None = None
+    """The alert rules watching the session (with a journal); closed when the run ends, so what waits is sent."""
 
     @property
     def total(self) -> int:
@@ -72,6 +75,8 @@ class PaperSession:
             return await self.replay.run(paced(feed.chunks(), self.speed), each)
         finally:
             recorder.flush()
+            if self.alerts is not None:
+                self.alerts.close()
 
     def snapshot(self) -> PaperSnapshot:
         return snapshot(self.replay.driver.kernel, self.replay.activity, bars=self.replay.stats.bars,
@@ -99,13 +104,15 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
     for a paced replay; nothing is fed yet.
 
     With a ``journal`` (its ``session`` names this run): every order is journalled before it reaches the venue,
-    every event and fill as the venue reports it, the kill switch and the locks as they change; and the run
-    starts with the kill switch the journal holds, so one left tripped still refuses entries. A session of the
-    same run that never ended (its process was killed) is resumed instead (``analytics.paper_resume``)."""
+    every event and fill as the venue reports it, the kill switch and the locks as they change, and each alert
+    the rules raise (``monitor.alerts``, also logged and sent to the policy's channels); and the run starts with
+    the kill switch the journal holds, so one left tripped still refuses entries. A session of the same run that
+    never ended (its process was killed) is resumed instead (``analytics.paper_resume``)."""
     prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
     if journal is None:
         kernel = Kernel(prepared.data, prepared.settings, jump=False)
         return PaperSession(request, prepared, kernel, PacedReplay.of(kernel, prepared.decisions), speed)
+    alerts = AlertWatcher.of_policy(request.policy, journal)  # a channel's missing token stops here, before any write
     start = int(prepared.data.grid.ts[0])
     tell = lines or (lambda _line: None)
     feed = f"replay:{prepared.data.grid.timeframe}"
@@ -129,12 +136,14 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
         journal.start_session(SessionMode.PAPER, start, detail={
             "strategy": request.strategy.name, "phase": settings.phase, "symbols": list(prepared.data.grid.symbols),
             FINGERPRINT_KEY: run, START_SWITCH_KEY: None if switch is None else switch.to_dict()})
-    recorder = SessionRecorder(journal, feed=feed, resume_after=cursor)
-    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session, risk_listeners=[SwitchKeeper(journal)],
-                    decision_listeners=[recorder.on_decision])
+    alerts.journal = journal
+    recorder = SessionRecorder(journal, feed=feed, watchers=[alerts], resume_after=cursor)
+    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session,
+                    risk_listeners=[SwitchKeeper(journal), alerts.on_risk], decision_listeners=[recorder.on_decision])
     replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal,
                                                                                   forward_known=True))
-    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder, journal)
+    return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder, journal,
+                        alerts)
 
 
 def bars_up_to(data: MarketData, rows: int) -> MarketData:

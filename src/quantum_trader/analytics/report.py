@@ -289,6 +289,7 @@ def build_report_html(run: RunFolder) -> str:
         _section("Monthly returns", tables.monthly_table(monthly_returns(ts, equity["equity"].to_numpy())),
                  "monthly"),
         _refusal_section(events, events_missing, metrics),
+        _section("Alerts", tables.alerts_table(run.alerts()), "alerts"),
         _section("Kill-switch, lock and liquidation events",
                  tables.note(events_missing) if events_missing
                  else tables.events_table(events) + tables.other_events_summary(events), "events"),

@@ -240,3 +240,16 @@ def trades_table(trades: pd.DataFrame) -> str:
         head = note(f"Showing the last {len(shown):,} of {len(trades):,} trades (newest first); "
                     "trades.parquet holds them all. Click a column title to sort.")
     return head + f'<div class="scroll">{_table(columns, rows, "trades", "trades")}</div>'
+
+
+def alerts_table(alerts: pd.DataFrame) -> str:
+    """The alerts the rules raised over the run (alerts.parquet), the latest ``MAX_EVENT_ROWS`` of them."""
+    if alerts.empty:
+        return note("No alert was raised in this run (or the run was written before alerts were).")
+    shown = alerts.sort_values("ts", kind="stable").tail(MAX_EVENT_ROWS)
+    columns = [("Time (UTC)", ""), ("Severity", ""), ("Kind", ""), ("Message", "")]
+    rows = [[(fmt_ts(a.ts), _ms(a.ts), ""), (str(a.severity), str(a.severity), f"sev-{esc(a.severity)}"),
+             (str(a.kind), str(a.kind), ""), (str(a.message), None, "msg")] for a in shown.itertuples(index=False)]
+    head = "" if len(shown) == len(alerts) else note(
+        f"Showing the last {len(shown):,} of {len(alerts):,} alerts; alerts.parquet holds them all.")
+    return head + _table(columns, rows, "compact", "alerts-table")

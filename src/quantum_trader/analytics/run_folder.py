@@ -33,6 +33,7 @@ import pandas as pd
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.time import MS_PER_HOUR
 from quantum_trader.engine.schema import EQUITY_COLUMNS, EVENT_COLUMNS, PRICE_COLUMNS, TRADE_COLUMNS
+from quantum_trader.monitor.alerts.model import ALERT_COLUMNS
 
 TRADES_FILE: Final = "trades.parquet"
 EQUITY_FILE: Final = "equity.parquet"
@@ -43,6 +44,8 @@ CORRELATION_FILE: Final = "correlation.parquet"
 """Correlation matrix at the end of the run: column ``symbol`` plus one column per symbol, square."""
 CORRELATION_AVERAGE_FILE: Final = "correlation_average.parquet"
 """Optional: the run's average correlation matrix, same layout as ``correlation.parquet``."""
+ALERTS_FILE: Final = "alerts.parquet"
+"""The alerts the rules raised over the run (``monitor.alerts``, ``ALERT_COLUMNS``); absent in older runs."""
 METRICS_FILE: Final = "metrics.json"
 POLICY_FILE: Final = "policy.yaml"
 REPORT_FILE: Final = "report.html"
@@ -53,7 +56,8 @@ RUN_KEYS: Final = ("run_id", "strategy", "symbols", "start", "end", "bars", "pol
 _INT_COLUMNS: Final = frozenset(
     {"ts", "entry_ts", "exit_ts", "open_positions", "slots_tier_1", "slots_tier_2", "slots_tier_3"}
 )
-_STR_COLUMNS: Final = frozenset({"symbol", "side", "exit_reason", "kind", "rule", "message", "signal"})
+_STR_COLUMNS: Final = frozenset({"symbol", "side", "exit_reason", "kind", "rule", "message", "signal", "severity",
+                                 "key"})
 _UNKNOWN_TRADE_COLUMNS: Final[dict[str, str | float]] = {"signal": "", "entry_slippage": math.nan}
 """Trade columns added after runs were first written, and what an older run reads for them."""
 
@@ -204,6 +208,12 @@ class RunFolder:
     def prices(self) -> pd.DataFrame:
         return self._read_table(PRICES_FILE, PRICE_COLUMNS)
 
+    def alerts(self) -> pd.DataFrame:
+        """The run's alerts (none in a run written before alerts were: an empty table)."""
+        if not self.has(ALERTS_FILE):
+            return _check_columns(pd.DataFrame(columns=list(ALERT_COLUMNS)), ALERT_COLUMNS, self.file(ALERTS_FILE))
+        return self._read_table(ALERTS_FILE, ALERT_COLUMNS)
+
     def correlation(self, *, average: bool = False) -> pd.DataFrame:
         """The matrix indexed and columned by symbol (float64)."""
         name = CORRELATION_AVERAGE_FILE if average else CORRELATION_FILE
@@ -255,6 +265,9 @@ class RunFolder:
 
     def write_events(self, frame: pd.DataFrame) -> Path:
         return self._write_table(EVENTS_FILE, frame, EVENT_COLUMNS)
+
+    def write_alerts(self, frame: pd.DataFrame) -> Path:
+        return self._write_table(ALERTS_FILE, frame, ALERT_COLUMNS)
 
     def write_prices(self, frame: pd.DataFrame) -> Path:
         """``hourly_closes`` of the run's grid (any frame in ``PRICE_COLUMNS``)."""

@@ -54,14 +54,54 @@ def _default_scenarios() -> dict[str, Scenario]:
     }
 
 
+class TelegramChannel(PolicyModel):
+    """Telegram ``sendMessage`` (ours, not the spec's). The bot token is a secret: it is never in the policy,
+    only the name of the environment variable or the path of a file (mode 0600) that holds it."""
+
+    chat_id: str
+    api_base: str = "https://api.telegram.org"
+    token_env: str = "QT_TELEGRAM_TOKEN"
+    token_file: str | None = None
+
+
+class AlertChannels(PolicyModel):
+    """Where alerts are sent besides the journal and the log (ours, not the spec's): none by default.
+
+    Webhook URLs that carry a secret (Slack's) are named by an environment variable, never written here."""
+
+    webhook_url: str | None = None
+    """A generic JSON webhook: one POST per alert."""
+    slack_url_env: str | None = None
+    """Environment variable holding a Slack incoming-webhook URL."""
+    telegram: TelegramChannel | None = None
+    dedupe_window: Duration = "15m"
+    """The same alert (its de-duplication key) is sent once within this window."""
+    max_per_minute: PositiveInt = 10
+    """Per channel; alerts beyond it are summarised in one message when the minute ends."""
+    retries: int = Field(default=3, ge=0, le=10)
+    """Attempts after the first for a failed delivery (HTTP 5xx, 429 or no answer), with doubling backoff."""
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    queue_size: PositiveInt = 1000
+    """Alerts waiting for delivery; beyond it new ones are dropped (and counted), never blocking trading."""
+
+
 class AlertRules(PolicyModel):
     correlation_spike: bool = True
     """Threshold in ``correlation.spike_threshold``."""
+    correlation_pair_jump: NonNegative = 0.30
+    """Ours, not the spec's: a correlation spike is also one pair's correlation rising by more than this
+    between two updates of the matrix."""
     portfolio_exposure_above: Fraction = 0.35
     """spec: Portfolio exposure > 35%"""
     asset_removed_from_tier: bool = True
     liquidity_drop: Fraction = 0.5
-    """Alert when depth within 1% falls by this share against its trailing median."""
+    """Alert when depth within 1% falls by this share against its trailing median (below 50% of it)."""
+    liquidity_median_window: Duration = "7d"
+    """Ours: the trailing window of the usual depth (the spread limit is
+    ``asset_requirements.liquidity.max_spread``)."""
+    liquidity_short_window: Duration = "1h"
+    """Ours: depth and spread "now" are their medians over this window (one thin snapshot is no drop)."""
+    channels: AlertChannels = AlertChannels()
 
 
 class Dashboard(PolicyModel):

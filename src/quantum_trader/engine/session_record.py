@@ -88,9 +88,7 @@ class SessionRecorder:
                 self.journal.record_decision(decision, ts=ts)
 
     def on_bar(self, kernel: TradingKernel, chunk: MarketChunk) -> None:
-        if self.resume_after is not None and int(chunk.ts[-1]) <= self.resume_after:
-            self._corr = kernel.corr
-            return
+        catching_up = self.resume_after is not None and int(chunk.ts[-1]) <= self.resume_after
         ts = int(chunk.ts[-1]) + chunk.step
         marks = chunk.mark[-1]
         ledger = kernel.ledger
@@ -112,10 +110,11 @@ class SessionRecorder:
             symbols=tuple(kernel.symbols) if updated else (),
             correlation=_rows(corr) if updated else None,
             mean_correlation=mean_pairwise(corr) if updated else None)
-        self._pending.append((snapshot, EquitySnapshot.of_ledger(valued), int(chunk.ts[-1])))
-        self.rows += 1
-        if time.monotonic() - self._flushed >= self.flush_seconds:
-            self.flush()
+        if not catching_up:  # bars a resumed session had journalled are watched again, not written again
+            self._pending.append((snapshot, EquitySnapshot.of_ledger(valued), int(chunk.ts[-1])))
+            self.rows += 1
+            if time.monotonic() - self._flushed >= self.flush_seconds:
+                self.flush()
         for watcher in self.watchers:
             watcher(kernel, chunk, snapshot)
 

@@ -64,6 +64,13 @@ def all_tier_changes(con: Connection, account: str) -> list[TierChange]:
 
 # ------------------------------------------------------------------ alerts
 def record_alert(con: Connection, scope: Scope, alert: Alert) -> int:
+    """The alert's id; the one already recorded when this session raised the very same alert at the same time (a
+    bar taken again after a crash)."""
+    a = alerts.c
+    same = con.execute(select(a.id).where(a.account == scope.account, a.session == scope.session, a.ts == alert.ts,
+                                          a.kind == alert.kind, a.message == alert.message).limit(1)).scalar()
+    if same is not None:
+        return int(same)
     return new_id(con.execute(insert(alerts).values(
         **scope.stamp, ts=alert.ts, kind=alert.kind, severity=alert.severity.value, message=alert.message
     )))
