@@ -92,6 +92,7 @@ class SimulatedExchange:
     _chunk: MarketChunk | None = None
     _events: list[VenueEvent] = field(default_factory=list)
     _liquidation: dict[str, float | None] = field(default_factory=dict)
+    _liquidation_due: bool = False
     _state: _RowState = field(default_factory=_RowState)
     _column: dict[str, int] = field(default_factory=dict)
 
@@ -196,6 +197,7 @@ class SimulatedExchange:
         self._state.marked = True
         chunk = self._chunk
         assert chunk is not None
+        self._liquidation_now()  # as of the books before these marks
         prices = {s: float(chunk.mark_before(row, self._column[s])) for s in self.account.positions}
         self.account.mark({s: p for s, p in prices.items() if p == p}, int(chunk.ts[row]))
 
@@ -335,7 +337,7 @@ class SimulatedExchange:
         stop = protection.stop_price
         target = protection.target_price if int(chunk.ts[row]) >= protection.target_from else None
         adverse = []
-        for level, priority in ((self._liquidation.get(symbol), ADVERSE_LIQUIDATION), (stop, ADVERSE_STOP)):
+        for level, priority in ((self._liquidation_now().get(symbol), ADVERSE_LIQUIDATION), (stop, ADVERSE_STOP)):
             if level is not None and ((bar[2] <= level) if long else (bar[1] >= level)):
                 adverse.append((level, priority))
         if adverse:
@@ -424,7 +426,17 @@ class SimulatedExchange:
                 self._events.append(OrderEvent(ts, OrderEventKind.CANCELLED, order, reason="position closed"))
 
     def _refresh_liquidation(self, row: int) -> None:
-        self._liquidation = self.account.liquidation(self.margin)
+        """The account changed: its liquidation prices are due again, computed when first read (a reversal's
+        exit and entry fill at one open; only the book after both is ever matched against)."""
+        self._liquidation_due = True
+
+    def _liquidation_now(self) -> dict[str, float | None]:
+        """The liquidation prices of the account as it was at the last refresh (computed now if due; the
+        account's marks and fills that are not followed by a refresh compute them first)."""
+        if self._liquidation_due:
+            self._liquidation_due = False
+            self._liquidation = self.account.liquidation(self.margin)
+        return self._liquidation
 
     # ------------------------------------------------------------------ jumping
     def next_event_row(self, start: int, stop: int) -> int:
@@ -456,7 +468,7 @@ class SimulatedExchange:
         high, low = chunk.high[start:stop, col], chunk.low[start:stop, col]
         protection = self.orders.protection.get(symbol, Protection())
         found = stop
-        for level in (self._liquidation.get(symbol), protection.stop_price):
+        for level in (self._liquidation_now().get(symbol), protection.stop_price):
             if level is not None:
                 hit = first_hit(low, level, above=False) if long else first_hit(high, level, above=True)
                 if hit >= 0:
@@ -514,6 +526,7 @@ class SimulatedExchange:
         fee = money(quantity * price * self._taker)
         fill = Fill(max(ts, self.account.ts), order.symbol, order.side, quantity, price, fee,
                     client_order_id=order.client_order_id)
+        self._liquidation_now()  # as of the books before this fill (it is not refreshed after)
         self.account.fill(fill)
         self._events.append(OrderEvent(fill.ts, OrderEventKind.FILLED, order, fill=fill, reference=reference))
         if order.symbol not in self.account.positions:
