@@ -68,6 +68,7 @@ from quantum_trader.risk import (
     fixed_fraction_batch,
     update,
 )
+from quantum_trader.venues.simulated.slippage import finite
 
 
 @dataclass
@@ -610,7 +611,7 @@ class TradingKernel:
             col = self.column[intent.symbol]
             price = float(intent.entry_price)
             largest = self.limits.position_size * equity / price
-            volume = float(np.nan_to_num(before[col]))
+            volume = finite(float(before[col]))
             expected = self.execution.quote(intent.symbol, price, largest, buy=intent.side is Side.LONG,
                                             ts=self._ts(row), bar_volume=volume)
             out[intent.symbol] = min(abs(expected / price - 1.0), 0.5)
@@ -656,3 +657,4 @@ class TradingKernel:
         for position in list(self.ledger.positions.values()):
             self.desk.exit(ts, position, "end_of_data")
         self.rec.orders = self.desk.sent
+

@@ -242,17 +242,29 @@ def _figures(state: LedgerState) -> Figures:
         s: day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start_unrealised.get(s, ZERO)
         for s in {*day_realised, *unrealised, *day_start_unrealised}
     }
-    notional = {s: float(p.size * marks[s]) for s, p in positions.items()}
+    notional: dict[str, float] = {}
+    sign: dict[str, int] = {}
+    risk: dict[str, float] = {}
+    size: dict[str, float] = {}
+    entry: dict[str, float] = {}
+    for s, p in positions.items():  # one pass (a state's figures are read at every decision)
+        quantity = p.quantity
+        unsigned = abs(quantity)
+        notional[s] = float(unsigned * marks[s])
+        sign[s] = 1 if quantity > 0 else -1
+        risk[s] = float(p.risk_amount)
+        size[s] = float(unsigned)
+        entry[s] = float(p.entry_price)
     return Figures(
         equity=float(state.equity),
         day_start_equity=float(state.day_start_equity),
         peak_equity=float(state.peak_equity),
         symbols=tuple(positions),
         notional=MappingProxyType(notional),
-        sign=MappingProxyType({s: (1 if p.quantity > 0 else -1) for s, p in positions.items()}),
-        risk=MappingProxyType({s: float(p.risk_amount) for s, p in positions.items()}),
+        sign=MappingProxyType(sign),
+        risk=MappingProxyType(risk),
         day_pnl=MappingProxyType({s: float(v) for s, v in day_pnl.items()}),
         total_notional=sum(notional.values(), 0.0),
-        size=MappingProxyType({s: float(p.size) for s, p in positions.items()}),
-        entry=MappingProxyType({s: float(p.entry_price) for s, p in positions.items()}),
+        size=MappingProxyType(size),
+        entry=MappingProxyType(entry),
     )

@@ -60,6 +60,7 @@ from quantum_trader.venues.simulated.book import (
     limit_fill_offset,
 )
 from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
+from quantum_trader.venues.simulated.slippage import finite
 from quantum_trader.venues.simulated.venue import ExactPrice, SimulatedVenue
 
 VenueEvent = OrderEvent | FundingEvent
@@ -401,7 +402,7 @@ class SimulatedExchange:
         buy = order.side is OrderSide.BUY
         raw = reference if maker or self._exact else self.venue.slippage.taker_price(
             symbol, reference, float(quantity), buy=buy, ts=int(chunk.ts[row]),
-            bar_volume=float(np.nan_to_num(chunk.volume[row, col])))
+            bar_volume=finite(float(chunk.volume[row, col])))
         if cap is not None:
             raw = min(raw, cap) if buy else max(raw, cap)
         price = inst.round_price(raw)
@@ -521,7 +522,7 @@ class SimulatedExchange:
         buy = order.side is OrderSide.BUY
         raw = reference if self._exact else self.venue.slippage.taker_price(
             order.symbol, reference, float(quantity), buy=buy, ts=ts,
-            bar_volume=float(np.nan_to_num(chunk.volume[row, col])))
+            bar_volume=finite(float(chunk.volume[row, col])))
         price = inst.round_price(raw)
         fee = money(quantity * price * self._taker)
         fill = Fill(max(ts, self.account.ts), order.symbol, order.side, quantity, price, fee,
