@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.time import utc_day_start
-from quantum_trader.domain.trading import Fill, Position
+from quantum_trader.domain.trading import Fill, OrderSide, Position
 from quantum_trader.portfolio.state import (
     ZERO,
     LedgerError,
@@ -232,12 +232,15 @@ def apply_fill(
     the lot or tick grid instead of letting an invalid quantity into the books.
     """
     _validate_fill(fill, instrument)
-    _check_time(state, fill.ts, f"fill on {fill.symbol}")
+    if fill.ts < state.ts:
+        _check_time(state, fill.ts, f"fill on {fill.symbol}")
     state = _roll_if_past(state, fill.ts)
     symbol = fill.symbol
     fee = money(fill.fee)
+    quantity = fill.quantity
     position, realised = net_position(
-        state.positions.get(symbol), fill.quantity * fill.side.sign, fill.price, fill.ts, stop_price, symbol
+        state.positions.get(symbol), quantity if fill.side is OrderSide.BUY else -quantity, fill.price, fill.ts,
+        stop_price, symbol
     )
     positions = dict(state.positions)
     if position is None:

@@ -25,6 +25,7 @@ replay may jump there; visiting every bar with ``step`` gives the same events (t
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -64,6 +65,8 @@ from quantum_trader.venues.simulated.slippage import finite
 from quantum_trader.venues.simulated.venue import ExactPrice, SimulatedVenue
 
 VenueEvent = OrderEvent | FundingEvent
+_UNPROTECTED = Protection()
+"""A position without resting exits (read only: the book's own ``Protection`` is made on the first one)."""
 FillGuard = Callable[[Order, int], Decimal]
 """Asked when a resting limit entry is about to fill at a row: the quantity it may fill (0: none)."""
 
@@ -94,6 +97,7 @@ class SimulatedExchange:
     _events: list[VenueEvent] = field(default_factory=list)
     _liquidation: dict[str, float | None] = field(default_factory=dict)
     _liquidation_due: bool = False
+    _funding_rows: list[int] = field(default_factory=list)
     _state: _RowState = field(default_factory=_RowState)
     _column: dict[str, int] = field(default_factory=dict)
 
@@ -163,6 +167,7 @@ class SimulatedExchange:
     def begin(self, chunk: MarketChunk) -> None:
         """A new stretch of bars: rows are counted from its first (and its books, when the feed streams them)."""
         self._chunk = chunk
+        self._funding_rows = chunk.funding_rows  # sorted once a stretch, not at every jump
         if chunk.books is not None:
             self.venue = replace(self.venue, slippage=self.venue.slippage.over_books(chunk.books))
         self._state = _RowState()
@@ -334,7 +339,7 @@ class SimulatedExchange:
         held = self.account.positions[symbol]
         long = held.quantity > 0
         bar = (float(chunk.open[row, col]), float(chunk.high[row, col]), float(chunk.low[row, col]))
-        protection = self.orders.protection.get(symbol, Protection())
+        protection = self.orders.protection.get(symbol, _UNPROTECTED)
         stop = protection.stop_price
         target = protection.target_price if int(chunk.ts[row]) >= protection.target_from else None
         adverse = []
@@ -369,7 +374,7 @@ class SimulatedExchange:
 
     def _exit(self, symbol: str, row: int, priority: int, kind: ExitKind | None, price: float) -> None:
         held = self.account.positions[symbol]
-        protection = self.orders.protection.get(symbol, Protection())
+        protection = self.orders.protection.get(symbol, _UNPROTECTED)
         side = OrderSide.SELL if held.quantity > 0 else OrderSide.BUY
         chunk = self._chunk
         assert chunk is not None
@@ -448,9 +453,14 @@ class SimulatedExchange:
         for t in self.orders.traveling:
             if start <= t.arrival < best:
                 best = t.arrival
-        if self.account.positions:
-            for row in chunk.funding_rows:
-                if start <= row < best and any(s in self.account.positions for s, _, _ in chunk.funding[row]):
+        positions = self.account.positions
+        if positions and self._funding_rows:
+            rows = self._funding_rows
+            for i in range(bisect_left(rows, start), len(rows)):
+                row = rows[i]
+                if row >= best:
+                    break
+                if any(s in positions for s, _, _ in chunk.funding[row]):
                     best = row
                     break
         for symbol in self.account.positions:
@@ -467,7 +477,7 @@ class SimulatedExchange:
         col = self._column[symbol]
         long = self.account.positions[symbol].quantity > 0
         high, low = chunk.high[start:stop, col], chunk.low[start:stop, col]
-        protection = self.orders.protection.get(symbol, Protection())
+        protection = self.orders.protection.get(symbol, _UNPROTECTED)
         found = stop
         for level in (self._liquidation_now().get(symbol), protection.stop_price):
             if level is not None:
