@@ -146,6 +146,13 @@ class TradingKernel:
         self._held_cache = None
         self.curve.changed()
 
+    def _remarked(self, day: int) -> None:
+        """The ledger was marked (``day``: its day before): the curve prices from it again; the loss watch's
+        positions (quantities, entries, day baselines) stay as they were unless a new day started."""
+        if self.ledger.day_start != day:
+            self._held_cache = None
+        self.curve.changed()
+
     def held(self) -> tuple[object, ...]:
         cached = self._held_cache
         if cached is None:
@@ -170,12 +177,13 @@ class TradingKernel:
         self._pending = None
         held = {s: float(prices[self.column[s]]) for s in self.ledger.positions}
         ts = max(ts, self.ledger.ts)
+        day = self.ledger.day_start
         if self.peak_seen > float(self.ledger.peak_equity):
             self.ledger = raise_peak(self.ledger, self.peak_seen)
         self.ledger = mark(self.ledger, {s: p for s, p in held.items() if p == p}, ts)
         if roll:
             self.ledger = roll_day(self.ledger, ts)
-        self._changed()
+        self._remarked(day)
         if not self.watches:
             return
         result = update(self.switch, self.ledger, self.limits, ts)
@@ -198,8 +206,9 @@ class TradingKernel:
             held = {s: float(prices[self.column[s]]) for s in self.ledger.positions if s not in self._filled_since}
             held = {s: p for s, p in held.items() if p == p}
             if held:
+                day = self.ledger.day_start
                 self.ledger = mark(self.ledger, held, max(ts, self.ledger.ts))
-                self._changed()
+                self._remarked(day)
         return self.ledger
 
     def _before(self, row: int) -> F64:

@@ -85,7 +85,7 @@ def span_figures(book: SpanBook, marks: F64) -> tuple[F64, F64, F64]:
     if len(columns) == 1:  # one group of one: its sum and the largest are the column itself
         largest = notional[:, 0]
     else:
-        largest = np.stack([np.sum(notional[:, g], axis=1) for g in group_columns], axis=1).max(axis=1)
+        largest = np.stack([notional[:, g].sum(axis=1) for g in group_columns], axis=1).max(axis=1)
     correlated = np.where(positive, largest / safe, 0.0)
     return equity, exposure, correlated
 
@@ -126,19 +126,24 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
         return samples
     running = np.maximum.accumulate(equity)
     np.maximum(running, peak_before, out=running)
-    drawdown = np.where(running > 0, equity / np.where(running > 0, running, 1.0), 1.0)
+    positive = running > 0
+    # (the common case, every peak positive, is the same division without the two selections)
+    drawdown = equity / running if positive.all() else np.where(positive, equity / np.where(positive, running, 1.0),
+                                                                1.0)
     # Where the running peak was last set in the span (-1: it was carried in from before).
     peak_at = np.maximum.accumulate(np.where(equity >= running, np.arange(n), -1))
-    kept = set(samples.tolist())
-    edges = [0, *(int(s) + 1 for s in samples if s + 1 < n), n]
+    offsets = samples.tolist()
+    kept = set(offsets)
+    edges = [0, *(s + 1 for s in offsets if s + 1 < n), n]
     for lo, hi in pairwise(edges):  # a few stretches per span: plain argmin/argmax
         if hi <= lo:
             continue
-        kept.add(lo + int(np.argmax(equity[lo:hi])))
-        deepest = lo + int(np.argmin(drawdown[lo:hi]))
+        kept.add(lo + int(equity[lo:hi].argmax()))
+        deepest = lo + int(drawdown[lo:hi].argmin())
         kept.add(deepest)
-        if peak_at[deepest] >= 0:
-            kept.add(int(peak_at[deepest]))
+        peak = int(peak_at[deepest])
+        if peak >= 0:
+            kept.add(peak)
     return np.array(sorted(kept), dtype=np.int64)
 
 
