@@ -68,6 +68,7 @@ from quantum_trader.risk import (
     fixed_fraction_batch,
     update,
 )
+from quantum_trader.venues.simulated.slippage import finite
 
 
 @dataclass
@@ -145,6 +146,13 @@ class TradingKernel:
         self._held_cache = None
         self.curve.changed()
 
+    def _remarked(self, day: int) -> None:
+        """The ledger was marked (``day``: its day before): the curve prices from it again; the loss watch's
+        positions (quantities, entries, day baselines) stay as they were unless a new day started."""
+        if self.ledger.day_start != day:
+            self._held_cache = None
+        self.curve.changed()
+
     def held(self) -> tuple[object, ...]:
         cached = self._held_cache
         if cached is None:
@@ -169,12 +177,13 @@ class TradingKernel:
         self._pending = None
         held = {s: float(prices[self.column[s]]) for s in self.ledger.positions}
         ts = max(ts, self.ledger.ts)
+        day = self.ledger.day_start
         if self.peak_seen > float(self.ledger.peak_equity):
             self.ledger = raise_peak(self.ledger, self.peak_seen)
         self.ledger = mark(self.ledger, {s: p for s, p in held.items() if p == p}, ts)
         if roll:
             self.ledger = roll_day(self.ledger, ts)
-        self._changed()
+        self._remarked(day)
         if not self.watches:
             return
         result = update(self.switch, self.ledger, self.limits, ts)
@@ -197,8 +206,9 @@ class TradingKernel:
             held = {s: float(prices[self.column[s]]) for s in self.ledger.positions if s not in self._filled_since}
             held = {s: p for s, p in held.items() if p == p}
             if held:
+                day = self.ledger.day_start
                 self.ledger = mark(self.ledger, held, max(ts, self.ledger.ts))
-                self._changed()
+                self._remarked(day)
         return self.ledger
 
     def _before(self, row: int) -> F64:
@@ -610,7 +620,7 @@ class TradingKernel:
             col = self.column[intent.symbol]
             price = float(intent.entry_price)
             largest = self.limits.position_size * equity / price
-            volume = float(np.nan_to_num(before[col]))
+            volume = finite(float(before[col]))
             expected = self.execution.quote(intent.symbol, price, largest, buy=intent.side is Side.LONG,
                                             ts=self._ts(row), bar_volume=volume)
             out[intent.symbol] = min(abs(expected / price - 1.0), 0.5)
@@ -656,3 +666,4 @@ class TradingKernel:
         for position in list(self.ledger.positions.values()):
             self.desk.exit(ts, position, "end_of_data")
         self.rec.orders = self.desk.sent
+

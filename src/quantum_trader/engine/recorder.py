@@ -54,6 +54,17 @@ class SpanBook:
     groups: tuple[tuple[int, ...], ...]
     """Per held position a: the positions counted in its correlated group (a itself included)."""
     tiers: tuple[int, int, int]
+    _arrays: tuple[list[int], F64, F64, list[list[int]]] | None = field(default=None, init=False, repr=False,
+                                                                          compare=False)
+
+    def arrays(self) -> tuple[list[int], F64, F64, list[list[int]]]:
+        """Columns, quantities, entries and groups as ``span_figures`` indexes with them, made once a book."""
+        found = self._arrays
+        if found is None:
+            found = (list(self.columns), np.asarray(self.quantity), np.asarray(self.entry),
+                     [list(g) for g in self.groups])
+            object.__setattr__(self, "_arrays", found)
+        return found
 
 
 def span_figures(book: SpanBook, marks: F64) -> tuple[F64, F64, F64]:
@@ -64,22 +75,34 @@ def span_figures(book: SpanBook, marks: F64) -> tuple[F64, F64, F64]:
     rows = marks.shape[0]
     if not book.columns:
         return np.full(rows, book.cash), np.zeros(rows), np.zeros(rows)
-    held = marks[:, list(book.columns)]
-    quantity = np.asarray(book.quantity)
-    equity = book.cash + (held - np.asarray(book.entry)) @ quantity
+    columns, quantity, entry, group_columns = book.arrays()
+    held = marks[:, columns]
+    equity = book.cash + (held - entry) @ quantity
     notional = np.abs(held * quantity)
     positive = equity > 0
     safe = np.where(positive, equity, 1.0)
     exposure = np.where(positive, notional.sum(axis=1) / safe, 0.0)
-    groups = np.stack([np.sum(notional[:, list(g)], axis=1) for g in book.groups], axis=1)
-    correlated = np.where(positive, groups.max(axis=1) / safe, 0.0)
+    if len(columns) == 1:  # one group of one: its sum and the largest are the column itself
+        largest = notional[:, 0]
+    else:
+        largest = np.stack([notional[:, g].sum(axis=1) for g in group_columns], axis=1).max(axis=1)
+    correlated = np.where(positive, largest / safe, 0.0)
     return equity, exposure, correlated
 
 
 def span_row(book: SpanBook, marks: F64) -> tuple[float, float, float]:
     """``span_figures`` for one row of marks (N,), in plain floats: most quiet windows of a
     1m strategy hold at most one hour's close, where NumPy's per-call cost would dominate."""
-    prices = [float(marks[c]) for c in book.columns]
+    columns = book.columns
+    if len(columns) == 1:  # the common book of one position: the general path's sums, spelled out
+        q = book.quantity[0]
+        price = float(marks[columns[0]])
+        equity = book.cash + (0.0 + q * (price - book.entry[0]))
+        if equity <= 0:
+            return equity, 0.0, 0.0
+        alone = 0.0 + abs(q * price)
+        return equity, alone / equity, alone / equity
+    prices = [float(marks[c]) for c in columns]
     equity = book.cash + sum(q * (p - e) for q, p, e in zip(book.quantity, prices, book.entry, strict=True))
     if equity <= 0 or not prices:
         return equity, 0.0, 0.0
@@ -103,19 +126,24 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
         return samples
     running = np.maximum.accumulate(equity)
     np.maximum(running, peak_before, out=running)
-    drawdown = np.where(running > 0, equity / np.where(running > 0, running, 1.0), 1.0)
+    positive = running > 0
+    # (the common case, every peak positive, is the same division without the two selections)
+    drawdown = equity / running if positive.all() else np.where(positive, equity / np.where(positive, running, 1.0),
+                                                                1.0)
     # Where the running peak was last set in the span (-1: it was carried in from before).
     peak_at = np.maximum.accumulate(np.where(equity >= running, np.arange(n), -1))
-    kept = set(samples.tolist())
-    edges = [0, *(int(s) + 1 for s in samples if s + 1 < n), n]
+    offsets = samples.tolist()
+    kept = set(offsets)
+    edges = [0, *(s + 1 for s in offsets if s + 1 < n), n]
     for lo, hi in pairwise(edges):  # a few stretches per span: plain argmin/argmax
         if hi <= lo:
             continue
-        kept.add(lo + int(np.argmax(equity[lo:hi])))
-        deepest = lo + int(np.argmin(drawdown[lo:hi]))
+        kept.add(lo + int(equity[lo:hi].argmax()))
+        deepest = lo + int(drawdown[lo:hi].argmin())
         kept.add(deepest)
-        if peak_at[deepest] >= 0:
-            kept.add(int(peak_at[deepest]))
+        peak = int(peak_at[deepest])
+        if peak >= 0:
+            kept.add(peak)
     return np.array(sorted(kept), dtype=np.int64)
 
 

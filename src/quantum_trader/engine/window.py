@@ -35,7 +35,7 @@ class WindowEventKind(StrEnum):
 # Lower sorts first when two events fall on the same bar: a stop or liquidation fills
 # inside the bar, before the close at which losses are measured. (One position's stop
 # and liquidation on the same bar are ordered by price, in ``scan_window``.)
-_PRIORITY = {
+PRIORITY = {
     WindowEventKind.LIQUIDATION: 0,
     WindowEventKind.STOP: 1,
     WindowEventKind.ASSET_DAILY_LOSS: 2,
@@ -159,22 +159,22 @@ def scan_window_equity(
     for pos in positions:
         level = _level_event(pos, high[start:stop, pos.column], low[start:stop, pos.column], start)
         if level is not None:
-            candidates.append((level[0], _PRIORITY[level[1]], level[1], pos.column))
+            candidates.append((level[0], PRIORITY[level[1]], level[1], pos.column))
         pnl = pos.quantity * (mark[start:stop, pos.column] - pos.entry_price)
         unrealised += pnl
         asset_day = pos.day_realised + pnl - pos.day_start_unrealised
         hit = _first(asset_day <= -account.max_daily_loss_per_asset * account.day_start_equity)
         if hit >= 0:
-            candidates.append((hit, _PRIORITY[WindowEventKind.ASSET_DAILY_LOSS],
+            candidates.append((hit, PRIORITY[WindowEventKind.ASSET_DAILY_LOSS],
                                WindowEventKind.ASSET_DAILY_LOSS, pos.column))
     equity = account.cash + unrealised
     hit = _first(equity <= account.day_start_equity * (1.0 - account.max_daily_loss))
     if hit >= 0:
-        candidates.append((hit, _PRIORITY[WindowEventKind.KILL_DAILY], WindowEventKind.KILL_DAILY, -1))
+        candidates.append((hit, PRIORITY[WindowEventKind.KILL_DAILY], WindowEventKind.KILL_DAILY, -1))
     peaks = np.maximum(account.peak_equity, np.maximum.accumulate(equity))
     hit = _first(equity <= peaks * (1.0 - account.max_drawdown))
     if hit >= 0:
-        candidates.append((hit, _PRIORITY[WindowEventKind.KILL_DRAWDOWN], WindowEventKind.KILL_DRAWDOWN, -1))
+        candidates.append((hit, PRIORITY[WindowEventKind.KILL_DRAWDOWN], WindowEventKind.KILL_DRAWDOWN, -1))
     if not candidates:
         return None, equity
     offset, _, kind, column = min(candidates)

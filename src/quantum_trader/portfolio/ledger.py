@@ -20,21 +20,25 @@ double-count money.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from types import MappingProxyType
+from typing import TypeVar
 
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.time import utc_day_start
-from quantum_trader.domain.trading import Fill, Position
+from quantum_trader.domain.trading import Fill, OrderSide, Position
 from quantum_trader.portfolio.state import (
     ZERO,
     LedgerError,
     LedgerState,
     build_state,
+    derive_state,
     money,
 )
+
+_V = TypeVar("_V")
 
 
 def new_ledger(deposit: Decimal | int | str, ts: int) -> LedgerState:
@@ -60,31 +64,59 @@ def new_ledger(deposit: Decimal | int | str, ts: int) -> LedgerState:
     )
 
 
-def _core(state: LedgerState) -> dict[str, object]:
-    return {
-        "ts": state.ts,
-        "day_start": state.day_start,
-        "deposits": state.deposits,
-        "cash": state.cash,
-        "positions": state.positions,
-        "marks": state.marks,
-        "realised_pnl": state.realised_pnl,
-        "fees_paid": state.fees_paid,
-        "funding_paid": state.funding_paid,
-        "day_start_equity": state.day_start_equity,
-        "day_start_marked_at": state.day_start_marked_at,
-        "peak_equity": state.peak_equity,
-        "day_realised": state.day_realised,
-        "day_start_unrealised": state.day_start_unrealised,
-    }
+def _frozen(value: Mapping[str, _V]) -> Mapping[str, _V]:
+    return MappingProxyType(value) if type(value) is dict else value
 
 
-def _rebuild(state: LedgerState, **changes: object) -> LedgerState:
-    """A new state from ``state`` and ``changes``; a dict among the changes is one these functions just built
-    and nothing else holds, so it is frozen as it is (no second copy)."""
-    core = _core(state)
-    core.update({k: MappingProxyType(v) if type(v) is dict else v for k, v in changes.items()})
-    return build_state(**core)  # type: ignore[arg-type]
+def _rebuild(
+    state: LedgerState,
+    changed: Collection[str] | None = None,
+    *,
+    ts: int | None = None,
+    day_start: int | None = None,
+    cash: Decimal | None = None,
+    positions: Mapping[str, Position] | None = None,
+    marks: Mapping[str, Decimal] | None = None,
+    realised_pnl: Decimal | None = None,
+    fees_paid: Decimal | None = None,
+    funding_paid: Decimal | None = None,
+    day_start_equity: Decimal | None = None,
+    day_start_marked_at: int | None = None,
+    peak_equity: Decimal | None = None,
+    day_realised: Mapping[str, Decimal] | None = None,
+    day_start_unrealised: Mapping[str, Decimal] | None = None,
+) -> LedgerState:
+    """A new state from ``state`` and the fields given; a dict among them is one these functions just built
+    and nothing else holds, so it is frozen as it is (no second copy). ``changed`` names the only symbols
+    whose position or mark may differ from ``state``'s: the others' unrealised P&L is carried over instead
+    of valued again (None: any may)."""
+    return derive_state(
+        state.ts if ts is None else ts,
+        state.day_start if day_start is None else day_start,
+        state.deposits,
+        state.cash if cash is None else cash,
+        state.positions if positions is None else _frozen(positions),
+        state.marks if marks is None else _frozen(marks),
+        state.realised_pnl if realised_pnl is None else realised_pnl,
+        state.fees_paid if fees_paid is None else fees_paid,
+        state.funding_paid if funding_paid is None else funding_paid,
+        state.day_start_equity if day_start_equity is None else day_start_equity,
+        state.day_start_marked_at if day_start_marked_at is None else day_start_marked_at,
+        state.peak_equity if peak_equity is None else peak_equity,
+        state.day_realised if day_realised is None else _frozen(day_realised),
+        state.day_start_unrealised if day_start_unrealised is None else _frozen(day_start_unrealised),
+        None if changed is None else state.unrealised,
+        () if changed is None else changed,
+    )
+
+
+def _moved(state: LedgerState, ts: int) -> LedgerState:
+    """The same state at a later ``ts`` (nothing derived depends on it): ``replace`` without its cost."""
+    return LedgerState(
+        ts, state.day_start, state.deposits, state.cash, state.positions, state.marks, state.realised_pnl,
+        state.fees_paid, state.funding_paid, state.day_start_equity, state.day_start_marked_at, state.peak_equity,
+        state.day_realised, state.day_start_unrealised, state.unrealised, state.equity,
+    )
 
 
 def _check_time(state: LedgerState, ts: int, what: str) -> None:
@@ -104,9 +136,10 @@ def roll_day(state: LedgerState, ts: int) -> LedgerState:
     day = utc_day_start(ts)
     if day == state.day_start:
         # Only the clock moves: nothing derived depends on ts, so no rebuild is needed.
-        return state if ts == state.ts else replace(state, ts=ts)
+        return state if ts == state.ts else _moved(state, ts)
     return _rebuild(
         state,
+        (),
         ts=ts,
         day_start=day,
         day_start_equity=state.equity,
@@ -134,30 +167,33 @@ def mark(state: LedgerState, prices: Mapping[str, float | Decimal], ts: int) -> 
     _check_time(state, ts, "mark")
     state = _roll_if_past(state, ts)
     if not prices:
-        return state if ts == state.ts else replace(state, ts=ts)
+        return state if ts == state.ts else _moved(state, ts)
     marks = dict(state.marks)
     for symbol, price in prices.items():
         value = price if isinstance(price, Decimal) else Decimal(repr(float(price)))
         if not value > 0:
             raise LedgerError(f"mark {symbol}: price must be > 0, got {price}")
         marks[symbol] = value
-    return _rebuild(state, ts=ts, marks=marks)
+    return _rebuild(state, prices, ts=ts, marks=marks)
 
 
 def _validate_fill(fill: Fill, instrument: Instrument | None) -> None:
-    where = f"fill {fill.client_order_id or '?'} on {fill.symbol} at {fill.ts}"
     if fill.quantity <= 0:
-        raise LedgerError(f"{where}: quantity must be > 0, got {fill.quantity}")
+        raise LedgerError(f"{_where(fill)}: quantity must be > 0, got {fill.quantity}")
     if fill.price <= 0:
-        raise LedgerError(f"{where}: price must be > 0, got {fill.price}")
+        raise LedgerError(f"{_where(fill)}: price must be > 0, got {fill.price}")
     if instrument is None:
         return
     if instrument.symbol != fill.symbol:
-        raise LedgerError(f"{where}: instrument is {instrument.symbol}, not the fill's symbol")
+        raise LedgerError(f"{_where(fill)}: instrument is {instrument.symbol}, not the fill's symbol")
     if fill.quantity % instrument.lot_size != 0:
-        raise LedgerError(f"{where}: quantity {fill.quantity} is not a multiple of lot {instrument.lot_size}")
+        raise LedgerError(f"{_where(fill)}: quantity {fill.quantity} is not a multiple of lot {instrument.lot_size}")
     if fill.price % instrument.tick_size != 0:
-        raise LedgerError(f"{where}: price {fill.price} is not a multiple of tick {instrument.tick_size}")
+        raise LedgerError(f"{_where(fill)}: price {fill.price} is not a multiple of tick {instrument.tick_size}")
+
+
+def _where(fill: Fill) -> str:
+    return f"fill {fill.client_order_id or '?'} on {fill.symbol} at {fill.ts}"
 
 
 def net_position(
@@ -196,12 +232,15 @@ def apply_fill(
     the lot or tick grid instead of letting an invalid quantity into the books.
     """
     _validate_fill(fill, instrument)
-    _check_time(state, fill.ts, f"fill on {fill.symbol}")
+    if fill.ts < state.ts:
+        _check_time(state, fill.ts, f"fill on {fill.symbol}")
     state = _roll_if_past(state, fill.ts)
     symbol = fill.symbol
     fee = money(fill.fee)
+    quantity = fill.quantity
     position, realised = net_position(
-        state.positions.get(symbol), fill.quantity * fill.side.sign, fill.price, fill.ts, stop_price, symbol
+        state.positions.get(symbol), quantity if fill.side is OrderSide.BUY else -quantity, fill.price, fill.ts,
+        stop_price, symbol
     )
     positions = dict(state.positions)
     if position is None:
@@ -215,6 +254,7 @@ def apply_fill(
     day_realised[symbol] = day_realised.get(symbol, ZERO) + realised - fee
     return _rebuild(
         state,
+        (symbol,),
         ts=fill.ts,
         positions=positions,
         marks=marks,
@@ -247,7 +287,7 @@ def apply_funding(
     state = _roll_if_past(state, ts)
     position = state.positions.get(symbol)
     if position is None:
-        return state if state.ts == ts else _rebuild(state, ts=ts)
+        return state if state.ts == ts else _moved(state, ts)
     if mark_price is None:
         price = state.marks[symbol]
     else:
@@ -259,6 +299,7 @@ def apply_funding(
     day_realised[symbol] = day_realised.get(symbol, ZERO) - payment
     return _rebuild(
         state,
+        (),
         ts=ts,
         cash=state.cash - payment,
         funding_paid=state.funding_paid + payment,
@@ -272,16 +313,16 @@ def set_stop(state: LedgerState, symbol: str, stop_price: Decimal | None) -> Led
     if position is None:
         raise LedgerError(f"set_stop: no open position on {symbol}")
     positions = {**state.positions, symbol: replace(position, stop_price=stop_price)}
-    return _rebuild(state, positions=positions)
+    return _rebuild(state, (symbol,), positions=positions)
 
 
 def raise_peak(state: LedgerState, peak: float | Decimal) -> LedgerState:
     """Record a peak the account reached between two marks (a close the ledger was not marked at):
     the drawdown limit is measured from the highest equity at any bar close, not only at marks."""
     value = money(peak if isinstance(peak, Decimal) else Decimal(repr(float(peak))))
-    return _rebuild(state, peak_equity=value) if value > state.peak_equity else state
+    return _rebuild(state, (), peak_equity=value) if value > state.peak_equity else state
 
 
 def rebase_peak(state: LedgerState) -> LedgerState:
     """Make current equity the new peak: only an operator's kill-switch reset does this."""
-    return _rebuild(state, peak_equity=state.equity) if state.peak_equity != state.equity else state
+    return _rebuild(state, (), peak_equity=state.equity) if state.peak_equity != state.equity else state

@@ -127,8 +127,22 @@ def liquidation_prices(
     """Cross-margin liquidation price of each position (``None``: no positive price liquidates it), for an
     account kept outside a ``LedgerState`` (the simulated exchange's own books); unrealised P&L is rounded to
     the cent's 1e-8 exactly as the ledger rounds it, so both agree to the last digit."""
+    if len(positions) == 1:
+        return _alone(cash, positions, marks, table)
     unrealised = {s: money(p.unrealised_at(marks[s])) for s, p in positions.items()}
     return _cross(cash, positions, marks, unrealised, table)[0]
+
+
+def _alone(cash: Decimal, positions: Mapping[str, Position], marks: Mapping[str, Decimal],
+           table: MarginTable) -> dict[str, Decimal | None]:
+    """``_cross`` for a book of one position (most of a replay's fills): the other positions' margin and
+    unrealised P&L are exactly zero, so the same operations in the same order give the same price."""
+    (symbol, pos), = positions.items()
+    bracket = bracket_for(pos.size * marks[symbol], table.brackets(symbol))
+    q = pos.quantity
+    numerator = ZERO - bracket.amount - cash - ZERO + q * pos.entry_price
+    price = numerator / (q - abs(q) * bracket.rate)
+    return {symbol: price if price > 0 else None}
 
 
 def margin_summary(state: LedgerState, policy: MarginPolicy | MarginTable) -> MarginSummary:

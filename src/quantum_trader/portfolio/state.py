@@ -13,7 +13,7 @@ so a state can never hold an equity that disagrees with its cash and positions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
@@ -179,26 +179,59 @@ def build_state(
     day_start_unrealised: Mapping[str, Decimal],
 ) -> LedgerState:
     """Derive unrealised P&L, equity and the running peak, then freeze (the float figures follow on first use)."""
-    unrealised = {s: money(p.unrealised_at(marks[s])) for s, p in positions.items()}
+    return derive_state(
+        ts, day_start, deposits, cash, positions, marks, realised_pnl, fees_paid, funding_paid, day_start_equity,
+        day_start_marked_at, peak_equity, day_realised, day_start_unrealised,
+    )
+
+
+def derive_state(
+    ts: int,
+    day_start: int,
+    deposits: Decimal,
+    cash: Decimal,
+    positions: Mapping[str, Position],
+    marks: Mapping[str, Decimal],
+    realised_pnl: Decimal,
+    fees_paid: Decimal,
+    funding_paid: Decimal,
+    day_start_equity: Decimal,
+    day_start_marked_at: int,
+    peak_equity: Decimal,
+    day_realised: Mapping[str, Decimal],
+    day_start_unrealised: Mapping[str, Decimal],
+    known: Mapping[str, Decimal] | None = None,
+    changed: Collection[str] = (),
+) -> LedgerState:
+    """``build_state`` by position (the ledger's functions build a state on every fill and mark).
+
+    ``known`` is an earlier state's unrealised P&L, valid for every held symbol but those in ``changed``
+    (their position or mark moved): those are valued again, the others carried over, so a fill or a mark
+    costs the symbols it touches, not the whole book. The result is the same value either way.
+    """
+    if known is None:
+        unrealised = {s: money(p.unrealised_at(marks[s])) for s, p in positions.items()}
+    else:
+        unrealised = {s: money(p.unrealised_at(marks[s])) if s in changed or s not in known else known[s]
+                      for s, p in positions.items()}
     equity = cash + sum(unrealised.values(), ZERO)
-    peak = max(peak_equity, equity)
     return LedgerState(
-        ts=ts,
-        day_start=day_start,
-        deposits=deposits,
-        cash=cash,
-        positions=frozen_map(positions),
-        marks=frozen_map(marks),
-        realised_pnl=realised_pnl,
-        fees_paid=fees_paid,
-        funding_paid=funding_paid,
-        day_start_equity=day_start_equity,
-        day_start_marked_at=day_start_marked_at,
-        peak_equity=peak,
-        day_realised=frozen_map(day_realised) if day_realised else _EMPTY,
-        day_start_unrealised=frozen_map(day_start_unrealised) if day_start_unrealised else _EMPTY,
-        unrealised=MappingProxyType(unrealised),
-        equity=equity,
+        ts,
+        day_start,
+        deposits,
+        cash,
+        frozen_map(positions),
+        frozen_map(marks),
+        realised_pnl,
+        fees_paid,
+        funding_paid,
+        day_start_equity,
+        day_start_marked_at,
+        peak_equity if peak_equity >= equity else equity,
+        frozen_map(day_realised) if day_realised else _EMPTY,
+        frozen_map(day_start_unrealised) if day_start_unrealised else _EMPTY,
+        MappingProxyType(unrealised),
+        equity,
     )
 
 
@@ -209,17 +242,29 @@ def _figures(state: LedgerState) -> Figures:
         s: day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start_unrealised.get(s, ZERO)
         for s in {*day_realised, *unrealised, *day_start_unrealised}
     }
-    notional = {s: float(p.size * marks[s]) for s, p in positions.items()}
+    notional: dict[str, float] = {}
+    sign: dict[str, int] = {}
+    risk: dict[str, float] = {}
+    size: dict[str, float] = {}
+    entry: dict[str, float] = {}
+    for s, p in positions.items():  # one pass (a state's figures are read at every decision)
+        quantity = p.quantity
+        unsigned = abs(quantity)
+        notional[s] = float(unsigned * marks[s])
+        sign[s] = 1 if quantity > 0 else -1
+        risk[s] = float(p.risk_amount)
+        size[s] = float(unsigned)
+        entry[s] = float(p.entry_price)
     return Figures(
         equity=float(state.equity),
         day_start_equity=float(state.day_start_equity),
         peak_equity=float(state.peak_equity),
         symbols=tuple(positions),
         notional=MappingProxyType(notional),
-        sign=MappingProxyType({s: (1 if p.quantity > 0 else -1) for s, p in positions.items()}),
-        risk=MappingProxyType({s: float(p.risk_amount) for s, p in positions.items()}),
+        sign=MappingProxyType(sign),
+        risk=MappingProxyType(risk),
         day_pnl=MappingProxyType({s: float(v) for s, v in day_pnl.items()}),
         total_notional=sum(notional.values(), 0.0),
-        size=MappingProxyType({s: float(p.size) for s, p in positions.items()}),
-        entry=MappingProxyType({s: float(p.entry_price) for s, p in positions.items()}),
+        size=MappingProxyType(size),
+        entry=MappingProxyType(entry),
     )

@@ -25,6 +25,7 @@ replay may jump there; visiting every bar with ``step`` gives the same events (t
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -60,9 +61,12 @@ from quantum_trader.venues.simulated.book import (
     limit_fill_offset,
 )
 from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
+from quantum_trader.venues.simulated.slippage import finite
 from quantum_trader.venues.simulated.venue import ExactPrice, SimulatedVenue
 
 VenueEvent = OrderEvent | FundingEvent
+_UNPROTECTED = Protection()
+"""A position without resting exits (read only: the book's own ``Protection`` is made on the first one)."""
 FillGuard = Callable[[Order, int], Decimal]
 """Asked when a resting limit entry is about to fill at a row: the quantity it may fill (0: none)."""
 
@@ -92,6 +96,8 @@ class SimulatedExchange:
     _chunk: MarketChunk | None = None
     _events: list[VenueEvent] = field(default_factory=list)
     _liquidation: dict[str, float | None] = field(default_factory=dict)
+    _liquidation_due: bool = False
+    _funding_rows: list[int] = field(default_factory=list)
     _state: _RowState = field(default_factory=_RowState)
     _column: dict[str, int] = field(default_factory=dict)
 
@@ -161,6 +167,7 @@ class SimulatedExchange:
     def begin(self, chunk: MarketChunk) -> None:
         """A new stretch of bars: rows are counted from its first (and its books, when the feed streams them)."""
         self._chunk = chunk
+        self._funding_rows = chunk.funding_rows  # sorted once a stretch, not at every jump
         if chunk.books is not None:
             self.venue = replace(self.venue, slippage=self.venue.slippage.over_books(chunk.books))
         self._state = _RowState()
@@ -196,6 +203,7 @@ class SimulatedExchange:
         self._state.marked = True
         chunk = self._chunk
         assert chunk is not None
+        self._liquidation_now()  # as of the books before these marks
         prices = {s: float(chunk.mark_before(row, self._column[s])) for s in self.account.positions}
         self.account.mark({s: p for s, p in prices.items() if p == p}, int(chunk.ts[row]))
 
@@ -331,11 +339,11 @@ class SimulatedExchange:
         held = self.account.positions[symbol]
         long = held.quantity > 0
         bar = (float(chunk.open[row, col]), float(chunk.high[row, col]), float(chunk.low[row, col]))
-        protection = self.orders.protection.get(symbol, Protection())
+        protection = self.orders.protection.get(symbol, _UNPROTECTED)
         stop = protection.stop_price
         target = protection.target_price if int(chunk.ts[row]) >= protection.target_from else None
         adverse = []
-        for level, priority in ((self._liquidation.get(symbol), ADVERSE_LIQUIDATION), (stop, ADVERSE_STOP)):
+        for level, priority in ((self._liquidation_now().get(symbol), ADVERSE_LIQUIDATION), (stop, ADVERSE_STOP)):
             if level is not None and ((bar[2] <= level) if long else (bar[1] >= level)):
                 adverse.append((level, priority))
         if adverse:
@@ -366,7 +374,7 @@ class SimulatedExchange:
 
     def _exit(self, symbol: str, row: int, priority: int, kind: ExitKind | None, price: float) -> None:
         held = self.account.positions[symbol]
-        protection = self.orders.protection.get(symbol, Protection())
+        protection = self.orders.protection.get(symbol, _UNPROTECTED)
         side = OrderSide.SELL if held.quantity > 0 else OrderSide.BUY
         chunk = self._chunk
         assert chunk is not None
@@ -399,7 +407,7 @@ class SimulatedExchange:
         buy = order.side is OrderSide.BUY
         raw = reference if maker or self._exact else self.venue.slippage.taker_price(
             symbol, reference, float(quantity), buy=buy, ts=int(chunk.ts[row]),
-            bar_volume=float(np.nan_to_num(chunk.volume[row, col])))
+            bar_volume=finite(float(chunk.volume[row, col])))
         if cap is not None:
             raw = min(raw, cap) if buy else max(raw, cap)
         price = inst.round_price(raw)
@@ -424,7 +432,17 @@ class SimulatedExchange:
                 self._events.append(OrderEvent(ts, OrderEventKind.CANCELLED, order, reason="position closed"))
 
     def _refresh_liquidation(self, row: int) -> None:
-        self._liquidation = self.account.liquidation(self.margin)
+        """The account changed: its liquidation prices are due again, computed when first read (a reversal's
+        exit and entry fill at one open; only the book after both is ever matched against)."""
+        self._liquidation_due = True
+
+    def _liquidation_now(self) -> dict[str, float | None]:
+        """The liquidation prices of the account as it was at the last refresh (computed now if due; the
+        account's marks and fills that are not followed by a refresh compute them first)."""
+        if self._liquidation_due:
+            self._liquidation_due = False
+            self._liquidation = self.account.liquidation(self.margin)
+        return self._liquidation
 
     # ------------------------------------------------------------------ jumping
     def next_event_row(self, start: int, stop: int) -> int:
@@ -435,9 +453,14 @@ class SimulatedExchange:
         for t in self.orders.traveling:
             if start <= t.arrival < best:
                 best = t.arrival
-        if self.account.positions:
-            for row in chunk.funding_rows:
-                if start <= row < best and any(s in self.account.positions for s, _, _ in chunk.funding[row]):
+        positions = self.account.positions
+        if positions and self._funding_rows:
+            rows = self._funding_rows
+            for i in range(bisect_left(rows, start), len(rows)):
+                row = rows[i]
+                if row >= best:
+                    break
+                if any(s in positions for s, _, _ in chunk.funding[row]):
                     best = row
                     break
         for symbol in self.account.positions:
@@ -454,9 +477,9 @@ class SimulatedExchange:
         col = self._column[symbol]
         long = self.account.positions[symbol].quantity > 0
         high, low = chunk.high[start:stop, col], chunk.low[start:stop, col]
-        protection = self.orders.protection.get(symbol, Protection())
+        protection = self.orders.protection.get(symbol, _UNPROTECTED)
         found = stop
-        for level in (self._liquidation.get(symbol), protection.stop_price):
+        for level in (self._liquidation_now().get(symbol), protection.stop_price):
             if level is not None:
                 hit = first_hit(low, level, above=False) if long else first_hit(high, level, above=True)
                 if hit >= 0:
@@ -509,11 +532,12 @@ class SimulatedExchange:
         buy = order.side is OrderSide.BUY
         raw = reference if self._exact else self.venue.slippage.taker_price(
             order.symbol, reference, float(quantity), buy=buy, ts=ts,
-            bar_volume=float(np.nan_to_num(chunk.volume[row, col])))
+            bar_volume=finite(float(chunk.volume[row, col])))
         price = inst.round_price(raw)
         fee = money(quantity * price * self._taker)
         fill = Fill(max(ts, self.account.ts), order.symbol, order.side, quantity, price, fee,
                     client_order_id=order.client_order_id)
+        self._liquidation_now()  # as of the books before this fill (it is not refreshed after)
         self.account.fill(fill)
         self._events.append(OrderEvent(fill.ts, OrderEventKind.FILLED, order, fill=fill, reference=reference))
         if order.symbol not in self.account.positions:
