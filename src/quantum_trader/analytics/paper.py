@@ -25,8 +25,10 @@ from quantum_trader.engine.journaled import JournaledExecution, SwitchKeeper, re
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
 from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
+from quantum_trader.engine.phase_follow import DrawdownDemotion, PhaseFollower
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.journal.store import Journal
 
 __all__ = ["PaperSession", "bars_up_to", "open_paper"]
 
@@ -88,7 +90,9 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
 
     With a ``journal`` (its ``session`` names this run): every order is journalled before it reaches the venue,
     every event and fill as the venue reports it, the kill switch and the locks as they change; and the run
-    starts with the kill switch the journal holds, so one left tripped still refuses entries."""
+    starts with the kill switch the journal holds, so one left tripped still refuses entries; it follows the
+    journal's phase at each decision (``engine.phase_follow``: a promotion or demotion takes effect without a
+    restart) and a drawdown trip demotes one phase when the policy says so."""
     prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
     if journal is None:
         kernel = Kernel(prepared.data, prepared.settings, jump=False)
@@ -103,9 +107,12 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
     journal.start_session(SessionMode.PAPER, start, detail={"strategy": request.strategy.name, "phase": settings.phase,
                                                             "symbols": list(prepared.data.grid.symbols)})
     recorder = SessionRecorder(journal, feed=f"replay:{prepared.data.grid.timeframe}")
-    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session, risk_listeners=[SwitchKeeper(journal)],
+    store = Journal(journal.db, account=journal.account)
+    kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session,
+                    risk_listeners=[SwitchKeeper(journal), DrawdownDemotion(store)],
                     decision_listeners=[recorder.on_decision])
     replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal))
+    replay.driver.kernel.phase_follower = PhaseFollower(store, journal, settings.policy)
     return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder)
 
 
