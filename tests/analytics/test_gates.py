@@ -221,3 +221,29 @@ def test_gate_2_without_stopped_trades_sizing_has_no_evidence(tmp_path: Path) ->
 def test_there_is_no_gate_out_of_phase_3(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no gate out of phase 3"):
         evaluate_gate(3, Evidence("none"), POLICY)
+
+
+# ----------------------------------------------------------------------------- a backtest never opens a gate
+
+STATUSES = list(GateStatus)
+
+
+@pytest.mark.parametrize("phase", [0, 1, 2])
+def test_a_backtest_never_opens_a_gate_whatever_each_criterion_shows(tmp_path: Path, phase: int) -> None:
+    """Every criterion of every gate forced to each status in turn (and all to pass): a backtest verdict only ever
+    says what the run supports."""
+    from dataclasses import replace
+
+    trades = monthly_trades("BTC")
+    run = build_run(tmp_path / "run", trades=trades, equity=equity_for(trades), events=[])
+    verdict = evaluate_gate(phase, Evidence.from_run(run, drills=(GOOD_DRILL,), drill_source="journal"), POLICY)
+    assert verdict.evidence == "backtest"
+    everything = replace(verdict, criteria=tuple(replace(c, status=GateStatus.PASS) for c in verdict.criteria))
+    assert everything.supported and not everything.promotion_allowed
+    assert "a backtest cannot open a gate" in everything.summary()
+    for i in range(len(verdict.criteria)):
+        for st in STATUSES:
+            one = replace(everything, criteria=tuple(replace(c, status=st) if j == i else c
+                                                     for j, c in enumerate(everything.criteria)))
+            assert not one.promotion_allowed
+            assert one.to_dict()["promotion_allowed"] is False

@@ -209,9 +209,11 @@ def kill_switch_tested(ev: JournalEvidence, policy: Policy, accepts: str) -> Gat
     return _crit(name, Level.REQUIRED, None, None, threshold, why, sel, ev.source)
 
 
-def _gaps(segments: tuple[Segment, ...]) -> np.ndarray:
+def _gaps(segments: tuple[Segment, ...]) -> tuple[np.ndarray, int]:
+    """Time without a bar close beyond the one bar step expected between two (ms, per pair), and that step."""
     ts = np.sort(np.asarray([s.ts for seg in segments for s in seg.snapshots], np.int64))
-    return np.diff(ts)
+    step = _step(ts)
+    return np.maximum(np.diff(ts) - step, 0), step
 
 
 def operations_stable(ev: JournalEvidence, phase: int, policy: Policy, accepts: str) -> GateCriterion:
@@ -224,7 +226,7 @@ def operations_stable(ev: JournalEvidence, phase: int, policy: Policy, accepts: 
     if not sel.accepted:
         return _none(name, Level.REQUIRED, threshold, sel, ev.source)
     bound = duration_ms(ops.max_feed_gap)
-    gaps = _gaps(sel.accepted)
+    gaps, step = _gaps(sel.accepted)
     start = min(s.start for s in sel.accepted)
     span = max(s.end for s in sel.accepted) - start
     down = int(gaps[gaps > bound].sum()) if gaps.size else 0
@@ -240,7 +242,7 @@ def operations_stable(ev: JournalEvidence, phase: int, policy: Policy, accepts: 
     wide = gaps[gaps > bound] if gaps.size else gaps
     if wide.size:
         first_wide = int(np.argmax(gaps > bound))
-        at = start + int(np.cumsum(gaps)[first_wide] - gaps[first_wide])
+        at = start + int(np.cumsum(gaps + step)[first_wide] - gaps[first_wide] - step)
         longest = _days(int(wide.max())) * 24
         problems.append(f"{wide.size} feed gap(s) beyond {ops.max_feed_gap}, first from {format_time(at)}, "
                         f"longest {longest:.1f}h")
