@@ -1,4 +1,4 @@
-"""The gates judged on a real journal: paper sessions replayed on a synthetic catalog (100 days of 4h and 2h bars).
+"""The gates judged on a real journal: paper sessions replayed on a synthetic catalog (100 days of 4h bars).
 
 Issue 17's proof: a BTC-only paper session in phase 0 can pass 0 -> 1 (with the policy accepting paper and
 months shortened by --set; the real defaults stay the spec's) when profitable over the months asked and not
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -50,7 +49,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     code, out = _invoke("data", "synth", "--days", "100", "--seed", "3", "--catalog", str(root), "--assets", "BTC,ETH")
     assert code == 0, out
     for asset in ("BTC", "ETH"):
-        code, out = _invoke("data", "resample", "--symbol", asset, "--to", "2h,4h", "--catalog", str(root))
+        code, out = _invoke("data", "resample", "--symbol", asset, "--to", "4h", "--catalog", str(root))
         assert code == 0, out
     return root
 
@@ -66,6 +65,12 @@ def btc_journal(catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     code, out = _invoke("killswitch", "drill", "--price", "BTC=60000", "--journal", str(journal))
     assert code == 0, out
     return journal
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A copy of a journal in WAL mode (copying the file alone would drop what the WAL has not checkpointed)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
 
 
 def _gate(journal: Path, *sets: str) -> tuple[int, dict[str, dict[str, object]], str]:
@@ -104,7 +109,7 @@ def test_a_losing_month_among_those_asked_refuses_the_gate(btc_journal: Path) ->
 
 def test_an_unresolved_incident_makes_operations_unstable(btc_journal: Path, tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
-    shutil.copy(btc_journal, journal)
+    _copy(btc_journal, journal)
     TradingJournal(journal, session="ops").open_incident("reconciliation", "exchange shows 0.01 BTC the ledger lacks",
                                                          safe_action="entries paused", ts=1_740_000_000_000)
     code, crit, _ = _gate(journal, *PAPER_OK)
@@ -115,7 +120,7 @@ def test_an_unresolved_incident_makes_operations_unstable(btc_journal: Path, tmp
 
 def test_a_feed_gap_beyond_the_bound_makes_operations_unstable(btc_journal: Path, tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
-    shutil.copy(btc_journal, journal)
+    _copy(btc_journal, journal)
     with sqlite3.connect(journal) as con:  # the process down for two days: no bar close journalled
         start = con.execute("select min(ts) from risk_snapshots").fetchone()[0] + 40 * 86_400_000
         con.execute("delete from risk_snapshots where ts > ? and ts < ?", (start, start + 2 * 86_400_000))
@@ -125,12 +130,23 @@ def test_a_feed_gap_beyond_the_bound_makes_operations_unstable(btc_journal: Path
     assert ops["status"] == "fail" and "feed gap(s) beyond 2h" in str(ops["detail"]), ops
 
 
+FOUR_HOURS = """
+signals:
+  model: {timeframe: 4h}
+  asset_models:
+    ETH: {trend_lookback_hours: 16}
+"""
+"""4h decisions for BTC and ETH (ETH's 18h trend lookback is no whole number of 4h bars)."""
+
+
 def _request(catalog: Path, journal: Path, phase: int | None):  # type: ignore[no-untyped-def]
     from quantum_trader.cli.backtest_cmd import run_request
 
-    return run_request(symbols="BTC,ETH", strategy="multi-asset", param=[], policy="default",
-                       set_=["signals.model.timeframe=2h"], catalog=catalog, exchange=None, start=None, end=None,
-                       timeframe="2h", phase=phase, journal=str(journal), equity=100_000.0, runs=journal.parent / "r",
+    policy = journal.parent / "policy.yaml"
+    policy.write_text(FOUR_HOURS)
+    return run_request(symbols="BTC,ETH", strategy="multi-asset", param=[], policy=str(policy),
+                       set_=[], catalog=catalog, exchange=None, start=None, end=None,
+                       timeframe="4h", phase=phase, journal=str(journal), equity=100_000.0, runs=journal.parent / "r",
                        no_slippage=False, entry=None, command="paper")
 
 
@@ -161,7 +177,7 @@ def test_promotion_and_demotion_take_effect_at_the_next_decision_and_survive_a_r
     assert min(f.ts for f in eth) > marks["promote"], "no ETH before the promotion"
     changes = [a for a in trading.alerts() if a.kind == "phase_change" and a.message.startswith("phase")]
     assert [a.message[:10] for a in changes] == ["phase 0 ->", "phase 1 ->"]
-    step = 2 * 3_600_000
+    step = 4 * 3_600_000
     assert marks["promote"] <= changes[0].ts <= marks["promote"] + 2 * step, "taken at the next decision"
     assert marks["demote"] <= changes[1].ts <= marks["demote"] + 2 * step
     held = Decimal(0)
@@ -177,3 +193,22 @@ def test_promotion_and_demotion_take_effect_at_the_next_decision_and_survive_a_r
     again = open_paper(_request(catalog, journal, None), None, journal=TradingJournal(journal, session="s2"))
     assert again.prepared.settings.phase == 1
     assert not again.prepared.settings.excluded
+
+
+def test_phase_status_shows_the_progress_and_promote_records_who(btc_journal: Path, tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    _copy(btc_journal, journal)
+    code, out = _invoke("phase", "status", "--journal", str(journal))
+    assert code == 0, out
+    assert "phase 0 (BTC ONLY): admits BTC" in out and "next gate phase_0_to_1 (0 -> 1)" in out
+    assert "blocked by: 3_months_profitable_btc" in out and "paper is not accepted here" in out
+    refused = _invoke("phase", "promote", "--journal", str(journal))
+    assert refused[0] == 1 and Journal(journal).current_phase(0) == 0
+    code, out = _invoke("phase", "status", "--journal", str(journal), "--json", *PAPER_OK)
+    assert code == 0 and json.loads(out)["open"] is True, out
+    code, out = _invoke("phase", "promote", "--journal", str(journal), "--operator", "ana", *PAPER_OK)
+    assert code == 0 and "phase 0 -> 1 recorded" in out and "FORCED" not in out, out
+    last = Journal(journal).phase_history()[-1]
+    assert (last.kind, last.to_phase, last.operator, last.forced) == (PhaseEventKind.PROMOTE, 1, "ana", False)
+    code, out = _invoke("phase", "status", "--journal", str(journal))
+    assert "phase 1 (ADD ETHEREUM): admits BTC, ETH" in out

@@ -85,7 +85,8 @@ class JournalEvidence:
     sessions: tuple[SessionRecord, ...] = ()
 
     def mode_of(self, session: str) -> str:
-        return next((str(s.mode) for s in self.sessions if s.session == session), "unknown")
+        """The kind of evidence a session is (live on a testnet is ``testnet``)."""
+        return next((_detail(s)[0] for s in self.sessions if s.session == session), "unknown")
 
     @classmethod
     def read(cls, target: str | Path | Database | TradingJournal, *, account: str = DEFAULT_ACCOUNT
@@ -104,14 +105,20 @@ class JournalEvidence:
                    tuple(store.drills()), tuple(store.phase_history()), sessions)
 
 
-def _detail(session: SessionRecord) -> tuple[int | None, tuple[str, ...]]:
+def _detail(session: SessionRecord) -> tuple[str, int | None, tuple[str, ...]]:
+    """The session's kind of evidence, phase and symbols. A live session on an exchange's testnet is journalled
+    with mode ``live`` and ``network: testnet``: it is testnet evidence, never live."""
     try:
         detail = json.loads(session.detail or "{}")
     except ValueError:
         detail = {}
-    phase = detail.get("phase") if isinstance(detail, dict) else None
-    symbols = detail.get("symbols", []) if isinstance(detail, dict) else []
-    return (phase if isinstance(phase, int) else None,
+    if not isinstance(detail, dict):
+        detail = {}
+    phase, symbols = detail.get("phase"), detail.get("symbols", [])
+    kind = str(session.mode)
+    if kind == "live" and detail.get("network", "mainnet") != "mainnet":
+        kind = "testnet"
+    return (kind, phase if isinstance(phase, int) and not isinstance(phase, bool) else None,
             tuple(str(s) for s in symbols) if isinstance(symbols, list) else ())
 
 
@@ -133,7 +140,7 @@ def _segments(sessions: Iterable[SessionRecord], risk: list[RiskSnapshot], updat
         snaps = sorted(by_session.get(session.session, []), key=lambda s: s.ts)
         if not snaps:
             continue
-        phase, symbols = _detail(session)
+        kind, phase, symbols = _detail(session)
         cuts = [(snaps[0].ts - 1, phase), *sorted(changes.get(session.session, []))]
         for i, (since, in_phase) in enumerate(cuts):
             until = cuts[i + 1][0] if i + 1 < len(cuts) else None
@@ -144,7 +151,7 @@ def _segments(sessions: Iterable[SessionRecord], risk: list[RiskSnapshot], updat
             lower = since if i else None
             mine = tuple(f for f in fills_of.get(session.session, [])
                          if (lower is None or f.fill.ts > lower) and (until is None or f.fill.ts <= until))
-            out.append(Segment(session.session, str(session.mode), in_phase, session.exchange, symbols, lo, hi,
+            out.append(Segment(session.session, kind, in_phase, session.exchange, symbols, lo, hi,
                                tuple(own), tuple(s.ts for s in own if (session.session, s.ts) in updates), mine))
     return tuple(sorted(out, key=lambda s: s.start))
 
