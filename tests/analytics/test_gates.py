@@ -46,7 +46,7 @@ def gate0(tmp_path: Path, trades=None, equity=None, events=(), drills=(GOOD_DRIL
 
 def test_gate_0_passes_on_three_profitable_btc_months_with_a_drill(tmp_path: Path) -> None:
     verdict = gate0(tmp_path)
-    assert verdict.promotion_allowed, verdict.summary()
+    assert verdict.supported and not verdict.promotion_allowed, verdict.summary()
     assert {c.status for c in verdict.criteria} == {GateStatus.PASS}
     months = verdict.criteria[0]
     assert months.name == "3_months_profitable_btc" and months.value == 3
@@ -59,7 +59,7 @@ def test_gate_0_counts_the_latest_months_so_a_losing_last_month_fails(tmp_path: 
     verdict = gate0(tmp_path, trades=trades)
     months = verdict.criteria[0]
     assert months.status is GateStatus.FAIL and months.value == 0
-    assert not verdict.promotion_allowed
+    assert not verdict.supported and not verdict.promotion_allowed
 
 
 def test_gate_0_fails_on_a_drawdown_worse_than_15_percent(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_gate_0_without_trades_says_no_evidence_not_pass(tmp_path: Path) -> None
     assert status(verdict, "3_months_profitable_btc") is GateStatus.NO_EVIDENCE
     assert status(verdict, "operations_stable") is GateStatus.NO_EVIDENCE
     assert status(verdict, "win_rate") is GateStatus.NO_EVIDENCE
-    assert not verdict.promotion_allowed
+    assert not verdict.supported and not verdict.promotion_allowed
 
 
 def test_recommended_criteria_never_block(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_recommended_criteria_never_block(tmp_path: Path) -> None:
     verdict = gate0(tmp_path, trades=trades)
     rate = next(c for c in verdict.criteria if c.name == "win_rate")
     assert rate.level is Level.RECOMMENDED and rate.status is GateStatus.FAIL
-    assert verdict.promotion_allowed
+    assert verdict.supported and not verdict.promotion_allowed
 
 
 # ----------------------------------------------------------------------------- phase 1 -> 2
@@ -124,7 +124,7 @@ def gate1(tmp_path: Path, trades=None, equity=None, events=None):  # type: ignor
 
 def test_gate_1_passes_on_a_profitable_monitored_multi_asset_run(tmp_path: Path) -> None:
     verdict = gate1(tmp_path)
-    assert verdict.promotion_allowed, verdict.summary()
+    assert verdict.supported and not verdict.promotion_allowed, verdict.summary()
     assert status(verdict, "eth_performance_positive") is GateStatus.PASS
 
 
@@ -181,7 +181,7 @@ def gate2(tmp_path: Path, trades=None, equity=None, events=()):  # type: ignore[
 
 def test_gate_2_passes_with_three_assets_slots_kept_and_sizing_on_plan(tmp_path: Path) -> None:
     verdict = gate2(tmp_path)
-    assert verdict.promotion_allowed, verdict.summary()
+    assert verdict.supported and not verdict.promotion_allowed, verdict.summary()
     sizing = next(c for c in verdict.criteria if c.name == "position_sizing_validated")
     assert sizing.value == pytest.approx(1.05)
 
@@ -215,9 +215,35 @@ def test_gate_2_without_stopped_trades_sizing_has_no_evidence(tmp_path: Path) ->
     trades = [t for a in ("BTC", "ETH", "SOL") for t in monthly_trades(a)]
     verdict = gate2(tmp_path, trades=trades)
     assert status(verdict, "position_sizing_validated") is GateStatus.NO_EVIDENCE
-    assert not verdict.promotion_allowed
+    assert not verdict.supported and not verdict.promotion_allowed
 
 
 def test_there_is_no_gate_out_of_phase_3(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no gate out of phase 3"):
         evaluate_gate(3, Evidence("none"), POLICY)
+
+
+# ----------------------------------------------------------------------------- a backtest never opens a gate
+
+STATUSES = list(GateStatus)
+
+
+@pytest.mark.parametrize("phase", [0, 1, 2])
+def test_a_backtest_never_opens_a_gate_whatever_each_criterion_shows(tmp_path: Path, phase: int) -> None:
+    """Every criterion of every gate forced to each status in turn (and all to pass): a backtest verdict only ever
+    says what the run supports."""
+    from dataclasses import replace
+
+    trades = monthly_trades("BTC")
+    run = build_run(tmp_path / "run", trades=trades, equity=equity_for(trades), events=[])
+    verdict = evaluate_gate(phase, Evidence.from_run(run, drills=(GOOD_DRILL,), drill_source="journal"), POLICY)
+    assert verdict.evidence == "backtest"
+    everything = replace(verdict, criteria=tuple(replace(c, status=GateStatus.PASS) for c in verdict.criteria))
+    assert everything.supported and not everything.promotion_allowed
+    assert "a backtest cannot open a gate" in everything.summary()
+    for i in range(len(verdict.criteria)):
+        for st in STATUSES:
+            one = replace(everything, criteria=tuple(replace(c, status=st) if j == i else c
+                                                     for j, c in enumerate(everything.criteria)))
+            assert not one.promotion_allowed
+            assert one.to_dict()["promotion_allowed"] is False

@@ -16,4 +16,4 @@ def test_a_run_without_trades_fails_the_profitable_months_criterion(tmp_path: Pa
     verdict = evaluate_gate(0, Evidence.from_run(run), load_policy(env={}))
     statuses = {c.name: c.status for c in verdict.criteria}
     assert statuses["3_months_profitable_btc"] is GateStatus.FAIL
-    assert not verdict.promotion_allowed
+    assert not verdict.supported and not verdict.promotion_allowed

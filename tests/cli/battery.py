@@ -60,6 +60,7 @@ BASELINE: dict[str, dict[str, Any]] = {
     "data markets": {"exchange": "binanceusdm", "from_file": "{root}/exchangeInfo.json", "catalog": "{fresh}/cat"},
     "check lookahead": {"signal": "trend_z", "catalog": "{cat}", "bars": "50", "cuts": "2"},
     "phase show": {"journal": "{fresh}/j.sqlite"},
+    "phase status": {"journal": "{fresh}/j.sqlite"},
     "phase promote": {"journal": "{fresh}/j.sqlite"},
     "phase demote": {"reason": "test", "journal": "{fresh}/j.sqlite"},
     "killswitch drill": {"price": ["BTC=60000"], "catalog": "{cat}", "journal": "{fresh}/j.sqlite"},

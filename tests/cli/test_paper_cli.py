@@ -147,14 +147,15 @@ def test_ctrl_c_before_the_first_bar_writes_nothing(
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_a_stopped_paper_run_is_evidence_for_the_gates(
+def test_a_stopped_paper_run_folder_shows_what_it_supports_and_opens_no_gate(
         catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paper_module, "paced", _interrupting(2_000))
     code, output = _invoke("paper", "--replay", "--speed", "max", "--catalog", str(catalog), "--symbols", "BTC",
                            "--runs", str(tmp_path))
     assert code == 0, output
     code, output = _invoke("gates", str(_only_run(tmp_path)), "--phase", "0")
-    assert code in (0, 1) and "Gate phase_0_to_1" in output, output
+    # issue 17: a run folder is no gate evidence (a paper session's is its journal): it shows what it supports
+    assert code == 1 and "phase_0_to_1" in output and "a backtest cannot open a gate" in output, output
 
 
 def test_paper_without_arguments_replays_the_demo_market(tmp_path: Path) -> None:

@@ -18,7 +18,10 @@ app.add_typer(phase_cmd.killswitch_app, name="killswitch")
 WIDE = {"COLUMNS": "250"}
 
 
-def test_promote_is_refused_until_a_drill_then_allowed(tmp_path: Path) -> None:
+def test_promote_is_refused_on_a_backtest_and_a_paper_drill(tmp_path: Path) -> None:
+    """Changed with issue 17: this test used to promote on a backtest run plus a paper drill. The gate now reads
+    operation from the journal; a backtest is shown beside it as supporting, and a paper drill is not accepted
+    for the kill switch by default. The promotion that passes is in tests/cli/test_gates_journal.py."""
     journal = str(tmp_path / "j.sqlite")
     trades = monthly_trades("BTC")
     run = build_run(tmp_path / "run", trades=trades, equity=equity_for(trades), events=[])
@@ -29,10 +32,10 @@ def test_promote_is_refused_until_a_drill_then_allowed(tmp_path: Path) -> None:
                                 "--operator", "ana"], env=WIDE)
     assert drill.exit_code == 0, drill.output
     assert "passed: 1 positions open, 0 left" in drill.output
-    ok = runner.invoke(app, ["phase", "promote", "--run", str(run), "--journal", journal], env=WIDE)
-    assert ok.exit_code == 0, ok.output
-    assert "phase 0 -> 1 recorded" in ok.output and "FORCED" not in ok.output
-    assert Journal(journal).current_phase(0) == 1
+    still = runner.invoke(app, ["phase", "promote", "--run", str(run), "--journal", journal], env=WIDE)
+    assert still.exit_code == 1 and "refused" in still.output, still.output
+    assert "supporting" in still.output and "backtest pass" in still.output
+    assert Journal(journal).current_phase(0) == 0
 
 
 def test_force_with_reason_is_recorded_and_demote_always_works(tmp_path: Path) -> None:

@@ -1,4 +1,9 @@
-"""The phase gates of spec section 4, evaluated from a run's evidence: may the portfolio grow?
+"""What a backtest run supports of the phase gates of spec section 4 (never their status), and the verdict types.
+
+A gate opens on operation only (``gates_ops``, reading a journal of paper, testnet and live
+sessions); a backtest is shown beside it as "supporting". This module measures the same
+criteria on a run folder so an operator sees what the research supports, in a verdict whose
+``promotion_allowed`` is always False (``GateVerdict.evidence == "backtest"``).
 
 Each gate is a list of criteria, required or recommended; each criterion reports the
 measured value, the threshold, ``pass``/``fail``/``no evidence`` and the file the value
@@ -81,6 +86,13 @@ class GateCriterion:
     detail: str
     source: str
     """The file or journal the value came from."""
+    accepts: str = ""
+    """The kinds of evidence the policy accepts for it (live, paper, testnet, drill)."""
+    supporting: str = ""
+    """What a backtest shows beside it: never its status."""
+
+
+BACKTEST = "backtest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +101,29 @@ class GateVerdict:
     from_phase: int
     to_phase: int
     criteria: tuple[GateCriterion, ...]
+    evidence: str = "journal"
+    """``journal`` (operation: may open the gate) or ``backtest`` (what a run supports: never opens it)."""
 
     @property
     def blocking(self) -> tuple[GateCriterion, ...]:
         return tuple(c for c in self.criteria if c.level is Level.REQUIRED and c.status is not GateStatus.PASS)
 
     @property
-    def promotion_allowed(self) -> bool:
+    def supported(self) -> bool:
+        """Every required criterion held on this evidence (for a backtest: what it supports, nothing more)."""
         return not self.blocking
 
+    @property
+    def promotion_allowed(self) -> bool:
+        """Only operation opens a gate: a backtest never does, whatever it shows."""
+        return self.evidence != BACKTEST and not self.blocking
+
     def summary(self) -> str:
+        if self.evidence == BACKTEST:
+            held = sum(1 for c in self.criteria if c.level is Level.REQUIRED and c.status is GateStatus.PASS)
+            need = sum(1 for c in self.criteria if c.level is Level.REQUIRED)
+            return (f"a backtest cannot open a gate: it supports {held} of {need} required criteria of "
+                    f"{self.from_phase} -> {self.to_phase}; the gate reads operation (quantum-trader gates --journal)")
         if self.promotion_allowed:
             return f"promotion {self.from_phase} -> {self.to_phase} allowed: every required criterion passed"
         names = ", ".join(f"{c.name} ({c.status.value})" for c in self.blocking)
@@ -106,11 +131,12 @@ class GateVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "gate": self.gate, "from_phase": self.from_phase, "to_phase": self.to_phase,
-            "promotion_allowed": self.promotion_allowed, "summary": self.summary(),
+            "gate": self.gate, "from_phase": self.from_phase, "to_phase": self.to_phase, "evidence": self.evidence,
+            "promotion_allowed": self.promotion_allowed, "supported": self.supported, "summary": self.summary(),
             "criteria": [
                 {"name": c.name, "level": c.level.value, "status": c.status.value, "value": c.value,
-                 "threshold": c.threshold, "detail": c.detail, "source": c.source}
+                 "threshold": c.threshold, "detail": c.detail, "source": c.source, "accepts": c.accepts,
+                 "supporting": c.supporting}
                 for c in self.criteria
             ],
         }
@@ -315,7 +341,8 @@ def position_sizing(ev: Evidence, tolerance: float) -> GateCriterion:
 
 
 def evaluate_gate(from_phase: int, ev: Evidence, policy: Policy) -> GateVerdict:
-    """The gate out of ``from_phase`` (0, 1 or 2) on this evidence."""
+    """What a backtest run supports of the gate out of ``from_phase`` (0, 1 or 2): the criteria measured on the
+    run, in a verdict that can never allow promotion (``GateVerdict.evidence`` is ``backtest``)."""
     gates = policy.expansion.phase_gates
     baseline = policy.signals.model.baseline_asset
     if from_phase == 0:
@@ -349,7 +376,7 @@ def evaluate_gate(from_phase: int, ev: Evidence, policy: Policy) -> GateVerdict:
         ]
     else:
         raise ValueError(f"no gate out of phase {from_phase}: gates lead out of phases 0, 1 and 2")
-    return GateVerdict(GATES[from_phase], from_phase, from_phase + 1, tuple(criteria))
+    return GateVerdict(GATES[from_phase], from_phase, from_phase + 1, tuple(criteria), evidence=BACKTEST)
 
 
 def _multi_asset(profitable: GateCriterion, ev: Evidence) -> GateCriterion:

@@ -50,9 +50,11 @@ from quantum_trader.engine.live import LiveDriver, LiveExecution
 from quantum_trader.engine.live_decisions import DEFAULT_WINDOW, GrowingDecisions
 from quantum_trader.engine.paced import PacedReplay, PaceStats
 from quantum_trader.engine.paper_watch import Activity, PaperSnapshot, snapshot
+from quantum_trader.engine.phase_follow import DrawdownDemotion, PhaseFollower
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.engine.strategy import Strategy
 from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.journal.store import Journal
 from quantum_trader.monitor.alerts import AlertWatcher
 from quantum_trader.risk import RiskEvent
 from quantum_trader.risk.batch import BatchResult
@@ -468,6 +470,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     journal = request.journal
     keeper: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = []
     recorder: SessionRecorder | None = None
+    follower: PhaseFollower | None = None
     if journal is not None:
         alerts = AlertWatcher.of_policy(policy, journal, scrub=redactor.scrub)
         switch = restored_switch(journal, start_ts)
@@ -480,6 +483,9 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
                               exchange=exchange.id, detail={"network": network, "symbols": list(symbols),
                                                                    "phase": settings.phase})
         keeper += [SwitchKeeper(journal), alerts.on_risk]
+        phases = Journal(journal.db, account=journal.account)  # the session follows the journal's phase
+        keeper.append(DrawdownDemotion(phases))
+        follower = PhaseFollower(phases, journal, policy)
         recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}", watchers=[alerts])
         on_incident = alerts.incidents_then(on_incident)
     listening: list[Callable[[TradingKernel, int, BatchResult], None]] = (
@@ -523,6 +529,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
         session.replay = PacedReplay.of(kernel, decisions, inner=None if journal is None else
                                         JournaledExecution(kernel.exchange, journal))
         session.activity = session.replay.activity
+        session.replay.driver.kernel.phase_follower = follower
         return session
     assert account is not None
     models = SimulatedVenue.from_policy(policy, books=session.books, slippage=settings.slippage,
@@ -535,7 +542,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
                                  log=lambda line: tell(redactor.scrub(line)), redact=redactor.scrub)
     execution: LiveExecution = client if journal is None else JournaledLiveExecution(client, journal)
     core = TradingKernel(data, settings, execution, decisions, kernel.run_id, symbols=symbols, start_ts=start_ts,
-                         risk_listeners=keeper, decision_listeners=listening)
+                         risk_listeners=keeper, decision_listeners=listening, phase_follower=follower)
     core.listeners.append(session.activity.fill)
     kernel.core = core
     session.client = client

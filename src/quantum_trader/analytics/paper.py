@@ -32,8 +32,10 @@ from quantum_trader.engine.journaled import JournaledExecution, SwitchKeeper, re
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
 from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
+from quantum_trader.engine.phase_follow import DrawdownDemotion, PhaseFollower
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.journal.store import Journal
 from quantum_trader.monitor.alerts import AlertWatcher
 
 __all__ = ["PaperSession", "bars_up_to", "open_paper"]
@@ -106,8 +108,10 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
     With a ``journal`` (its ``session`` names this run): every order is journalled before it reaches the venue,
     every event and fill as the venue reports it, the kill switch and the locks as they change, and each alert
     the rules raise (``monitor.alerts``, also logged and sent to the policy's channels); and the run starts with
-    the kill switch the journal holds, so one left tripped still refuses entries. A session of the same run that
-    never ended (its process was killed) is resumed instead (``analytics.paper_resume``)."""
+    the kill switch the journal holds, so one left tripped still refuses entries; it follows the journal's phase
+    at each decision (``engine.phase_follow``: a promotion or demotion takes effect without a restart) and a
+    drawdown trip demotes one phase when the policy says so. A session of the same run that never ended (its
+    process was killed) is resumed instead (``analytics.paper_resume``)."""
     prepared = prepare_run(request, say or (lambda _msg, _fraction: None), lines)
     if journal is None:
         kernel = Kernel(prepared.data, prepared.settings, jump=False)
@@ -138,10 +142,13 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
             FINGERPRINT_KEY: run, START_SWITCH_KEY: None if switch is None else switch.to_dict()})
     alerts.journal = journal
     recorder = SessionRecorder(journal, feed=feed, watchers=[alerts], resume_after=cursor)
+    store = Journal(journal.db, account=journal.account)
     kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session,
-                    risk_listeners=[SwitchKeeper(journal), alerts.on_risk], decision_listeners=[recorder.on_decision])
+                    risk_listeners=[SwitchKeeper(journal), alerts.on_risk, DrawdownDemotion(store)],
+                    decision_listeners=[recorder.on_decision])
     replay = PacedReplay.of(kernel, prepared.decisions, inner=JournaledExecution(kernel.exchange, journal,
                                                                                   forward_known=True))
+    replay.driver.kernel.phase_follower = PhaseFollower(store, journal, settings.policy)
     return PaperSession(request, replace(prepared, settings=settings), kernel, replay, speed, recorder, journal,
                         alerts)
 

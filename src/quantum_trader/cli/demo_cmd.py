@@ -56,8 +56,8 @@ def demo(days: DaysOpt = DEMO_DAYS, seed: SeedOpt = DEMO_SEED, out: OutOpt = DEF
     with stage_progress("backtest") as update:
         result = run_backtest(request, progress=update, lines=update.say)
     print_headline(result)
-    console.print("\n[bold]Expansion gate[/] (the run's evidence; phase 0 -> 1 needs 3 profitable BTC months "
-                  "and a kill-switch drill: quantum-trader killswitch drill)")
+    console.print("\n[bold]Expansion gate[/] (what the backtest supports: a gate opens on paper or live operation "
+                  "only, judged from the journal by quantum-trader gates --journal)")
     print_verdict(evaluate_gate(0, Evidence.from_run(result.run.path), policy))
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
 

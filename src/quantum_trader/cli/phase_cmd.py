@@ -1,12 +1,14 @@
-"""``quantum-trader phase show|promote|demote`` and ``quantum-trader killswitch status|reset|drill``.
+"""``quantum-trader phase status|show|promote|demote`` and ``quantum-trader killswitch status|reset|drill``.
 
 Register in ``cli/main.py`` with ``app.add_typer(phase_cmd.phase_app, name="phase")`` and
 ``app.add_typer(phase_cmd.killswitch_app, name="killswitch")``.
 
-The phase lives in the journal (SQLite file by default, PostgreSQL by URL). ``promote``
-evaluates the gate out of the current phase on ``--run`` plus the journal's drills and
-is refused (exit 1) while a required criterion fails or lacks evidence, unless
-``--force --reason`` is given, which is recorded as forced. ``demote`` always works.
+The phase lives in the journal (SQLite file by default, PostgreSQL by URL). ``status`` shows the
+next gate's progress (``analytics.gates_progress``); ``promote`` evaluates the gate out of the
+current phase on the journal's operation (``--run`` only shows a backtest beside it) and is
+refused (exit 1) while a required criterion fails or lacks evidence, unless ``--force --reason``
+is given, which is recorded as forced. ``demote`` always works. A running paper or live session
+on the same journal takes a promotion or demotion at its next decision (``engine.phase_follow``).
 
 The kill switch's state is in the journal too (saved by the engine after every trip, re-arm or
 reset): ``killswitch status`` shows it with the distance to both triggers from the last equity
@@ -28,13 +30,14 @@ import typer
 from quantum_trader.cli.console import console
 from quantum_trader.cli.errors import fail
 from quantum_trader.cli.gates_cmd import (
-    collect_evidence,
     journal_errors,
     journal_target,
+    journal_verdict,
     load_policy_or_exit,
     open_journal,
     print_verdict,
     read_journal,
+    with_support,
 )
 from quantum_trader.cli.options import catalog_root, symbol_option
 
@@ -53,6 +56,7 @@ JournalOpt = Annotated[str | None, typer.Option(
                       "with the account $QT_ACCOUNT or 'default').")]
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")]
 OperatorOpt = Annotated[str, typer.Option("--operator", help="Who did it (default $USER).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Policy setting KEY=VALUE (repeatable).")]
 
 
 def _journal(journal: str | None) -> Journal:
@@ -92,36 +96,76 @@ def show(journal: JournalOpt = None, policy_file: PolicyOpt = None) -> None:
     console.print(table)
 
 
+@phase_app.command("status")
+def status(
+    journal: JournalOpt = None,
+    policy_file: PolicyOpt = None,
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the progress as JSON (what /api/gates serves).")
+                       ] = False,
+) -> None:
+    """The current phase, the assets it admits, the next gate with progress on each criterion, what blocks it
+    and the earliest date it could open.
+
+    Example: quantum-trader phase status --journal journal/default.sqlite
+    """
+    import sys
+
+    from quantum_trader.analytics.gates_progress import gate_progress
+    from quantum_trader.cli.bar_timeframes import policy_with_sets
+
+    policy = policy_with_sets(policy_file, set_ or [])
+    store = _journal(journal)
+    progress = read_journal(lambda: gate_progress(store.db, policy, account=store.account))
+    if as_json:
+        sys.stdout.write(json.dumps(progress.to_dict(), indent=2, default=str) + "\n")
+        return
+    console.print(f"phase {progress.phase} ({progress.phase_name}): admits {', '.join(progress.admitted)}  "
+                  f"[dim]{store.url}[/]", highlight=False)
+    if progress.verdict is None:
+        console.print("phase 3: no further gate", highlight=False)
+        return
+    v = progress.verdict
+    console.print(f"next gate {v.gate} ({v.from_phase} -> {v.to_phase}):", highlight=False)
+    for c in v.criteria:
+        mark = {"pass": "[green]pass[/]", "fail": "[bold red]fail[/]"}.get(c.status.value, "[yellow]no evidence[/]")
+        console.print(f"  {c.name} [{c.level.value}, accepts {c.accepts}]: {mark} - {c.detail}", highlight=False)
+    if v.promotion_allowed:
+        console.print("[green]the gate is open: quantum-trader phase promote[/]", highlight=False)
+    else:
+        console.print(f"[bold red]blocked by: {', '.join(c.name for c in v.blocking)}[/]", highlight=False)
+    if progress.earliest_open is not None:
+        from quantum_trader.domain.time import format_time
+
+        console.print(f"earliest it could open: {format_time(progress.earliest_open)[:10]} "
+                      "(if every month from now on is profitable)", highlight=False)
+
+
 @phase_app.command("promote")
 def promote_cmd(
-    run: Annotated[str | None, typer.Option("--run", help="Run folder whose evidence the gate reads.")] = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", help="A backtest run folder shown beside each criterion as supporting (never decides).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Promote although a required criterion fails.")] = False,
     reason: Annotated[str, typer.Option("--reason", help="Why; required with --force.")] = "",
     operator: OperatorOpt = "",
     journal: JournalOpt = None,
     policy_file: PolicyOpt = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Move up one phase if the gate out of the current phase allows it.
+    """Move up one phase if the gate out of the current phase, judged on the journal's operation, allows it.
+    A running paper or live session on this journal takes the new phase at its next decision.
 
-    Example: quantum-trader phase promote --run runs/20250401-000000-btc --journal journal/default.sqlite
+    Example: quantum-trader phase promote --journal journal/default.sqlite
     """
-    from quantum_trader.analytics.gates import evaluate_gate
-    from quantum_trader.analytics.gates_evidence import Evidence
     from quantum_trader.analytics.gates_phase import PhaseError, promote
+    from quantum_trader.cli.bar_timeframes import policy_with_sets
 
-    policy = load_policy_or_exit(policy_file)
-    if run is not None and "://" not in run and not Path(run).exists():
-        raise fail(f"--run {run}: no such run folder (runs/<run-id>, written by `quantum-trader backtest`)")
+    policy = policy_with_sets(policy_file, set_ or [])
     store = _journal(journal)
     current = read_journal(lambda: store.current_phase(policy.expansion.start_phase))
     if current >= 3:
         raise fail("already in phase 3: there is no phase to promote to")
-    if run is not None:
-        evidence = collect_evidence(run, store)
-    else:
-        evidence = Evidence(f"journal {store.url}", drills=tuple(read_journal(store.drills)),
-                            drill_source=f"journal {store.url}")
-    verdict = evaluate_gate(current, evidence, policy)
+    verdict = with_support(journal_verdict(journal_target(journal), current, policy), run, store, policy)
     print_verdict(verdict)
     try:
         with journal_errors():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from quantum_trader.config.base import PolicyModel
 from quantum_trader.config.types import (
@@ -172,6 +172,74 @@ def _default_phases() -> dict[int, Phase]:
     }
 
 
+EVIDENCE_KINDS = ("live", "paper", "testnet", "drill", "backtest")
+"""Where evidence comes from: a journalled session's mode, or a ``killswitch drill`` (a paper ledger)."""
+
+
+def _evidence_kinds(value: str) -> str:
+    kinds = [k.strip() for k in value.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in EVIDENCE_KINDS]
+    if unknown:
+        raise ValueError(f"evidence kind(s) {', '.join(unknown)}: expected some of {', '.join(EVIDENCE_KINDS)}")
+    if "backtest" in kinds:
+        raise ValueError("a backtest is never a gate's evidence (it may only be shown beside it as supporting)")
+    if not kinds:
+        raise ValueError("accept at least one kind of evidence (live, paper, testnet, drill)")
+    return ",".join(kinds)
+
+
+Accepts = Annotated[str, AfterValidator(_evidence_kinds)]
+"""The kinds of evidence a criterion accepts, comma-separated (a scalar, so ``--set`` can change it)."""
+
+
+def accepted(value: str) -> frozenset[str]:
+    return frozenset(value.split(","))
+
+
+class GateOperations(PolicyModel):
+    """How operation is measured from a journal (ours: the spec says "operations stable and automated", "N months
+    profitable"). A month is ``month_length`` of operation counted back from the latest evidence."""
+
+    month_length: Duration = "30d"
+    min_uptime_share: Fraction = 0.99
+    """Share of the evidence period with the system running (risk snapshots no further apart than ``max_feed_gap``)."""
+    max_feed_gap: Duration = "2h"
+    """Longest stretch between two bar closes (within a session or across a restart) that is not downtime."""
+    max_restarts_per_30d: int = Field(default=2, ge=0)
+    max_unresolved_incidents: int = Field(default=0, ge=0)
+    max_reconciliation_differences: int = Field(default=0, ge=0)
+    """Incidents of kind ``reconciliation*`` (the journal and the exchange disagreed) over the period."""
+    kill_switch_flat_within: Duration = "1h"
+    """A trip's close-out is confirmed when the book is flat in the journal within this after the trip."""
+
+
+class Gate01Evidence(PolicyModel):
+    """Operation in real conditions: live only; the kill switch also by a testnet trip when no live one happened."""
+
+    months_profitable_btc: Accepts = "live"
+    max_drawdown_experienced: Accepts = "live"
+    kill_switch_tested: Accepts = "live,testnet"
+    operations_stable: Accepts = "live"
+    sharpe_ratio: Accepts = "live"
+    win_rate: Accepts = "live"
+
+
+class Gate12Evidence(PolicyModel):
+    """Profit needs live money; the multi-asset mechanics (monitoring, limits) may be shown on paper too."""
+
+    months_profitable_multi: Accepts = "live"
+    correlation_monitoring_working: Accepts = "live,paper"
+    no_portfolio_limit_breaches: Accepts = "live,paper"
+    eth_performance_positive: Accepts = "live"
+    portfolio_sharpe: Accepts = "live"
+
+
+class Gate23Evidence(PolicyModel):
+    months_stable_assets: Accepts = "live"
+    slot_management_working: Accepts = "live,paper"
+    position_sizing_validated: Accepts = "live,paper"
+
+
 class Gate01Required(PolicyModel):
     months_profitable_btc: PositiveInt = 3
     """spec: 3_months_profitable_btc"""
@@ -189,6 +257,7 @@ class Gate01Recommended(PolicyModel):
 class Gate01(PolicyModel):
     required: Gate01Required = Gate01Required()
     recommended: Gate01Recommended = Gate01Recommended()
+    evidence: Gate01Evidence = Gate01Evidence()
 
 
 class Gate12Required(PolicyModel):
@@ -208,6 +277,7 @@ class Gate12Recommended(PolicyModel):
 class Gate12(PolicyModel):
     required: Gate12Required = Gate12Required()
     recommended: Gate12Recommended = Gate12Recommended()
+    evidence: Gate12Evidence = Gate12Evidence()
 
 
 class Gate23Required(PolicyModel):
@@ -222,12 +292,26 @@ class Gate23Required(PolicyModel):
 
 class Gate23(PolicyModel):
     required: Gate23Required = Gate23Required()
+    evidence: Gate23Evidence = Gate23Evidence()
 
 
 class PhaseGates(PolicyModel):
     phase_0_to_1: Gate01 = Gate01()
     phase_1_to_2: Gate12 = Gate12()
     phase_2_to_3: Gate23 = Gate23()
+    operations: GateOperations = GateOperations()
+
+
+class Demotion(PolicyModel):
+    """What a demotion does to a running session (manual, on a drawdown trip, or an asset leaving its tier).
+
+    New entries in what the new phase does not admit stop at the next decision in every case; ``positions``
+    says what happens to those held: ``close`` (default) exits them at the next decision, ``freeze`` keeps
+    them to their own stop, target or exit and lets nothing add to them."""
+
+    positions: Literal["close", "freeze"] = "close"
+    on_drawdown_trip: bool = True
+    """A drawdown trip of the kill switch demotes one phase (recorded with the trip's reason)."""
 
 
 class Rescreening(PolicyModel):
@@ -245,6 +329,7 @@ class Rescreening(PolicyModel):
 class Expansion(PolicyModel):
     phases: dict[int, Phase] = Field(default_factory=_default_phases)
     phase_gates: PhaseGates = PhaseGates()
+    demotion: Demotion = Demotion()
     start_phase: int = Field(default=0, ge=0, le=3)
 
     @model_validator(mode="after")

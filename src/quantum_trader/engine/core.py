@@ -86,6 +86,9 @@ class TradingKernel:
     updated: a session's journal keeps the switch there, so a restart finds it as it was."""
     decision_listeners: list[Callable[[TradingKernel, int, BatchResult], None]] = field(default_factory=list)
     """Told of each decision's batch of verdicts before any of its orders is sent (a session's journal)."""
+    phase_follower: Callable[[TradingKernel, int], None] | None = None
+    """Asked once per decision, before the entries are filtered: may replace ``settings`` (phase, excluded) with
+    the phase the journal holds now, and exit what it no longer admits (``engine.phase_follow``)."""
     symbols: tuple[str, ...] = ()
     """The feed's columns (default: the market's grid)."""
     start_ts: int | None = None
@@ -444,8 +447,10 @@ class TradingKernel:
         """Entry intents worth sending to the risk engine; a reversal closes the held side first. An intent
         with no bar to fill at is refused (rule ``no_bar``) and a position it would reverse is kept."""
         intents = []
-        excluded = self.settings.excluded
         ts = self._ts(row)
+        if self.phase_follower is not None:
+            self.phase_follower(self, ts)
+        excluded = self.settings.excluded
         for intent in map(self._as_order, candidates):
             if excluded and intent.symbol in excluded:
                 self.rec.outside_universe[intent.symbol] += 1

@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, insert, select, true
+from sqlalchemy import ColumnElement, Connection, Table, func, insert, select, true
 
 from quantum_trader.journal.accounts import JOURNAL_ENV, check_account, default_journal
 from quantum_trader.journal.database import Database, JournalError, journal_url, redact_text, redact_url
@@ -128,6 +128,15 @@ class Journal:
                         bool(r["forced"]), r["operator"], r["evidence"], int(r["id"]))
             for r in rows
         ]
+
+    def last_change_id(self) -> int:
+        """The id of the account's latest phase row (0: none): one indexed read, so a running session can ask at
+        every decision whether the phase changed and read the history only when it did."""
+        if not self._has_tables():
+            return 0
+        with self.db.read() as con:
+            found = con.execute(select(func.max(phase_events.c.id)).where(self._mine(phase_events))).scalar()
+        return int(found or 0)
 
     def current_phase(self, default: int) -> int:
         """The ``to`` of the last change; ``default`` (the policy's start phase) when none is recorded."""
