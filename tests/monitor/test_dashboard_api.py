@@ -157,7 +157,7 @@ def test_a_trip_is_journalled_with_who_and_why_and_shown(dash: Dash) -> None:
     (change,) = dash.journal.killswitch_history()
     assert change.operator == "alice" and "dashboard test" in change.reason and change.ts == NOW
     ks = dash.client.get("/api/portfolio").json()["killswitch"]
-    assert ks["tripped"] is True and "alice" in ks["reason"]
+    assert ks["tripped"] is True and ks["what"] == "manual" and "alice" in ks["reason"]
     again = dash.client.post("/api/killswitch/trip", json=WHO, headers=AUTH)
     assert again.status_code == 409 and again.json()["detail"].startswith("refused: ")
 

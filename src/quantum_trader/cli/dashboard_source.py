@@ -28,7 +28,7 @@ from quantum_trader.journal import (
     TradingJournal,
 )
 from quantum_trader.journal.dashboard_io import DashboardReader
-from quantum_trader.monitor.figures import SwitchRecord, gate_criteria, killswitch_view, slot_usage
+from quantum_trader.monitor.figures import MANUAL_TRIP, SwitchRecord, gate_criteria, killswitch_view, slot_usage
 from quantum_trader.monitor.positions import Book, FillRow, net_fills
 from quantum_trader.monitor.source import ActionRefused, SourceError
 from quantum_trader.monitor.views import (
@@ -274,7 +274,7 @@ class JournalControls:
         record = trading.load_killswitch() or self._new_record(now)
         if record.tripped:
             raise ActionRefused(f"the kill switch is already tripped ({record.trip_reason or 'no reason recorded'})")
-        text = f"manual trip by {operator}: {reason.strip()}"
+        text = f"{MANUAL_TRIP}{operator}: {reason.strip()}"
         state = replace(record.state, drawdown_tripped=True, drawdown_trip_ts=now)
         change = KillSwitchChange(now, EventKind.TRIP_DRAWDOWN, text, operator=operator)
         trading.save_killswitch(replace(record, state=state, trip_reason=text, ts=now), change)

@@ -14,6 +14,8 @@ from quantum_trader.config import Policy
 from quantum_trader.domain.time import utc_day_start
 from quantum_trader.monitor.views import Criterion, Gates, KillSwitch, Slots, TierSlots, Trigger
 
+MANUAL_TRIP = "manual trip by "
+"""How an operator's trip's reason starts (``cli/dashboard_source.JournalControls.trip``): shown as ``manual``."""
 GATE_NAMES = {0: "phase_0_to_1", 1: "phase_1_to_2", 2: "phase_2_to_3"}
 """The policy's (and the spec's) name of the gate out of each phase."""
 
@@ -102,6 +104,8 @@ def killswitch_view(policy: Policy, record: SwitchRecord | None, equity: float |
     peak = max(record.peak_equity, equity) if equity is not None else record.peak_equity
     what = " and ".join(k for k, on in (("daily loss", record.daily_tripped), ("drawdown", record.drawdown_tripped))
                         if on) or "armed"
+    if what != "armed" and record.reason.startswith(MANUAL_TRIP):
+        what = "manual"
     return KillSwitch(
         tripped=record.daily_tripped or record.drawdown_tripped, what=what, reason=record.reason,
         since=record.since, saved_ts=record.saved_ts, locks=list(record.locks),

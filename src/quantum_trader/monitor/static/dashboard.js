@@ -94,12 +94,12 @@ async function renderHistory() {
   Plotly.react("equity-chart", [{x: ts, y: h.points.map((p) => p.equity), type: "scatter", mode: "lines", line: {color: "#3b82f6"}}],
     layout(), config);
   const p = window.portfolio || {exposure_alert: 0.35, exposure_limit: 0.4};
-  const flat = (y, color) => ({x: [ts[0], ts[ts.length - 1]], y: [y, y], mode: "lines", line: {dash: "dot", color: color}, hoverinfo: "skip"});
+  const flat = (y, color, name) => ({x: [ts[0], ts[ts.length - 1]], y: [y, y], mode: "lines", name: name, line: {dash: "dot", color: color}, hoverinfo: "skip"});
   Plotly.react("exposure-chart", [
     {x: ts, y: h.points.map((q) => q.exposure), type: "scatter", mode: "lines", name: "exposure", line: {color: "#22c55e"}},
     {x: ts, y: h.points.map((q) => q.correlated_exposure), type: "scatter", mode: "lines", name: "correlated", line: {color: "#a855f7"}},
-    flat(p.exposure_alert, "#eab308"), flat(p.exposure_limit, "#ef4444")],
-    layout({yaxis: {tickformat: ".0%", gridcolor: "#2a333d"}}), config);
+    flat(p.exposure_alert, "#eab308", "alert " + pct(p.exposure_alert)), flat(p.exposure_limit, "#ef4444", "limit " + pct(p.exposure_limit))],
+    layout({yaxis: {tickformat: ".0%", gridcolor: "#2a333d"}, showlegend: true, legend: {orientation: "h", y: 1.12}}), config);
 }
 
 async function renderAssets() {
