@@ -185,6 +185,9 @@ class RunFolderSource:
                  for i, r in zip(newest.index, newest.to_dict("records"), strict=True)]
         return Alerts(items=items, counts=counts)
 
+    def alert_counts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.events["kind"].value_counts().items()}
+
     def gates(self) -> Gates:
         return gate_criteria(self.policy, self.policy.expansion.start_phase)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from quantum_trader.config import Policy
 from quantum_trader.domain.symbols import asset_of
@@ -48,6 +49,7 @@ from quantum_trader.risk.events import EventKind
 from quantum_trader.risk.kill_switch import armed
 
 Clock = Callable[[], int]
+T = TypeVar("T")
 
 
 def wall_ms() -> int:
@@ -116,6 +118,8 @@ class JournalSource:
         self.prices = CatalogPrices(catalog) if catalog is not None else None
         self.clock = clock
         self.description = f"journal {self.db.url} (account {account})"
+        self._cache: dict[tuple[object, ...], object] = {}
+        """Results that only new rows change, under the newest risk snapshot and fill ids they were read at."""
 
     def version(self) -> tuple[int, ...]:
         return self.reader.version()
@@ -136,7 +140,7 @@ class JournalSource:
         ks = killswitch_view(self.policy, switch_record(record), equity, latest.ts if latest else None,
                              latest.daily_loss if latest else None, latest.drawdown if latest else None)
         gates = journal_gates(self.policy, self.store)
-        _, _, open_alerts = self.reader.recent_alerts(1)
+        open_alerts = self.reader.open_alert_count()
         updated = self.reader.feed_updated()
         pf = self.policy.portfolio
         return Portfolio(
@@ -149,17 +153,35 @@ class JournalSource:
             next_gate=gates.next_gate, open_alerts=open_alerts,
             feed_lag_ms=None if updated is None else max(0, self.clock() - updated), source=self.description)
 
+    def _cached(self, key: tuple[object, ...], read: Callable[[], T], *, fills_only: bool = False) -> T:
+        """``read()`` once per newest risk snapshot and fill (per newest fill with ``fills_only``): the journal
+        only appends what these show."""
+        risk, fill = self.reader.newest_ids()
+        full = (*key, fill) if fills_only else (*key, risk, fill)
+        if full not in self._cache:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[full] = read()
+        return self._cache[full]  # type: ignore[return-value]
+
     def risk_history(self, since: int | None, until: int | None, points: int) -> RiskHistory:
-        return RiskHistory(points=[risk_point(s) for s in self.reader.sampled(since, until, points)])
+        return self._cached(("history", since, until, points), lambda: RiskHistory(
+            points=[risk_point(s) for s in self.reader.sampled(since, until, points)]))
 
     def correlation_history(self, frames: int) -> CorrelationHistory:
-        rows = self.reader.sampled(None, None, frames, correlation=True)
-        return CorrelationHistory(frames=[
-            CorrelationFrame(ts=s.ts, symbols=list(s.symbols), matrix=[list(r) for r in s.correlation or ()],
-                             mean=s.mean_correlation) for s in rows])
+        def read() -> CorrelationHistory:
+            rows = self.reader.sampled(None, None, frames, correlation=True)
+            return CorrelationHistory(frames=[
+                CorrelationFrame(ts=s.ts, symbols=list(s.symbols), matrix=[list(r) for r in s.correlation or ()],
+                                 mean=s.mean_correlation) for s in rows])
+
+        return self._cached(("correlation", frames), read)
 
     # ------------------------------------------------------------------ assets
     def _books(self) -> dict[str, Book]:
+        return self._cached(("books",), self._net, fills_only=True)
+
+    def _net(self) -> dict[str, Book]:
         return net_fills(FillRow(f.ts, f.symbol, f.side == "buy", float(f.quantity), float(f.price), float(f.fee),
                                  f.tag if f.purpose == "entry" else "")
                          for f in self.reader.fills_with_tags())
@@ -248,6 +270,9 @@ class JournalSource:
                   for i in self.reader.recent_incidents(limit)]
         items.sort(key=lambda a: (a.ts, a.id), reverse=True)
         return Alerts(items=items[:limit], counts=counts)
+
+    def alert_counts(self) -> dict[str, int]:
+        return self.reader.alert_counts()
 
     def gates(self) -> Gates:
         return journal_gates(self.policy, self.store)

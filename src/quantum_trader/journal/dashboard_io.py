@@ -10,7 +10,7 @@ yet reads as empty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -52,12 +52,24 @@ WITH RECURSIVE marks(n, t) AS (
     UNION ALL
     SELECT n + 1, CAST(:lo AS BIGINT) + ((n + 1) * (CAST(:hi AS BIGINT) - CAST(:lo AS BIGINT))) / CAST(:steps AS BIGINT)
     FROM marks WHERE n < CAST(:steps AS BIGINT)
+),
+picked AS (
+    SELECT DISTINCT (SELECT r.id FROM risk_snapshots r
+                     WHERE r.account = :account AND r.ts <= marks.t AND r.ts >= CAST(:lo AS BIGINT) {extra}
+                     ORDER BY r.ts DESC, r.id DESC LIMIT 1) AS id
+    FROM marks
 )
-SELECT (SELECT r.id FROM risk_snapshots r
-        WHERE r.account = :account AND r.ts <= marks.t AND r.ts >= CAST(:lo AS BIGINT) {extra}
-        ORDER BY r.ts DESC, r.id DESC LIMIT 1) AS id
-FROM marks
+SELECT s.id, s.ts, s.equity, s.exposure, s.correlated_exposure, s.daily_loss, s.drawdown, s.positions, s.session
+       {matrix}
+FROM risk_snapshots s JOIN picked ON s.id = picked.id
+ORDER BY s.ts, s.id
 """
+"""One index seek per sample time (the row at or before it), the rows fetched in the same statement; the
+matrix columns only when asked for (a history chart needs none of them)."""
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(str(value))
 
 
 class DashboardReader:
@@ -112,8 +124,9 @@ class DashboardReader:
 
     def sampled(self, since: int | None, until: int | None, points: int, *,
                 correlation: bool = False) -> list[RiskSnapshot]:
-        """At most ``points`` snapshots evenly spread over the range (the last one always included), oldest first;
-        with ``correlation`` only those carrying a matrix."""
+        """At most ``points`` snapshots evenly spread over the range (the last one always included), oldest first.
+        Without ``correlation`` they carry no matrix (``symbols`` empty, ``correlation`` None: a chart of the
+        history needs none); with it, only the snapshots carrying one, matrix included."""
         if not self._has(RISK_TABLE) or points < 1:
             return []
         with self.db.read() as con:
@@ -122,19 +135,34 @@ class DashboardReader:
                 return []
             lo, hi = bounds
             steps = max(1, points - 1) if hi > lo else 1
-            extra = "AND r.correlation IS NOT NULL" if correlation else ""
-            ids = [int(i) for (i,) in con.execute(text(_SAMPLE.format(extra=extra)),
-                                                  {"lo": lo, "hi": hi, "steps": steps, "account": self.account})
-                   if i is not None]
-            return self._rows(con, sorted(set(ids)))
+            query = _SAMPLE.format(extra="AND r.correlation IS NOT NULL" if correlation else "",
+                                   matrix=", s.symbols, s.correlation, s.mean_correlation" if correlation else "")
+            rows = con.execute(text(query), {"lo": lo, "hi": hi, "steps": steps, "account": self.account}).all()
+        out = []
+        for row in rows:
+            symbols: tuple[str, ...] = ()
+            matrix = None
+            mean = None
+            if correlation:
+                symbols = tuple(json.loads(row[9])) if row[9] else ()
+                matrix = tuple(tuple(float(x) for x in r) for r in json.loads(row[10])) if row[10] else None
+                mean = _float(row[11])
+            out.append(RiskSnapshot(int(row[1]), Decimal(str(row[2])), float(str(row[3])), int(row[7]),
+                                    _float(row[4]), _float(row[5]), _float(row[6]), symbols, matrix, mean,
+                                    str(row[8]), int(row[0])))
+        return out
 
-    def _rows(self, con: Connection, ids: Sequence[int]) -> list[RiskSnapshot]:
-        r = risk_snapshots.c
-        out: list[RiskSnapshot] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            out += [_risk_of(row) for row in con.execute(select(risk_snapshots).where(r.id.in_(chunk))).mappings()]
-        return sorted(out, key=lambda s: (s.ts, s.id or 0))
+    def newest_ids(self) -> tuple[int, int]:
+        """(newest risk snapshot, newest fill of any account): what cached history and positions hang on."""
+        risk = fill = 0
+        with self.db.read() as con:
+            if self._has(RISK_TABLE):
+                r = risk_snapshots.c
+                risk = con.execute(select(r.id).where(r.account == self.account)
+                                   .order_by(r.ts.desc(), r.id.desc()).limit(1)).scalar() or 0
+            if self._has(fills.name):
+                fill = con.execute(select(func.max(fills.c.id))).scalar() or 0
+        return int(risk), int(fill)
 
     def risk_at_or_before(self, ts: int) -> RiskSnapshot | None:
         if not self._has(RISK_TABLE):
@@ -172,6 +200,24 @@ class DashboardReader:
                        None if r["acknowledged_ts"] is None else int(r["acknowledged_ts"]), r["session"], int(r["id"]))
                  for r in rows]
         return items, {str(kind): int(n) for kind, n in counts}, int(open_count or 0)
+
+    def alert_counts(self) -> dict[str, int]:
+        """Every alert of the account, counted by kind."""
+        if not self._has(alerts.name):
+            return {}
+        a = alerts.c
+        with self.db.read() as con:
+            rows = con.execute(select(a.kind, func.count()).where(a.account == self.account).group_by(a.kind)).all()
+        return {str(kind): int(n) for kind, n in rows}
+
+    def open_alert_count(self) -> int:
+        if not self._has(alerts.name):
+            return 0
+        a = alerts.c
+        with self.db.read() as con:
+            value = con.execute(select(func.count()).where(a.account == self.account,
+                                                           a.acknowledged_ts.is_(None))).scalar()
+        return int(value or 0)
 
     def recent_incidents(self, limit: int) -> list[Incident]:
         if not self._has(incidents.name):

@@ -62,7 +62,7 @@ class DashboardCollector(Collector):
         yield limit
         yield GaugeMetricFamily("qt_slots_total", "Policy: total position slots.", value=p.slots.total)
         alerts = GaugeMetricFamily("qt_alerts", "Alerts recorded, by kind.", labels=["kind"])
-        for kind, count in sorted(self.source.alerts(1).counts.items()):
+        for kind, count in sorted(self.source.alert_counts().items()):
             alerts.add_metric([kind], count)
         yield alerts
         yield from self._latency()

@@ -50,6 +50,9 @@ class DashboardSource(Protocol):
 
     def alerts(self, limit: int) -> Alerts: ...
 
+    def alert_counts(self) -> dict[str, int]:
+        """Alerts recorded, by kind (all of them, for ``/metrics``)."""
+
     def gates(self) -> Gates: ...
 
     def order_latencies_ms(self) -> list[float]:
