@@ -36,7 +36,7 @@ def equity_at(i: int) -> Decimal:
     return Decimal(100_000) + Decimal(37) * i - Decimal(i % 7) * Decimal("113.25")
 
 
-def write_session(path: Path, *, session: str = "paper-1") -> TradingJournal:
+def write_session(path: Path | str, *, session: str = "paper-1") -> TradingJournal:
     """Hourly risk and equity snapshots for ``HOURS`` hours (a matrix every 6 hours), a BTC long with its stop,
     an ETH round trip, two alerts."""
     j = TradingJournal(path, session=session)

@@ -7,10 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.monitor.conftest import HOST, NOW, START, TOKEN, Dash, make_dash
+from tests.journal.conftest import BACKENDS, fresh_journal
+from tests.monitor.conftest import HOST, NOW, START, TOKEN, Dash, make_dash, write_session
 
+from quantum_trader.cli.dashboard_source import JournalSource
 from quantum_trader.domain.time import MS_PER_DAY
-from quantum_trader.journal import Journal, KillSwitchRecord, TradingJournal
+from quantum_trader.journal import Journal, KillSwitchRecord, Severity, TradingJournal
 from quantum_trader.journal.dashboard_io import DashboardReader
 from quantum_trader.risk.kill_switch import armed
 
@@ -265,3 +267,27 @@ def test_a_journal_without_rows_answers_nothing_recorded(tmp_path: Path, policy:
     assert client.get("/api/history").json()["points"] == []
     assert client.get("/api/correlation").json()["frames"] == []
     assert client.get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_dashboards_reads_work_on_sqlite_and_postgresql(backend: str, tmp_path: Path, policy: object) -> None:
+    """The sampling statement (a recursive CTE with one index seek per point) and the rest, on both backends."""
+    with fresh_journal(backend, tmp_path) as url:
+        journal = write_session(url)
+        reader = DashboardReader(journal.db, "default")
+        rows = journal.risk_snapshots()
+        sampled = reader.sampled(None, None, 7)
+        assert 2 <= len(sampled) <= 7 and sampled[0].ts == rows[0].ts and sampled[-1].ts == rows[-1].ts
+        assert {s.id for s in sampled} <= {r.id for r in rows}
+        assert [s.id for s in reader.sampled(None, None, 5000)] == [r.id for r in rows]
+        updates = journal.risk_snapshots(correlation_only=True)
+        assert reader.sampled(None, None, 500, correlation=True) == updates
+        assert reader.alert_counts() == {"correlation_spike": 1, "portfolio_exposure": 1}
+        assert [f.tag for f in reader.fills_with_tags()] == ["trend_follow", "trend_follow", "sector_momentum", ""]
+        before = reader.version()
+        journal.record_alert("x", Severity.INFO, "y", ts=NOW)
+        assert reader.version() != before
+        source = JournalSource(url, account="default", policy=policy, clock=lambda: NOW)  # type: ignore[arg-type]
+        assert source.portfolio().equity == float(rows[-1].equity)
+        journal.close()
+        source.db.close()
