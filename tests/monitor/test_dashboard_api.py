@@ -235,6 +235,14 @@ def test_bad_input_gets_one_clear_line(dash: Dash, method: str, url: str, body: 
     assert dash.journal.load_killswitch() is None
 
 
+def test_a_request_naming_another_host_is_refused_and_no_page_may_frame_this_one(dash: Dash) -> None:
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
+    r = dash.client.get("/api/portfolio", headers={"Host": "evil.example:8050"})
+    assert r.status_code == 421 and "--allowed-host" in r.json()["detail"]
+    ok = dash.client.get("/")
+    assert ok.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in ok.headers["Content-Security-Policy"]
+
+
 def test_openapi_documents_the_reads_and_the_controls(dash: Dash) -> None:
     paths = dash.client.get("/openapi.json").json()["paths"]
     assert {"/api/portfolio", "/api/history", "/api/correlation", "/api/assets", "/api/alerts", "/api/gates",
@@ -256,12 +264,12 @@ def test_a_journal_without_rows_answers_nothing_recorded(tmp_path: Path, policy:
     from fastapi.testclient import TestClient
 
     from quantum_trader.cli.dashboard_source import JournalSource
-    from quantum_trader.monitor.app import create_app
+    from quantum_trader.monitor.app import Settings, create_app
 
     TradingJournal(tmp_path / "empty.sqlite", session="s").start_session(
         __import__("quantum_trader.journal", fromlist=["SessionMode"]).SessionMode.PAPER, START)
     source = JournalSource(str(tmp_path / "empty.sqlite"), account="default", policy=policy)  # type: ignore[arg-type]
-    client = TestClient(create_app(source))
+    client = TestClient(create_app(source, None, Settings(allowed_hosts=frozenset({"testserver"}))))
     p = client.get("/api/portfolio").json()
     assert p["equity"] is None and p["positions"] == 0 and p["killswitch"]["tripped"] is False
     assert client.get("/api/history").json()["points"] == []

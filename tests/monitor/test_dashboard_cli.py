@@ -39,6 +39,7 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     (("--host", "0.0.0.0"), "--host 0.0.0.0: not a loopback address"),
     (("--host", "192.168.1.10", "--port", "8051"), "pass --allow-public"),
     (("--token-file", "no-such-token"), "--token-file no-such-token"),
+    (("--allowed-host", "http://x/"), "--allowed-host 'http://x/'"),
 ])
 def test_refusals_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...],
                                says: str) -> None:
@@ -141,7 +142,7 @@ def test_a_finished_run_is_shown_read_only(run_folder: Path, policy: Policy) -> 
     import pandas as pd
 
     source = RunFolderSource(run_folder, policy=policy)
-    client = TestClient(create_app(source, None, Settings(token=TOKEN)))
+    client = TestClient(create_app(source, None, Settings(token=TOKEN, allowed_hosts=frozenset({"testserver"}))))
     equity = pd.read_parquet(run_folder / "equity.parquet")
     p = client.get("/api/portfolio").json()
     assert p["equity"] == float(equity["equity"].iloc[-1]) and p["ts"] == int(equity["ts"].iloc[-1])

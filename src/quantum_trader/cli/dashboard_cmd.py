@@ -69,6 +69,9 @@ def dashboard(
     token_file: Annotated[Path | None, typer.Option(
         "--token-file", help="File (mode 0600) holding the control token; else $QT_DASHBOARD_TOKEN; without "
                              "either the dashboard is read-only.")] = None,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Another Host name the dashboard answers to (a proxy's public name, e.g. "
+                               "dash.example.com); repeatable. Requests naming any other host are refused.")] = None,
     policy_file: Annotated[Path | None, typer.Option("--policy", help="Policy YAML merged over the defaults.")] = None,
 ) -> None:
     """Serve the monitoring dashboard: exposure against the limits, correlation, slots, the kill switch, positions,
@@ -89,11 +92,22 @@ def dashboard(
         token = load_token(token_file, os.environ)
     except (BindError, TokenError) as exc:
         raise fail(str(exc)) from None
+    extra = [_host_name(h) for h in allowed_host or []]
     source = _run_source(run, policy) if run is not None else _journal_source(journal, catalog, policy)
     controls = _controls(source) if token is not None else None
     if token is not None and controls is None:
         raise fail("--run: a run folder is read-only; control actions need a journal (drop the token)")
-    serve(source, controls, token, bind_host, bind_port)
+    serve(source, controls, token, bind_host, bind_port, extra)
+
+
+def _host_name(value: str) -> str:
+    """``--allowed-host``: a name or ``name:port`` as a browser sends it in ``Host``."""
+    import re
+
+    name = value.strip().lower()
+    if not re.fullmatch(r"(\[[0-9a-f:]+\]|[a-z0-9.-]{1,253})(:[0-9]{1,5})?", name):
+        raise fail(f"--allowed-host {value!r}: expected a host name or name:port, e.g. dash.example.com")
+    return name
 
 
 def _controls(source: DashboardSource) -> Controls | None:
@@ -102,13 +116,15 @@ def _controls(source: DashboardSource) -> Controls | None:
     return JournalControls(source) if isinstance(source, JournalSource) else None
 
 
-def serve(source: DashboardSource, controls: Controls | None, token: str | None, host: str, port: int) -> None:
+def serve(source: DashboardSource, controls: Controls | None, token: str | None, host: str, port: int,
+          extra_hosts: list[str]) -> None:
     import uvicorn
 
     from quantum_trader.monitor.app import Settings, create_app
     from quantum_trader.monitor.security import allowed_hosts
 
-    app = create_app(source, controls, Settings(token=token, allowed_hosts=frozenset(allowed_hosts(host, port))))
+    hosts = frozenset(allowed_hosts(host, port) | set(extra_hosts))
+    app = create_app(source, controls, Settings(token=token, allowed_hosts=hosts))
     shown = f"[{host}]" if ":" in host else host
     mode = "controls enabled (token required)" if token is not None else "read-only"
     console.print(f"dashboard on http://{shown}:{port}/ ({mode}); API docs at /docs, metrics at /metrics; "

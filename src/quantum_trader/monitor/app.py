@@ -127,6 +127,21 @@ def create_app(source: DashboardSource, controls: Controls | None = None, settin
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return _problem(exc.status_code, str(exc.detail))
 
+    @app.middleware("http")
+    async def same_host(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Every request must name this dashboard in ``Host``: a page on another site that rebinds its DNS name to
+        127.0.0.1 (DNS rebinding) names its own. And no page may frame this one (clickjacking the controls)."""
+        host = request.headers.get("host", "").lower()
+        if "*" not in conf.allowed_hosts and host not in conf.allowed_hosts:
+            return _problem(421, f"Host {host or '(none)'!r} is not this dashboard's "
+                                 f"({', '.join(sorted(conf.allowed_hosts))}); behind a proxy that forwards another "
+                                 "name, pass --allowed-host NAME")
+        response = await call_next(request)
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     _pages(app, source, conf)
     _reads(app, source)
     _events(app, source, conf)
