@@ -50,6 +50,14 @@ def test_refusals_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     assert says in output and len(output.strip().splitlines()) == 1, output
 
 
+def test_a_journal_that_cannot_be_read_is_refused_before_serving(tmp_path: Path) -> None:
+    (tmp_path / "notes.sqlite").write_text("not a database")
+    code, output = _invoke("--journal", str(tmp_path / "notes.sqlite"), "--port", str(free_port()))
+    assert code == 2 and "cannot read" in output and len(output.strip().splitlines()) == 1, output
+    code, output = _invoke("--journal", "postgresql+psycopg://ana:s3cret@127.0.0.1:1/qt", "--port", str(free_port()))
+    assert code == 2 and "s3cret" not in output and "ana:***@" in output, output
+
+
 def test_a_port_out_of_range_is_a_usage_error() -> None:
     code, output = _invoke("--port", "0")
     assert code == 2 and "Invalid value for '--port'" in output

@@ -38,7 +38,10 @@ def _journal_source(journal: str | None, catalog: Path | None, policy: Policy) -
     if catalog is not None and not catalog.is_dir():
         raise fail(f"--catalog {catalog}: no such folder")
     with journal_errors():
-        return JournalSource(target, account=choice.account, policy=policy, catalog=catalog)
+        source = JournalSource(target, account=choice.account, policy=policy, catalog=catalog)
+        source.version()  # connect and read now: a journal that cannot be read is one line, not a served error
+        source.portfolio()
+    return source
 
 
 def _run_source(run: Path, policy: Policy) -> DashboardSource:
