@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -18,13 +18,21 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e '.[test]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/quantum-trader demo
 
-test: $(VENV)/.installed-test lint typecheck
+# The dashboard's browser test drives Debian's chromium (never a browser Playwright downloads); installed here
+# when missing, as .ci/postgres installs PostgreSQL. Without it (no root, no apt) that test skips with the reason.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@[ -x $(CHROMIUM) ] || { echo "installing Debian's chromium (the dashboard's browser test)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium could not be installed: the browser test will skip"; }
+
+test: $(VENV)/.installed-test lint typecheck chromium
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-test

@@ -72,6 +72,7 @@ BASELINE: dict[str, dict[str, Any]] = {
     "journal upgrade": {"journal": "{fresh}/j.sqlite"},
     "journal downgrade": {"to": "0001", "journal": "{fresh}/j.sqlite"},
     "stress": {"catalog": "{cat}", "runs": "{fresh}/runs"},
+    "dashboard": {"journal": "{fresh}/j.sqlite"},  # refused (no such journal) before it would serve forever
 }
 DATES = {"start", "end", "at", "since", "until"}
 SYMBOLS = {"symbols", "symbol", "assets"}

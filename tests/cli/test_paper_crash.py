@@ -156,10 +156,11 @@ def _plan(rng: random.Random, orders: int, fills: int, duration: float) -> list[
     for point, total in (("order-journalled", orders), ("fill-heard", fills)):
         for count in rng.sample(range(1, total + 1), min(12, total)):
             steps.append((count / total, f"{point}:{count}"))
-    plan: list[tuple[str, float | None]] = [("bar-journalled:1", None), ("bar-journalled:2", None)]
+    # a second's bars are flushed at a time, and a run's last ones when it ends: the first flush always comes
+    plan: list[tuple[str, float | None]] = [("bar-journalled:1", None)]
     plan += [(name, None) for _, name in sorted(steps)]
     for _ in range(4):
-        plan.insert(rng.randrange(2, len(plan) * 2 // 3), ("", rng.uniform(0.15, 0.45) * duration))
+        plan.insert(rng.randrange(1, len(plan) * 2 // 3), ("", rng.uniform(0.15, 0.45) * duration))
     return plan
 
 

@@ -14,6 +14,7 @@ import typer
 
 from quantum_trader.cli import (
     backtest_cmd,
+    dashboard_cmd,
     data_cmd,
     demo_cmd,
     gates_cmd,
@@ -69,6 +70,7 @@ app.add_typer(phase_cmd.phase_app, name="phase")
 app.add_typer(phase_cmd.killswitch_app, name="killswitch")
 app.add_typer(research_cmd.research_app, name="research")
 app.add_typer(journal_cmd.app, name="journal")
+app.command("dashboard")(dashboard_cmd.dashboard)
 
 # Plain help and usage errors (Click's own format) for every group: Typer's Rich help formatter
 # imports markdown-it, pygments and rich.traceback, about half of the start-up time of ``--help``.
