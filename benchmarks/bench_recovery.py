@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_recovery.py [--days 365] [--repeat 5]
 
-1. Reconciliation with 5 positions and 20 open orders (``venues.ccxt.reconcile``) against the test suite's fake
+1. Reconciliation with 5 positions and 20 open orders (``engine.reconcile``) against the test suite's fake
    Binance USD-M exchange on 127.0.0.1 (``tests/fakes``): 5 filled entries and 20 resting limits, each in the
    journal and at the exchange, so every order is looked up and every position compared. The fake answers from
    the same machine: the figure is the client's own work and a local round trip per request (26 requests), not
@@ -36,9 +36,9 @@ from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.trading import Fill, Order, OrderEvent, OrderEventKind, OrderPurpose, OrderSide, OrderType
 from quantum_trader.domain.trading import client_order_id as derive
+from quantum_trader.engine.reconcile import reconcile
 from quantum_trader.journal import EquitySnapshot, RiskSnapshot, SessionMode, TradingJournal
 from quantum_trader.venues.ccxt.connect import venue_info
-from quantum_trader.venues.ccxt.reconcile import reconcile
 
 ASSETS = ("BTC", "ETH", "SOL", "BNB", "XRP")
 RUN = "live-binanceusdm-mainnet"

@@ -71,6 +71,8 @@ BASELINE: dict[str, dict[str, Any]] = {
     "journal status": {"journal": "{fresh}/j.sqlite"},
     "journal upgrade": {"journal": "{fresh}/j.sqlite"},
     "journal downgrade": {"to": "0001", "journal": "{fresh}/j.sqlite"},
+    "journal incidents": {"journal": "{fresh}/j.sqlite"},
+    "journal resolve": {"incident": "1", "by": "tester", "resolution": "test", "journal": "{fresh}/j.sqlite"},
     "stress": {"catalog": "{cat}", "runs": "{fresh}/runs"},
     "dashboard": {"journal": "{fresh}/j.sqlite"},  # refused (no such journal) before it would serve forever
 }

@@ -246,7 +246,8 @@ def _operations(journal: TradingJournal, model: Model, step: tuple[Any, ...]) ->
     elif kind == "alert":
         _, ts, name, severity, message = step
         journal.record_alert(name, severity, message, ts=ts)
-        model.alerts.append(Alert(ts, name, severity, message, session=model.session))
+        if not any((a.ts, a.kind, a.message) == (ts, name, message) for a in model.alerts):  # raised again: once
+            model.alerts.append(Alert(ts, name, severity, message, session=model.session))
     elif kind == "ack" and model.alerts:
         i = step[1] % len(model.alerts)
         alert = model.alerts[i]
@@ -281,7 +282,11 @@ def apply(journal: TradingJournal, model: Model, step: tuple[Any, ...]) -> None:
     elif kind == "decision":
         _, decision, requested, cid = step
         journal.record_decision(decision, requested=requested, client_order_id=cid)
-        model.decisions.append(DecisionRecord(decision.intent.ts, decision, requested, cid, model.session))
+        if not any((d.ts, repr(d.decision.intent), d.decision.verdict, d.decision.quantity, repr(d.decision.reasons))
+                   == (decision.intent.ts, repr(decision.intent), decision.verdict, decision.quantity,
+                       repr(decision.reasons))
+                   for d in model.decisions):  # the same verdict on the same intent, taken again: once
+            model.decisions.append(DecisionRecord(decision.intent.ts, decision, requested, cid, model.session))
     elif kind == "positions":
         _, ts, held, source = step
         journal.record_positions(ts, held, source=source)
@@ -293,7 +298,8 @@ def apply(journal: TradingJournal, model: Model, step: tuple[Any, ...]) -> None:
                                           model.session)
     elif kind == "equity":
         journal.record_equity(step[1])
-        model.equity.append(step[1])
+        if step[1] not in model.equity:  # the very same snapshot again: once
+            model.equity.append(step[1])
     elif kind in ("killswitch", "lock", "unlock", "cursor"):
         _control(journal, model, step)
     else:

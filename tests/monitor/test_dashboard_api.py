@@ -97,7 +97,16 @@ def test_gates_name_the_policys_criteria_of_the_next_gate(dash: Dash) -> None:
     assert g["phase"] == 0 and g["next_gate"] == "phase_0_to_1"
     assert [c["name"] for c in g["criteria"]] == [*type(gate.required).model_fields,
                                                  *type(gate.recommended).model_fields]
-    assert all(c["status"] is None for c in g["criteria"]) and g["evaluated"] is False
+    # judged on the journal's operation, as `phase status` judges it
+    from quantum_trader.analytics.gates_progress import gate_progress
+
+    verdict = gate_progress(dash.journal, dash.policy).verdict
+    assert verdict is not None and g["evaluated"] is True
+    judged = {c.name: c.status.value for c in verdict.criteria}
+    shown = {c["name"]: c["status"] for c in g["criteria"]}
+    assert shown["months_profitable_btc"] == judged["3_months_profitable_btc"]
+    assert all(shown[name] == status for name, status in judged.items() if name in shown)
+    assert None not in shown.values(), shown
 
 
 def test_metrics_expose_the_same_figures(dash: Dash) -> None:

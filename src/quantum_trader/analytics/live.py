@@ -552,9 +552,9 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
 
 async def _reconciled(exchange: Any, journal: TradingJournal, symbols: tuple[str, ...], now: int, backoff: Any,
                       tell: Callable[[str], None]) -> None:
-    """The journal and the exchange compared before anything is sent (``venues.ccxt.reconcile``): the session
+    """The journal and the exchange compared before anything is sent (``engine.reconcile``): the session
     refuses to start while they disagree, now or in an incident an operator has not resolved."""
-    from quantum_trader.venues.ccxt.reconcile import reconcile
+    from quantum_trader.engine.reconcile import reconcile
 
     found = await reconcile(exchange, journal, _venue(exchange.id), symbols, now=now, backoff=backoff)
     for line in found.lines():

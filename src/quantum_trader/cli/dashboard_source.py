@@ -65,10 +65,10 @@ def journal_gates(policy: Policy, store: Journal) -> Gates:
     progress = gate_progress(store.db, policy, phase=gates.phase, account=store.account)
     if progress.verdict is None:
         return gates
-    judged = {c.name: c for c in progress.verdict.criteria}
+    judged = progress.verdict.criteria
     criteria = []
-    for c in gates.criteria:
-        found = judged.get(c.name)
+    for c in gates.criteria:  # the verdict names a policy field as the spec does (months_profitable_btc: 3_months_...)
+        found = next((j for j in judged if j.name == c.name or j.name.endswith(f"_{c.name}")), None)
         value = None if found is None or found.value is None else float(found.value)
         criteria.append(c.model_copy(update={"status": None if found is None else found.status.value,
                                              "value": value}))

@@ -210,11 +210,12 @@ def record_decision(con: Connection, scope: Scope, decision: RiskDecision, ts: i
     time (a bar taken again after a crash records nothing twice)."""
     values = codec.decision_values(decision, ts, requested)
     d = risk_decisions.c
-    same = con.execute(select(d.id).where(
+    rows = con.execute(select(d.id, d.quantity).where(
         d.account == scope.account, d.session == scope.session, d.ts == ts, d.symbol == values["symbol"],
-        d.verdict == values["verdict"], d.intent == values["intent"]).limit(1)).scalar()
+        d.verdict == values["verdict"], d.intent == values["intent"], d.reasons == values["reasons"]))
+    same = next((int(row.id) for row in rows if row.quantity == values["quantity"]), None)
     if same is not None:
-        return int(same)
+        return same
     return new_id(con.execute(insert(risk_decisions), {**values, **scope.stamp, "client_order_id": client_order_id}))
 
 

@@ -1,4 +1,4 @@
-"""Reconciliation before a live session trades (``venues/ccxt/reconcile.py``), against the fake Binance USD-M.
+"""Reconciliation before a live session trades (``engine/reconcile.py``), against the fake Binance USD-M.
 
 What the journal holds open is looked up at the exchange: still resting is agreed; ended while the session
 was down is journalled from the exchange's record (its fill included), never guessed; unknown is an
@@ -22,9 +22,9 @@ from quantum_trader.cli.main import app
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.trading import Order, OrderEvent, OrderEventKind, OrderPurpose, OrderSide, OrderType
 from quantum_trader.domain.trading import client_order_id as derive
+from quantum_trader.engine.reconcile import Reconciliation, reconcile
 from quantum_trader.journal import OrderStatus, SessionMode, TradingJournal
 from quantum_trader.venues.ccxt.connect import venue_info
-from quantum_trader.venues.ccxt.reconcile import Reconciliation, reconcile
 
 RUN = "live-binanceusdm-mainnet"
 
