@@ -19,6 +19,7 @@ schema to the head revision (:mod:`quantum_trader.journal.migrate`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's write transaction before giving up."""
@@ -219,6 +220,21 @@ def _sqlite_transactions(engine: Engine) -> None:
             con.exec_driver_sql("BEGIN")
             return
         if not con.info.get("wal"):
-            con.exec_driver_sql("PRAGMA journal_mode=WAL")
+            _set_wal(con)
             con.info["wal"] = True
         con.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _set_wal(con: Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting as a write would. Changing the mode of a new file needs it to
+    itself, and SQLite answers "locked" at once (no busy handler) while another process is creating it:
+    two processes starting on a new journal would otherwise fail instead of queueing."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            con.exec_driver_sql("PRAGMA journal_mode=WAL")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
