@@ -36,6 +36,7 @@ from quantum_trader.domain.trading import OrderSide, OrderType
 from quantum_trader.journal import Balance, OrderRecord, SessionMode, TradingJournal
 from quantum_trader.venues.ccxt.account import listed_orders, listed_positions
 from quantum_trader.venues.ccxt.connect import VenueInfo
+from quantum_trader.venues.ccxt.execution import trade_seen
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.orders import find_order, trades_page
 from quantum_trader.venues.ccxt.retry import Backoff, read
@@ -114,8 +115,6 @@ async def _lookup(exchange: Any, symbol: str, client_id: str, conditional: bool,
 
 async def _trades_of(exchange: Any, symbol: str, since: int, order_ids: set[str],
                      backoff: Backoff) -> list[TradeSeen]:
-    from quantum_trader.venues.ccxt.execution import _trade as trade_seen  # the client's reading of a trade
-
     trades: list[TradeSeen] = []
     limit, params = trades_page(exchange.id)
     while True:

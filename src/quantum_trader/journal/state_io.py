@@ -102,26 +102,25 @@ def latest_balances(con: Connection, account: str, source: str) -> BalancesSnaps
 
 def record_equity(con: Connection, scope: Scope, snapshot: EquitySnapshot) -> None:
     """Appended, unless this session holds this very snapshot already (a bar taken again after a crash)."""
-    where = f"equity snapshot at {snapshot.ts}"
-    values = {name: codec.exact(where, name, getattr(snapshot, name)) for name in EQUITY_FIELDS}
     e = equity_snapshots.c
     same_time = con.execute(select(equity_snapshots).where(e.account == scope.account, e.ts == snapshot.ts,
                                                            e.session == scope.session)).mappings()
     if any(_equity_of(row) == snapshot for row in same_time):
         return
-    con.execute(insert(equity_snapshots), {**scope.stamp, "ts": snapshot.ts, **values})
+    con.execute(insert(equity_snapshots), _equity_row(scope, snapshot))
 
 
 def record_equities(con: Connection, scope: Scope, snapshots: Sequence[EquitySnapshot]) -> None:
     """Many snapshots in one statement, appended as they are (a session's bars since its last flush, which it
     never writes twice)."""
-    rows = []
-    for snapshot in snapshots:
-        where = f"equity snapshot at {snapshot.ts}"
-        rows.append({**scope.stamp, "ts": snapshot.ts,
-                     **{name: codec.exact(where, name, getattr(snapshot, name)) for name in EQUITY_FIELDS}})
-    if rows:
-        con.execute(insert(equity_snapshots), rows)
+    if snapshots:
+        con.execute(insert(equity_snapshots), [_equity_row(scope, s) for s in snapshots])
+
+
+def _equity_row(scope: Scope, snapshot: EquitySnapshot) -> dict[str, object]:
+    where = f"equity snapshot at {snapshot.ts}"
+    return {**scope.stamp, "ts": snapshot.ts,
+            **{name: codec.exact(where, name, getattr(snapshot, name)) for name in EQUITY_FIELDS}}
 
 
 def _equity_of(row: RowMapping) -> EquitySnapshot:

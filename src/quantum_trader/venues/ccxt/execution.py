@@ -450,7 +450,7 @@ class CcxtExecutionClient:
             trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, page, dict(params)),
                                 self.settings.backoff, self._retried)
             for raw in trades:
-                trade = _trade(raw)
+                trade = trade_seen(raw)
                 if trade.id in self._seen_trades:
                     continue
                 self._seen_trades.add(trade.id)
@@ -609,7 +609,7 @@ class CcxtExecutionClient:
                                       "entries resumed" if not self.halts else "alert"))
 
 
-def _trade(raw: dict[str, Any]) -> TradeSeen:
+def trade_seen(raw: dict[str, Any]) -> TradeSeen:
     fee = raw.get("fee") or {}
     return TradeSeen(id=str(raw["id"]), order_id=str(raw.get("order")), symbol=str(raw["symbol"]),
                      side=str(raw["side"]), ts=int(raw["timestamp"]),
