@@ -69,7 +69,7 @@ def test_a_journal_at_revision_0002_upgrades_and_keeps_its_rows(tmp_path: Path) 
         state_io.record_equity(con, Scope("default", "s"), EquitySnapshot(T0, Decimal("100"), Decimal("100")))
     assert old.risk_snapshots() == []
     old.record_risk(snapshot(T0))  # the first write brings it to the head
-    assert migrate.status(db).current == "0003"
+    assert migrate.status(db).current == migrate.HEAD
     assert [e.equity for e in old.equity_since(0)] == [Decimal("100")]
     assert len(old.risk_snapshots()) == 1
     with pytest.raises(migrate.DowngradeRefusedError, match="risk_snapshots: 1"):

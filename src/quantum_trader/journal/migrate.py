@@ -27,9 +27,9 @@ from quantum_trader.journal.database import Database, JournalError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0003"
+HEAD = "0004"
 """The newest revision this code writes (``tests/journal/test_migrations.py`` checks it is Alembic's head)."""
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 BASE = "base"
 VERSION_TABLE = "alembic_version"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -47,6 +47,7 @@ REVISION_TABLES = {
              "equity_snapshots", "risk_decisions", "killswitch_state", "killswitch_events", "asset_locks",
              "tier_changes", "alerts", "incidents", "feed_cursors"),
     "0003": ("risk_snapshots",),
+    "0004": ("heard_events",),
 }
 """The tables each revision creates: undoing it drops them, with their rows."""
 

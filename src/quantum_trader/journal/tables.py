@@ -286,6 +286,21 @@ risk_snapshots = Table(
     Index("ix_risk_snapshots_account_ts", "account", "ts"),
 )
 
+heard_events = Table(
+    # Revision 0004: each order event (by its row) and funding payment a live session heard, at the market time it
+    # heard it (``heard_ts``), so a catch-up after a crash books them at the same bars.
+    "heard_events", metadata,
+    _id(), account_column(), session_column(),
+    _ts("heard_ts"),
+    Column("kind", String(16), nullable=False),
+    Column("order_event_id", Integer, nullable=True),
+    Column("symbol", String(SYMBOL_LEN), nullable=True),
+    _ts("ts", nullable=True),
+    Column("rate", ExactFloat, nullable=True),
+    Column("price", ExactFloat, nullable=True),
+    Index("ix_heard_events_account_session", "account", "session"),
+)
+
 TRADING_TABLES = (sessions, orders, order_events, fills, snapshots, snapshot_positions, snapshot_balances,
                   equity_snapshots, risk_decisions, killswitch_state, killswitch_events, asset_locks, tier_changes,
-                  alerts, incidents, feed_cursors, risk_snapshots)
+                  alerts, incidents, feed_cursors, risk_snapshots, heard_events)

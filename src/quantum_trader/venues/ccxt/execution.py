@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from functools import partial
@@ -122,6 +122,12 @@ class CcxtExecutionClient:
     """Signed quantity per symbol as the fills the client reported make it."""
     sent: list[str] = field(default_factory=list)
     """Client order ids in the order their placement first left (each once: never resent on a guess)."""
+    trades_from: int = 0
+    """Where the reading of trades starts: the account's earlier trades are an earlier session's (its last closes
+    fill as this one starts)."""
+    booked_until: int = -1
+    """A trade at or before this time of an order the client does not follow is booked already (a resumed session
+    booked it from its journal), not a foreign fill."""
     _queue: list[tuple[str, Tracked]] = field(default_factory=list)
     _events: list[tuple[int, int, VenueEvent]] = field(default_factory=list)
     _by_exchange_id: dict[str, Tracked] = field(default_factory=dict)
@@ -182,6 +188,26 @@ class CcxtExecutionClient:
     def quote(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
               bar_volume: float) -> float:
         return self.quoter(symbol, reference, quantity, buy=buy, ts=ts, bar_volume=bar_volume)
+
+    def adopt(self, order: Order, *, exchange_id: str | None, accepted: bool) -> None:
+        """Follow an order a crashed run of this session placed, as if this client had (``engine.catch_up``): its
+        fills and its end are read back at each sync. Without its exchange id it is looked up by client id."""
+        t = Tracked(order, exchange_client_id(self.venue, order.client_order_id),
+                    conditional=order.type is OrderType.STOP_MARKET, phase=Phase.OPEN if exchange_id else Phase.UNKNOWN,
+                    amount=order.quantity, accepted=accepted)
+        if exchange_id:
+            t.exchange_id = exchange_id
+            self._by_exchange_id[exchange_id] = t
+        self.tracked[order.client_order_id] = t
+
+    def resume(self, *, positions: Mapping[str, Decimal], trades_from: int, funding_from: int | None) -> None:
+        """A resumed session's account as its journal holds it: the positions, and where the trades and funding
+        not yet booked start."""
+        self.positions = {s: q for s, q in positions.items() if q}
+        self.trades_from = max(self.trades_from, trades_from)
+        self.booked_until = max(self.booked_until, trades_from)
+        if funding_from is not None:
+            self._funding_cursor = funding_from
 
     # ------------------------------------------------------------------ the driver's side (asynchronous)
     @property
@@ -444,7 +470,8 @@ class CcxtExecutionClient:
                 t.finish(str(answer["status"]), Decimal(str(answer.get("filled") or 0)))
 
     async def _sync_trades(self, symbol: str) -> None:
-        since = max(self._trade_cursor.get(symbol, 0), self.clock.now() - self.settings.trades_window_ms)
+        since = max(self._trade_cursor.get(symbol, 0), self.trades_from,
+                    self.clock.now() - self.settings.trades_window_ms)
         page, params = trades_page(self.venue.id)
         while True:
             trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, page, dict(params)),
@@ -458,7 +485,7 @@ class CcxtExecutionClient:
                 t = self._by_exchange_id.get(trade.order_id)
                 if t is not None:
                     t.take(trade)
-                else:
+                elif trade.ts > self.booked_until:
                     self._foreign.setdefault(trade.order_id, []).append(trade)
             if page is None or len(trades) < page:
                 return

@@ -101,6 +101,9 @@ class LiveFeed:
     sleep: Callable[[float], Any] = asyncio.sleep
     next_open: int | None = None
     """Open time of the next row to deliver (set by ``start``)."""
+    replayed_until: int = 0
+    """Bars closing before this (a resumed session's, closed while it was down) go without marks and books: the
+    exchange's are of now, not of then; they are valued at their closes."""
     _pending: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     _next_funding: dict[str, int] = field(default_factory=dict)
     _last_row_at: float = 0.0
@@ -206,9 +209,11 @@ class LiveFeed:
             if bar is not None:
                 values[:, j] = bar
         close_ts = ts + self.step
-        marks = await self._extra("marks", self._marks(), np.full(len(self.symbols), np.nan))
+        past = close_ts < self.replayed_until  # a resumed session's bar that closed while it was down
+        nan = np.full(len(self.symbols), np.nan)
+        marks = nan if past else await self._extra("marks", self._marks(), nan)
         funding = await self._extra("funding", self._funding(close_ts), ())
-        books = await self._extra("order books", self._books(), {})
+        books = {} if past else await self._extra("order books", self._books(), {})
         self.next_open = ts + self.step
         self._last_row_at = self.monotonic()
         if self._stale:

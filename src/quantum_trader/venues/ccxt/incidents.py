@@ -25,6 +25,8 @@ class IncidentKind(StrEnum):
     CANCEL_FAILED = "cancel_failed"
     SYNC_FAILED = "sync_failed"
     RETRIED = "retried"
+    DECISION_MISSED = "decision_missed"
+    """A resumed session's decision whose moment passed while its process was down (never sent late)."""
 
 
 @dataclass(frozen=True)
