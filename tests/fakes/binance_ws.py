@@ -3,8 +3,8 @@
 As ccxt.pro's ``binanceusdm`` reaches them once its ``wss://fstream.binance.com/ws`` is pointed at the fake:
 
 - market streams on ``/market/ws/<n>``: ``{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1h"], "id": 1}``
-  answered ``{"result": null, "id": 1}``; then each candle as it closes (``"x": true``) and the next one as it
-  opens (``"x": false``, its open as high, low and close), shaped as
+  answered ``{"result": null, "id": 1}`` and the candle forming now; then each candle as it closes
+  (``"x": true``) and the next one as it opens (``"x": false``, its open as high, low and close), shaped as
   ``../shared/data/exchange_payloads/binance_futures/market_data_json/kline_stream_*.json``;
 - the user data stream on ``/private/ws?listenKey=KEY``, the key from ``POST /fapi/v1/listenKey`` (kept alive
   with ``PUT``, closed with ``DELETE``): ``ORDER_TRADE_UPDATE`` for every order created (``NEW``), traded
@@ -68,6 +68,8 @@ class BinanceStreams(StreamHub):
         elif method == "UNSUBSCRIBE" and ws in self.sockets:
             self.sockets[ws][1].difference_update(params)
         await ws.send_json({"result": None, "id": request.get("id")})
+        if method == "SUBSCRIBE":
+            await self.greet(ws, params)
 
     async def _user(self, request: web.Request) -> web.StreamResponse:
         if request.query.get("listenKey") not in self.listen_keys:
@@ -115,7 +117,8 @@ class BinanceStreams(StreamHub):
                                                                                      algo.trigger_time)]
             elif algo.status in ("CANCELED", "EXPIRED"):
                 out.append(self._algo(algo, algo.status, algo.update_time))
-        out += [self._order(o, "NEW", "NEW", o.time) for o in changes.new_orders if not forced_kind(o)]
+        out += [self._order(o, "NEW", "NEW", o.time, filled=(ZERO, ZERO)) for o in changes.new_orders
+                if not forced_kind(o)]
         for trade in changes.trades:
             order = self.engine.orders[trade.order_id]
             out.append(self._traded(order, trade))

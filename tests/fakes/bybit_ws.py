@@ -4,7 +4,8 @@ As ccxt.pro's ``bybit`` reaches them once its ``wss://stream.{hostname}`` is poi
 Bybit's v5 websocket documentation words them (there are no Bybit payloads in ``../shared/data``):
 
 - ``/v5/public/linear``: ``{"op": "subscribe", "req_id": "1", "args": ["kline.60.BTCUSDT"]}`` answered
-  ``{"success": true, "ret_msg": "", "conn_id": ..., "req_id": "1", "op": "subscribe"}``; then
+  ``{"success": true, "ret_msg": "", "conn_id": ..., "req_id": "1", "op": "subscribe"}`` and the candle
+  forming now; then
   ``{"topic": "kline.60.BTCUSDT", "type": "snapshot", "ts": ..., "data": [{"start", "end", "interval", "open",
   "close", "high", "low", "volume", "turnover", "confirm", "timestamp"}]}`` for each candle as it closes
   (``confirm`` true) and the next as it opens; ``{"op": "ping"}`` answered with a pong;
@@ -54,6 +55,8 @@ class BybitStreams(StreamHub):
                 return
             await sock.send_json({"success": True, "ret_msg": "", "conn_id": conn, "req_id": msg.get("req_id"),
                                   "op": op})
+            if op == "subscribe":
+                await self.greet(sock, [str(a) for a in msg.get("args") or []])
 
         return await self.serve(ws, answer)
 

@@ -165,6 +165,19 @@ class StreamHub:
         if ws in self.sockets:
             self.sockets[ws][1].update(keys)
 
+    async def greet(self, ws: web.WebSocketResponse, keys: list[str]) -> None:
+        """A new market subscription hears the candle forming now at once, as an exchange's stream pushes its
+        state within a moment of subscribing (Binance every 250 ms, Bybit every few seconds)."""
+        if "market" in self.silent:
+            return
+        with self.engine.lock:
+            market = self.engine.market
+            messages = [] if market.ended else self.market_messages(Changes(forming_row=market.cursor))
+        for key, payload in messages:
+            if key in keys and not ws.closed:
+                self.sent.append(("market", payload))
+                await ws.send_str(json.dumps(payload))
+
     def next_id(self) -> int:
         return int(next(self._ids))
 
@@ -230,6 +243,10 @@ class StreamHub:
 
     def open_sockets(self, kind: str) -> int:
         return sum(1 for k, _keys in self.sockets.values() if k == kind)
+
+    def subscribed(self, kind: str) -> bool:
+        """A socket of ``kind`` holds a subscription (Bybit's private socket once authenticated and subscribed)."""
+        return any(k == kind and keys for k, keys in list(self.sockets.values()))
 
     def _on_loop(self, work: Awaitable[int]) -> int:
         assert self.loop is not None, "the fake exchange is not running"

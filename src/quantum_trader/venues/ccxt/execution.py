@@ -135,6 +135,8 @@ class CcxtExecutionClient:
     _seen_trades: set[str] = field(default_factory=set)
     _foreign: dict[str, list[TradeSeen]] = field(default_factory=dict)
     _trade_cursor: dict[str, int] = field(default_factory=dict)
+    _forced_at: dict[str, int] = field(default_factory=dict)
+    """When each symbol's forced executions were last asked for (once per tick of the bar clock is enough)."""
     _seen_funding: set[str] = field(default_factory=set)
     _funding_cursor: int | None = None
     _equity: Decimal = Decimal(0)
@@ -458,10 +460,13 @@ class CcxtExecutionClient:
                 t.finish(str(answer["status"]), Decimal(str(answer.get("filled") or 0)))
 
     async def _sync_trades(self, symbol: str) -> None:
-        start = max(self._trade_cursor.get(symbol, 0), self.clock.now() - self.settings.trades_window_ms)
+        now = self.clock.now()
+        start = max(self._trade_cursor.get(symbol, 0), now - self.settings.trades_window_ms)
         page, first = trades_page(self.venue.id)
-        for params in (first, *({**first, **extra} for extra in trade_reads(self.venue.id,
-                                                                            bool(self.positions.get(symbol))))):
+        held = bool(self.positions.get(symbol)) and self._forced_at.get(symbol) != now
+        if held:
+            self._forced_at[symbol] = now
+        for params in (first, *({**first, **extra} for extra in trade_reads(self.venue.id, held))):
             since = start
             while True:
                 trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, page, dict(params)),

@@ -193,7 +193,7 @@ class LiveFeed:
             left = self._stream_left(due)
             if left > 0 and not self._complete():  # the stream brings it any moment
                 self._check_stale()
-                await self._pause(left)
+                await self._pause(min(left, self.options.max_wait_s))
                 continue
             if not self._complete():
                 try:

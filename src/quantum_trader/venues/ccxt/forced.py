@@ -11,7 +11,8 @@ so the operator knows why the position shrank. How each exchange says so:
   when polled, the order of a trade the session did not send is read back (``fetch_order``).
 - Bybit v5: the execution's ``execType``: ``BustTrade`` (a liquidation taken over) or ``AdlTrade``, on the
   execution list and on the execution topic. ccxt's ``fetch_my_trades`` asks the list for ``execType=Trade``
-  only, so the poller asks for the two others as well (``trade_reads``) while a position is held.
+  only, so the poller asks for the two others as well (``trade_reads``) while a position is held, once per tick
+  of the bar clock (not at every read of a bar's settling).
 """
 
 from __future__ import annotations

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 State = Literal["connecting", "live", "trusted", "down"]
 PASSES = 3
 """Cached order updates offered again within one read: one may name an order another makes known."""
+TURNS = 10
+"""Event-loop turns given before the caches are read: a message already on the socket (one the exchange sent
+before answering the request just read) is handled by ccxt in a few turns, so it is not left to the next sync."""
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,10 @@ class UserStream:
             self.epoch += 1
         if not self._told_down:
             self._told_down = True
+            # the error's type only: its text may hold the stream's URL, and Binance's carries the listen key
             self.incident(IncidentKind.STREAM_DOWN, f"{self.exchange.id} user data stream failed "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}): orders and "
-                          "fills are polled until it is back", action="polling instead")
+                          f"({type(exc).__name__}): orders and fills are polled until it is back",
+                          action="polling instead")
 
     def unsure(self) -> None:
         """The poll that was to reconcile the stream failed: reconcile again at the next sync."""
@@ -174,6 +178,8 @@ class UserStream:
     async def sync(self, client: CcxtExecutionClient, symbols: list[str]) -> list[str]:
         """What the stream heard, read into ``client``; the symbols that must still be polled."""
         self.start()
+        for _ in range(TURNS):
+            await asyncio.sleep(0)
         self.apply(client)
         if self.state in ("connecting", "down"):
             return symbols
@@ -188,28 +194,33 @@ class UserStream:
         return sorted(need)
 
     def apply(self, client: CcxtExecutionClient) -> None:
-        """Every cached order update not read yet (offered again while it names no order the client knows), then
-        every cached trade (``take_trade`` takes each once)."""
-        orders = list(getattr(self.exchange, "orders", None) or [])
+        """Every cached order update not read yet, then every cached trade (``take_trade`` takes each once). An
+        update naming no order the client knows is offered again within this read (another may make it known: a
+        Binance stop's update names the order it became); past that it is left, and its trades, if any, have
+        their symbol polled (``foreign_symbols``)."""
+        fresh: dict[str, tuple[dict[str, Any], tuple[Any, ...]]] = {}
+        for order in list(getattr(self.exchange, "orders", None) or []):
+            info = order.get("info") or {}
+            key = (order.get("status"), order.get("filled"), info.get("X"), info.get("ai"), info.get("x"),
+                   info.get("orderStatus"), info.get("cumExecQty"))
+            if self._applied.get(str(order.get("id"))) != key:
+                fresh[str(order.get("id"))] = (order, key)
         for _ in range(PASSES):
-            progress = False
-            for order in orders:
-                oid = str(order.get("id"))
-                info = order.get("info") or {}
-                key = (order.get("status"), order.get("filled"), info.get("X"), info.get("ai"), info.get("x"),
-                       info.get("orderStatus"), info.get("cumExecQty"))
-                if self._applied.get(oid) == key:
-                    continue
-                forced = binance_forced_trade(order)
-                if forced is not None:
-                    client.take_trade(forced, polled=False)
-                if client.take_order(order) or forced is not None:
-                    self._applied[oid] = key
-                    progress = True
-            if not progress:
+            taken = [oid for oid, (order, _key) in fresh.items() if self._take(client, order)]
+            for oid in taken:
+                self._applied[oid] = fresh.pop(oid)[1]
+            if not taken:
                 break
+        self._applied.update({oid: key for oid, (_order, key) in fresh.items()})
         for raw in list(getattr(self.exchange, "myTrades", None) or []):
             client.take_trade(stream_trade(raw), polled=False)
+
+    @staticmethod
+    def _take(client: CcxtExecutionClient, order: dict[str, Any]) -> bool:
+        forced = binance_forced_trade(order)
+        if forced is not None:
+            client.take_trade(forced, polled=False)
+        return client.take_order(order) or forced is not None
 
     async def _outcomes(self, client: CcxtExecutionClient) -> list[str]:
         """Wait (up to ``wait_s``) for the stream to bring the outcome of the orders awaiting one; the symbols of
