@@ -190,3 +190,43 @@ def test_binances_documented_order_updates_say_liquidation_and_adl(shared_data: 
     o = message["o"]
     assert (trade.id, trade.order_id, trade.qty, trade.price, trade.fee) == (
         str(o["t"]), str(o["i"]), Decimal(o["l"]), Decimal(o["L"]), Decimal(o["n"]))
+
+
+def test_a_user_stream_gone_quiet_is_taken_for_down_and_polled(bars: Any) -> None:
+    """Connected but silent (a listen key that lapsed without a word): each fill is polled after ``wait_s``,
+    and ``misses`` such in a row are an incident; once it delivers again it is trusted after one reconciling
+    poll."""
+    settings = StreamSettings(wait_s=0.2, misses=2, retry=FAST)
+
+    async def test(desk: Desk) -> None:
+        streams = desk.fake.server.streams
+        await trusted(desk)
+        streams.silent.add("user")
+        lines: list[str] = []
+        desk.client._stream.log = lines.append  # type: ignore[union-attr]
+        for side in ("buy", "sell"):
+            (event,) = await desk.send(desk.order(ETH, side, "0.10", reduce_only=side == "sell",
+                                                  purpose=OrderPurpose.ENTRY if side == "buy" else OrderPurpose.EXIT))
+            assert event.kind is OrderEventKind.FILLED, "polled when the stream stayed silent"
+        assert len(lines) == 2 and all("did not report" in line for line in lines)
+        assert [(i.kind, i.action) for i in desk.incidents] == [("stream_down", "polling instead")]
+        streams.silent.clear()
+        await desk.send(desk.order(ETH, "buy", "0.10"))
+        await until(lambda: desk.client._stream.state in ("live", "trusted"), "a delivery")  # type: ignore
+        await desk.client.settle()
+        assert desk.client._stream.state == "trusted"  # type: ignore[union-attr]
+        assert [i.kind for i in desk.incidents] == ["stream_down", "stream_resumed"]
+        assert desk.client.positions[ETH] == Decimal("0.10")
+
+    fake = FakeBinance.of(bars, cursor=2, api_key="fake-key")
+
+    async def go(url: str) -> None:
+        desk = await open_desk(url, fake, streams=True, stream=settings)
+        try:
+            await test(desk)
+        finally:
+            await desk.client.close()
+            await desk.exchange.close()
+
+    with fake.running() as url:
+        run(lambda: go(url))
