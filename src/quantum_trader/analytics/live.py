@@ -211,6 +211,9 @@ class LiveSession:
             self.seconds = time.perf_counter() - started
             if self.recorder is not None:
                 self.recorder.flush()
+            await self.feed.close()
+            if self.client is not None:
+                await self.client.close()
             await self.exchange.close()
         stats.seconds = self.seconds
         return stats
@@ -452,7 +455,8 @@ async def open_live(request: LiveRequest, say: Callable[[str], None] | None = No
     redactor.install([logging.getLogger("ccxt"), logging.getLogger("aiohttp"), logging.getLogger("asyncio")])
     exchange = open_exchange(request.exchange, request.credentials if request.mode == "live" else None,
                              testnet=request.testnet, api_url=request.api_url, timeout_ms=request.timeout_ms,
-                             recv_window_ms=request.recv_window_ms, rate_limit_ms=request.rate_limit_ms)
+                             recv_window_ms=request.recv_window_ms, rate_limit_ms=request.rate_limit_ms,
+                             streams=request.policy.venue.live.streams)
     try:
         return await _compose(request, exchange, redactor, tell, on_incident)
     except BaseException:
@@ -474,7 +478,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     await clock.measure()
     tell(f"{exchange.id} ({network}): {clock.describe()}")
     options = replace(request.feed, stale_bars=policy.venue.live.stale_after_bars,
-                      funding_hours_utc=tuple(policy.venue.funding_hours_utc))
+                      funding_hours_utc=tuple(policy.venue.funding_hours_utc), streams=policy.venue.live.streams)
     feed = LiveFeed(exchange, symbols, request.timeframe, clock, options, halts, incidents.append,
                     request.client.backoff)
     start_ts = await feed.start()
@@ -562,7 +566,8 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     models = SimulatedVenue.from_policy(policy, books=session.books, slippage=settings.slippage,
                                         impact=settings.impact)
     client_settings = replace(request.client, taker_fee=float(models.taker_rate),
-                              funding_hours_utc=tuple(policy.venue.funding_hours_utc))
+                              funding_hours_utc=tuple(policy.venue.funding_hours_utc),
+                              streams=policy.venue.live.streams)
     client = CcxtExecutionClient(exchange, _venue(request.exchange), models.slippage.taker_price, bar_clock,
                                  session.price, client_settings, max_notional=dict(account.max_notional),
                                  on_incident=session.incident, halts=halts,

@@ -243,6 +243,9 @@ class LiveVenue(PolicyModel):
     """Past this difference between this machine's clock and the exchange's, entries halt."""
     stale_after_bars: int = Field(default=2, ge=1, le=100)
     """No closed bar for this many intervals: the feed is stale and entries halt."""
+    streams: bool = True
+    """Watch the exchange's websockets (ccxt.pro): closed candles from its kline stream, orders and fills from its
+    user data stream, polling what they miss and everything while they are down; false: poll only."""
 
 
 class Venue(PolicyModel):

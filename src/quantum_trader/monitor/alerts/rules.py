@@ -32,7 +32,8 @@ from quantum_trader.monitor.alerts.model import Alert, AlertKind
 from quantum_trader.risk import EventKind, RiskEvent
 
 TOP_TIERS = (1, 2)
-RECONCILIATION_KINDS = frozenset({"order_unknown", "foreign_fill", "cancel_failed", "sync_failed", "clock_skew"})
+RECONCILIATION_KINDS = frozenset({"order_unknown", "foreign_fill", "liquidation", "adl", "cancel_failed",
+                                  "sync_failed", "clock_skew"})
 """Incidents where the venue's state or time may differ from ours: each is an alert."""
 CLEARS = {"feed_resumed": "stale_feed", "order_found": "order_unknown", "clock_ok": "clock_skew"}
 """Incidents that end another kind's condition (the rule re-arms)."""
