@@ -48,6 +48,7 @@ from quantum_trader.engine.journaled import JournaledExecution, JournaledLiveExe
 from quantum_trader.engine.kernel import Kernel
 from quantum_trader.engine.live import LiveDriver, LiveExecution
 from quantum_trader.engine.live_decisions import DEFAULT_WINDOW, GrowingDecisions
+from quantum_trader.engine.operator_switch import OperatorSwitch
 from quantum_trader.engine.paced import PacedReplay, PaceStats
 from quantum_trader.engine.paper_watch import Activity, PaperSnapshot, snapshot
 from quantum_trader.engine.phase_follow import DrawdownDemotion, PhaseFollower
@@ -486,7 +487,8 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
         phases = Journal(journal.db, account=journal.account)  # the session follows the journal's phase
         keeper.append(DrawdownDemotion(phases))
         follower = PhaseFollower(phases, journal, policy)
-        recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}", watchers=[alerts])
+        recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}",
+                                   watchers=[alerts, OperatorSwitch(journal)])
         on_incident = alerts.incidents_then(on_incident)
     listening: list[Callable[[TradingKernel, int, BatchResult], None]] = (
         [] if recorder is None else [recorder.on_decision])

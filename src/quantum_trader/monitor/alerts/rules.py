@@ -5,7 +5,8 @@ holds (``Latch``). An event rule re-arms when its condition clears; a level rule
 correlation, exposure, depth, spread) re-arms only once its value has come back past the line by the policy's
 margin (``dashboard.alerts.rearm``), so a value hovering at the line is one alert, not one per crossing.
 The same book serves a finished run (fed from what the run folder holds, ``run_alerts``) and a session (fed bar
-by bar, ``watcher``), so a backtest shows the alerts an operator would have received. Pure: numbers in, ``Alert`` values out; no clock, no I/O.
+by bar, ``watcher``), so a backtest shows the alerts an operator would have received. Pure: numbers in,
+``Alert`` values out; no clock, no I/O.
 
 Conditions (thresholds from the policy):
 
