@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -103,7 +104,15 @@ def _validation_line(exc: RequestValidationError) -> str:
 def create_app(source: DashboardSource, controls: Controls | None = None, settings: Settings | None = None) -> FastAPI:
     """The app on ``source``; control routes only when ``settings.token`` and ``controls`` are both given."""
     conf = settings or Settings()
-    app = FastAPI(title="Quantum Trader dashboard", version="1",
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        close = getattr(source, "close", None)  # a journal's source stops its gate worker
+        if callable(close):
+            close()
+
+    app = FastAPI(title="Quantum Trader dashboard", version="1", lifespan=lifespan,
                   description=f"Risk against the policy's limits, read from {source.description}. Read-only unless a "
                               "control token is configured.")
 

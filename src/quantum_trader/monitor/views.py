@@ -105,6 +105,9 @@ class Gates(View):
     criteria: list[Criterion]
     evaluated: bool = False
     """False: the criteria as the policy states them, no verdict yet."""
+    as_of: int | None = None
+    """When the verdict was taken (wall clock, epoch ms): it is judged off the request path, at most every few
+    minutes while the journal changes (``monitor.background``)."""
 
 
 class Portfolio(View):

@@ -62,10 +62,15 @@ function renderAlerts(a) {
     || '<li class="dim">no alerts</li>';
 }
 
+let gatesTimer = null;
 async function renderGates() {
   const g = await getJSON("/api/gates");
   $("gates").tBodies[0].innerHTML = g.criteria.map((c) =>
     `<tr><td>${esc(c.name)}</td><td>${esc(c.level)}</td><td>${esc(c.threshold)}</td><td>${esc(c.status || "not evaluated")}</td></tr>`).join("");
+  $("gates-asof").textContent = g.evaluated ? "judged on the journal's operation " + when(g.as_of) :
+    (g.next_gate ? "judging the journal's operation..." : "");
+  clearTimeout(gatesTimer);  // the verdict is judged in the background: ask again until it is in
+  if (!g.evaluated && g.next_gate) gatesTimer = setTimeout(() => renderGates().catch(() => {}), 3000);
 }
 
 function drawHeatmap(i) {
