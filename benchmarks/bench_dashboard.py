@@ -200,8 +200,8 @@ def main() -> None:
             path.unlink(missing_ok=True)
             journal, seconds = build(path)
             size = path.stat().st_size / 1e6
-            print(f"journal: {MINUTES:,} risk + {MINUTES:,} equity snapshots (1m, one year) written in {seconds:.1f} s, "
-                  f"{size:.0f} MB")
+            print(f"journal: {MINUTES:,} risk + {MINUTES:,} equity snapshots (1m, one year) written in "
+                  f"{seconds:.1f} s, {size:.0f} MB")
         url, server = serve(path)
         last = journal.latest_risk()
         assert last is not None

@@ -35,7 +35,8 @@ def test_status_upgrade_and_downgrade(journal_url: str) -> None:
     TradingJournal(journal_url).record_alert("feed", Severity.WARNING, "stale", ts=1)
     code, out = invoke("journal", "downgrade", "--to", "0001", "--journal", journal_url)
     lines = [line for line in out.splitlines() if line.strip()]
-    assert code == 1 and len(lines) == 1 and "would drop tables or columns holding rows (alerts: 1); pass --force" in out
+    assert code == 1 and len(lines) == 1
+    assert "would drop tables or columns holding rows (alerts: 1); pass --force" in out
     code, out = invoke("journal", "downgrade", "--to", "0001", "--force", "--journal", journal_url)
     assert code == 0 and "downgraded from 0004 to 0001" in out
     code, out = invoke("journal", "status", "--journal", journal_url)

@@ -488,7 +488,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
         keeper.append(DrawdownDemotion(phases))
         follower = PhaseFollower(phases, journal, policy)
         recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}",
-                                   watchers=[alerts, OperatorSwitch(journal)])
+                                   watchers=[alerts, OperatorSwitch(journal)], warmup=history)
         on_incident = alerts.incidents_then(on_incident)
     listening: list[Callable[[TradingKernel, int, BatchResult], None]] = (
         [] if recorder is None else [recorder.on_decision])

@@ -42,11 +42,13 @@ from quantum_trader.monitor.views import (
     AlertItem,
     Alerts,
     Asset,
+    AssetRegime,
     CorrelationFrame,
     CorrelationHistory,
     Gates,
     Portfolio,
     PriceChart,
+    Regimes,
     RiskHistory,
     RiskPoint,
 )
@@ -263,7 +265,16 @@ class JournalSource:
             return last.price, last.ts, "last fill (no catalog holds its closes)"
         return None, None, "none"
 
+    def regimes(self) -> Regimes:
+        found = self.reader.latest_regimes()
+        if found is None:
+            return Regimes(ts=None, items=[])
+        ts, regimes = found
+        return Regimes(ts=ts, items=[AssetRegime(symbol=s, asset=asset_of(s), regime=r, since=since)
+                                     for s, r, since in regimes])
+
     def assets(self) -> list[Asset]:
+        regimes = {r.symbol: r for r in self.regimes().items}
         latest = self.trading.latest_risk()
         record = self.trading.load_killswitch()
         locks = dict(record.state.locks) if record is not None else {}
@@ -277,8 +288,11 @@ class JournalSource:
         for symbol, book in sorted(self._books().items()):
             if book.quantity == 0:
                 continue
-            out.append(self._asset(book, latest.ts if latest else None, equity, day_start, today,
-                                   stops.get(symbol), locks.get(asset_of(symbol))))
+            asset = self._asset(book, latest.ts if latest else None, equity, day_start, today, stops.get(symbol),
+                                locks.get(asset_of(symbol)))
+            regime = regimes.get(symbol)
+            out.append(asset if regime is None else
+                       asset.model_copy(update={"regime": regime.regime, "regime_since": regime.since}))
         return out
 
     def _asset(self, book: Book, at: int | None, equity: float | None, day_start: float | None, today: int | None,

@@ -39,6 +39,7 @@ from quantum_trader.monitor.views import (
     Portfolio,
     PriceChart,
     Problem,
+    Regimes,
     RiskHistory,
 )
 
@@ -209,8 +210,14 @@ def _reads(app: FastAPI, source: DashboardSource) -> None:
 
     @app.get("/api/assets", response_model=list[Asset], tags=["read"])
     def assets() -> list[Asset]:
-        """Each open position: entry, mark, P&L, risk to the stop and against the per-asset daily limit, tier."""
+        """Each open position: entry, mark, P&L, risk to the stop and against the per-asset daily limit, tier,
+        regime."""
         return source.assets()
+
+    @app.get("/api/regimes", response_model=Regimes, tags=["read"])
+    def regimes() -> Regimes:
+        """Each symbol's regime (trending up or down, ranging, high volatility, unknown) and since when."""
+        return source.regimes()
 
     @app.get("/api/assets/{symbol:path}/prices", response_model=PriceChart, tags=["read"])
     def prices(symbol: str, points: Annotated[int, Query(ge=2, le=5000)] = 800) -> PriceChart:
