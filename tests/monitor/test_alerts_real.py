@@ -73,5 +73,6 @@ def test_over_two_years_it_fires_once_per_entry_past_its_rearm_line(real_1h: dic
     fired = _fired(ts, mean, Policy())  # the policy's margin: re-armed at or below 0.75
     assert fired == _entries(mean, 0.85, 0.75)
     assert set(fired) <= set(every_crossing) and len(fired) < len(every_crossing) * 0.6
+    assert (len(every_crossing), len(fired)) == (319, 138)  # the README's figures
     for a, b in itertools.pairwise(fired):
         assert np.nanmin(mean[a + 1:b]) <= 0.75
