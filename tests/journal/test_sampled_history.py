@@ -80,4 +80,7 @@ def test_the_grid_step_keeps_within_the_points() -> None:
     for span in (M, 59 * M, 1_440 * M, 525_600 * M, 10 * 525_600 * M):
         for inside in (1, 7, 598, 4_998):
             step = grid_step(span, inside)
-            assert span // step <= inside and step % M == 0
+            assert span // step + 1 <= max(inside, 2) and step % M == 0
+            for start in range(0, step, max(1, step // 7)):  # wherever the range starts on the grid
+                g0 = (start // step + 1) * step
+                assert len(range(g0, start + span, step)) <= max(inside, 2)

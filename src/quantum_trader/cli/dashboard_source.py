@@ -364,7 +364,8 @@ class JournalSource:
         return Alerts(items=items[:limit], counts=counts)
 
     def alert_counts(self) -> dict[str, int]:
-        return self.reader.alert_counts()
+        """Every alert counted by kind: the counts the newest-first list read with them (cached per version)."""
+        return self.alerts(1).counts
 
     def gates(self) -> Gates:
         """The verdict last judged (``as_of`` says when) while it is of the current phase; else the criteria as the

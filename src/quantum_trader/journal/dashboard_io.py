@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import Select, and_, bindparam, func, literal_column, select
 
 from quantum_trader.journal.database import Database
 from quantum_trader.journal.ops_io import _incident_of
@@ -51,6 +52,12 @@ def _float(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
+_LATENCIES = (select(orders.c.created_ts, orders.c.updated_ts)
+              .where(orders.c.account == bindparam("account"),
+                     orders.c.status.in_(("filled", "cancelled", "rejected", "expired")))
+              .order_by(orders.c.id.desc()).limit(bindparam("limit")))
+
+
 class DashboardReader:
     """The reads of one account's journal the dashboard needs beyond :class:`TradingJournal`'s."""
 
@@ -59,20 +66,34 @@ class DashboardReader:
         self.account = account
         self.samples = SampleCache(account)
         self._regimes_column = False
+        self._version: tuple[tuple[bool, ...], Select[Any] | None] | None = None
 
     def _has(self, table: str) -> bool:
         return self.db.has_table(table)
 
     # ------------------------------------------------------------------ what changed
     def version(self) -> tuple[int, ...]:
-        """Newest row ids and acknowledgement counts: any change to what the page shows changes this."""
-        a = self.account
-        parts = []
-        if self._has(RISK_TABLE):
+        """Newest row ids and acknowledgement counts: any change to what the page shows changes this. One statement,
+        built once for the tables there are (the page asks for it several times a second)."""
+        present = (self._has(RISK_TABLE), self._has(alerts.name), self._has(phase_events.name))
+        if self._version is None or self._version[0] != present:
+            self._version = (present, self._version_statement(*present))
+        statement = self._version[1]
+        if statement is None:
+            return ()
+        with self.db.read() as con:
+            row = con.execute(statement, {"account": self.account}).one()
+        return tuple(int(v or 0) for v in row)
+
+    @staticmethod
+    def _version_statement(risk: bool, trading: bool, phases: bool) -> Select[Any] | None:
+        a: Any = bindparam("account")
+        parts: list[Any] = []
+        if risk:
             r = risk_snapshots.c
             parts.append(select(r.id).where(r.account == a).order_by(r.ts.desc(), r.id.desc()).limit(1)
                          .scalar_subquery())
-        if self._has(alerts.name):
+        if trading:
             parts += [select(func.max(alerts.c.id)).where(alerts.c.account == a).scalar_subquery(),
                       select(func.count(alerts.c.acknowledged_ts)).where(alerts.c.account == a).scalar_subquery(),
                       select(func.max(incidents.c.id)).where(incidents.c.account == a).scalar_subquery(),
@@ -82,13 +103,9 @@ class DashboardReader:
                       .scalar_subquery(),
                       select(func.max(killswitch_events.c.id)).where(killswitch_events.c.account == a)
                       .scalar_subquery()]
-        if self._has(phase_events.name):
+        if phases:
             parts.append(select(func.max(phase_events.c.id)).scalar_subquery())
-        if not parts:
-            return ()
-        with self.db.read() as con:
-            row = con.execute(select(*parts)).one()
-        return tuple(int(v or 0) for v in row)
+        return select(*parts) if parts else None
 
     # ------------------------------------------------------------------ risk history
     def sampled(self, since: int | None, until: int | None, points: int, *,
@@ -214,12 +231,8 @@ class DashboardReader:
         """Created to last update of the newest ``limit`` orders that reached a final status."""
         if not self._has(orders.name):
             return []
-        o = orders.c
-        final = ("filled", "cancelled", "rejected", "expired")
         with self.db.read() as con:
-            rows = con.execute(select(o.created_ts, o.updated_ts).where(o.account == self.account,
-                                                                       o.status.in_(final))
-                               .order_by(o.id.desc()).limit(limit)).all()
+            rows = con.execute(_LATENCIES, {"account": self.account, "limit": limit}).all()
         return [float(u - c) for c, u in rows if c is not None and u is not None and u >= c]
 
     def feed_updated(self) -> int | None:

@@ -76,11 +76,12 @@ def _row(values: Sequence[Any], matrix: bool) -> RiskSnapshot:
 
 
 def grid_step(span: int, inside: int) -> int:
-    """The smallest step of ``STEPS`` with at most ``inside`` grid times in a span (beyond them: whole days)."""
+    """The smallest step of ``STEPS`` putting at most ``inside`` grid times strictly inside any range of ``span``
+    (that is ``span // step + 1`` at most: the range need not start on the grid); beyond them, whole days."""
     for step in STEPS:
-        if span // step <= inside:
+        if span // step + 1 <= inside:
             return step
-    days = -(-span // (max(1, inside) * DAY))
+    days = span // (max(1, inside - 1) * DAY) + 1
     return days * DAY
 
 
