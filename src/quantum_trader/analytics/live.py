@@ -503,7 +503,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
          f"{min((len(h) for h in history.values()), default=0):,} bars")
     switch = None
     if journal is not None:
-        wired = journal_wiring(journal, policy, redactor, resumed, start_ts, feed_name, on_incident, tell)
+        wired = journal_wiring(journal, policy, redactor, resumed, start_ts, feed_name, on_incident, tell, history)
         keeper, recorder, follower, switch, on_incident = wired
         if switch is not None:
             settings = replace(settings, switch=switch)

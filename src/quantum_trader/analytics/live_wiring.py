@@ -8,17 +8,19 @@ first (``engine.catch_up``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from quantum_trader.analytics.live_resume import start_switch
 from quantum_trader.config import Policy
 from quantum_trader.domain.clock import ReplayClock
+from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.trading import Order
 from quantum_trader.engine.catch_up import MISSED, CatchUpExecution
 from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.journaled import JournaledLiveExecution, SwitchKeeper, restored_switch
 from quantum_trader.engine.live import LiveExecution
+from quantum_trader.engine.operator_switch import OperatorSwitch
 from quantum_trader.engine.phase_follow import DrawdownDemotion, PhaseFollower
 from quantum_trader.engine.reconcile import Reconciliation
 from quantum_trader.engine.session_record import SessionRecorder
@@ -54,7 +56,8 @@ def live_execution(client: CcxtExecutionClient, journal: TradingJournal | None, 
 
 def journal_wiring(journal: TradingJournal, policy: Policy, redactor: Redactor, resumed: SessionRecord | None,
                     start_ts: int, feed_name: str, on_incident: Callable[[Incident], None] | None,
-                    tell: Callable[[str], None]) -> tuple[list[RiskListener], SessionRecorder, PhaseFollower,
+                    tell: Callable[[str], None], history: Mapping[str, BarSeries]
+                    ) -> tuple[list[RiskListener], SessionRecorder, PhaseFollower,
                                                           KillSwitchState | None, Callable[[Incident], None]]:
     """What a journalled session writes and follows: the kill switch it starts with (a resumed session's as it
     started; else the journal's), its keeper, the alert rules, the phase follower and the bar recorder."""
@@ -66,8 +69,9 @@ def journal_wiring(journal: TradingJournal, policy: Policy, redactor: Redactor, 
     phases = Journal(journal.db, account=journal.account)  # the session follows the journal's phase
     keeper: list[RiskListener] = [
         SwitchKeeper(journal), alerts.on_risk, DrawdownDemotion(phases)]
-    recorder = SessionRecorder(journal, feed=feed_name, watchers=[alerts],
-                               resume_after=None if resumed is None else journal.feed_cursor(feed_name))
+    recorder = SessionRecorder(journal, feed=feed_name, watchers=[alerts, OperatorSwitch(journal)],
+                               resume_after=None if resumed is None else journal.feed_cursor(feed_name),
+                               warmup=history)
     return (keeper, recorder, PhaseFollower(phases, journal, policy), switch,
             alerts.incidents_then(on_incident))
 

@@ -283,6 +283,8 @@ risk_snapshots = Table(
     Column("symbols", Text, nullable=True),
     Column("correlation", Text, nullable=True),
     Column("mean_correlation", ExactFloat, nullable=True),
+    # Revision 0005: each symbol's regime [[symbol, regime, since], ...] as JSON where one changed, NULL elsewhere.
+    Column("regimes", Text, nullable=True),
     Index("ix_risk_snapshots_account_ts", "account", "ts"),
 )
 
@@ -300,6 +302,16 @@ heard_events = Table(
     Column("price", ExactFloat, nullable=True),
     Index("ix_heard_events_account_session", "account", "session"),
 )
+
+# Revision 0005: the rows a chart or the per-asset view looks for among a year of bars, found by an index of
+# their own (partial: only those rows), so the newest of them is one seek whatever the gap since.
+Index("ix_risk_snapshots_correlation", risk_snapshots.c.account, risk_snapshots.c.ts,
+      sqlite_where=risk_snapshots.c.correlation.is_not(None),
+      postgresql_where=risk_snapshots.c.correlation.is_not(None))
+Index("ix_risk_snapshots_regimes", risk_snapshots.c.account, risk_snapshots.c.ts,
+      sqlite_where=risk_snapshots.c.regimes.is_not(None), postgresql_where=risk_snapshots.c.regimes.is_not(None))
+Index("ix_killswitch_events_account", killswitch_events.c.account, killswitch_events.c.id)
+Index("ix_alerts_account_ts", alerts.c.account, alerts.c.ts)
 
 TRADING_TABLES = (sessions, orders, order_events, fills, snapshots, snapshot_positions, snapshot_balances,
                   equity_snapshots, risk_decisions, killswitch_state, killswitch_events, asset_locks, tier_changes,
