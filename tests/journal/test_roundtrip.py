@@ -219,8 +219,11 @@ def _control(journal: TradingJournal, model: Model, step: tuple[Any, ...]) -> No
     if kind == "killswitch":
         journal.save_killswitch(step[1], step[2])
         model.killswitch = step[1]
-        if step[2] is not None:
-            model.history.append(replace(step[2], session=model.session))
+        change = step[2]
+        # a change this session recorded at this time already (a bar taken again after a crash) is kept once
+        if change is not None and not any((h.ts, h.kind, h.reason) == (change.ts, change.kind, change.reason)
+                                          for h in model.history):
+            model.history.append(replace(change, session=model.session))
     elif kind == "lock":
         _, asset, ts, length, reason = step
         journal.record_lock(asset, ts=ts, until=ts + length, reason=reason)
