@@ -77,7 +77,7 @@ def gates_request(target: str, account: str, policy: Policy) -> bytes:
 
 def _gates_worker() -> None:
     if hasattr(os, "nice"):
-        os.nice(10)  # behind the dashboard's own requests for the CPU (a year's verdict takes seconds)
+        os.nice(19)  # behind the dashboard's own requests for the CPU (a year's verdict takes seconds)
     request = json.loads(sys.stdin.buffer.read())
     store = Journal(Database(request["target"]), account=request["account"])
     sys.stdout.write(journal_gates(Policy.model_validate(request["policy"]), store).model_dump_json())
@@ -166,6 +166,7 @@ class JournalSource:
         self._lock = threading.Lock()
         self._portfolio: tuple[tuple[int, ...], Portfolio, int | None] | None = None
         self._alerts: dict[tuple[tuple[int, ...], int], Alerts] = {}
+        self._latencies: tuple[tuple[int, ...], list[float]] | None = None
         self.verdicts: Refreshed[Gates] = Refreshed([sys.executable, "-m", GATES_WORKER],
                                                     gates_request(target, account, policy),
                                                     Gates.model_validate_json, min_interval_s=GATES_REFRESH_S)
@@ -377,7 +378,15 @@ class JournalSource:
         return found.value.model_copy(update={"as_of": found.started_ms})
 
     def order_latencies_ms(self) -> list[float]:
-        return self.reader.order_latencies_ms()
+        """Read again when the journal's version moved (a fill moves it; a bare cancel shows at the next bar)."""
+        version = self.version()
+        with self._lock:
+            cached = self._latencies
+        if cached is None or cached[0] != version:
+            cached = (version, self.reader.order_latencies_ms())
+            with self._lock:
+                self._latencies = cached
+        return cached[1]
 
 
 class JournalControls:
