@@ -66,6 +66,7 @@ from quantum_trader.engine.reconcile import Reconciliation
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.engine.strategy import Strategy
 from quantum_trader.journal import SessionMode, TradingJournal
+from quantum_trader.monitor.alerts import AlertWatcher
 from quantum_trader.risk.batch import BatchResult
 from quantum_trader.venues.ccxt.account import prepare_account
 from quantum_trader.venues.ccxt.clock import ExchangeClock
@@ -140,6 +141,8 @@ class LiveSession:
     """Journals each bar's equity, exposure and correlation, and each decision (a session with a journal)."""
     journal: TradingJournal | None = None
     """The journal under the session's id (a resumed session's own); the session's end is recorded there."""
+    alerts: AlertWatcher | None = None
+    """The alert rules' channels, closed at the session's end: what they hold is sent then, not at exit."""
     seconds: float = 0.0
     _stop: bool = False
     _stopping: asyncio.Event | None = None
@@ -211,6 +214,8 @@ class LiveSession:
             self.seconds = time.perf_counter() - started
             if self.recorder is not None:
                 self.recorder.flush()
+            if self.alerts is not None:
+                self.alerts.close()
             await self.feed.close()
             if self.client is not None:
                 await self.client.close()
@@ -504,7 +509,8 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     switch = None
     if journal is not None:
         wired = journal_wiring(journal, policy, redactor, resumed, start_ts, feed_name, on_incident, tell, history)
-        keeper, recorder, follower, switch, on_incident = wired
+        keeper, recorder, follower, switch, on_incident = (wired.keeper, wired.recorder, wired.follower,
+                                                          wired.switch, wired.on_incident)
         if switch is not None:
             settings = replace(settings, switch=switch)
     listening: list[Callable[[TradingKernel, int, BatchResult], None]] = (
@@ -551,7 +557,8 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     kernel = Kernel(data, settings, jump=False, run_id=_run_name(request),
                     feed=_FeedShape(symbols, start_ts), risk_listeners=keeper, decision_listeners=listening)
     session = LiveSession(request, exchange, feed, clock, bar_clock, kernel, decisions, data, halts, redactor,
-                          on_incident=on_incident, recorder=recorder, journal=journal)
+                          on_incident=on_incident, recorder=recorder, journal=journal,
+                          alerts=None if journal is None else wired.alerts)
     for incident in incidents:
         session.incident(incident)
     feed.on_incident = session.incident

@@ -9,6 +9,7 @@ first (``engine.catch_up``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from quantum_trader.analytics.live_resume import start_switch
@@ -54,11 +55,23 @@ def live_execution(client: CcxtExecutionClient, journal: TradingJournal | None, 
     return CatchUpExecution(journalled, client, journal, bar_clock, live_from, found.exchange_ids, on_missed=missed)
 
 
+@dataclass(frozen=True)
+class JournalWiring:
+    """What ``journal_wiring`` hands the session it composes."""
+
+    keeper: list[RiskListener]
+    recorder: SessionRecorder
+    follower: PhaseFollower
+    switch: KillSwitchState | None
+    """The kill switch the session starts with (None: the journal holds none, the policy's armed one)."""
+    on_incident: Callable[[Incident], None]
+    alerts: AlertWatcher
+    """Closed by the session at its end, so what a channel still holds (a rate limit's summary) is sent then."""
+
+
 def journal_wiring(journal: TradingJournal, policy: Policy, redactor: Redactor, resumed: SessionRecord | None,
                     start_ts: int, feed_name: str, on_incident: Callable[[Incident], None] | None,
-                    tell: Callable[[str], None], history: Mapping[str, BarSeries]
-                    ) -> tuple[list[RiskListener], SessionRecorder, PhaseFollower,
-                                                          KillSwitchState | None, Callable[[Incident], None]]:
+                    tell: Callable[[str], None], history: Mapping[str, BarSeries]) -> JournalWiring:
     """What a journalled session writes and follows: the kill switch it starts with (a resumed session's as it
     started; else the journal's), its keeper, the alert rules, the phase follower and the bar recorder."""
     alerts = AlertWatcher.of_policy(policy, journal, scrub=redactor.scrub)
@@ -72,6 +85,6 @@ def journal_wiring(journal: TradingJournal, policy: Policy, redactor: Redactor, 
     recorder = SessionRecorder(journal, feed=feed_name, watchers=[alerts, OperatorSwitch(journal)],
                                resume_after=None if resumed is None else journal.feed_cursor(feed_name),
                                warmup=history)
-    return (keeper, recorder, PhaseFollower(phases, journal, policy), switch,
-            alerts.incidents_then(on_incident))
+    return JournalWiring(keeper, recorder, PhaseFollower(phases, journal, policy), switch,
+                         alerts.incidents_then(on_incident), alerts)
 

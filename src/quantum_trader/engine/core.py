@@ -197,7 +197,7 @@ class TradingKernel:
         if result.events:
             for listener in self.risk_listeners:
                 listener(self, ts, result.events)
-        self._act(result.actions, ts)
+        self.act(result.actions, ts)
 
     def valued(self) -> LedgerState:
         """The ledger with every held position at its latest mark (marks ``_mark`` deferred applied now, but
@@ -223,7 +223,9 @@ class TradingKernel:
             marks = chunk.mark_in if chunk.mark_in is not None else chunk.mark[0]
         return marks
 
-    def _act(self, actions: tuple[KillSwitchAction, ...], ts: int) -> None:
+    def act(self, actions: tuple[KillSwitchAction, ...], ts: int) -> None:
+        """Carry out what the kill switch asks (cancel, close all, flatten a locked asset): public because an
+        operator's trip, taken by ``OperatorSwitch`` between bars, must act exactly as the kernel's own trip."""
         for action in actions:
             if action.kind is ActionKind.CANCEL_ALL:
                 self.cancel_all("kill_switch")

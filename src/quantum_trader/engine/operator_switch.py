@@ -101,7 +101,7 @@ class OperatorSwitch:
         for listener in kernel.risk_listeners:
             if not isinstance(listener, DrawdownDemotion):
                 listener(kernel, event.ts, (event,))
-        kernel._act(actions, event.ts)
+        kernel.act(actions, event.ts)
         for venue_event in kernel.execution.drain():  # cancellations answer at once: booked before going on
             kernel.on_event(venue_event)
 
