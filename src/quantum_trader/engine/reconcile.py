@@ -36,11 +36,10 @@ from quantum_trader.domain.trading import OrderEvent, OrderEventKind, OrderSide,
 from quantum_trader.journal import Balance, OrderRecord, OrderStatus, SessionMode, TradingJournal
 from quantum_trader.venues.ccxt.account import listed_orders, listed_positions
 from quantum_trader.venues.ccxt.connect import VenueInfo
-from quantum_trader.venues.ccxt.execution import trade_seen
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.orders import find_order, trades_page
 from quantum_trader.venues.ccxt.retry import Backoff, read
-from quantum_trader.venues.ccxt.tracking import FINAL, Tracked, TradeSeen
+from quantum_trader.venues.ccxt.tracking import FINAL, Tracked, TradeSeen, trade_seen
 
 HALT = "session refused to start (entries halted) until an operator resolves it"
 UNSENT = "never reached the exchange: journalled, then the process died before sending it"

@@ -50,16 +50,16 @@ from quantum_trader.domain.trading import (
     OrderEvent,
     OrderEventKind,
     OrderPurpose,
-    OrderSide,
     OrderType,
 )
 from quantum_trader.venues.ccxt.connect import VenueInfo
-from quantum_trader.venues.ccxt.forced import ADL, LIQUIDATION, order_forced, trade_forced, trade_reads
+from quantum_trader.venues.ccxt.forced import trade_reads
+from quantum_trader.venues.ccxt.foreign_fills import foreign_fills
+from quantum_trader.venues.ccxt.funding_poll import FundingPoll
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
 from quantum_trader.venues.ccxt.orders import (
     Request,
-    by_id_params,
     cancel_params,
     check,
     find_order,
@@ -69,12 +69,11 @@ from quantum_trader.venues.ccxt.orders import (
 from quantum_trader.venues.ccxt.rejections import post_only_refusal, rejection_reason
 from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
 from quantum_trader.venues.ccxt.stream_user import StreamSettings, UserStream
-from quantum_trader.venues.ccxt.tracking import FINAL, Phase, Tracked, TradeSeen
+from quantum_trader.venues.ccxt.tracking import FINAL, Phase, Tracked, TradeSeen, trade_seen
 
 VenueEvent = OrderEvent | FundingEvent
 Quoter = Callable[..., float]
 """``(symbol, reference, quantity, *, buy, ts, bar_volume) -> price``: the slippage model entries are sized on."""
-FORCED_INCIDENTS = {LIQUIDATION: IncidentKind.LIQUIDATION, ADL: IncidentKind.ADL}
 
 
 @dataclass(frozen=True)
@@ -143,11 +142,13 @@ class CcxtExecutionClient:
     _trade_cursor: dict[str, int] = field(default_factory=dict)
     _forced_at: dict[str, int] = field(default_factory=dict)
     """When each symbol's forced executions were last asked for (once per tick of the bar clock is enough)."""
-    _seen_funding: set[str] = field(default_factory=set)
-    _funding_cursor: int | None = None
     _equity: Decimal = Decimal(0)
     _seq: int = 0
     _stream: UserStream | None = None
+    funding: FundingPoll = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.funding = FundingPoll(self.settings.funding_hours_utc, self.settings.funding_window_ms)
 
     def __repr__(self) -> str:
         return f"CcxtExecutionClient({self.venue.id}, {len(self.tracked)} orders)"
@@ -217,7 +218,7 @@ class CcxtExecutionClient:
         self.trades_from = max(self.trades_from, trades_from)
         self.booked_until = max(self.booked_until, trades_from)
         if funding_from is not None:
-            self._funding_cursor = funding_from
+            self.funding.cursor = funding_from
 
     # ------------------------------------------------------------------ the driver's side (asynchronous)
     @property
@@ -553,55 +554,10 @@ class CcxtExecutionClient:
             if t is not None:
                 t.take(trade)
 
-    def _funding_due(self) -> bool:
-        """Within ``funding_window_ms`` after a settlement time: the funding history is asked only then (on Binance
-        it is one of the heaviest reads, and nothing changes in it between settlements)."""
-        now = self.clock.now()
-        day = now - now % 86_400_000
-        times = [d + h * 3_600_000 for d in (day - 86_400_000, day) for h in self.settings.funding_hours_utc]
-        passed = [t for t in times if t <= now]
-        return bool(passed) and now - max(passed) <= self.settings.funding_window_ms
-
     async def _sync_funding(self) -> None:
-        if not any(self.positions.values()) and self._funding_cursor is None:
-            return
-        if self._funding_cursor is None:
-            self._funding_cursor = self.clock.now()
-        if not self._funding_due():
-            return
-        since = self._funding_cursor
-        rows = await read(lambda: self.exchange.fetch_funding_history(None, since, None),
-                          self.settings.backoff, self._retried)
-        for row in rows:
-            key = str(row.get("id") or (row.get("symbol"), row.get("timestamp")))
-            if key in self._seen_funding or row.get("symbol") is None:
-                continue
-            self._seen_funding.add(key)
-            ts = int(row["timestamp"])
-            self._funding_cursor = max(self._funding_cursor, ts)
-            info = row.get("info") or {}
-            if info.get("execType") == "Funding" and info.get("feeRate") and info.get("execPrice"):
-                # Bybit's funding execution carries the rate and the mark it settled at
-                self._emit(FundingEvent(ts, str(row["symbol"]), float(info["feeRate"]), float(info["execPrice"])),
-                           first=True)
-                continue
-            await self._funding_event(str(row["symbol"]), ts, float(row.get("amount") or 0.0))
-
-    async def _funding_event(self, symbol: str, ts: int, amount: float) -> None:
-        """The settlement as the kernel books it: the rate and mark the exchange settled at (its funding
-        history), so the kernel's payment is the exchange's."""
-        history = await read(lambda: self.exchange.fetch_funding_rate_history(symbol, ts, 5),
-                             self.settings.backoff, self._retried)
-        entry = next((h for h in history if int(h.get("timestamp") or 0) == ts), None)
-        if entry is not None and entry.get("fundingRate") is not None:
-            mark = (entry.get("info") or {}).get("markPrice")
-            price = float(mark) if mark not in (None, "", "0") else self.prices(symbol)
-            self._emit(FundingEvent(ts, symbol, float(entry["fundingRate"]), price), first=True)
-            return
-        held = float(self.positions.get(symbol, 0))
-        price = self.prices(symbol)
-        if held and price:
-            self._emit(FundingEvent(ts, symbol, -amount / (held * price), price), first=True)
+        for event in await self.funding.read(self.exchange, self.clock.now(), self.positions, self.prices,
+                                             self.settings.backoff, self._retried):
+            self._emit(event, first=True)
 
     # ------------------------------------------------------------------ what the kernel hears
     def _finals(self) -> None:
@@ -621,44 +577,27 @@ class CcxtExecutionClient:
         symbol = fill.symbol
         held = self.positions.get(symbol, Decimal(0)) + fill.quantity * fill.side.sign
         self.positions[symbol] = held
-        if held and self._funding_cursor is None:
-            self._funding_cursor = fill.ts  # funding is owed from the first fill on, a settlement at it included
+        if held:
+            self.funding.owed_from(fill.ts)
         if held == 0:  # flat: what would reduce it has nothing left to reduce
             for t in self.live_orders(symbol):
                 if t.order.reduce_only and t.order.client_order_id != fill.client_order_id:
                     self.cancel(t.order.client_order_id, "position closed")
 
     async def _foreign_fills(self) -> None:
-        """Trades of orders this session did not send: booked as exits (a liquidation, an ADL, a manual close)."""
+        """Trades of orders this session did not send: booked as exits (``foreign_fills``)."""
         for order_id, trades in list(self._foreign.items()):
             if order_id in self._by_exchange_id:
                 self._reroute(order_id)
                 continue
-            symbol = trades[0].symbol
             del self._foreign[order_id]
-            client, forced = "", next((t.forced for t in trades if t.forced), "")
-            try:
-                info = await read(partial(self.exchange.fetch_order, order_id, symbol, by_id_params(self.venue.id)),
-                                  self.settings.backoff, self._retried)
-                client, forced = str(info.get("clientOrderId") or ""), forced or order_forced(info)
-            except ccxt.BaseError:
-                pass  # the trades still say what filled; only a Binance liquidation's mark is lost
-            for trade in trades:
-                side = OrderSide(trade.side)
-                order = Order(f"exchange-{order_id}", trade.ts, symbol, side, OrderType.MARKET, trade.qty,
-                              reduce_only=True, purpose=OrderPurpose.EXIT, tag=forced or "exchange")
-                fill = Fill(trade.ts, symbol, side, trade.qty, trade.price, trade.fee, order.client_order_id,
-                            is_maker=trade.maker, liquidation=forced == LIQUIDATION)
-                self._emit(OrderEvent(trade.ts, OrderEventKind.FILLED, order, fill=fill, reason=forced or "exchange"))
-                self._filled(fill)
-            if forced:
-                what = "liquidated" if forced == LIQUIDATION else "auto-deleveraged"
-                message = (f"{symbol}: the exchange {what} {sum((t.qty for t in trades), Decimal(0))} of the position "
-                           f"(order {order_id}, {client or 'no client id'}); booked as an exit")
-            else:
-                message = (f"{symbol}: the exchange filled order {order_id} ({client or 'no client id'}) that this "
-                           "session did not send; booked as an exit")
-            self._incident(FORCED_INCIDENTS.get(forced, IncidentKind.FOREIGN_FILL), message, symbol, action="alert")
+            booked = await foreign_fills(self.exchange, self.venue.id, order_id, trades, self.settings.backoff,
+                                         self._retried)
+            for event in booked.events:
+                assert event.fill is not None
+                self._emit(event)
+                self._filled(event.fill)
+            self._incident(booked.kind, booked.message, trades[0].symbol, action="alert")
 
     # ------------------------------------------------------------------ plumbing
     def _exposure(self, symbol: str) -> Decimal:
@@ -692,13 +631,3 @@ class CcxtExecutionClient:
         if self.halts.lift(name) and self.on_incident is not None:
             self.on_incident(Incident(self.clock.now(), kind, message, symbol,
                                       "entries resumed" if not self.halts else "alert"))
-
-
-def trade_seen(raw: dict[str, Any]) -> TradeSeen:
-    fee = raw.get("fee") or {}
-    return TradeSeen(id=str(raw["id"]), order_id=str(raw.get("order")), symbol=str(raw["symbol"]),
-                     side=str(raw["side"]), ts=int(raw["timestamp"]),
-                     price=Decimal(str((raw.get("info") or {}).get("price") or raw["price"])),
-                     qty=Decimal(str((raw.get("info") or {}).get("qty") or raw["amount"])),
-                     fee=Decimal(str(fee.get("cost") or 0)), maker=raw.get("takerOrMaker") == "maker",
-                     forced=trade_forced(raw.get("info") or {}))

@@ -90,7 +90,7 @@ def binance_forced_trade(order: Mapping[str, Any]) -> TradeSeen | None:
 def stream_trade(raw: Mapping[str, Any]) -> TradeSeen:
     """A trade from ccxt's stream cache, read as a polled one (Binance's update names its price and quantity
     ``L`` and ``l``: read as the exchange wrote them)."""
-    from quantum_trader.venues.ccxt.execution import trade_seen
+    from quantum_trader.venues.ccxt.tracking import trade_seen
 
     info = raw.get("info") or {}
     if "L" in info and "l" in info:

@@ -18,8 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from quantum_trader.domain.trading import Fill, Order, OrderEvent, OrderEventKind, OrderType
+from quantum_trader.venues.ccxt.forced import trade_forced
 
 FINAL = frozenset({"closed", "canceled", "expired", "rejected"})
 PRICE_QUANTUM = Decimal("1e-10")
@@ -124,3 +126,15 @@ class Tracked:
         return Fill(ts=trades[-1].ts, symbol=self.order.symbol, side=self.order.side, quantity=qty, price=price,
                     fee=sum((t.fee for t in trades), Decimal(0)), client_order_id=self.order.client_order_id,
                     is_maker=all(t.maker for t in trades))
+
+
+def trade_seen(raw: dict[str, Any]) -> TradeSeen:
+    """A ccxt trade as the client keeps it: the exchange's own price and quantity strings where its payload
+    has them (ccxt's floats may round), and whether the exchange made the trade itself."""
+    fee = raw.get("fee") or {}
+    return TradeSeen(id=str(raw["id"]), order_id=str(raw.get("order")), symbol=str(raw["symbol"]),
+                     side=str(raw["side"]), ts=int(raw["timestamp"]),
+                     price=Decimal(str((raw.get("info") or {}).get("price") or raw["price"])),
+                     qty=Decimal(str((raw.get("info") or {}).get("qty") or raw["amount"])),
+                     fee=Decimal(str(fee.get("cost") or 0)), maker=raw.get("takerOrMaker") == "maker",
+                     forced=trade_forced(raw.get("info") or {}))
