@@ -27,10 +27,9 @@ from quantum_trader.engine.ports import VenueEvent
 from quantum_trader.journal import OrderRecord, TradingJournal
 from quantum_trader.journal.heard_io import Heard
 from quantum_trader.journal.records import OrderStatus
+from quantum_trader.venues.ccxt.foreign_fills import FOREIGN_PREFIX
 
 MISSED = "not sent: the session was down when it was due"
-FOREIGN_PREFIX = "exchange-"
-"""How the exchange client names an order the session did not send (a liquidation, a manual trade)."""
 
 
 class Adopting(Protocol):

@@ -21,13 +21,13 @@ from quantum_trader.domain.clock import Clock
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import utc_day_start
 from quantum_trader.domain.trading import Order, OrderEvent
-from quantum_trader.engine.catch_up import FOREIGN_PREFIX
 from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.crash_points import crash_point
 from quantum_trader.engine.ports import ExecutionClient, VenueEvent
 from quantum_trader.journal import EquitySnapshot, KillSwitchChange, KillSwitchRecord, TradingJournal
 from quantum_trader.journal.records import KILLSWITCH_CHANGES
 from quantum_trader.risk import EventKind, KillSwitchState, RiskEvent
+from quantum_trader.venues.ccxt.foreign_fills import FOREIGN_PREFIX
 
 if TYPE_CHECKING:
     from quantum_trader.engine.live import LiveExecution
