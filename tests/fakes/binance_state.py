@@ -134,6 +134,8 @@ class FakeExchange:
     balance: Decimal = Decimal(100_000)
     pricing: Pricing = field(default_factory=ExchangePricing)
     limit_fill: str = "through"
+    mark_premium: float = 0.0
+    """The mark price's premium over the price a market order meets (a perpetual's mark is rarely the last trade)."""
     hedged: bool = False
     margin_type: dict[str, str] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
@@ -171,7 +173,7 @@ class FakeExchange:
 
     def mark(self, binance_id: str) -> Decimal:
         spec = self.spec(binance_id)
-        return self._round(spec, self.market.price(spec.symbol))
+        return self._round(spec, self.market.price(spec.symbol) * (1 + self.mark_premium))
 
     @staticmethod
     def _round(spec: Spec, price: float) -> Decimal:

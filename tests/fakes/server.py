@@ -38,11 +38,11 @@ class FakeBinance:
     @classmethod
     def of(cls, bars: Mapping[str, BarSeries], funding: Mapping[str, FundingSeries] | None = None, *,
            cursor: int = 1, balance: float = 100_000.0, pricing: Pricing | None = None,
-           api_key: str | None = "fake-key", limit_fill: str = "through") -> FakeBinance:
+           api_key: str | None = "fake-key", limit_fill: str = "through", mark_premium: float = 0.0) -> FakeBinance:
         market = ReplayedMarket.of(bars, funding, cursor)
         specs = specs_from_info(exchange_info(0), {binance_id(s): s for s in bars})
         exchange = FakeExchange(market, specs, Decimal(repr(balance)), pricing or ExchangePricing(),
-                                limit_fill=limit_fill)
+                                limit_fill=limit_fill, mark_premium=mark_premium)
         return cls(exchange, FakeBinanceServer(exchange, api_key=api_key))
 
     @contextmanager

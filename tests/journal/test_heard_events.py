@@ -63,3 +63,31 @@ def test_heard_events_read_back_once_in_the_order_first_heard(tmp_path_factory: 
     assert [(h.heard_ts, h.event) for h in read] == written
     assert journal.heard("another-session") == []
     journal.close()
+
+
+MARKS = st.dictionaries(st.integers(0, 20), st.dictionaries(st.sampled_from([BTC, "ETH/USDT:USDT"]),
+                                                            st.floats(0.01, 1e6), min_size=1), min_size=1, max_size=8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(read=MARKS, again=MARKS)
+def test_the_marks_read_at_each_close_read_back_as_first_read(tmp_path_factory: object,
+                                                               read: dict[int, dict[str, float]],
+                                                               again: dict[int, dict[str, float]]) -> None:
+    """The marks a bar was valued at read back as first journalled: what a replay after a crash writes again (other
+    values for the same bar and symbol, or the same) changes nothing; a symbol newly read at a bar is added; none is
+    taken for an order event or a funding payment."""
+    path = Path(tmp_path_factory.mktemp("marks")) / "j.sqlite"  # type: ignore[attr-defined]
+    journal = TradingJournal(path, session="live")
+    for ts, marks in read.items():
+        journal.record_marks(ts * 3_600_000, marks, heard_ts=ts * 3_600_000 + 1)
+    for ts, marks in again.items():
+        journal.record_marks(ts * 3_600_000, marks, heard_ts=ts * 3_600_000 + 1)
+    expected: dict[int, dict[str, float]] = {}
+    for source in (read, again):
+        for ts, marks in source.items():
+            for symbol, price in marks.items():
+                expected.setdefault(ts * 3_600_000, {}).setdefault(symbol, price)
+    assert journal.heard_marks() == expected
+    assert TradingJournal(path, session="other").heard_marks() == {}
+    assert journal.heard() == []

@@ -139,6 +139,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
         journal = TradingJournal(journal.db, account=journal.account, session=resumed.session)
         start_ts = feed.next_open = resumed.started_ts
         feed.replayed_until = live_from
+        feed.replayed_marks = journal.heard_marks()
         tell(f"resuming live session {resumed.session}, which did not end: taken again from its first bar "
              f"{format_time(start_ts)} UTC; what the exchange told it comes from the journal until "
              f"{format_time(live_from)} UTC, the bar forming now")

@@ -208,6 +208,11 @@ class LiveSession:
 
     def _take(self, row: BarRow) -> None:
         self.rows.append(row)
+        if self.journal is not None and self.request.mode == "live" and np.isfinite(row.mark).any():
+            # journalled before the kernel takes the bar: a bar taken again after a crash is valued as it was
+            self.journal.record_marks(row.ts, {s: float(m) for s, m in zip(self.request.symbols, row.mark,
+                                                                        strict=True) if np.isfinite(m)},
+                                      heard_ts=row.ts + self.feed.step)
         for j, symbol in enumerate(self.request.symbols):
             if np.isfinite(row.close[j]):
                 self._last_price[symbol] = float(row.close[j])

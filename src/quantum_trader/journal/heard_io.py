@@ -5,10 +5,16 @@ The exchange's word on an order is journalled as an order event (``orders_io``);
 which the session heard it, and the funding payments it was charged, so a session taken again after a crash
 (``engine.catch_up``) books each at the bar it was booked at before instead of asking the exchange again. The
 writes are idempotent as the rest of the journal's: an event heard twice (a replay) keeps its first time.
+
+The exchange's mark prices read at each bar close are kept too (kind ``mark``, the row's time in ``ts``): a bar
+taken again after a crash is valued at the marks the session read then, not at its close, so the equity, the daily
+loss, the peak and the kill switch come out as they did.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, RowMapping, and_, func, insert, select
@@ -19,7 +25,7 @@ from quantum_trader.journal.orders_io import Scope
 from quantum_trader.journal.tables import fills, heard_events, order_events, orders
 
 HEARD_TABLE = "heard_events"
-ORDER, FUNDING = "order", "funding"
+ORDER, FUNDING, MARK = "order", "funding", "mark"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,28 @@ def record_funding(con: Connection, scope: Scope, event: FundingEvent, heard_ts:
     con.execute(insert(heard_events), {**scope.stamp, "heard_ts": heard_ts, "kind": FUNDING, "symbol": event.symbol,
                                        "ts": event.ts, "rate": event.rate, "price": event.price})
     return True
+
+
+def record_marks(con: Connection, scope: Scope, ts: int, marks: Mapping[str, float], heard_ts: int) -> int:
+    """The marks read at the close of the bar opening at ``ts`` (finite ones); how many were new."""
+    h = heard_events.c
+    known = set(con.execute(select(h.symbol).where(h.account == scope.account, h.session == scope.session,
+                                                   h.kind == MARK, h.ts == ts)).scalars())
+    rows = [{**scope.stamp, "heard_ts": heard_ts, "kind": MARK, "symbol": symbol, "ts": ts, "price": price}
+            for symbol, price in marks.items() if symbol not in known and math.isfinite(price)]
+    if rows:
+        con.execute(insert(heard_events), rows)
+    return len(rows)
+
+
+def marks_of(con: Connection, account: str, session: str) -> dict[int, dict[str, float]]:
+    """The marks ``session`` read, by the time of the bar they closed."""
+    h = heard_events.c
+    out: dict[int, dict[str, float]] = {}
+    query = select(h.ts, h.symbol, h.price).where(h.account == account, h.session == session, h.kind == MARK)
+    for ts, symbol, price in con.execute(query):
+        out.setdefault(int(ts), {})[str(symbol)] = float(price)
+    return out
 
 
 def heard_of(con: Connection, account: str, session: str) -> list[Heard]:

@@ -168,6 +168,16 @@ class TradingJournal:
         return self._read(lambda con: heard_io.heard_of(con, self.account, session or self.session), [],
                           table=heard_io.HEARD_TABLE)
 
+    def record_marks(self, ts: int, marks: Mapping[str, float], *, heard_ts: int) -> int:
+        """The exchange's marks read at the close of the bar opening at ``ts`` (``journal.heard_io``)."""
+        return self._write("record the marks read at a bar close",
+                           lambda con: heard_io.record_marks(con, self._scope, ts, marks, heard_ts))
+
+    def heard_marks(self, session: str | None = None) -> dict[int, dict[str, float]]:
+        """The marks a live session read (this one's when None), by bar time."""
+        return self._read(lambda con: heard_io.marks_of(con, self.account, session or self.session), {},
+                          table=heard_io.HEARD_TABLE)
+
     def record_fill(self, fill: Fill, *, fill_id: str) -> bool:
         """A fill as the trade stream reports it; False when ``fill_id`` was already journalled."""
         return self._write("record a fill", lambda con: orders_io.record_fill(con, self._scope, fill, fill_id))

@@ -48,19 +48,19 @@ def market() -> Market:
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
 
 
-def request_for(symbols: tuple[str, ...], journal: TradingJournal, rows: int) -> LiveRequest:
+def request_for(symbols: tuple[str, ...], journal: TradingJournal, rows: int, *, marks: bool = False) -> LiveRequest:
     """The session every test here runs (and ``live_child`` runs in the process the crash test kills)."""
     policy = fit_policy(load_policy(env={}), "1h", explicit_keys(None, []))[0]
     return LiveRequest(exchange="binanceusdm", symbols=symbols, strategy=MultiAssetStrategy(), policy=policy,
                        settings=KernelSettings(policy=policy), timeframe="1h", mode="live",
                        credentials=credentials(), warmup_bars=0, max_bars=rows, runs_dir=Path("runs"),
-                       feed=FeedOptions(marks=False, books=False, funding=False, poll_s=0.01, grace_s=0.0),
+                       feed=FeedOptions(marks=marks, books=False, funding=False, poll_s=0.01, grace_s=0.0),
                        client=ClientSettings(backoff=FAST, resend_wait_s=0.0, lookup_wait_s=0.0), report=False,
                        rate_limit_ms=1, journal=journal)
 
 
-def _request(bars: dict[str, BarSeries], journal: TradingJournal, rows: int) -> LiveRequest:
-    return request_for(tuple(bars), journal, rows)
+def _request(bars: dict[str, BarSeries], journal: TradingJournal, rows: int, *, marks: bool = False) -> LiveRequest:
+    return request_for(tuple(bars), journal, rows, marks=marks)
 
 
 def _run(request: LiveRequest, url: str, crash_after: int | None = None) -> Any:
@@ -87,31 +87,38 @@ def _outcome(journal: TradingJournal) -> dict[str, Any]:
               for r in journal.orders()]
     switch = journal.load_killswitch()
     equity = journal.latest_equity()
+    marked = [(r.ts, r.equity, r.daily_loss) for r in journal.risk_snapshots()]
     return {"fills": fills, "orders": orders, "cash": None if equity is None else equity.cash,
+            "equity": None if equity is None else equity.equity, "marked": marked,
             "switch": None if switch is None else (switch.state.tripped, switch.peak_equity, switch.day_start_equity)}
 
 
-def test_a_live_session_broken_off_with_positions_resumes_and_ends_as_if_never_broken(market: Market,
-                                                                                       tmp_path: Path) -> None:
+@pytest.mark.parametrize("marks", [False, True], ids=["closes", "exchange-marks"])
+def test_a_live_session_broken_off_with_positions_resumes_and_ends_as_if_never_broken(market: Market, tmp_path: Path,
+                                                                                       marks: bool) -> None:
+    """With the exchange's marks read at each close, the bars the resumed session takes again are valued at the
+    marks it read then (journalled with each bar), not at their closes: equity, daily loss, peak and kill switch
+    come out the same."""
     bars, funding = market
     rows = len(bars["BTC/USDT:USDT"]) - 1
     straight = TradingJournal(tmp_path / "straight.sqlite", session="live-1")
-    fake = FakeBinance.of(bars, funding, cursor=1, api_key=KEY)
+    fake = FakeBinance.of(bars, funding, cursor=1, api_key=KEY, mark_premium=0.003 if marks else 0.0)
     with fake.running() as url:
-        whole = _run(_request(bars, straight, rows), url)
+        whole = _run(_request(bars, straight, rows, marks=marks), url)
     expected = _outcome(straight)
     assert len(expected["fills"]) >= 8
 
     broken = TradingJournal(tmp_path / "broken.sqlite", session="live-1")
-    fake = FakeBinance.of(bars, funding, cursor=1, api_key=KEY)
+    fake = FakeBinance.of(bars, funding, cursor=1, api_key=KEY, mark_premium=0.003 if marks else 0.0)
     with fake.running() as url:
         held_at_crash = 0
         for n, crash_after in enumerate((26, 90, 122)):
             journal = TradingJournal(tmp_path / "broken.sqlite", session=f"live-{n + 1}")
             with pytest.raises(CrashError):
-                _run(_request(bars, journal, rows), url, crash_after=crash_after)
+                _run(_request(bars, journal, rows, marks=marks), url, crash_after=crash_after)
             held_at_crash += sum(1 for h in fake.exchange.positions.values() if h.qty)
-        session = _run(_request(bars, TradingJournal(tmp_path / "broken.sqlite", session="live-9"), rows), url)
+        session = _run(_request(bars, TradingJournal(tmp_path / "broken.sqlite", session="live-9"), rows, marks=marks),
+                       url)
     assert held_at_crash > 0, "some break left positions at the exchange for the resumed session to take over"
     assert [s.session for s in broken.sessions() if s.mode is SessionMode.LIVE] == ["live-1"], \
         "every start resumed the first session"
@@ -120,6 +127,9 @@ def test_a_live_session_broken_off_with_positions_resumes_and_ends_as_if_never_b
     assert set(fake.exchange.received.values()) == {1}, "no client order id reached the exchange twice"
     assert not any(h.qty for h in fake.exchange.positions.values())
     assert session.kernel.core.ledger.cash == whole.kernel.core.ledger.cash
+    ledgers = [(c.ledger.peak_equity, c.ledger.day_start_equity, c.peak_seen) for c in (session.kernel.core,
+                                                                                      whole.kernel.core)]
+    assert ledgers[0] == ledgers[1], "peak and day-start equity as an unbroken session's"
     assert session.kernel.core.ledger.funding_paid != 0, "funding heard before a break was booked again"
 
 

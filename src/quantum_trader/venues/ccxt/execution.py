@@ -210,6 +210,14 @@ class CcxtExecutionClient:
             t.exchange_id = exchange_id
             self._by_exchange_id[exchange_id] = t
         self.tracked[order.client_order_id] = t
+        self._read_trades_from(order)
+
+    def _read_trades_from(self, order: Order) -> None:
+        """An adopted order's trades are read from its own time: one may have filled part of it before the crash,
+        earlier than the last fill the journal holds, and the exchange's status counts it."""
+        self.trades_from = min(self.trades_from, order.ts)
+        if order.symbol in self._trade_cursor:
+            self._trade_cursor[order.symbol] = min(self._trade_cursor[order.symbol], order.ts)
 
     def resume(self, *, positions: Mapping[str, Decimal], trades_from: int, funding_from: int | None) -> None:
         """A resumed session's account as its journal holds it: the positions, and where the trades and funding
@@ -217,6 +225,8 @@ class CcxtExecutionClient:
         self.positions = {s: q for s, q in positions.items() if q}
         self.trades_from = max(self.trades_from, trades_from)
         self.booked_until = max(self.booked_until, trades_from)
+        for t in self.live_orders():
+            self._read_trades_from(t.order)
         if funding_from is not None:
             self.funding.cursor = funding_from
 

@@ -114,8 +114,10 @@ class LiveFeed:
     next_open: int | None = None
     """Open time of the next row to deliver (set by ``start``)."""
     replayed_until: int = 0
-    """Bars closing before this (a resumed session's, closed while it was down) go without marks and books: the
-    exchange's are of now, not of then; they are valued at their closes."""
+    """Bars closing before this (a resumed session's, taken again after a crash) are not asked for marks and books:
+    the exchange's are of now, not of then. They get the marks read then (``replayed_marks``), else their closes."""
+    replayed_marks: dict[int, dict[str, float]] = field(default_factory=dict)
+    """The marks such a bar was valued at before the crash, by its time (the journal's): it is valued at them again."""
     _pending: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     _next_funding: dict[str, int] = field(default_factory=dict)
     _last_row_at: float = 0.0
@@ -268,7 +270,7 @@ class LiveFeed:
         close_ts = ts + self.step
         past = close_ts < self.replayed_until  # a resumed session's bar that closed while it was down
         nan = np.full(len(self.symbols), np.nan)
-        marks = nan if past else await self._extra("marks", self._marks(), nan)
+        marks = self._replayed_marks(ts) if past else await self._extra("marks", self._marks(), nan)
         funding = await self._extra("funding", self._funding(close_ts), ())
         books = {} if past else await self._extra("order books", self._books(), {})
         self.next_open = ts + self.step
@@ -312,6 +314,10 @@ class LiveFeed:
             self.on_incident(incident)
 
     # ------------------------------------------------------------------ marks, funding, books
+    def _replayed_marks(self, ts: int) -> F64:
+        read = self.replayed_marks.get(ts, {})
+        return np.array([read.get(symbol, np.nan) for symbol in self.symbols], dtype=np.float64)
+
     async def _marks(self) -> F64:
         marks = np.full(len(self.symbols), np.nan)
         if not self.options.marks:
