@@ -85,7 +85,13 @@ def latency_histogram(latencies_ms: list[float]) -> Iterator[Metric]:
                                 buckets=buckets, sum_value=sum(seconds))
 
 
-def render_metrics(source: DashboardSource) -> tuple[bytes, str]:
+def metrics_registry(source: DashboardSource) -> CollectorRegistry:
+    """The app's registry, made once: its one collector reads the source at each scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DashboardCollector(source))
+    return registry
+
+
+def render_metrics(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The text exposition format, and its content type."""
     return generate_latest(registry), CONTENT_TYPE_LATEST
