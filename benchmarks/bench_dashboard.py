@@ -99,7 +99,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(path: Path) -> tuple[str, Any]:
+def serve(path: Path) -> tuple[str, Any, threading.Thread]:
     import uvicorn
 
     from quantum_trader.cli.dashboard_source import JournalSource
@@ -111,10 +111,11 @@ def serve(path: Path) -> tuple[str, Any]:
     source = JournalSource(str(path), account="default", policy=load_policy(None))
     app = create_app(source, None, Settings(allowed_hosts=frozenset(allowed_hosts("127.0.0.1", port))))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     while not server.started:
         time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", server
+    return f"http://127.0.0.1:{port}", server, thread
 
 
 def _ms(values: list[float]) -> str:
@@ -202,7 +203,7 @@ def main() -> None:
             size = path.stat().st_size / 1e6
             print(f"journal: {MINUTES:,} risk + {MINUTES:,} equity snapshots (1m, one year) written in "
                   f"{seconds:.1f} s, {size:.0f} MB")
-        url, server = serve(path)
+        url, server, thread = serve(path)
         last = journal.latest_risk()
         assert last is not None
         bar = [last.ts]
@@ -218,6 +219,7 @@ def main() -> None:
         print("journal write -> browser shows it (target < 1000 ms):")
         write_to_browser(url, journal, args.writes)
         server.should_exit = True
+        thread.join(timeout=30)  # the app's shutdown ends the gate verdict's process (else it outlives the run)
 
 
 if __name__ == "__main__":

@@ -304,9 +304,14 @@ def test_the_dashboards_reads_work_on_sqlite_and_postgresql(backend: str, tmp_pa
         assert reader.sampled(None, None, 500, correlation=True) == updates
         assert reader.alert_counts() == {"correlation_spike": 1, "portfolio_exposure": 1}
         assert [f.tag for f in reader.fills_with_tags()] == ["trend_follow", "trend_follow", "sector_momentum", ""]
-        before = reader.version()
+        now = reader.bar_rows(MS_PER_DAY)
+        assert now.latest == rows[-1] and now.day_before == reader.risk_at_or_before(rows[-1].ts - MS_PER_DAY)
+        assert now.killswitch is None and now.feed_updated == rows[-1].ts
+        assert reader.bar_rows(10**12).day_before == rows[0]  # younger than the span: the first snapshot
+        before = reader.version_parts()
         journal.record_alert("x", Severity.INFO, "y", ts=NOW)
-        assert reader.version() != before
+        assert {k for k, v in reader.version_parts().items() if v != before[k]} == {"alerts"}
+        assert reader.version() != tuple(before.values())
         source = JournalSource(url, account="default", policy=policy, clock=lambda: NOW)  # type: ignore[arg-type]
         assert source.portfolio().equity == float(rows[-1].equity)
         journal.close()

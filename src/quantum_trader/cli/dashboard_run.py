@@ -18,7 +18,7 @@ from quantum_trader.analytics.run_folder import EQUITY_FILE, METRICS_FILE, PRICE
 from quantum_trader.config import Policy
 from quantum_trader.domain.time import MS_PER_DAY, utc_day_start
 from quantum_trader.monitor.figures import gate_criteria, killswitch_view
-from quantum_trader.monitor.source import SourceError
+from quantum_trader.monitor.source import Scrape, SourceError
 from quantum_trader.monitor.views import (
     AlertItem,
     Alerts,
@@ -198,3 +198,6 @@ class RunFolderSource:
 
     def order_latencies_ms(self) -> list[float]:
         return []
+
+    def scrape(self) -> Scrape:
+        return Scrape(self.portfolio(), self.alert_counts(), self.order_latencies_ms())

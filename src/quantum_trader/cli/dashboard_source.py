@@ -36,7 +36,7 @@ from quantum_trader.journal.dashboard_io import DashboardReader
 from quantum_trader.monitor.background import Refreshed
 from quantum_trader.monitor.figures import MANUAL_TRIP, SwitchRecord, gate_criteria, killswitch_view, slot_usage
 from quantum_trader.monitor.positions import Book, FillRow, net_fills
-from quantum_trader.monitor.source import ActionRefused, SourceError
+from quantum_trader.monitor.source import ActionRefused, Scrape, SourceError
 from quantum_trader.monitor.views import (
     ActionResult,
     AlertItem,
@@ -166,7 +166,8 @@ class JournalSource:
         self._lock = threading.Lock()
         self._portfolio: tuple[tuple[int, ...], Portfolio, int | None] | None = None
         self._alerts: dict[tuple[tuple[int, ...], int], Alerts] = {}
-        self._latencies: tuple[tuple[int, ...], list[float]] | None = None
+        self._parts: dict[str, tuple[tuple[int, ...], object]] = {}
+        """Figures kept under the parts of the version they show (``_kept``)."""
         self.verdicts: Refreshed[Gates] = Refreshed([sys.executable, "-m", GATES_WORKER],
                                                     gates_request(target, account, policy),
                                                     Gates.model_validate_json, min_interval_s=GATES_REFRESH_S)
@@ -185,34 +186,48 @@ class JournalSource:
 
     # ------------------------------------------------------------------ portfolio
     def portfolio(self) -> Portfolio:
+        return self._portfolio_at(self.reader.version_parts())
+
+    def _portfolio_at(self, parts: dict[str, int]) -> Portfolio:
         """Read again only when the journal's version moved (everything it shows is in the version); the feed's lag
         is measured on the clock at each call."""
-        version = self.version()
+        version = tuple(parts.values())
         with self._lock:
             cached = self._portfolio
         if cached is None or cached[0] != version:
-            cached = (version, self._read_portfolio(), self.reader.feed_updated())
+            cached = (version, *self._read_portfolio(parts))
             with self._lock:
                 self._portfolio = cached
         _, found, updated = cached
         return found.model_copy(update={"feed_lag_ms": None if updated is None else max(0, self.clock() - updated)})
 
-    def _read_portfolio(self) -> Portfolio:
-        latest = self.trading.latest_risk()
-        record = self.trading.load_killswitch()
-        books = self._books()
-        held = [asset_of(s) for s, b in books.items() if b.quantity != 0]
+    def _kept(self, name: str, key: tuple[int, ...], read: Callable[[], T]) -> T:
+        """``read()`` again only when ``key`` (the version's parts it shows) moved: a new bar leaves the phase, the
+        positions held and the alerts as they were."""
+        with self._lock:
+            found = self._parts.get(name)
+        if found is None or found[0] != key:
+            found = (key, read())
+            with self._lock:
+                self._parts[name] = found
+        return found[1]  # type: ignore[return-value]
+
+    def _read_portfolio(self, parts: dict[str, int]) -> tuple[Portfolio, int | None]:
+        """The portfolio, and when the feed last moved (its lag is measured at each call)."""
+        rows = self.reader.bar_rows(MS_PER_DAY)
+        latest, day_ago, record = rows.latest, rows.day_before, rows.killswitch
+        held: list[str] = self._kept("held", (parts.get("fills", 0),), lambda: [
+            asset_of(s) for s, b in self._books().items() if b.quantity != 0])
         pnl = base = None
-        if latest is not None:
-            day_ago = self.reader.risk_at_or_before(latest.ts - MS_PER_DAY) or self.reader.first_risk()
-            if day_ago is not None:
-                pnl = float(latest.equity - day_ago.equity)
-                base = pnl / float(day_ago.equity) if day_ago.equity > 0 else None
+        if latest is not None and day_ago is not None:
+            pnl = float(latest.equity - day_ago.equity)
+            base = pnl / float(day_ago.equity) if day_ago.equity > 0 else None
         equity = float(latest.equity) if latest is not None else None
         ks = killswitch_view(self.policy, switch_record(record), equity, latest.ts if latest else None,
                              latest.daily_loss if latest else None, latest.drawdown if latest else None)
-        gates = self.phase()
-        open_alerts = self.reader.open_alert_count()
+        gates: Gates = self._kept("phase", (parts.get("phases", 0),), self.phase)
+        open_alerts: int = self._kept("open_alerts", (parts.get("alerts", 0), parts.get("acknowledged", 0)),
+                                      self.reader.open_alert_count)
         pf = self.policy.portfolio
         return Portfolio(
             ts=latest.ts if latest else None, equity=equity, exposure=latest.exposure if latest else None,
@@ -221,7 +236,8 @@ class JournalSource:
             correlated_limit=pf.max_correlated_exposure, pnl_24h=pnl, pnl_24h_fraction=base,
             positions=latest.positions if latest else len(held), max_positions=pf.max_positions,
             slots=slot_usage(self.policy, held), killswitch=ks, phase=gates.phase, phase_name=gates.phase_name,
-            next_gate=gates.next_gate, open_alerts=open_alerts, feed_lag_ms=None, source=self.description)
+            next_gate=gates.next_gate, open_alerts=open_alerts, feed_lag_ms=None, source=self.description
+        ), rows.feed_updated
 
     def _cached(self, key: tuple[object, ...], read: Callable[[], T], *, fills_only: bool = False) -> T:
         """``read()`` once per newest risk snapshot and fill (per newest fill with ``fills_only``): the journal
@@ -365,8 +381,11 @@ class JournalSource:
         return Alerts(items=items[:limit], counts=counts)
 
     def alert_counts(self) -> dict[str, int]:
-        """Every alert counted by kind: the counts the newest-first list read with them (cached per version)."""
-        return self.alerts(1).counts
+        return self._alert_counts_at(self.reader.version_parts())
+
+    def _alert_counts_at(self, parts: dict[str, int]) -> dict[str, int]:
+        """Every alert counted by kind, read again only when an alert is added (one grouped statement)."""
+        return self._kept("alert_counts", (parts.get("alerts", 0),), self.reader.alert_counts)
 
     def gates(self) -> Gates:
         """The verdict last judged (``as_of`` says when) while it is of the current phase; else the criteria as the
@@ -378,15 +397,16 @@ class JournalSource:
         return found.value.model_copy(update={"as_of": found.started_ms})
 
     def order_latencies_ms(self) -> list[float]:
-        """Read again when the journal's version moved (a fill moves it; a bare cancel shows at the next bar)."""
-        version = self.version()
-        with self._lock:
-            cached = self._latencies
-        if cached is None or cached[0] != version:
-            cached = (version, self.reader.order_latencies_ms())
-            with self._lock:
-                self._latencies = cached
-        return cached[1]
+        return self._latencies_at(self.reader.version_parts())
+
+    def _latencies_at(self, parts: dict[str, int]) -> list[float]:
+        """Read again only when an order event is journalled (an order's status and times change with one)."""
+        return self._kept("latencies", (parts.get("order_events", 0),), self.reader.order_latencies_ms)
+
+    def scrape(self) -> Scrape:
+        """One read of the version for all three (the journal's figures at one version)."""
+        parts = self.reader.version_parts()
+        return Scrape(self._portfolio_at(parts), self._alert_counts_at(parts), self._latencies_at(parts))
 
 
 class JournalControls:

@@ -18,11 +18,12 @@ from sqlalchemy import Select, and_, bindparam, func, literal_column, select
 
 from quantum_trader.journal.database import Database
 from quantum_trader.journal.ops_io import _incident_of
-from quantum_trader.journal.records import Alert, Incident, RiskSnapshot, Severity
+from quantum_trader.journal.records import Alert, Incident, KillSwitchRecord, RiskSnapshot, Severity
 from quantum_trader.journal.risk_io import READ_COLUMNS, RISK_TABLE, regimes_of
 from quantum_trader.journal.risk_io import _of as _risk_of
 from quantum_trader.journal.sampled_history import SampleCache
 from quantum_trader.journal.schema import phase_events
+from quantum_trader.journal.state_io import load_killswitch
 from quantum_trader.journal.tables import (
     alerts,
     feed_cursors,
@@ -30,6 +31,7 @@ from quantum_trader.journal.tables import (
     incidents,
     killswitch_events,
     killswitch_state,
+    order_events,
     orders,
     risk_snapshots,
 )
@@ -48,6 +50,16 @@ class FillWithTag:
     purpose: str
 
 
+@dataclass(frozen=True, slots=True)
+class BarRows:
+    """``DashboardReader.bar_rows``: what a new bar may change on the portfolio."""
+
+    latest: RiskSnapshot | None
+    day_before: RiskSnapshot | None
+    killswitch: KillSwitchRecord | None
+    feed_updated: int | None
+
+
 def _float(value: object) -> float | None:
     return None if value is None else float(str(value))
 
@@ -58,6 +70,27 @@ _LATENCIES = (select(orders.c.created_ts, orders.c.updated_ts)
               .order_by(orders.c.id.desc()).limit(bindparam("limit")))
 
 
+VERSION_PARTS = ("risk", "alerts", "acknowledged", "incidents", "resolved", "fills", "killswitch",
+                 "killswitch_events", "order_events", "phases")
+"""The parts of ``DashboardReader.version``, in its order: the newest risk snapshot's id; the account's newest
+alert, how many are acknowledged, its newest incident, how many are resolved, its newest fill, the kill switch's
+save time, its newest change; the newest order event and the newest phase event (of any account: one seek of the
+primary key). Alerts, incidents, fills and events are only ever appended (an acknowledgement or a resolution is
+counted), and an order's status and times change only with an event of its, so each part moves whenever what its
+table shows changes; the kill switch's one row is replaced in place, and only its save time says so."""
+
+_R = risk_snapshots.c
+_NEWEST_RISK = (select(*READ_COLUMNS).where(_R.account == bindparam("account"))
+                .order_by(_R.ts.desc(), _R.id.desc()).limit(1))
+_RISK_AT_OR_BEFORE = (select(*READ_COLUMNS).where(_R.account == bindparam("account"), _R.ts <= bindparam("ts"))
+                      .order_by(_R.ts.desc(), _R.id.desc()).limit(1))
+_FIRST_RISK = select(*READ_COLUMNS).where(_R.account == bindparam("account")).order_by(_R.ts, _R.id).limit(1)
+_FEED_UPDATED = select(func.max(feed_cursors.c.updated_ts)).where(feed_cursors.c.account == bindparam("account"))
+_ALERT_COUNTS = (select(alerts.c.kind, func.count()).where(alerts.c.account == bindparam("account"))
+                 .group_by(alerts.c.kind))
+"""Statements built once (their parameters bound at each call): the reads a new bar repeats."""
+
+
 class DashboardReader:
     """The reads of one account's journal the dashboard needs beyond :class:`TradingJournal`'s."""
 
@@ -66,7 +99,7 @@ class DashboardReader:
         self.account = account
         self.samples = SampleCache(account)
         self._regimes_column = False
-        self._version: tuple[tuple[bool, ...], Select[Any] | None] | None = None
+        self._version: tuple[tuple[bool, ...], Select[Any] | None, tuple[str, ...]] | None = None
 
     def _has(self, table: str) -> bool:
         return self.db.has_table(table)
@@ -75,18 +108,23 @@ class DashboardReader:
     def version(self) -> tuple[int, ...]:
         """Newest row ids and acknowledgement counts: any change to what the page shows changes this. One statement,
         built once for the tables there are (the page asks for it several times a second)."""
+        return tuple(self.version_parts().values())
+
+    def version_parts(self) -> dict[str, int]:
+        """``version`` by name (``VERSION_PARTS``; a table not there yet is left out), so a figure that shows only
+        some of the tables can be kept until one of its own parts moves."""
         present = (self._has(RISK_TABLE), self._has(alerts.name), self._has(phase_events.name))
         if self._version is None or self._version[0] != present:
-            self._version = (present, self._version_statement(*present))
-        statement = self._version[1]
+            self._version = (present, *self._version_statement(*present))
+        _, statement, names = self._version
         if statement is None:
-            return ()
+            return {}
         with self.db.read() as con:
             row = con.execute(statement, {"account": self.account}).one()
-        return tuple(int(v or 0) for v in row)
+        return {name: int(v or 0) for name, v in zip(names, row, strict=True)}
 
     @staticmethod
-    def _version_statement(risk: bool, trading: bool, phases: bool) -> Select[Any] | None:
+    def _version_statement(risk: bool, trading: bool, phases: bool) -> tuple[Select[Any] | None, tuple[str, ...]]:
         a: Any = bindparam("account")
         parts: list[Any] = []
         if risk:
@@ -102,10 +140,13 @@ class DashboardReader:
                       select(func.max(killswitch_state.c.ts)).where(killswitch_state.c.account == a)
                       .scalar_subquery(),
                       select(func.max(killswitch_events.c.id)).where(killswitch_events.c.account == a)
-                      .scalar_subquery()]
+                      .scalar_subquery(),
+                      select(func.max(order_events.c.id)).scalar_subquery()]
         if phases:
             parts.append(select(func.max(phase_events.c.id)).scalar_subquery())
-        return select(*parts) if parts else None
+        names = (*VERSION_PARTS[:1 if risk else 0], *(VERSION_PARTS[1:9] if trading else ()),
+                 *(VERSION_PARTS[9:] if phases else ()))
+        return (select(*parts) if parts else None), names
 
     # ------------------------------------------------------------------ risk history
     def sampled(self, since: int | None, until: int | None, points: int, *,
@@ -130,6 +171,27 @@ class DashboardReader:
             if self._has(fills.name):
                 fill = con.execute(select(func.max(fills.c.id))).scalar() or 0
         return int(risk), int(fill)
+
+    def bar_rows(self, span_ms: int) -> BarRows:
+        """What a new bar may change on the portfolio, read in one transaction (so they agree with each other): the
+        newest snapshot and the last one at least ``span_ms`` before it (the first one when the journal is younger:
+        what the 24 hours' P&L compares), the kill switch's record, the feed cursors' last move. A few index seeks."""
+        latest = before = record = updated = None
+        with self.db.read() as con:
+            if self._has(RISK_TABLE):
+                newest = con.execute(_NEWEST_RISK, {"account": self.account}).mappings().first()
+                if newest is not None:
+                    latest = _risk_of(newest)
+                    found = con.execute(_RISK_AT_OR_BEFORE, {"account": self.account, "ts": latest.ts - span_ms}
+                                        ).mappings().first()
+                    found = found or con.execute(_FIRST_RISK, {"account": self.account}).mappings().first()
+                    before = None if found is None else _risk_of(found)
+            if self._has(killswitch_state.name):
+                record = load_killswitch(con, self.account)
+            if self._has(feed_cursors.name):
+                value = con.execute(_FEED_UPDATED, {"account": self.account}).scalar()
+                updated = None if value is None else int(value)
+        return BarRows(latest, before, record, updated)
 
     def risk_at_or_before(self, ts: int) -> RiskSnapshot | None:
         if not self._has(RISK_TABLE):
@@ -186,12 +248,11 @@ class DashboardReader:
         return items, {str(kind): int(n) for kind, n in counts}, int(open_count or 0)
 
     def alert_counts(self) -> dict[str, int]:
-        """Every alert of the account, counted by kind."""
+        """Every alert of the account, counted by kind (one grouped statement)."""
         if not self._has(alerts.name):
             return {}
-        a = alerts.c
         with self.db.read() as con:
-            rows = con.execute(select(a.kind, func.count()).where(a.account == self.account).group_by(a.kind)).all()
+            rows = con.execute(_ALERT_COUNTS, {"account": self.account}).all()
         return {str(kind): int(n) for kind, n in rows}
 
     def open_alert_count(self) -> int:

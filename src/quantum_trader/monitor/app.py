@@ -27,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantum_trader.monitor.metrics import render_metrics
+from quantum_trader.monitor.metrics import metrics_registry, render_metrics
 from quantum_trader.monitor.security import bearer_matches, csrf_refusal
 from quantum_trader.monitor.source import ActionRefused, Controls, DashboardSource, SourceError
 from quantum_trader.monitor.views import (
@@ -178,9 +178,11 @@ def _pages(app: FastAPI, source: DashboardSource, conf: Settings) -> None:
         kind = "text/javascript" if name.endswith(".js") else "text/css"
         return FileResponse(_static_file(name), media_type=kind)
 
+    registry = metrics_registry(source)
+
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        body, kind = render_metrics(source)
+        body, kind = render_metrics(registry)
         return Response(body, media_type=kind)
 
 

@@ -1,11 +1,15 @@
 """``/metrics`` for Prometheus: the dashboard's figures, read from the source at each scrape.
 
 A collector on its own registry (not the process-wide default), so two apps in one process (the
-tests) never share a series, and a scrape reads what is committed at that moment.
+tests) never share a series, and a scrape reads what is committed at that moment. One call of the source's
+``scrape`` per scrape: it asks once what changed in the journal and reads again only the figures whose rows did
+(a new bar: the last snapshots, the kill switch and the feed, a few index seeks), the portfolio being the one the
+JSON API and the page show for the same version.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -28,7 +32,8 @@ class DashboardCollector(Collector):
         self.source = source
 
     def collect(self) -> Iterator[Metric]:
-        p = self.source.portfolio()
+        scrape = self.source.scrape()
+        p = scrape.portfolio
         ks = p.killswitch
         singles = (
             ("qt_equity", "Account equity at the last bar close (quote currency).", p.equity),
@@ -62,22 +67,31 @@ class DashboardCollector(Collector):
         yield limit
         yield GaugeMetricFamily("qt_slots_total", "Policy: total position slots.", value=p.slots.total)
         alerts = GaugeMetricFamily("qt_alerts", "Alerts recorded, by kind.", labels=["kind"])
-        for kind, count in sorted(self.source.alert_counts().items()):
+        for kind, count in sorted(scrape.alert_counts.items()):
             alerts.add_metric([kind], count)
         yield alerts
-        yield from self._latency()
-
-    def _latency(self) -> Iterator[Metric]:
-        seconds = [ms / 1000 for ms in self.source.order_latencies_ms()]
-        if not seconds:
-            return
-        buckets = [(repr(b), sum(1 for s in seconds if s <= b)) for b in LATENCY_BUCKETS_S]
-        buckets.append(("+Inf", len(seconds)))
-        yield HistogramMetricFamily("qt_order_latency_seconds", "Order created to its last update (recent orders).",
-                                    buckets=buckets, sum_value=sum(seconds))
+        yield from latency_histogram(scrape.order_latencies_ms)
 
 
-def render_metrics(source: DashboardSource) -> tuple[bytes, str]:
+def latency_histogram(latencies_ms: list[float]) -> Iterator[Metric]:
+    """Order latencies in seconds as a Prometheus histogram (cumulative buckets: how many took at most each bound)."""
+    seconds = [ms / 1000 for ms in latencies_ms]
+    if not seconds:
+        return
+    ordered = sorted(seconds)
+    buckets = [(repr(b), bisect_right(ordered, b)) for b in LATENCY_BUCKETS_S]
+    buckets.append(("+Inf", len(seconds)))
+    yield HistogramMetricFamily("qt_order_latency_seconds", "Order created to its last update (recent orders).",
+                                buckets=buckets, sum_value=sum(seconds))
+
+
+def metrics_registry(source: DashboardSource) -> CollectorRegistry:
+    """The app's registry, made once: its one collector reads the source at each scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DashboardCollector(source))
+    return registry
+
+
+def render_metrics(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The text exposition format, and its content type."""
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -8,6 +8,7 @@ it is read-only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from quantum_trader.monitor.views import (
@@ -29,6 +30,15 @@ class SourceError(ValueError):
 
 class ActionRefused(ValueError):  # noqa: N818 - a refusal, not a fault
     """A control action the journal's own rules refuse (a reset while the trigger still holds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scrape:
+    """What ``/metrics`` exposes, read at one version of the source."""
+
+    portfolio: Portfolio
+    alert_counts: dict[str, int]
+    order_latencies_ms: list[float]
 
 
 class DashboardSource(Protocol):
@@ -61,6 +71,10 @@ class DashboardSource(Protocol):
 
     def order_latencies_ms(self) -> list[float]:
         """Created to last update of the recent final orders (empty when the source has no order times)."""
+
+    def scrape(self) -> Scrape:
+        """The portfolio, the alert counts and the order latencies as one scrape shows them: what changed is asked
+        once, not once per figure (Prometheus may scrape every few seconds while a session writes every bar)."""
 
 
 class Controls(Protocol):
