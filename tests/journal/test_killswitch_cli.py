@@ -139,3 +139,19 @@ def test_the_drill_still_records_its_evidence(journal_url: str) -> None:
 
     (drill,) = Journal(journal_url).drills()
     assert drill.passed and drill.operator == "ana"
+
+
+def test_status_and_reset_measure_against_the_limits_the_session_ran_with(journal_url: str) -> None:
+    """A session run with a tighter drawdown limit (``--set``) tripped at 16%: measured against the default 20%, a
+    reset would be allowed while its own condition still holds. With the session's ``--set`` both commands use its
+    limit; a bad key is one line naming it."""
+    saved(journal_url, drawdown=True, peak="100000.00", equity="84000.00")
+    tight = ("--set", "portfolio.max_drawdown_portfolio=0.15")
+    code, out = invoke("killswitch", "status", *tight, "--journal", journal_url)
+    assert code == 0 and "drawdown from peak 16.00% of 100,000.00, limit 15.00%: beyond the limit" in out, out
+    code, out = invoke("killswitch", "reset", "--reason", "reviewed", *tight, "--journal", journal_url)
+    assert code == 1 and "refused" in out, out
+    code, out = invoke("killswitch", "reset", "--reason", "x", "--set", "portfolio.nope=1", "--journal", journal_url)
+    assert code == 2 and len(out.strip().splitlines()) == 1 and "--set portfolio.nope=1" in out, out
+    code, out = invoke("killswitch", "reset", "--reason", "within the default limit", "--journal", journal_url)
+    assert code == 0 and "armed" in out, out

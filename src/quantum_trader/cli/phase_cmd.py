@@ -282,13 +282,16 @@ def drill(
 
 
 @killswitch_app.command("status")
-def status_cmd(journal: JournalOpt = None, policy_file: PolicyOpt = None) -> None:
+def status_cmd(journal: JournalOpt = None, policy_file: PolicyOpt = None, set_: SetOpt = None) -> None:
     """The kill switch as the journal holds it: state, trip reason and time, peak and day-start equity, and the
-    distance to both triggers from the last equity snapshot.
+    distance to both triggers from the last equity snapshot, against the policy's limits (give the session's
+    --policy and --set to measure against the limits it ran with).
 
     Example: quantum-trader killswitch status --journal journal/default.sqlite
     """
-    policy = load_policy_or_exit(policy_file)
+    from quantum_trader.cli.bar_timeframes import policy_with_sets
+
+    policy = policy_with_sets(policy_file, set_ or [])
     store = _journal(journal)
     trading = _trading(store)
     record = read_journal(trading.load_killswitch)
@@ -304,15 +307,18 @@ def reset_cmd(
     operator: OperatorOpt = "",
     journal: JournalOpt = None,
     policy_file: PolicyOpt = None,
+    set_: SetOpt = None,
 ) -> None:
     """Re-arm a tripped kill switch: refused (exit 1) while the drawdown from peak, or the day's loss on the same
-    UTC day, is still beyond its limit, unless --force; recorded with the operator and the reason.
+    UTC day, is still beyond its limit, unless --force; recorded with the operator and the reason. The limits are
+    the policy's: give the session's --policy and --set, so a tighter limit it ran with is the one checked.
 
     Example: quantum-trader killswitch reset --reason "reviewed: stops widened" --journal journal/default.sqlite
     """
+    from quantum_trader.cli.bar_timeframes import policy_with_sets
     from quantum_trader.journal.killswitch_ops import reset, reset_refusal
 
-    policy = load_policy_or_exit(policy_file)
+    policy = policy_with_sets(policy_file, set_ or [])
     if not reason.strip():
         raise fail("--reason: a reset needs a reason, recorded with it")
     store = _journal(journal)
