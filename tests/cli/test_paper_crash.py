@@ -159,8 +159,9 @@ def _plan(rng: random.Random, orders: int, fills: int, duration: float) -> list[
     # a second's bars are flushed at a time, and a run's last ones when it ends: the first flush always comes
     plan: list[tuple[str, float | None]] = [("bar-journalled:1", None)]
     plan += [(name, None) for _, name in sorted(steps)]
-    for _ in range(4):
-        plan.insert(rng.randrange(1, len(plan) * 2 // 3), ("", rng.uniform(0.15, 0.45) * duration))
+    for _ in range(4):  # inserted among the first two thirds, each shorter than what is left to run after it (a
+        # timer landing after the session's end would end the plan there, the armed points after it lost)
+        plan.insert(rng.randrange(1, len(plan) * 2 // 3), ("", rng.uniform(0.05, 0.25) * duration))
     return plan
 
 
