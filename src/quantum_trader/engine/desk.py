@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.trading import (
@@ -27,9 +28,9 @@ from quantum_trader.domain.trading import (
 from quantum_trader.engine.ports import ExecutionClient
 
 
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """An order of ours and why: the intent and decision behind an entry, the reason of an exit."""
+class Placed(NamedTuple):
+    """An order of ours and why: the intent and decision behind an entry, the reason of an exit (an immutable
+    record made for every order sent, so the cheapest kind)."""
 
     order: Order
     intent: Intent | None = None
@@ -135,12 +136,15 @@ class OrderDesk:
     # ------------------------------------------------------------------ what came back
     def settled(self, order: Order) -> Placed | None:
         """An order filled, was cancelled, rejected or expired: it is no longer on its way."""
-        placed = self.placed.get(order.client_order_id)
+        order_id = order.client_order_id
         symbol = order.symbol
-        for book in (self.limit_entry, self.entering, self.exiting):
-            if book.get(symbol) == order.client_order_id:
-                del book[symbol]
-        return placed
+        if self.limit_entry.get(symbol) == order_id:
+            del self.limit_entry[symbol]
+        if self.entering.get(symbol) == order_id:
+            del self.entering[symbol]
+        if self.exiting.get(symbol) == order_id:
+            del self.exiting[symbol]
+        return self.placed.get(order_id)
 
     def position_closed(self, symbol: str) -> None:
         """The venue lapses a flat position's protection itself; the desk forgets it."""

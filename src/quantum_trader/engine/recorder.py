@@ -41,9 +41,10 @@ EVENT_NAMES = {
 """Run-folder event kinds of the risk engine's events (drift kinds keep their own names)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanBook:
-    """The account as it stands through a quiet window: constant cash and positions (floats)."""
+    """The account as it stands through a quiet window: constant cash and positions (floats). Never changed once
+    made (not frozen: one is made after every fill, and a frozen dataclass costs several times more to make)."""
 
     cash: float
     columns: tuple[int, ...]
@@ -84,6 +85,8 @@ def span_figures(book: SpanBook, marks: F64) -> tuple[F64, F64, F64]:
     exposure = np.where(positive, notional.sum(axis=1) / safe, 0.0)
     if len(columns) == 1:  # one group of one: its sum and the largest are the column itself
         largest = notional[:, 0]
+    elif all(len(g) == 1 for g in group_columns):  # groups of one: each sum is its column
+        largest = notional.max(axis=1)
     else:
         largest = np.stack([notional[:, g].sum(axis=1) for g in group_columns], axis=1).max(axis=1)
     correlated = np.where(positive, largest / safe, 0.0)
@@ -122,7 +125,12 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
     by at most three rows per sample.
     """
     n = equity.size
-    if n == 0 or not bool(np.isfinite(equity).all()):
+    if n == 0:
+        return samples
+    if n <= _SMALL and peak_before == peak_before:
+        rows = _extremes_in_floats(equity.tolist(), samples.tolist(), peak_before)
+        return samples if rows is None else np.array(rows, dtype=np.int64)
+    if not bool(np.isfinite(equity).all()):
         return samples
     running = np.maximum.accumulate(equity)
     np.maximum(running, peak_before, out=running)
@@ -145,6 +153,41 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
         if peak >= 0:
             kept.add(peak)
     return np.array(sorted(kept), dtype=np.int64)
+
+
+_SMALL = 256
+"""Spans of at most this many closes are searched in plain floats (a processed bar every hour makes spans of
+60 1m closes, where NumPy's cost per call is most of the work); longer ones with NumPy."""
+
+
+def _extremes_in_floats(equity: list[float], offsets: list[int], peak_before: float) -> list[int] | None:
+    """``extreme_rows`` over Python floats, in one pass (None: a close is not finite, the samples alone are
+    kept): the same comparisons and divisions, element by element, so the same rows."""
+    n = len(equity)
+    kept = set(offsets)
+    ends = {s for s in offsets if s + 1 < n}  # a stretch ends at each sample
+    peak, last = peak_before, -1
+    high = low = 0.0
+    high_at = low_at = low_peak_at = -1
+    for k, value in enumerate(equity):
+        if value - value != 0.0:  # NaN or infinite
+            return None
+        if value > peak:
+            peak = value
+        if value >= peak:
+            last = k  # where the running peak was last set
+        drawdown = value / peak if peak > 0 else 1.0
+        if high_at < 0 or value > high:  # (the first of equal ones, as argmax and argmin)
+            high, high_at = value, k
+        if low_at < 0 or drawdown < low:
+            low, low_at, low_peak_at = drawdown, k, last
+        if k in ends or k == n - 1:
+            kept.add(high_at)
+            kept.add(low_at)
+            if low_peak_at >= 0:
+                kept.add(low_peak_at)
+            high_at = low_at = -1
+    return sorted(kept)
 
 
 @dataclass(slots=True)

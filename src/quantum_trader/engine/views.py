@@ -28,6 +28,7 @@ def clean_correlation(corr: F64 | None, n: int) -> F64:
     """
     matrix = np.eye(n) if corr is None else np.where(np.isfinite(corr), corr, 0.0)
     np.fill_diagonal(matrix, 1.0)
+    matrix.setflags(write=False)  # a decision's market views share it (``risk.MarketViews``)
     return matrix
 
 

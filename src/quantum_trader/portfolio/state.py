@@ -215,7 +215,7 @@ def derive_state(
         unrealised = {s: money(p.unrealised_at(marks[s])) if s in changed or s not in known else known[s]
                       for s, p in positions.items()}
     equity = cash + sum(unrealised.values(), ZERO)
-    return LedgerState(
+    return sealed(
         ts,
         day_start,
         deposits,
@@ -233,6 +233,22 @@ def derive_state(
         MappingProxyType(unrealised),
         equity,
     )
+
+
+_SETTERS: Final = tuple(LedgerState.__dict__[name].__set__ for name in LedgerState.__slots__)
+"""Each field's slot, in declaration order (``_figures`` last): what the dataclass' ``__init__`` assigns."""
+_new = object.__new__
+
+
+def sealed(*fields: object) -> LedgerState:
+    """A state from its 16 fields in declaration order, maps already frozen and figures already derived
+    (``derive_state`` and the ledger's hot paths). The frozen dataclass' own ``__init__`` assigns each field
+    through ``object.__setattr__``; a replay builds a state per fill and mark, and the slots' own setters
+    cost half as much. The state is the same value, as immutable as ever."""
+    state: LedgerState = _new(LedgerState)
+    for setter, value in zip(_SETTERS, (*fields, None), strict=True):
+        setter(state, value)
+    return state
 
 
 def _figures(state: LedgerState) -> Figures:

@@ -100,12 +100,14 @@ class SimulatedExchange:
     _funding_rows: list[int] = field(default_factory=list)
     _state: _RowState = field(default_factory=_RowState)
     _column: dict[str, int] = field(default_factory=dict)
+    _hint: int = -1
 
     def __post_init__(self) -> None:
         self._column = {s: j for j, s in enumerate(self.symbols)}
         self._exact = isinstance(self.venue.slippage, ExactPrice)
         self._taker = self.venue.taker_rate
         self._maker = self.venue.maker_rate
+        self._taker_float = self.venue.fees.taker
 
     # ------------------------------------------------------------------ the execution client
     def submit(self, order: Order) -> None:
@@ -125,8 +127,19 @@ class SimulatedExchange:
             return
         traveling = Traveling(order, col, order.ts, self.latency_bars - 1)
         if self._chunk is not None:
-            traveling.resolve(self._chunk.ts)
+            traveling.arrival = self._row_at(order.ts) + traveling.wait
         self.orders.traveling.append(traveling)
+
+    def _row_at(self, ts: int) -> int:
+        """The first row at or after ``ts`` (``Traveling.resolve``'s search): the orders of one decision share
+        their time, so the row found last is tried first."""
+        chunk = self._chunk
+        assert chunk is not None
+        hint = self._hint
+        if 0 <= hint < chunk.size and int(chunk.ts[hint]) == ts:
+            return hint
+        row = self._hint = int(chunk.ts.searchsorted(ts, side="left"))
+        return row
 
     def cancel(self, client_order_id: str, reason: str = "cancelled") -> None:
         """Cancel an order of ours wherever it is; an unknown id is not an error (it filled or lapsed)."""
@@ -171,6 +184,7 @@ class SimulatedExchange:
         if chunk.books is not None:
             self.venue = replace(self.venue, slippage=self.venue.slippage.over_books(chunk.books))
         self._state = _RowState()
+        self._hint = -1
         for t in self.orders.traveling:
             t.arrival = -1
             t.resolve(chunk.ts)
@@ -180,9 +194,10 @@ class SimulatedExchange:
         the kernel has reacted, until False)."""
         chunk = self._chunk
         assert chunk is not None, "begin(chunk) first"
-        if self._state.row != row:
-            self._state = _RowState(row)
         state = self._state
+        if state.row != row:
+            state.row = row
+            state.arrivals_done = state.funding_done = state.marked = False
         if not state.arrivals_done:
             state.arrivals_done = True
             self._arrivals(row)
@@ -204,7 +219,9 @@ class SimulatedExchange:
         chunk = self._chunk
         assert chunk is not None
         self._liquidation_now()  # as of the books before these marks
-        prices = {s: float(chunk.mark_before(row, self._column[s])) for s in self.account.positions}
+        before = chunk.mark[row - 1] if row > 0 else chunk.mark_in if chunk.mark_in is not None else chunk.mark[0]
+        column = self._column
+        prices = {s: float(before[column[s]]) for s in self.account.positions}
         self.account.mark({s: p for s, p in prices.items() if p == p}, int(chunk.ts[row]))
 
     # ------------------------------------------------------------------ arrivals at the open
@@ -252,7 +269,7 @@ class SimulatedExchange:
             return min(order.quantity, held.size) if order.quantity > 0 else held.size
         if order.equity_fraction is not None:  # sized at the fill, as engines without a risk engine do
             budget = float(self.account.equity) * order.equity_fraction
-            quantity = inst.round_qty_down(budget / (price * (1 + self.venue.fees.taker)))
+            quantity = inst.round_qty_down(budget / (price * (1 + self._taker_float)))
             return quantity if inst.is_tradable(quantity, Decimal(repr(price))) else Decimal(0)
         return order.quantity
 
@@ -308,6 +325,8 @@ class SimulatedExchange:
             priority, _, symbol, kind, price = best
             self._exit(symbol, row, priority, kind, price)
             return
+        if not self.orders.limits:
+            return
         for symbol, limit in sorted(self.orders.limits.items(), key=lambda item: item[1].column):
             if limit.expire_ts is not None and int(chunk.ts[row]) >= limit.expire_ts:
                 del self.orders.limits[symbol]
@@ -336,16 +355,19 @@ class SimulatedExchange:
         col = self._column[symbol]
         if not chunk.valid[row, col]:
             return None
-        held = self.account.positions[symbol]
-        long = held.quantity > 0
+        long = self.account.positions[symbol].quantity > 0
         bar = (float(chunk.open[row, col]), float(chunk.high[row, col]), float(chunk.low[row, col]))
         protection = self.orders.protection.get(symbol, _UNPROTECTED)
         stop = protection.stop_price
-        target = protection.target_price if int(chunk.ts[row]) >= protection.target_from else None
+        target = protection.target_price
+        if target is not None and int(chunk.ts[row]) < protection.target_from:
+            target = None
         adverse = []
-        for level, priority in ((self._liquidation_now().get(symbol), ADVERSE_LIQUIDATION), (stop, ADVERSE_STOP)):
-            if level is not None and ((bar[2] <= level) if long else (bar[1] >= level)):
-                adverse.append((level, priority))
+        liquidation = self._liquidation_now().get(symbol)
+        if liquidation is not None and ((bar[2] <= liquidation) if long else (bar[1] >= liquidation)):
+            adverse.append((liquidation, ADVERSE_LIQUIDATION))
+        if stop is not None and ((bar[2] <= stop) if long else (bar[1] >= stop)):
+            adverse.append((stop, ADVERSE_STOP))
         if adverse:
             # Within one bar the adverse level nearer the price is crossed first (a long's higher one).
             level, priority = max(adverse) if long else min(adverse)
@@ -402,25 +424,23 @@ class SimulatedExchange:
         chunk = self._chunk
         assert chunk is not None
         symbol = order.symbol
-        col = self._column[symbol]
-        inst = self.instruments[symbol]
         buy = order.side is OrderSide.BUY
+        bar_ts = int(chunk.ts[row])
         raw = reference if maker or self._exact else self.venue.slippage.taker_price(
-            symbol, reference, float(quantity), buy=buy, ts=int(chunk.ts[row]),
-            bar_volume=finite(float(chunk.volume[row, col])))
+            symbol, reference, float(quantity), buy=buy, ts=bar_ts,
+            bar_volume=finite(float(chunk.volume[row, self._column[symbol]])))
         if cap is not None:
             raw = min(raw, cap) if buy else max(raw, cap)
-        price = inst.round_price(raw)
+        price = self.instruments[symbol].round_price(raw)
         fee = money(quantity * price * (self._maker if maker else self._taker))
-        ts = max(int(chunk.ts[row]), self.account.ts)
-        fill = Fill(ts, symbol, order.side, quantity, price, fee, client_order_id=order.client_order_id,
-                    is_maker=maker, liquidation=liquidation)
-        self.account.fill(fill)
-        self._events.append(OrderEvent(ts, OrderEventKind.FILLED, order, fill=fill, reason=reason,
-                                       reference=reference))
-        if symbol not in self.account.positions:
+        account = self.account
+        ts = bar_ts if bar_ts >= account.ts else account.ts
+        fill = Fill(ts, symbol, order.side, quantity, price, fee, order.client_order_id, maker, liquidation)
+        account.fill(fill)
+        self._events.append(OrderEvent(ts, OrderEventKind.FILLED, order, fill, reason, reference))
+        if symbol not in account.positions:
             self._lapse_protection(symbol, ts, order.client_order_id)
-        self._refresh_liquidation(row)
+        self._liquidation_due = True  # (``_refresh_liquidation``)
 
     def _lapse_protection(self, symbol: str, ts: int, filled: str) -> None:
         """A flat position's reduce-only exits have nothing left to reduce: they lapse (but the one that filled)."""
@@ -476,21 +496,24 @@ class SimulatedExchange:
             return stop
         col = self._column[symbol]
         long = self.account.positions[symbol].quantity > 0
-        high, low = chunk.high[start:stop, col], chunk.low[start:stop, col]
         protection = self.orders.protection.get(symbol, _UNPROTECTED)
         found = stop
-        for level in (self._liquidation_now().get(symbol), protection.stop_price):
-            if level is not None:
-                hit = first_hit(low, level, above=False) if long else first_hit(high, level, above=True)
-                if hit >= 0:
-                    found = min(found, start + hit)
-        target = protection.target_price
-        if target is not None:
-            skip = max(0, int(np.searchsorted(chunk.ts[start:stop], protection.target_from, side="left")))
-            hit = (first_hit(high[skip:], target, above=True) if long
-                   else first_hit(low[skip:], target, above=False))
+        liquidation, stop_price = self._liquidation_now().get(symbol), protection.stop_price
+        # A bar reaching either adverse level reaches the nearer one (a long's higher, a short's lower): one scan
+        level = stop_price if liquidation is None else liquidation if stop_price is None else (
+            max(liquidation, stop_price) if long else min(liquidation, stop_price))
+        if level is not None:
+            hit = (first_hit(chunk.low[start:stop, col], level, above=False) if long
+                   else first_hit(chunk.high[start:stop, col], level, above=True))
             if hit >= 0:
-                found = min(found, start + skip + hit)
+                found = start + hit
+        target = protection.target_price
+        if target is not None and found > start:  # (a take-profit after the adverse hit changes nothing)
+            skip = max(0, int(np.searchsorted(chunk.ts[start:found], protection.target_from, side="left")))
+            hit = (first_hit(chunk.high[start + skip:found, col], target, above=True) if long
+                   else first_hit(chunk.low[start + skip:found, col], target, above=False))
+            if hit >= 0:
+                found = start + skip + hit
         return found
 
     def _first_limit_row(self, limit: RestingLimit, start: int, stop: int) -> int:
