@@ -21,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-import numpy as np
-
 from quantum_trader.domain.chunk import MarketChunk
 from quantum_trader.domain.market import F64
 from quantum_trader.domain.time import MS_PER_DAY, duration_ms
@@ -198,7 +196,7 @@ class TradingKernel:
     def seen(self, equity: F64 | None, rows: int) -> None:
         """Quiet closes went by: the highest of them (the first ``rows``) may be a new peak."""
         if equity is not None and rows > 0:
-            self.peak_seen = max(self.peak_seen, float(np.max(equity[:rows])))
+            self.peak_seen = max(self.peak_seen, float(equity[:rows].max()))
 
     def _mark(self, prices: F64, ts: int, *, roll: bool = False) -> None:
         """Mark held positions at ``prices`` (one per column) and let the kill switch look.

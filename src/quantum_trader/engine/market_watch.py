@@ -32,8 +32,6 @@ class MarketWatch:
     def __init__(self, kernel: TradingKernel) -> None:
         self.kernel = kernel
         self.views = MarketViews(kernel.limits, kernel.symbols, kernel.data.instruments.values())
-        self._bare = MarketViews(kernel.limits, kernel.symbols, ())
-        """For drift, which reads the correlation alone."""
         self.corr: F64 = np.eye(len(kernel.symbols))
         self._corr_time: int | None = None
         self._corr_raw: F64 | None = None
@@ -101,8 +99,7 @@ class MarketWatch:
         if cached is not None and cached[0] == (k, row) and cached[1] is self.corr:
             return cached[2]
         kernel = self.kernel
-        return self._bare.build(ts=kernel.ts_of(row), phase=kernel.settings.phase, correlation=self.corr,
-                                depth_1pct={}, marks={})
+        return self.views.correlation_only(ts=kernel.ts_of(row), phase=kernel.settings.phase, correlation=self.corr)
 
     def _entry_slippage(self, row: int, intents: list[Intent]) -> dict[str, float]:
         """The venue's expected slippage of each market entry, as a fraction of its price: asked of the

@@ -157,6 +157,12 @@ def scan_window_equity(
     if n <= _SMALL and all(p.stop_price is None and p.liquidation_price is None and p.target_price is None
                            for p in positions):
         return _scan_in_floats(start, stop, mark, positions, account)
+    return _scan_vectorised(start, stop, high, low, mark, positions, account)
+
+
+def _scan_vectorised(start: int, stop: int, high: F64, low: F64, mark: F64, positions: tuple[HeldPosition, ...],
+                     account: AccountFigures) -> tuple[WindowEvent | None, F64]:
+    n = stop - start
     candidates: list[tuple[int, int, WindowEventKind, int]] = []
     unrealised = np.zeros(n)
     for pos in positions:
@@ -203,14 +209,13 @@ def _scan_in_floats(start: int, stop: int, mark: F64, positions: tuple[HeldPosit
     for pos in positions:
         quantity, entry = pos.quantity, pos.entry_price
         realised, baseline = pos.day_realised, pos.day_start_unrealised
-        first = -1
-        for k, price in enumerate(mark[start:stop, pos.column].tolist()):
-            pnl = quantity * (price - entry)
-            unrealised[k] += pnl
-            if first < 0 and realised + pnl - baseline <= asset_floor:
-                first = k
-        if first >= 0:
-            candidates.append((first, _ASSET_DAILY, WindowEventKind.ASSET_DAILY_LOSS, pos.column))
+        pnl = [quantity * (price - entry) for price in mark[start:stop, pos.column].tolist()]
+        unrealised = [u + p for u, p in zip(unrealised, pnl, strict=True)]
+        # a sum grows with its terms: above the floor at the lowest P&L, above it everywhere
+        if not realised + min(pnl) - baseline > asset_floor:
+            first = next((k for k, p in enumerate(pnl) if realised + p - baseline <= asset_floor), -1)
+            if first >= 0:
+                candidates.append((first, _ASSET_DAILY, WindowEventKind.ASSET_DAILY_LOSS, pos.column))
     cash = account.cash
     equity = [cash + u for u in unrealised]
     daily, drawdown = _portfolio_hits(equity, account)
@@ -231,6 +236,14 @@ def _portfolio_hits(equity: list[float], account: AccountFigures) -> tuple[int, 
     daily_floor = account.day_start_equity * (1.0 - account.max_daily_loss)
     keep = 1.0 - account.max_drawdown
     peak_before = account.peak_equity
+    lowest = min(equity)
+    if lowest == lowest and lowest > daily_floor and keep >= 0.0:  # (no NaN: min() would not see one first)
+        highest = max(equity)
+        peak = highest if highest > peak_before else peak_before
+        # every close above the floor, and above the highest peak's drawdown floor: no hit (products grow
+        # with their factors)
+        if not any(value != value for value in equity) and peak_before == peak_before and lowest > peak * keep:
+            return -1, -1
     daily = drawdown = -1
     running = equity[0]
     for k, value in enumerate(equity):

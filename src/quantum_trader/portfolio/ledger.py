@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -30,6 +30,7 @@ from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.time import utc_day_start
 from quantum_trader.domain.trading import Fill, OrderSide, Position
 from quantum_trader.portfolio.state import (
+    MONEY_QUANTUM,
     ZERO,
     LedgerError,
     LedgerState,
@@ -254,13 +255,15 @@ def apply_fill(
     correlated-risk measure needs it); ``instrument``, when given, rejects a fill off
     the lot or tick grid instead of letting an invalid quantity into the books.
     """
-    _validate_fill(fill, instrument)
+    if instrument is not None or not fill.quantity > 0 or not fill.price > 0:
+        _validate_fill(fill, instrument)
     ts = fill.ts
     if ts < state.ts:
         _check_time(state, ts, f"fill on {fill.symbol}")
-    state = _roll_if_past(state, ts)
+    if utc_day_start(ts - 1) > state.day_start:  # (``_roll_if_past``)
+        state = roll_day(state, ts)
     symbol = fill.symbol
-    fee = money(fill.fee)
+    fee = fill.fee.quantize(MONEY_QUANTUM, ROUND_HALF_EVEN)  # (``money``)
     quantity = fill.quantity
     price = fill.price
     positions = dict(state.positions)
@@ -274,7 +277,8 @@ def apply_fill(
         unrealised.pop(symbol, None)
     else:
         positions[symbol] = position
-        unrealised[symbol] = money(position.quantity * (price - position.entry_price))
+        unrealised[symbol] = (position.quantity * (price - position.entry_price)).quantize(MONEY_QUANTUM,
+                                                                                           ROUND_HALF_EVEN)
     # The fill is the newest price the ledger has seen for the symbol (fills are time-ordered):
     # keeping an older mark would value a reopened position at a stale price.
     marks = dict(state.marks)

@@ -235,19 +235,41 @@ def derive_state(
     )
 
 
-_SETTERS: Final = tuple(LedgerState.__dict__[name].__set__ for name in LedgerState.__slots__)
-"""Each field's slot, in declaration order (``_figures`` last): what the dataclass' ``__init__`` assigns."""
+(_ts, _day_start, _deposits, _cash, _positions, _marks, _realised_pnl, _fees_paid, _funding_paid, _day_start_equity,
+ _day_start_marked_at, _peak_equity, _day_realised, _day_start_unrealised, _unrealised, _equity, _figures_of) = (
+    LedgerState.__dict__[name].__set__ for name in LedgerState.__slots__)
+"""Each field's slot setter, in declaration order (``_figures`` last): what the dataclass' ``__init__`` assigns
+(a field added to the state and not here fails at import)."""
 _new = object.__new__
 
 
-def sealed(*fields: object) -> LedgerState:
-    """A state from its 16 fields in declaration order, maps already frozen and figures already derived
-    (``derive_state`` and the ledger's hot paths). The frozen dataclass' own ``__init__`` assigns each field
-    through ``object.__setattr__``; a replay builds a state per fill and mark, and the slots' own setters
-    cost half as much. The state is the same value, as immutable as ever."""
+def sealed(ts: int, day_start: int, deposits: Decimal, cash: Decimal, positions: Mapping[str, Position],
+           marks: Mapping[str, Decimal], realised_pnl: Decimal, fees_paid: Decimal, funding_paid: Decimal,
+           day_start_equity: Decimal, day_start_marked_at: int, peak_equity: Decimal,
+           day_realised: Mapping[str, Decimal], day_start_unrealised: Mapping[str, Decimal],
+           unrealised: Mapping[str, Decimal], equity: Decimal) -> LedgerState:
+    """A state from its 16 fields, maps already frozen and figures already derived (``derive_state`` and the
+    ledger's hot paths). The frozen dataclass' own ``__init__`` assigns each field through
+    ``object.__setattr__``; a replay builds a state per fill and mark, and the slots' own setters cost a
+    fraction of that. The state is the same value, as immutable as ever."""
     state: LedgerState = _new(LedgerState)
-    for setter, value in zip(_SETTERS, (*fields, None), strict=True):
-        setter(state, value)
+    _ts(state, ts)
+    _day_start(state, day_start)
+    _deposits(state, deposits)
+    _cash(state, cash)
+    _positions(state, positions)
+    _marks(state, marks)
+    _realised_pnl(state, realised_pnl)
+    _fees_paid(state, fees_paid)
+    _funding_paid(state, funding_paid)
+    _day_start_equity(state, day_start_equity)
+    _day_start_marked_at(state, day_start_marked_at)
+    _peak_equity(state, peak_equity)
+    _day_realised(state, day_realised)
+    _day_start_unrealised(state, day_start_unrealised)
+    _unrealised(state, unrealised)
+    _equity(state, equity)
+    _figures_of(state, None)
     return state
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 _NO_SLIPPAGE: Mapping[str, float] = MappingProxyType({})
 _NO_REMOVALS: Mapping[str, str] = MappingProxyType({})
+_NONE: Mapping[str, float] = MappingProxyType({})
+_NO_INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType({})
 
 
 class MarketViewError(ValueError):
@@ -67,7 +69,8 @@ class MarketView:
 
     def with_entry_slippage(self, values: Mapping[str, float]) -> MarketView:
         """The same view with the venue's expected slippage of this cycle's market entries."""
-        return replace(self, entry_slippage=_slippage_map(values))
+        return MarketView(self.ts, self.phase, self.index, self.correlation, self.rows, self.depth_1pct, self.marks,
+                          self.instruments, self.tiers, self.edge_assets, _slippage_map(values), self.removed)
 
 
 _LIMIT = 1.0 + 1e-9
@@ -177,6 +180,17 @@ class MarketViews:
         matrix, rows = _matrix(self.symbols, correlation)
         self._matrix = (correlation, matrix, rows)
         return matrix, rows
+
+    def correlation_only(self, *, ts: int, phase: int, correlation: npt.ArrayLike) -> MarketView:
+        """``build`` with the correlation alone (no depth, marks, instruments or edge): what drift reads."""
+        limits = self.limits
+        if phase not in limits.phase_assets:
+            raise MarketViewError(f"market view: phase {phase} is not one of {sorted(limits.phase_assets)}")
+        if self._repeat:
+            raise MarketViewError(f"market view: symbols repeat in {list(self.symbols)}")
+        matrix, rows = self._correlation(correlation)
+        return MarketView(ts=ts, phase=phase, index=self.index, correlation=matrix, rows=rows, depth_1pct=_NONE,
+                          marks=_NONE, instruments=_NO_INSTRUMENTS, tiers=limits.tiers, edge_assets=frozenset())
 
     def build(
         self,

@@ -125,17 +125,20 @@ class SignalSet:
         min_edge = sp.model.min_edge_score
         btc_z = values[self.btc]["trend_z"]
         found: list[Intent] = []
+        # the decision's arrays read once, as Python numbers (not an element at a time)
+        regimes, directions, edges, stops = d.regime.tolist(), d.direction.tolist(), d.edge.tolist(), d.stop.tolist()
         # A candidate below the minimum edge is dropped, its reasons never read: they are not written for it.
         for j, (sym, asset) in enumerate(zip(self.symbols, self.assets, strict=True)):
             v = values[j]
             cands: list[Intent | None] = []
-            if d.direction[j] != 0:
+            direction = directions[j]
+            if direction != 0:
                 p = self.models[j].params
                 bz = 0.0 if j == self.btc or btc_z != btc_z else btc_z
-                edge = float(d.edge[j])
+                edge = float(edges[j])
                 reasons = () if edge < min_edge else explain(
-                    asset, v, (int(d.regime[j]), int(d.direction[j]), edge, float(d.stop[j])), p, bz)
-                cands.append(cross_intent(ts, sym, int(d.direction[j]), edge, v["close"], v["atr"],
+                    asset, v, (int(regimes[j]), int(direction), edge, float(stops[j])), p, bz)
+                cands.append(cross_intent(ts, sym, int(direction), edge, v["close"], v["atr"],
                                           mult, "trend", reasons))
             if sym in div and div[sym][0] != 0:
                 dd, de, dz = div[sym]

@@ -101,6 +101,7 @@ class SimulatedExchange:
     _state: _RowState = field(default_factory=_RowState)
     _column: dict[str, int] = field(default_factory=dict)
     _hint: int = -1
+    _last_price: tuple[str, float, Decimal] | None = None
 
     def __post_init__(self) -> None:
         self._column = {s: j for j, s in enumerate(self.symbols)}
@@ -205,9 +206,10 @@ class SimulatedExchange:
                 return True
         if not state.funding_done:
             state.funding_done = True
-            self._funding(row)
-            if self._events:
-                return True
+            if row in chunk.funding:
+                self._funding(row)
+                if self._events:
+                    return True
         self._intrabar(row)
         return bool(self._events)
 
@@ -431,7 +433,7 @@ class SimulatedExchange:
             bar_volume=finite(float(chunk.volume[row, self._column[symbol]])))
         if cap is not None:
             raw = min(raw, cap) if buy else max(raw, cap)
-        price = self.instruments[symbol].round_price(raw)
+        price = self._price(symbol, raw)
         fee = money(quantity * price * (self._maker if maker else self._taker))
         account = self.account
         ts = bar_ts if bar_ts >= account.ts else account.ts
@@ -441,6 +443,16 @@ class SimulatedExchange:
         if symbol not in account.positions:
             self._lapse_protection(symbol, ts, order.client_order_id)
         self._liquidation_due = True  # (``_refresh_liquidation``)
+
+    def _price(self, symbol: str, raw: float) -> Decimal:
+        """``raw`` rounded to the symbol's tick; a reversal's exit and entry fill at one open, so the price
+        rounded last is kept."""
+        last = self._last_price
+        if last is not None and last[0] == symbol and last[1] == raw:
+            return last[2]
+        price = self.instruments[symbol].round_price(raw)
+        self._last_price = (symbol, raw, price)
+        return price
 
     def _lapse_protection(self, symbol: str, ts: int, filled: str) -> None:
         """A flat position's reduce-only exits have nothing left to reduce: they lapse (but the one that filled)."""
