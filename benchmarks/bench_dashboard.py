@@ -9,7 +9,7 @@ Then Debian's chromium (Playwright, as the browser test drives it) opens the pag
 snapshot are written into the journal ``--writes`` times each: the time until the page shows each one
 without a reload (target under 1 s). Skipped, with the reason, when /usr/bin/chromium is absent.
 
-Run: .venv/bin/python benchmarks/bench_dashboard.py [--n 100] [--writes 10] [--keep DIR]
+Run: .venv/bin/python benchmarks/bench_dashboard.py [--n 100] [--writes 10] [--keep DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -186,16 +186,22 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="requests per endpoint")
     parser.add_argument("--writes", type=int, default=10, help="journal writes watched in the browser")
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep the year's journal in")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: measure the journal kept there by an "
+                                                             "earlier run instead of writing it again")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "year.sqlite"
-        path.unlink(missing_ok=True)
-        journal, seconds = build(path)
-        size = path.stat().st_size / 1e6
-        print(f"journal: {MINUTES:,} risk + {MINUTES:,} equity snapshots (1m, one year) written in {seconds:.1f} s, "
-              f"{size:.0f} MB")
+        if args.reuse and args.keep is not None and path.is_file():
+            journal = TradingJournal(path, session="bench-year")
+            print(f"journal: {path} as an earlier run left it, {path.stat().st_size / 1e6:.0f} MB")
+        else:
+            path.unlink(missing_ok=True)
+            journal, seconds = build(path)
+            size = path.stat().st_size / 1e6
+            print(f"journal: {MINUTES:,} risk + {MINUTES:,} equity snapshots (1m, one year) written in "
+                  f"{seconds:.1f} s, {size:.0f} MB")
         url, server = serve(path)
         last = journal.latest_risk()
         assert last is not None

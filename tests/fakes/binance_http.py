@@ -16,7 +16,8 @@ Faults (``http_base``): ``faults.append(Fault(...))`` makes the next matching re
 acting, act and then never answer in time (``drop``), act and answer ``-1007`` (status unknown), answer 500,
 or answer a Binance error without acting (``reject``); ``exchange.partial_next`` makes orders fill
 partially. A candles request for bars that have not closed moves the replay one bar on (see
-``tests.fakes.market``), unless ``frozen`` (a feed that stops delivering).
+``tests.fakes.market``), unless ``frozen`` (a feed that stops delivering). The websockets (market streams, the
+user data stream and its listen key endpoints) are ``binance_ws``'s, on the same port (``streams``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from tests.fakes.binance_state import BRACKETS, BinanceError, FakeAlgo, FakeExchange, FakeOrder, Spec
+from tests.fakes.binance_ws import BinanceStreams
 from tests.fakes.http_base import FakeServer, Fault, Handler
 
 __all__ = ["FIXTURE", "FakeBinanceServer", "Fault", "exchange_info", "specs_from_info"]
@@ -94,9 +96,19 @@ def algo_json(a: FakeAlgo) -> dict[str, Any]:
 @dataclass
 class FakeBinanceServer(FakeServer):
     exchange: FakeExchange
+    streams: BinanceStreams = field(init=False)
 
     key_header = "X-MBX-APIKEY"
     error_type = BinanceError
+
+    def __post_init__(self) -> None:
+        self.streams = BinanceStreams(self.exchange)
+
+    def _mount(self, app: web.Application) -> None:
+        self.streams.mount(app)
+
+    async def _published(self) -> None:
+        await self.streams.publish()
 
     def _lock(self) -> Any:
         return self.exchange.lock
@@ -168,6 +180,7 @@ class FakeBinanceServer(FakeServer):
             ("POST", "/fapi/v1/positionSide/dual"): self._set_dual,
             ("POST", "/fapi/v1/marginType"): self._set_margin_type,
             ("POST", "/fapi/v1/leverage"): self._set_leverage,
+            **self.streams.rest_routes(),
         }
 
     # ------------------------------------------------------------------ market data

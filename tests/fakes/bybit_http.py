@@ -18,13 +18,18 @@ Faults (``http_base.Fault``, the paths Bybit's): ``429`` answers ``retCode`` 100
 (Bybit's per-account rate limit) without acting; ``hang`` waits and answers HTTP 504; ``drop`` acts and then
 does not answer in time; ``unknown`` acts and answers 10000 "Server Timeout" (status unknown); ``500``;
 ``reject`` answers the fault's ``retCode`` without acting; ``ack`` answers success without acting.
+
+The websockets (public klines, private order and execution topics) are ``bybit_ws``'s, on the same port
+(``streams``). The exchange's own closes of a position (``stream_hub.force_close``) are listed in the execution
+list as Bybit lists them: ``execType`` ``BustTrade`` (a liquidation) or ``AdlTrade`` (auto-deleveraging),
+without a link id, asked for by that ``execType`` (ccxt's ``fetch_my_trades`` asks for ``Trade`` only).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +37,9 @@ from aiohttp import web
 from tests.fakes.binance_http import s
 from tests.fakes.binance_state import BRACKETS, FakeAlgo, FakeExchange, FakeOrder, Spec, Trade
 from tests.fakes.bybit_state import BybitAccount, BybitError
+from tests.fakes.bybit_ws import BybitStreams
 from tests.fakes.http_base import FakeServer, Fault, Handler
+from tests.fakes.stream_hub import forced_kind
 
 MAX_LEVERAGE = 100
 INSTRUMENTS = {
@@ -57,9 +64,19 @@ def _ms(value: Any, default: int) -> int:
 @dataclass
 class FakeBybitServer(FakeServer):
     account: BybitAccount
+    streams: BybitStreams = field(init=False)
 
     key_header = "X-BAPI-API-KEY"
     error_type = BybitError
+
+    def __post_init__(self) -> None:
+        self.streams = BybitStreams(self.account.engine, server=self)
+
+    def _mount(self, app: web.Application) -> None:
+        self.streams.mount(app)
+
+    async def _published(self) -> None:
+        await self.streams.publish()
 
     @property
     def exchange(self) -> FakeExchange:
@@ -370,8 +387,9 @@ class FakeBybitServer(FakeServer):
         if not 1 <= limit <= 100:
             raise BybitError(10001, "params error: limit must be in [1, 100]")
         rows: list[dict[str, Any]] = []
-        if kind in (None, "Trade"):
-            rows += [self._execution(t, o) for t, o in acc.executions(symbol) if start <= t.time <= end]
+        if kind != "Funding":
+            rows += [row for row in (self._execution(t, o) for t, o in acc.executions(symbol) if start <= t.time <= end)
+                     if kind in (None, row["execType"])]
         if kind in (None, "Funding"):
             rows += [self._funding(i) for i in ex.income if symbol in (None, i.symbol) and start <= i.time <= end]
         rows.sort(key=lambda r: (int(r["execTime"]), r["execId"]), reverse=True)
@@ -385,11 +403,14 @@ class FakeBybitServer(FakeServer):
         conditional = isinstance(o, FakeAlgo)
         order_id = str(o.algo_id) if isinstance(o, FakeAlgo) else str(o.order_id)
         price = Decimal(0) if isinstance(o, FakeAlgo) else o.price
-        return {"symbol": t.symbol, "orderId": order_id, "orderLinkId": o.client_id, "side": t.side.capitalize(),
+        forced = "" if isinstance(o, FakeAlgo) else forced_kind(o)
+        exec_type = {"liquidation": "BustTrade", "adl": "AdlTrade"}.get(forced, "Trade")
+        return {"symbol": t.symbol, "orderId": order_id, "orderLinkId": "" if forced else o.client_id,
+                "side": t.side.capitalize(),
                 "orderPrice": s(price), "orderQty": s(o.qty), "leavesQty": "0", "createType": "CreateByUser",
                 "orderType": "Market" if conditional or o.type == "MARKET" else "Limit",
                 "stopOrderType": "Stop" if conditional else "UNKNOWN", "execFee": s(t.commission),
-                "execId": f"e-{t.id}", "execPrice": s(t.price), "execQty": s(t.qty), "execType": "Trade",
+                "execId": f"e-{t.id}", "execPrice": s(t.price), "execQty": s(t.qty), "execType": exec_type,
                 "execValue": s(t.price * t.qty), "execTime": str(t.time), "feeCurrency": "USDT",
                 "isMaker": t.maker, "feeRate": "0.0002" if t.maker else "0.00055", "tradeIv": "", "markIv": "",
                 "markPrice": s(t.price), "indexPrice": "", "underlyingPrice": "", "blockTradeId": "",

@@ -6,6 +6,9 @@ success, an error, a rate limit, a hung backend and a "status unknown". The faul
 ``Fault(method, path, kind)`` makes the next matching request(s) answer a rate limit, hang without acting, act
 and then never answer in time (``drop``), act and answer "status unknown", answer 500, answer an exchange
 error without acting (``reject``), or answer success without acting (``ack``: a setting that does not stick).
+
+A venue's websockets (``stream_hub``) are mounted on the same app (``_mount``) and told of what a request did
+before its answer leaves (``_published``).
 """
 
 from __future__ import annotations
@@ -92,9 +95,16 @@ class FakeServer:
     def _rejected(self, fault: Fault) -> web.Response:
         raise NotImplementedError
 
+    def _mount(self, app: web.Application) -> None:
+        """The venue's websocket routes (before the REST catch-all)."""
+
+    async def _published(self) -> None:
+        """Tell the websockets what changed."""
+
     # ------------------------------------------------------------------ the same on every venue
     def app(self) -> web.Application:
         app = web.Application()
+        self._mount(app)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
 
@@ -115,6 +125,8 @@ class FakeServer:
                 payload = route(params)
         except self.error_type as exc:
             return self._error(exc)
+        finally:
+            await self._published()
         if fault is not None and fault.kind == "drop":
             await asyncio.sleep(fault.seconds)
         if fault is not None and fault.kind == "unknown":

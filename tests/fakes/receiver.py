@@ -1,5 +1,6 @@
 """A local HTTP receiver on 127.0.0.1 for alert channels: records each POST (path and JSON body) and answers
-with the statuses it is told to (``fail_next``: that many 500s first), in a thread of its own."""
+with the statuses it is told to (``fail_next``: that many 500s first; ``hold``: not before that event is set, a
+slow channel), in a thread of its own."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Receiver:
     fail_next: int = 0
     status: int = 200
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hold: threading.Event | None = None
 
     def bodies(self, path_part: str = "") -> list[dict[str, Any]]:
         with self.lock:
@@ -38,6 +40,8 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
                 with receiver.lock:
                     receiver.attempts += 1
                     if receiver.fail_next > 0:

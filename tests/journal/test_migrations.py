@@ -200,6 +200,7 @@ def test_the_migration_scripts_ship_inside_the_package() -> None:
     root = files("quantum_trader.journal.migrations")
     assert root.joinpath("env.py").is_file() and root.joinpath("script.py.mako").is_file()
     versions = {p.name for p in root.joinpath("versions").iterdir() if p.name.endswith(".py")}
-    assert {"r0001_phase_tables.py", "r0002_trading_tables.py", "r0003_risk_snapshots.py"} <= versions
+    assert {"r0001_phase_tables.py", "r0002_trading_tables.py", "r0003_risk_snapshots.py",
+            "r0004_heard_events.py", "r0005_dashboard_reads.py"} <= versions
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '"journal/migrations/script.py.mako"' in pyproject  # the one non-Python file, as package data

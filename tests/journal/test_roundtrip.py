@@ -219,8 +219,10 @@ def _control(journal: TradingJournal, model: Model, step: tuple[Any, ...]) -> No
     if kind == "killswitch":
         journal.save_killswitch(step[1], step[2])
         model.killswitch = step[1]
-        if step[2] is not None:
-            model.history.append(replace(step[2], session=model.session))
+        change = None if step[2] is None else replace(step[2], session=model.session)
+        seen = {(c.session, c.ts, c.kind, c.reason) for c in model.history}
+        if change is not None and (change.session, change.ts, change.kind, change.reason) not in seen:
+            model.history.append(change)  # the same change of the same session at the same time is kept once
     elif kind == "lock":
         _, asset, ts, length, reason = step
         journal.record_lock(asset, ts=ts, until=ts + length, reason=reason)

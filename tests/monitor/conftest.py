@@ -100,8 +100,10 @@ def make_dash(path: Path, policy: Policy, *, token: str | None = TOKEN) -> Dash:
 
 
 @pytest.fixture
-def dash(tmp_path: Path, policy: Policy) -> Dash:
-    return make_dash(tmp_path / "j.sqlite", policy)
+def dash(tmp_path: Path, policy: Policy) -> Iterator[Dash]:
+    made = make_dash(tmp_path / "j.sqlite", policy)
+    yield made
+    made.source.close()  # the gate verdict's process, if a request started one
 
 
 def free_port() -> int:

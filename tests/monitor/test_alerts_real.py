@@ -1,8 +1,11 @@
 """The correlation-spike rule on real hourly candles (../shared/data): the August 2024 crash (BTC -15% on the 5th,
 every major with it) raises it, and over two years of four majors it fires exactly where the mean pairwise 24h
-correlation enters the spike level, never while it stays there."""
+correlation enters the spike level, never while it stays there, and (the policy's re-arm margin) not again until
+it has come back to 0.75."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -43,13 +46,33 @@ def test_the_august_2024_crash_raises_a_correlation_spike(real_1h: dict[str, Bar
         assert alert.message.startswith(f"mean pairwise 24h correlation {mean[i]:.2f} above 0.85")
 
 
-def test_over_two_years_it_fires_once_per_entry_into_the_spike_level(real_1h: dict[str, BarSeries]) -> None:
+def _entries(mean: np.ndarray, level: float, line: float) -> list[int]:
+    """Where the mean enters the spike level while armed (armed again once at or below ``line``)."""
+    out, armed = [], True
+    for i in np.flatnonzero(np.isfinite(mean)):
+        if armed and mean[i] > level:
+            out.append(int(i))
+            armed = False
+        elif mean[i] <= line:
+            armed = True
+    return out
+
+
+def _fired(ts: np.ndarray, mean: np.ndarray, policy: Policy) -> list[int]:
+    book = AlertRuleBook(RuleSettings.of_policy(policy))
+    return [int(i) for i in np.flatnonzero(np.isfinite(mean))
+            if any(a.key == "correlation_mean" for a in book.correlation(int(ts[i]), ASSETS, None, float(mean[i])))]
+
+
+def test_over_two_years_it_fires_once_per_entry_past_its_rearm_line(real_1h: dict[str, BarSeries]) -> None:
     ts, _, mean = _history(real_1h)
-    book = AlertRuleBook(RuleSettings.of_policy(Policy()))
-    known = np.flatnonzero(np.isfinite(mean))
-    fired = [i for i in known
-             if any(a.key == "correlation_mean" for a in book.correlation(int(ts[i]), ASSETS, None, float(mean[i])))]
-    above = mean[known] > 0.85
-    entries = known[above & ~np.concatenate([[False], above[:-1]])]
-    assert fired == entries.tolist()
-    assert len(fired) > 50, "crypto majors cross the spec's 0.85 often: the rule must see real spikes"
+    plain = Policy.model_validate({"dashboard": {"alerts": {"rearm": {"correlation_spike": 0.0}}}})
+    every_crossing = _fired(ts, mean, plain)
+    assert every_crossing == _entries(mean, 0.85, 0.85)
+    assert len(every_crossing) > 50, "crypto majors cross the spec's 0.85 often: the rule must see real spikes"
+    fired = _fired(ts, mean, Policy())  # the policy's margin: re-armed at or below 0.75
+    assert fired == _entries(mean, 0.85, 0.75)
+    assert set(fired) <= set(every_crossing) and len(fired) < len(every_crossing) * 0.6
+    assert (len(every_crossing), len(fired)) == (319, 138)  # the README's figures
+    for a, b in itertools.pairwise(fired):
+        assert np.nanmin(mean[a + 1:b]) <= 0.75

@@ -1,4 +1,5 @@
-"""Each rule fires once on entering its condition, stays silent while it holds, and re-arms when it clears."""
+"""Each rule fires once on entering its condition, stays silent while it holds, and re-arms when it clears (a level
+rule: once its value is back past its margin, ``test_alerts_rearm.py``)."""
 
 from __future__ import annotations
 
@@ -151,8 +152,9 @@ def test_stale_feed_and_reconciliation_incidents(book: AlertRuleBook) -> None:
 
 
 @given(st.lists(st.floats(0.0, 0.8), min_size=1, max_size=60))
-def test_exposure_fires_exactly_at_each_entry(series: list[float]) -> None:
-    book = AlertRuleBook(RuleSettings.of_policy(Policy()))
+def test_without_a_margin_exposure_fires_exactly_at_each_entry(series: list[float]) -> None:
+    policy = Policy.model_validate({"dashboard": {"alerts": {"rearm": {"portfolio_exposure": 0.0}}}})
+    book = AlertRuleBook(RuleSettings.of_policy(policy))
     fired = [i for i, x in enumerate(series) if book.exposure(i, x)]
     above = [x > 0.35 for x in series]
     assert fired == [i for i, a in enumerate(above) if a and (i == 0 or not above[i - 1])]

@@ -92,16 +92,19 @@ def test_alerts_newest_first_with_counts(dash: Dash) -> None:
 
 
 def test_gates_name_the_policys_criteria_of_the_next_gate(dash: Dash) -> None:
-    g = dash.client.get("/api/gates").json()
+    first = dash.client.get("/api/gates").json()  # at once: the criteria as the policy states them
     gate = dash.policy.expansion.phase_gates.phase_0_to_1
-    assert g["phase"] == 0 and g["next_gate"] == "phase_0_to_1"
-    assert [c["name"] for c in g["criteria"]] == [*type(gate.required).model_fields,
-                                                 *type(gate.recommended).model_fields]
-    # judged on the journal's operation, as `phase status` judges it
+    names = [*type(gate.required).model_fields, *type(gate.recommended).model_fields]
+    assert first["phase"] == 0 and first["next_gate"] == "phase_0_to_1" and first["evaluated"] is False
+    assert [c["name"] for c in first["criteria"]] == names and first["as_of"] is None
+    # judged on the journal's operation, as `phase status` judges it, in a process of its own
     from quantum_trader.analytics.gates_progress import gate_progress
 
+    assert dash.source.verdicts.wait(120) is not None, dash.source.verdicts.error
+    g = dash.client.get("/api/gates").json()
     verdict = gate_progress(dash.journal, dash.policy).verdict
-    assert verdict is not None and g["evaluated"] is True
+    assert verdict is not None and g["evaluated"] is True and g["as_of"] is not None
+    assert [c["name"] for c in g["criteria"]] == names
     judged = {c.name: c.status.value for c in verdict.criteria}
     shown = {c["name"]: c["status"] for c in g["criteria"]}
     assert shown["months_profitable_btc"] == judged["3_months_profitable_btc"]

@@ -30,6 +30,17 @@ from typing import Any, Literal
 import numpy as np
 
 from quantum_trader.analytics.backtest import BacktestRequest, BacktestResult, PreparedRun, write_run
+from quantum_trader.analytics.live_resume import (
+    EQUITY_KEY,
+    FINGERPRINT_KEY,
+    START_SWITCH_KEY,
+    held_by,
+    live_fingerprint,
+    reconciled_start,
+    resumable,
+    start_equity,
+)
+from quantum_trader.analytics.live_wiring import RiskListener, journal_wiring, live_execution
 from quantum_trader.analytics.report import render_report
 from quantum_trader.analytics.run_folder import RunFolder
 from quantum_trader.analytics.universe_replay import AssetStanding
@@ -44,19 +55,17 @@ from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.grid import MarketGrid, forward_fill
 from quantum_trader.engine.inputs import KernelSettings, MarketData
-from quantum_trader.engine.journaled import JournaledExecution, JournaledLiveExecution, SwitchKeeper, restored_switch
+from quantum_trader.engine.journaled import JournaledExecution
 from quantum_trader.engine.kernel import Kernel
-from quantum_trader.engine.live import LiveDriver, LiveExecution
+from quantum_trader.engine.live import LiveDriver
 from quantum_trader.engine.live_decisions import DEFAULT_WINDOW, GrowingDecisions
 from quantum_trader.engine.paced import PacedReplay, PaceStats
 from quantum_trader.engine.paper_watch import Activity, PaperSnapshot, snapshot
-from quantum_trader.engine.phase_follow import DrawdownDemotion, PhaseFollower
+from quantum_trader.engine.phase_follow import PhaseFollower
+from quantum_trader.engine.reconcile import Reconciliation
 from quantum_trader.engine.session_record import SessionRecorder
 from quantum_trader.engine.strategy import Strategy
 from quantum_trader.journal import SessionMode, TradingJournal
-from quantum_trader.journal.store import Journal
-from quantum_trader.monitor.alerts import AlertWatcher
-from quantum_trader.risk import RiskEvent
 from quantum_trader.risk.batch import BatchResult
 from quantum_trader.venues.ccxt.account import prepare_account
 from quantum_trader.venues.ccxt.clock import ExchangeClock
@@ -129,6 +138,8 @@ class LiveSession:
     on_incident: Callable[[Incident], None] | None = None
     recorder: SessionRecorder | None = None
     """Journals each bar's equity, exposure and correlation, and each decision (a session with a journal)."""
+    journal: TradingJournal | None = None
+    """The journal under the session's id (a resumed session's own); the session's end is recorded there."""
     seconds: float = 0.0
     _stop: bool = False
     _stopping: asyncio.Event | None = None
@@ -200,6 +211,9 @@ class LiveSession:
             self.seconds = time.perf_counter() - started
             if self.recorder is not None:
                 self.recorder.flush()
+            await self.feed.close()
+            if self.client is not None:
+                await self.client.close()
             await self.exchange.close()
         stats.seconds = self.seconds
         return stats
@@ -265,6 +279,10 @@ class LiveSession:
             await rows.aclose()  # type: ignore[attr-defined]
         driver.stats.stopped = self._stop
         await driver.finish()
+        if self.journal is not None and self.request.mode == "live":  # ended: nothing left for a restart to resume
+            if self.recorder is not None:
+                self.recorder.flush()
+            self.journal.end_session(self.bar_clock.now(), "stopped by the operator" if self._stop else "bars taken")
         return driver.stats
 
     async def _run_paper(self, on_bar: Callable[[MarketChunk], None] | None) -> PaceStats:
@@ -437,7 +455,8 @@ async def open_live(request: LiveRequest, say: Callable[[str], None] | None = No
     redactor.install([logging.getLogger("ccxt"), logging.getLogger("aiohttp"), logging.getLogger("asyncio")])
     exchange = open_exchange(request.exchange, request.credentials if request.mode == "live" else None,
                              testnet=request.testnet, api_url=request.api_url, timeout_ms=request.timeout_ms,
-                             recv_window_ms=request.recv_window_ms, rate_limit_ms=request.rate_limit_ms)
+                             recv_window_ms=request.recv_window_ms, rate_limit_ms=request.rate_limit_ms,
+                             streams=request.policy.venue.live.streams)
     try:
         return await _compose(request, exchange, redactor, tell, on_incident)
     except BaseException:
@@ -459,54 +478,66 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     await clock.measure()
     tell(f"{exchange.id} ({network}): {clock.describe()}")
     options = replace(request.feed, stale_bars=policy.venue.live.stale_after_bars,
-                      funding_hours_utc=tuple(policy.venue.funding_hours_utc))
+                      funding_hours_utc=tuple(policy.venue.funding_hours_utc), streams=policy.venue.live.streams)
     feed = LiveFeed(exchange, symbols, request.timeframe, clock, options, halts, incidents.append,
                     request.client.backoff)
     start_ts = await feed.start()
+    settings = request.settings
+    journal = request.journal
+    keeper: list[RiskListener] = []
+    recorder: SessionRecorder | None = None
+    follower: PhaseFollower | None = None
+    live_from = start_ts
+    resumed = resumable(request, exchange.id, settings.phase, journal)
+    feed_name = f"{exchange.id}:{request.timeframe}"
+    if resumed is not None:
+        assert journal is not None
+        journal = TradingJournal(journal.db, account=journal.account, session=resumed.session)
+        start_ts = feed.next_open = resumed.started_ts
+        feed.replayed_until = live_from
+        tell(f"resuming live session {resumed.session}, which did not end: taken again from its first bar "
+             f"{format_time(start_ts)} UTC; what the exchange told it comes from the journal until "
+             f"{format_time(live_from)} UTC, the bar forming now")
     history = await feed.history(request.warmup_bars)
     tell(f"first bar {format_time(start_ts)} UTC (closes {format_time(start_ts + feed.step)}); warm-up "
          f"{min((len(h) for h in history.values()), default=0):,} bars")
-    settings = request.settings
-    journal = request.journal
-    keeper: list[Callable[[TradingKernel, int, tuple[RiskEvent, ...]], None]] = []
-    recorder: SessionRecorder | None = None
-    follower: PhaseFollower | None = None
+    switch = None
     if journal is not None:
-        alerts = AlertWatcher.of_policy(policy, journal, scrub=redactor.scrub)
-        switch = restored_switch(journal, start_ts)
+        wired = journal_wiring(journal, policy, redactor, resumed, start_ts, feed_name, on_incident, tell, history)
+        keeper, recorder, follower, switch, on_incident = wired
         if switch is not None:
             settings = replace(settings, switch=switch)
-            tell(f"kill switch tripped in journal {journal.url} "
-                 f"({'drawdown' if switch.drawdown_tripped else 'daily'}): no entries until "
-                 "`quantum-trader killswitch reset`")
-        journal.start_session(SessionMode.LIVE if request.mode == "live" else SessionMode.PAPER, start_ts,
-                              exchange=exchange.id, detail={"network": network, "symbols": list(symbols),
-                                                                   "phase": settings.phase})
-        keeper += [SwitchKeeper(journal), alerts.on_risk]
-        phases = Journal(journal.db, account=journal.account)  # the session follows the journal's phase
-        keeper.append(DrawdownDemotion(phases))
-        follower = PhaseFollower(phases, journal, policy)
-        recorder = SessionRecorder(journal, feed=f"{exchange.id}:{request.timeframe}", watchers=[alerts])
-        on_incident = alerts.incidents_then(on_incident)
     listening: list[Callable[[TradingKernel, int, BatchResult], None]] = (
         [] if recorder is None else [recorder.on_decision])
+    found: Reconciliation | None = None
     if request.mode == "live":
         leverage = max(1, round(policy.margin.leverage))
         try:
             if journal is not None:
-                await _reconciled(exchange, journal, symbols, clock.now(), request.client.backoff, tell)
+                found = await reconciled_start(exchange, journal, symbols, clock.now(), request.client.backoff, tell,
+                                          live_from=live_from, heard_ts=live_from - feed.step)
             account = await prepare_account(exchange, symbols, leverage=leverage,
-                                            margin_mode=policy.venue.live.margin_mode, backoff=request.client.backoff)
+                                            margin_mode=policy.venue.live.margin_mode, backoff=request.client.backoff,
+                                            held=held_by(found, resumed, journal, exchange.id, request))
         except ccxt.AuthenticationError as exc:
             source = request.credentials.source if request.credentials is not None else "no keys"
             raise ExchangeSetupError(f"{exchange.id} refused the API key ({source}) on {network}: "
                                      f"{redactor.scrub(str(exc).splitlines()[0])[:160]}; keys work only on the "
                                      "network they were made for (testnet keys need --testnet)") from None
-        settings = replace(settings, initial_equity=account.equity)
+        equity = start_equity(resumed) if resumed is not None else None
+        settings = replace(settings, initial_equity=account.equity if equity is None else equity)
         tell(f"account: {float(account.equity):,.2f} USDT, {account.margin_mode} margin at leverage "
              f"{account.leverage} on {', '.join(symbols)}, one-way mode")
     else:
         account = None
+    if journal is not None and resumed is None:
+        detail: dict[str, Any] = {"network": network, "symbols": list(symbols), "phase": settings.phase}
+        if request.mode == "live":
+            detail |= {FINGERPRINT_KEY: live_fingerprint(request, exchange.id, settings.phase),
+                       START_SWITCH_KEY: None if switch is None else switch.to_dict(),
+                       EQUITY_KEY: str(settings.initial_equity)}
+        journal.start_session(SessionMode.LIVE if request.mode == "live" else SessionMode.PAPER, start_ts,
+                              exchange=exchange.id, detail=detail)
     depth_ts: dict[str, I64] = {}
     depth: dict[str, F64] = {}
     nan = np.full(len(symbols), np.nan)
@@ -520,7 +551,7 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     kernel = Kernel(data, settings, jump=False, run_id=_run_name(request),
                     feed=_FeedShape(symbols, start_ts), risk_listeners=keeper, decision_listeners=listening)
     session = LiveSession(request, exchange, feed, clock, bar_clock, kernel, decisions, data, halts, redactor,
-                          on_incident=on_incident, recorder=recorder)
+                          on_incident=on_incident, recorder=recorder, journal=journal)
     for incident in incidents:
         session.incident(incident)
     feed.on_incident = session.incident
@@ -535,12 +566,15 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     models = SimulatedVenue.from_policy(policy, books=session.books, slippage=settings.slippage,
                                         impact=settings.impact)
     client_settings = replace(request.client, taker_fee=float(models.taker_rate),
-                              funding_hours_utc=tuple(policy.venue.funding_hours_utc))
+                              funding_hours_utc=tuple(policy.venue.funding_hours_utc),
+                              streams=policy.venue.live.streams)
     client = CcxtExecutionClient(exchange, _venue(request.exchange), models.slippage.taker_price, bar_clock,
                                  session.price, client_settings, max_notional=dict(account.max_notional),
                                  on_incident=session.incident, halts=halts,
                                  log=lambda line: tell(redactor.scrub(line)), redact=redactor.scrub)
-    execution: LiveExecution = client if journal is None else JournaledLiveExecution(client, journal)
+    client.trades_from = start_ts + feed.step  # the account's earlier trades are not this session's
+    client.booked_until = client.trades_from - 1
+    execution = live_execution(client, journal, bar_clock, resumed, live_from, found, session)
     core = TradingKernel(data, settings, execution, decisions, kernel.run_id, symbols=symbols, start_ts=start_ts,
                          risk_listeners=keeper, decision_listeners=listening, phase_follower=follower)
     core.listeners.append(session.activity.fill)
@@ -548,23 +582,6 @@ async def _compose(request: LiveRequest, exchange: Any, redactor: Redactor, tell
     session.client = client
     session.driver = LiveDriver(core, execution, decisions, bar_clock, feed.step)
     return session
-
-
-async def _reconciled(exchange: Any, journal: TradingJournal, symbols: tuple[str, ...], now: int, backoff: Any,
-                      tell: Callable[[str], None]) -> None:
-    """The journal and the exchange compared before anything is sent (``engine.reconcile``): the session
-    refuses to start while they disagree, now or in an incident an operator has not resolved."""
-    from quantum_trader.engine.reconcile import reconcile
-
-    found = await reconcile(exchange, journal, _venue(exchange.id), symbols, now=now, backoff=backoff)
-    for line in found.lines():
-        tell(line)
-    open_ = [i for i in journal.unresolved_incidents() if i.kind.startswith("reconciliation:")]
-    if open_:
-        listed = "; ".join(f"#{i.id} {i.kind.split(':', 1)[1]}: {i.detail}" for i in open_[:5])
-        raise ExchangeSetupError(f"journal {journal.url} and {exchange.id} disagree ({listed}): nothing is sent until "
-                                 "an operator resolves it (`quantum-trader journal incidents`, then "
-                                 "`quantum-trader journal resolve ID --by NAME --resolution WHAT`)")
 
 
 def _venue(exchange_id: str) -> Any:

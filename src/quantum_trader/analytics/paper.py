@@ -30,6 +30,7 @@ from quantum_trader.engine.grid import MarketGrid
 from quantum_trader.engine.inputs import MarketData
 from quantum_trader.engine.journaled import JournaledExecution, SwitchKeeper, restored_switch
 from quantum_trader.engine.kernel import Kernel
+from quantum_trader.engine.operator_switch import OperatorSwitch
 from quantum_trader.engine.paced import OneBarFeed, PacedReplay, PaceStats, paced
 from quantum_trader.engine.paper_watch import PaperSnapshot, snapshot
 from quantum_trader.engine.phase_follow import DrawdownDemotion, PhaseFollower
@@ -141,7 +142,7 @@ def open_paper(request: BacktestRequest, speed: float | None, say: Callable[[str
             "strategy": request.strategy.name, "phase": settings.phase, "symbols": list(prepared.data.grid.symbols),
             FINGERPRINT_KEY: run, START_SWITCH_KEY: None if switch is None else switch.to_dict()})
     alerts.journal = journal
-    recorder = SessionRecorder(journal, feed=feed, watchers=[alerts], resume_after=cursor)
+    recorder = SessionRecorder(journal, feed=feed, watchers=[alerts, OperatorSwitch(journal)], resume_after=cursor)
     store = Journal(journal.db, account=journal.account)
     kernel = Kernel(prepared.data, settings, jump=False, run_id=journal.session,
                     risk_listeners=[SwitchKeeper(journal), alerts.on_risk, DrawdownDemotion(store)],

@@ -28,18 +28,19 @@ FINGERPRINT_KEY = "fingerprint"
 START_SWITCH_KEY = "start_switch"
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
+    """A strategy parameter as JSON can hold it (a fingerprint's ingredient)."""
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return repr(value)
 
 
 def fingerprint(request: BacktestRequest, phase: int) -> str:
     """What makes two paper replays the same run, hashed."""
     strategy = request.strategy
-    params = {k: _plain(v) for k, v in sorted(vars(strategy).items()) if not k.startswith("_")}
+    params = {k: plain(v) for k, v in sorted(vars(strategy).items()) if not k.startswith("_")}
     settings = request.settings
     described: dict[str, Any] = {
         "catalog": str(request.catalog.resolve()), "symbols": list(request.symbols),
@@ -55,17 +56,18 @@ def fingerprint(request: BacktestRequest, phase: int) -> str:
 def unfinished(journal: TradingJournal, fingerprint_: str) -> SessionRecord | None:
     """The newest paper session of this run that never ended."""
     found = [s for s in journal.sessions() if s.mode is SessionMode.PAPER and s.ended_ts is None
-             and _detail(s).get(FINGERPRINT_KEY) == fingerprint_]
+             and session_detail(s).get(FINGERPRINT_KEY) == fingerprint_]
     return found[-1] if found else None  # sessions come oldest first
 
 
 def start_switch(session: SessionRecord) -> KillSwitchState | None:
     """The kill switch the session started with (None: armed)."""
-    saved = _detail(session).get(START_SWITCH_KEY)
+    saved = session_detail(session).get(START_SWITCH_KEY)
     return None if saved is None else KillSwitchState.from_dict(saved)
 
 
-def _detail(session: SessionRecord) -> dict[str, Any]:
+def session_detail(session: SessionRecord) -> dict[str, Any]:
+    """The JSON detail a session was started with (empty when unreadable)."""
     try:
         found = json.loads(session.detail)
     except ValueError:

@@ -29,6 +29,7 @@ from quantum_trader.monitor.views import (
     Gates,
     Portfolio,
     PriceChart,
+    Regimes,
     RiskHistory,
     RiskPoint,
     Slots,
@@ -154,6 +155,10 @@ class RunFolderSource:
     def assets(self) -> list[Asset]:
         """A finished run holds no open position (its last bar closed them): none to show."""
         return []
+
+    def regimes(self) -> Regimes:
+        """A run folder keeps no regime (a session's journal does): none to show."""
+        return Regimes(ts=None, items=[])
 
     def price_chart(self, symbol: str, points: int) -> PriceChart:
         if not self.run.has(PRICES_FILE):

@@ -8,6 +8,10 @@ last fill (said so in ``mark_source``). ``journal_gates`` is the one place the g
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -29,6 +33,7 @@ from quantum_trader.journal import (
     TradingJournal,
 )
 from quantum_trader.journal.dashboard_io import DashboardReader
+from quantum_trader.monitor.background import Refreshed
 from quantum_trader.monitor.figures import MANUAL_TRIP, SwitchRecord, gate_criteria, killswitch_view, slot_usage
 from quantum_trader.monitor.positions import Book, FillRow, net_fills
 from quantum_trader.monitor.source import ActionRefused, SourceError
@@ -37,11 +42,13 @@ from quantum_trader.monitor.views import (
     AlertItem,
     Alerts,
     Asset,
+    AssetRegime,
     CorrelationFrame,
     CorrelationHistory,
     Gates,
     Portfolio,
     PriceChart,
+    Regimes,
     RiskHistory,
     RiskPoint,
 )
@@ -54,6 +61,26 @@ T = TypeVar("T")
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+GATES_REFRESH_S = 300.0
+"""At most this often the gate verdict is judged again while the journal changes (it reads every bar)."""
+GATES_WORKER = "quantum_trader.cli.dashboard_source"
+"""``python -m`` this module judges the gates of the journal its standard input names (``monitor.background``)."""
+
+
+def gates_request(target: str, account: str, policy: Policy) -> bytes:
+    """What the gate worker reads on its standard input (the target stays off its command line: it may hold a
+    database password)."""
+    return json.dumps({"target": target, "account": account, "policy": policy.model_dump(mode="json")}).encode()
+
+
+def _gates_worker() -> None:
+    if hasattr(os, "nice"):
+        os.nice(19)  # behind the dashboard's own requests for the CPU (a year's verdict takes seconds)
+    request = json.loads(sys.stdin.buffer.read())
+    store = Journal(Database(request["target"]), account=request["account"])
+    sys.stdout.write(journal_gates(Policy.model_validate(request["policy"]), store).model_dump_json())
 
 
 def journal_gates(policy: Policy, store: Journal) -> Gates:
@@ -76,8 +103,10 @@ def journal_gates(policy: Policy, store: Journal) -> Gates:
 
 
 def risk_point(s: RiskSnapshot) -> RiskPoint:
-    return RiskPoint(ts=s.ts, equity=float(s.equity), exposure=s.exposure, correlated_exposure=s.correlated_exposure,
-                     daily_loss=s.daily_loss, drawdown=s.drawdown, positions=s.positions)
+    """Built without validation: the journal's own typed row (a year's chart is hundreds of them per request)."""
+    return RiskPoint.model_construct(ts=s.ts, equity=float(s.equity), exposure=s.exposure,
+                                     correlated_exposure=s.correlated_exposure, daily_loss=s.daily_loss,
+                                     drawdown=s.drawdown, positions=s.positions)
 
 
 def switch_record(record: KillSwitchRecord | None) -> SwitchRecord | None:
@@ -123,6 +152,7 @@ class JournalSource:
 
     def __init__(self, target: str, *, account: str, policy: Policy, catalog: Path | None = None,
                  clock: Clock = wall_ms) -> None:
+        self.target = target
         self.db = Database(target)
         self.trading = TradingJournal(self.db, account=account, session="dashboard")
         self.store = Journal(self.db, account=account)
@@ -133,12 +163,41 @@ class JournalSource:
         self.description = f"journal {self.db.url} (account {account})"
         self._cache: dict[tuple[object, ...], object] = {}
         """Results that only new rows change, under the newest risk snapshot and fill ids they were read at."""
+        self._lock = threading.Lock()
+        self._portfolio: tuple[tuple[int, ...], Portfolio, int | None] | None = None
+        self._alerts: dict[tuple[tuple[int, ...], int], Alerts] = {}
+        self._latencies: tuple[tuple[int, ...], list[float]] | None = None
+        self.verdicts: Refreshed[Gates] = Refreshed([sys.executable, "-m", GATES_WORKER],
+                                                    gates_request(target, account, policy),
+                                                    Gates.model_validate_json, min_interval_s=GATES_REFRESH_S)
+        """The gate verdict, judged in a process of its own (it reads the journal's whole operation)."""
+
+    def close(self) -> None:
+        self.verdicts.close()
+        self.db.close()
+
+    def phase(self) -> Gates:
+        """The current phase and its next gate's criteria as the policy states them: one read."""
+        return gate_criteria(self.policy, self.store.current_phase(self.policy.expansion.start_phase))
 
     def version(self) -> tuple[int, ...]:
         return self.reader.version()
 
     # ------------------------------------------------------------------ portfolio
     def portfolio(self) -> Portfolio:
+        """Read again only when the journal's version moved (everything it shows is in the version); the feed's lag
+        is measured on the clock at each call."""
+        version = self.version()
+        with self._lock:
+            cached = self._portfolio
+        if cached is None or cached[0] != version:
+            cached = (version, self._read_portfolio(), self.reader.feed_updated())
+            with self._lock:
+                self._portfolio = cached
+        _, found, updated = cached
+        return found.model_copy(update={"feed_lag_ms": None if updated is None else max(0, self.clock() - updated)})
+
+    def _read_portfolio(self) -> Portfolio:
         latest = self.trading.latest_risk()
         record = self.trading.load_killswitch()
         books = self._books()
@@ -152,9 +211,8 @@ class JournalSource:
         equity = float(latest.equity) if latest is not None else None
         ks = killswitch_view(self.policy, switch_record(record), equity, latest.ts if latest else None,
                              latest.daily_loss if latest else None, latest.drawdown if latest else None)
-        gates = journal_gates(self.policy, self.store)
+        gates = self.phase()
         open_alerts = self.reader.open_alert_count()
-        updated = self.reader.feed_updated()
         pf = self.policy.portfolio
         return Portfolio(
             ts=latest.ts if latest else None, equity=equity, exposure=latest.exposure if latest else None,
@@ -163,8 +221,7 @@ class JournalSource:
             correlated_limit=pf.max_correlated_exposure, pnl_24h=pnl, pnl_24h_fraction=base,
             positions=latest.positions if latest else len(held), max_positions=pf.max_positions,
             slots=slot_usage(self.policy, held), killswitch=ks, phase=gates.phase, phase_name=gates.phase_name,
-            next_gate=gates.next_gate, open_alerts=open_alerts,
-            feed_lag_ms=None if updated is None else max(0, self.clock() - updated), source=self.description)
+            next_gate=gates.next_gate, open_alerts=open_alerts, feed_lag_ms=None, source=self.description)
 
     def _cached(self, key: tuple[object, ...], read: Callable[[], T], *, fills_only: bool = False) -> T:
         """``read()`` once per newest risk snapshot and fill (per newest fill with ``fills_only``): the journal
@@ -209,7 +266,16 @@ class JournalSource:
             return last.price, last.ts, "last fill (no catalog holds its closes)"
         return None, None, "none"
 
+    def regimes(self) -> Regimes:
+        found = self.reader.latest_regimes()
+        if found is None:
+            return Regimes(ts=None, items=[])
+        ts, regimes = found
+        return Regimes(ts=ts, items=[AssetRegime(symbol=s, asset=asset_of(s), regime=r, since=since)
+                                     for s, r, since in regimes])
+
     def assets(self) -> list[Asset]:
+        regimes = {r.symbol: r for r in self.regimes().items}
         latest = self.trading.latest_risk()
         record = self.trading.load_killswitch()
         locks = dict(record.state.locks) if record is not None else {}
@@ -223,8 +289,11 @@ class JournalSource:
         for symbol, book in sorted(self._books().items()):
             if book.quantity == 0:
                 continue
-            out.append(self._asset(book, latest.ts if latest else None, equity, day_start, today,
-                                   stops.get(symbol), locks.get(asset_of(symbol))))
+            asset = self._asset(book, latest.ts if latest else None, equity, day_start, today, stops.get(symbol),
+                                locks.get(asset_of(symbol)))
+            regime = regimes.get(symbol)
+            out.append(asset if regime is None else
+                       asset.model_copy(update={"regime": regime.regime, "regime_since": regime.since}))
         return out
 
     def _asset(self, book: Book, at: int | None, equity: float | None, day_start: float | None, today: int | None,
@@ -274,6 +343,17 @@ class JournalSource:
 
     # ------------------------------------------------------------------ alerts, gates, orders
     def alerts(self, limit: int) -> Alerts:
+        """Read again only when the journal's version moved (new alerts, incidents, acknowledgements)."""
+        key = (self.version(), limit)
+        with self._lock:
+            cached = self._alerts.get(key)
+        if cached is None:
+            cached = self._read_alerts(limit)
+            with self._lock:
+                self._alerts = {key: cached}
+        return cached
+
+    def _read_alerts(self, limit: int) -> Alerts:
         found, counts, _ = self.reader.recent_alerts(limit)
         items = [AlertItem(id=a.id or 0, ts=a.ts, kind=a.kind, severity=a.severity.value, message=a.message,
                            acknowledged_by=a.acknowledged_by, acknowledged_ts=a.acknowledged_ts) for a in found]
@@ -285,13 +365,28 @@ class JournalSource:
         return Alerts(items=items[:limit], counts=counts)
 
     def alert_counts(self) -> dict[str, int]:
-        return self.reader.alert_counts()
+        """Every alert counted by kind: the counts the newest-first list read with them (cached per version)."""
+        return self.alerts(1).counts
 
     def gates(self) -> Gates:
-        return journal_gates(self.policy, self.store)
+        """The verdict last judged (``as_of`` says when) while it is of the current phase; else the criteria as the
+        policy states them (``evaluated`` false) until the worker's first verdict is in."""
+        now = self.phase()
+        found = self.verdicts.get((now.phase, self.reader.version()))
+        if found is None or found.value.phase != now.phase:
+            return now
+        return found.value.model_copy(update={"as_of": found.started_ms})
 
     def order_latencies_ms(self) -> list[float]:
-        return self.reader.order_latencies_ms()
+        """Read again when the journal's version moved (a fill moves it; a bare cancel shows at the next bar)."""
+        version = self.version()
+        with self._lock:
+            cached = self._latencies
+        if cached is None or cached[0] != version:
+            cached = (version, self.reader.order_latencies_ms())
+            with self._lock:
+                self._latencies = cached
+        return cached[1]
 
 
 class JournalControls:
@@ -388,3 +483,7 @@ class JournalControls:
         if not done:
             return ActionResult(ok=False, message=f"alert #{alert_id} was already acknowledged", id=alert_id)
         return ActionResult(ok=True, message=f"alert #{alert_id} acknowledged by {operator}", id=alert_id)
+
+
+if __name__ == "__main__":
+    _gates_worker()

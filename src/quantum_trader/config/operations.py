@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from quantum_trader.config.base import PolicyModel
 from quantum_trader.config.types import (
@@ -18,6 +18,7 @@ from quantum_trader.config.types import (
     PercentFraction,
     PositiveInt,
     Timeframe,
+    UnitInterval,
 )
 from quantum_trader.domain.time import MS_PER_DAY, duration_ms
 
@@ -85,6 +86,26 @@ class AlertChannels(PolicyModel):
     """Alerts waiting for delivery; beyond it new ones are dropped (and counted), never blocking trading."""
 
 
+class AlertRearm(PolicyModel):
+    """Re-arm margins of the level rules (ours, not the spec's): once a rule has fired, it fires again only after
+    its value has come back past its level by this margin (hysteresis), so a value hovering at the line is one
+    alert, not one per crossing. 0: re-armed as soon as the value is back at the line."""
+
+    correlation_spike: UnitInterval = 0.10
+    """Mean pairwise correlation: fired above ``correlation.spike_threshold`` (0.85), re-armed at or below 0.75."""
+    correlation_pair_jump: UnitInterval = 0.10
+    """One pair's rise between two updates: fired above ``correlation_pair_jump`` (0.30), re-armed once a rise is
+    back at or below 0.20."""
+    portfolio_exposure: UnitInterval = 0.05
+    """Gross exposure: fired above ``portfolio_exposure_above`` (35%), re-armed at or below 30%."""
+    liquidity_depth: UnitInterval = 0.25
+    """Depth within 1% as a share of its usual depth: fired below ``1 - liquidity_drop`` (50%), re-armed at or
+    above 75%."""
+    liquidity_spread: UnitInterval = 0.20
+    """A share of the spread limit (``asset_requirements.liquidity.max_spread``): fired above the limit, re-armed
+    at or below 80% of it."""
+
+
 class AlertRules(PolicyModel):
     correlation_spike: bool = True
     """Threshold in ``correlation.spike_threshold``."""
@@ -101,7 +122,25 @@ class AlertRules(PolicyModel):
     ``asset_requirements.liquidity.max_spread``)."""
     liquidity_short_window: Duration = "1h"
     """Ours: depth and spread "now" are their medians over this window (one thin snapshot is no drop)."""
+    rearm: AlertRearm = AlertRearm()
+    """How far back past its level a level rule's value must come before the rule fires again."""
     channels: AlertChannels = AlertChannels()
+
+    @model_validator(mode="after")
+    def _rearm_lines_exist(self) -> AlertRules:
+        """A re-arm line past what the value can reach would silence the rule for good after its first alert."""
+        rearm = self.rearm
+        for name, margin, level in (
+                ("portfolio_exposure", rearm.portfolio_exposure, self.portfolio_exposure_above),
+                ("correlation_pair_jump", rearm.correlation_pair_jump, self.correlation_pair_jump),
+                ("liquidity_depth", rearm.liquidity_depth, self.liquidity_drop)):
+            if margin > level:
+                raise ValueError(f"dashboard.alerts.rearm.{name} ({margin}) must be at most its level ({level}): "
+                                 "the re-arm line would be out of reach")
+        if rearm.liquidity_spread >= 1.0:
+            raise ValueError(f"dashboard.alerts.rearm.liquidity_spread ({rearm.liquidity_spread}) must be below 1: "
+                             "a spread never comes back to 0")
+        return self
 
 
 class Dashboard(PolicyModel):
@@ -243,6 +282,9 @@ class LiveVenue(PolicyModel):
     """Past this difference between this machine's clock and the exchange's, entries halt."""
     stale_after_bars: int = Field(default=2, ge=1, le=100)
     """No closed bar for this many intervals: the feed is stale and entries halt."""
+    streams: bool = True
+    """Watch the exchange's websockets (ccxt.pro): closed candles from its kline stream, orders and fills from its
+    user data stream, polling what they miss and everything while they are down; false: poll only."""
 
 
 class Venue(PolicyModel):

@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from quantum_trader.domain.clock import Clock
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import utc_day_start
 from quantum_trader.domain.trading import Order, OrderEvent
+from quantum_trader.engine.catch_up import FOREIGN_PREFIX
 from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.crash_points import crash_point
 from quantum_trader.engine.ports import ExecutionClient, VenueEvent
@@ -83,11 +85,28 @@ class JournaledExecution:
 
 class JournaledLiveExecution(JournaledExecution):
     """The journal around an exchange's client in the live loop (``engine.live.LiveExecution``): orders go
-    out, and events come back, in ``settle``."""
+    out, and events come back, in ``settle``. Each event and funding payment is journalled with the market time
+    it was heard (``clock``), which a resumed session's catch-up hands them back at (``engine.catch_up``); a
+    fill of an order the session did not send (a liquidation) is journalled with the order the client names it by."""
 
-    def __init__(self, inner: LiveExecution, journal: TradingJournal) -> None:
+    def __init__(self, inner: LiveExecution, journal: TradingJournal, clock: Clock) -> None:
         super().__init__(inner, journal, forward_known=True)
         self.live = inner
+        self.clock = clock
+
+    def drain(self) -> list[VenueEvent]:
+        events = self.inner.drain()
+        heard = self.clock.now()
+        for event in events:
+            if isinstance(event, OrderEvent):
+                if event.fill is not None:
+                    crash_point("fill-heard")
+                if event.order.client_order_id.startswith(FOREIGN_PREFIX):
+                    self.journal.record_order(event.order)
+                self.journal.record_heard(event, heard_ts=heard, fill_id=self._fill_id(event))
+            else:
+                self.journal.record_heard(event, heard_ts=heard)
+        return events
 
     async def settle(self) -> None:
         await self.live.settle()

@@ -32,8 +32,8 @@ from typing import Any
 
 import ccxt
 
-from quantum_trader.domain.trading import OrderSide, OrderType
-from quantum_trader.journal import Balance, OrderRecord, SessionMode, TradingJournal
+from quantum_trader.domain.trading import OrderEvent, OrderEventKind, OrderSide, OrderType
+from quantum_trader.journal import Balance, OrderRecord, OrderStatus, SessionMode, TradingJournal
 from quantum_trader.venues.ccxt.account import listed_orders, listed_positions
 from quantum_trader.venues.ccxt.connect import VenueInfo
 from quantum_trader.venues.ccxt.execution import trade_seen
@@ -43,6 +43,7 @@ from quantum_trader.venues.ccxt.retry import Backoff, read
 from quantum_trader.venues.ccxt.tracking import FINAL, Tracked, TradeSeen
 
 HALT = "session refused to start (entries halted) until an operator resolves it"
+UNSENT = "never reached the exchange: journalled, then the process died before sending it"
 RECORDED = "recorded from the exchange"
 
 
@@ -61,6 +62,12 @@ class Reconciliation:
     """Client ids of the orders resting at the exchange that the journal holds open."""
     settled: list[str] = field(default_factory=list)
     """Orders the journal held open that had ended at the exchange: their end is journalled now."""
+    exchange_ids: dict[str, str] = field(default_factory=dict)
+    """The journal's client order id -> the exchange's order id, for the orders found resting."""
+    unsent: list[str] = field(default_factory=list)
+    """Orders journalled and never acknowledged that the exchange does not have: the process died before sending
+    them. One due at the bar forming now is left to the session (it asks again before sending); an older one
+    is journalled as never sent."""
     differences: list[Difference] = field(default_factory=list)
     balance: Decimal | None = None
     seconds: float = 0.0
@@ -126,7 +133,7 @@ async def _trades_of(exchange: Any, symbol: str, since: int, order_ids: set[str]
 
 
 async def _settle(exchange: Any, journal: TradingJournal, venue: VenueInfo, record: OrderRecord, answer: Any,
-                  now: int, backoff: Backoff) -> bool:
+                  now: int, backoff: Backoff, heard_ts: int) -> bool:
     """Journal how an order the journal held open ended at the exchange; False if it has not ended."""
     order = record.order
     status = answer.get("status")
@@ -136,6 +143,13 @@ async def _settle(exchange: Any, journal: TradingJournal, venue: VenueInfo, reco
                                and venue.trigger_becomes_new_order and not info.get("actualOrderId")):
         return False
     tracked = Tracked(order, exchange_client_id(venue, order.client_order_id), order.type is OrderType.STOP_MARKET)
+    triggered = str(info.get("actualOrderId") or "")
+    if triggered and status == "closed":  # a stop that triggered: what filled is the order it became's to say
+        became = await read(partial(exchange.fetch_order, triggered, order.symbol), backoff)
+        status = became.get("status")
+        if status not in FINAL:
+            return False
+        answer = {**answer, "filled": became.get("filled")}
     filled = Decimal(str(answer.get("filled") or 0))
     if filled > 0:
         for trade in await _trades_of(exchange, order.symbol, order.ts, ids, backoff):
@@ -144,14 +158,36 @@ async def _settle(exchange: Any, journal: TradingJournal, venue: VenueInfo, reco
     event = tracked.final_event(now)
     if event is None:  # its trades are not all visible yet: leave it open, it is asked again at the next start
         return False
-    journal.record_order_event(event, fill_id=None if event.fill is None else f"{order.client_order_id}/1",
-                               exchange_order_id=str(answer["id"]) if answer.get("id") else None)
+    journal.record_heard(event, heard_ts=heard_ts, fill_id=None if event.fill is None else f"{order.client_order_id}/1",
+                         exchange_order_id=str(answer["id"]) if answer.get("id") else None)
     return True
 
 
+def _not_found(journal: TradingJournal, record: OrderRecord, client_id: str, now: int, live_from: int | None,
+               heard_ts: int, unsent: list[str], differences: list[Difference]) -> None:
+    """An order the journal holds open and the exchange does not have. Never acknowledged (PENDING): the process
+    died between its journal row and its send; one due before the bar forming now is journalled as never sent
+    (a session taken again refuses it rather than send it late), one due now is left for the session to send.
+    Acknowledged once: it cannot be known what became of it, an incident."""
+    order = record.order
+    if record.status is OrderStatus.PENDING:
+        unsent.append(order.client_order_id)
+        if live_from is None or order.ts < live_from:
+            journal.record_heard(OrderEvent(now, OrderEventKind.REJECTED, order, reason=UNSENT), heard_ts=heard_ts)
+        return
+    differences.append(Difference("order_unknown", f"{order.symbol} {order.type.value} {client_id} is open in the "
+                                  "journal and unknown to the exchange", order.symbol))
+
+
 async def reconcile(exchange: Any, journal: TradingJournal, venue: VenueInfo, symbols: Sequence[str], *,
-                    now: int, backoff: Backoff | None = None) -> Reconciliation:
-    """Compare and settle (module docstring); every difference is journalled as an open incident."""
+                    now: int, backoff: Backoff | None = None, live_from: int | None = None,
+                    heard_ts: int | None = None) -> Reconciliation:
+    """Compare and settle (module docstring); every difference is journalled as an open incident.
+
+    ``live_from``: the open of the bar forming now (the session's first live moment); ``heard_ts``: the market
+    time the session will take its first bar at (the last close before ``live_from``). What is settled is
+    journalled as heard then, where a session taken again hands it to the kernel (``engine.catch_up``)."""
+    heard_ts = now if heard_ts is None else heard_ts
     started = time.perf_counter()
     backoff = backoff or Backoff()
     wanted = set(symbols)
@@ -160,6 +196,8 @@ async def reconcile(exchange: Any, journal: TradingJournal, venue: VenueInfo, sy
     differences: list[Difference] = []
     resting: list[str] = []
     settled: list[str] = []
+    exchange_ids: dict[str, str] = {}
+    unsent: list[str] = []
     sessions = live_sessions(journal, exchange.id)
     for record in journal.open_orders():
         order = record.order
@@ -168,12 +206,13 @@ async def reconcile(exchange: Any, journal: TradingJournal, venue: VenueInfo, sy
         client_id = exchange_client_id(venue, order.client_order_id)
         if client_id in resting_at_exchange:
             resting.append(client_id)
+            if resting_at_exchange[client_id].get("id") is not None:
+                exchange_ids[order.client_order_id] = str(resting_at_exchange[client_id]["id"])
             continue
         answer = await _lookup(exchange, order.symbol, client_id, order.type is OrderType.STOP_MARKET, backoff)
         if answer is None:
-            differences.append(Difference("order_unknown", f"{order.symbol} {order.type.value} {client_id} is open in "
-                                          "the journal and unknown to the exchange", order.symbol))
-        elif await _settle(exchange, journal, venue, record, answer, now, backoff):
+            _not_found(journal, record, client_id, now, live_from, heard_ts, unsent, differences)
+        elif await _settle(exchange, journal, venue, record, answer, now, backoff, heard_ts):
             settled.append(client_id)
         else:
             resting.append(client_id)
@@ -190,7 +229,7 @@ async def reconcile(exchange: Any, journal: TradingJournal, venue: VenueInfo, sy
                                           f"journal's fills net {known[symbol]:+}", symbol))
     balance = await read(lambda: exchange.fetch_balance(), backoff)
     total = (balance.get("total") or {}).get("USDT")
-    found = Reconciliation(held, known, resting, settled, differences,
+    found = Reconciliation(held, known, resting, settled, exchange_ids, unsent, differences,
                            None if total is None else Decimal(str(total)), time.perf_counter() - started)
     _journal(journal, found, now)
     return found

@@ -1,5 +1,6 @@
 """A running session's journal of what it saw: every risk decision, and at every bar close the account's equity,
-exposure against the limits, the correlation matrix when the monitor updated it, and the feed cursor.
+exposure against the limits, the correlation matrix when the monitor updated it, each symbol's regime when one
+changed (``engine.regime_watch``), and the feed cursor.
 
 The dashboard draws its history from these rows and the gates judge operation on them
 (profitable months, correlation monitoring at its cadence, limits held at fill prices), so a
@@ -14,15 +15,16 @@ feed cursor (``flush``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 import numpy as np
 
 from quantum_trader.domain.chunk import MarketChunk
-from quantum_trader.domain.market import F64
+from quantum_trader.domain.market import F64, BarSeries
 from quantum_trader.engine.core import TradingKernel
 from quantum_trader.engine.crash_points import crash_point
+from quantum_trader.engine.regime_watch import RegimeWatch
 from quantum_trader.journal import EquitySnapshot, RiskSnapshot, TradingJournal
 from quantum_trader.portfolio import LedgerState
 from quantum_trader.portfolio.ledger import mark
@@ -64,7 +66,8 @@ class SessionRecorder:
 
     def __init__(self, journal: TradingJournal, feed: str,
                  watchers: list[Callable[[TradingKernel, MarketChunk, RiskSnapshot], None]] | None = None,
-                 *, resume_after: int | None = None, flush_seconds: float = 1.0) -> None:
+                 *, resume_after: int | None = None, flush_seconds: float = 1.0,
+                 warmup: Mapping[str, BarSeries] | None = None) -> None:
         self.journal = journal
         self.feed = feed
         self.resume_after = resume_after
@@ -73,6 +76,11 @@ class SessionRecorder:
         self.watchers = list(watchers or [])
         """Told of each bar's snapshot as it is taken (the alert rules watch there)."""
         self.flush_seconds = flush_seconds
+        self.warmup = warmup
+        """Bars before the session's first (a live session's warm-up): the regimes start from them."""
+        self.regimes: RegimeWatch | None = None
+        """Each symbol's regime (None when the session's bars cannot make the model's: no regime journalled)."""
+        self._regimes_open = False
         self._corr: F64 | None = None
         self._pending: list[tuple[RiskSnapshot, EquitySnapshot, int]] = []
         self._flushed = time.monotonic()
@@ -109,7 +117,7 @@ class SessionRecorder:
                                max(ledger.peak_equity, valued.equity)),
             symbols=tuple(kernel.symbols) if updated else (),
             correlation=_rows(corr) if updated else None,
-            mean_correlation=mean_pairwise(corr) if updated else None)
+            mean_correlation=mean_pairwise(corr) if updated else None, regimes=self._regimes(kernel, chunk))
         if not catching_up:  # bars a resumed session had journalled are watched again, not written again
             self._pending.append((snapshot, EquitySnapshot.of_ledger(valued), int(chunk.ts[-1])))
             self.rows += 1
@@ -117,6 +125,18 @@ class SessionRecorder:
                 self.flush()
         for watcher in self.watchers:
             watcher(kernel, chunk, snapshot)
+
+    def _regimes(self, kernel: TradingKernel, chunk: MarketChunk) -> tuple[tuple[str, str, int | None], ...]:
+        """Every symbol's regime when one changed with this bar, else nothing (the newest row that has them says
+        them all). Built at the first bar: its length is the session's timeframe."""
+        if not self._regimes_open:
+            self._regimes_open = True
+            self.regimes = RegimeWatch.of(kernel.policy, tuple(kernel.symbols), chunk.step)
+            if self.regimes is not None and self.warmup:
+                self.regimes.seed(self.warmup)
+        if self.regimes is None or not self.regimes.update(chunk):
+            return ()
+        return self.regimes.current
 
     def flush(self) -> None:
         """Write the bars taken since the last flush, and the cursor after them, as one transaction.

@@ -2,31 +2,33 @@
 
 A year of 1m bars is 525,600 risk snapshots; the dashboard never loads them all. ``version`` is a
 handful of index seeks (the newest row of each table the page shows); the history is sampled in the
-database, one index seek per sample point (``sampled``: the row at or before each of N evenly spaced
-times, in one statement), so a chart costs the same on a day and on a year. Every query stays on the
-``(account, ts)`` index of revision 0003; readers never create anything, and a table that does not exist
-yet reads as empty.
+database, one index seek per sample point, and the points behind the newest row are kept between requests
+(``sampled``, ``journal.sampled_history``), so a chart costs the same on a day and on a year and a new bar a
+few seeks. Every query stays on an index (``(account, ts)`` of revision 0003, the partial ones of 0005);
+readers never create anything, and a table that does not exist yet reads as empty.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal_column, select, text
+from sqlalchemy import Select, and_, bindparam, func, literal_column, select
 
 from quantum_trader.journal.database import Database
 from quantum_trader.journal.ops_io import _incident_of
 from quantum_trader.journal.records import Alert, Incident, RiskSnapshot, Severity
-from quantum_trader.journal.risk_io import RISK_TABLE
+from quantum_trader.journal.risk_io import READ_COLUMNS, RISK_TABLE, regimes_of
 from quantum_trader.journal.risk_io import _of as _risk_of
+from quantum_trader.journal.sampled_history import SampleCache
 from quantum_trader.journal.schema import phase_events
 from quantum_trader.journal.tables import (
     alerts,
     feed_cursors,
     fills,
     incidents,
+    killswitch_events,
     killswitch_state,
     orders,
     risk_snapshots,
@@ -46,30 +48,14 @@ class FillWithTag:
     purpose: str
 
 
-_SAMPLE = """
-WITH RECURSIVE marks(n, t) AS (
-    SELECT CAST(0 AS BIGINT), CAST(:lo AS BIGINT)
-    UNION ALL
-    SELECT n + 1, CAST(:lo AS BIGINT) + ((n + 1) * (CAST(:hi AS BIGINT) - CAST(:lo AS BIGINT))) / CAST(:steps AS BIGINT)
-    FROM marks WHERE n < CAST(:steps AS BIGINT)
-),
-picked AS (
-    SELECT DISTINCT (SELECT r.id FROM risk_snapshots r
-                     WHERE r.account = :account AND r.ts <= marks.t AND r.ts >= CAST(:lo AS BIGINT) {extra}
-                     ORDER BY r.ts DESC, r.id DESC LIMIT 1) AS id
-    FROM marks
-)
-SELECT s.id, s.ts, s.equity, s.exposure, s.correlated_exposure, s.daily_loss, s.drawdown, s.positions, s.session
-       {matrix}
-FROM risk_snapshots s JOIN picked ON s.id = picked.id
-ORDER BY s.ts, s.id
-"""
-"""One index seek per sample time (the row at or before it), the rows fetched in the same statement; the
-matrix columns only when asked for (a history chart needs none of them)."""
-
-
 def _float(value: object) -> float | None:
     return None if value is None else float(str(value))
+
+
+_LATENCIES = (select(orders.c.created_ts, orders.c.updated_ts)
+              .where(orders.c.account == bindparam("account"),
+                     orders.c.status.in_(("filled", "cancelled", "rejected", "expired")))
+              .order_by(orders.c.id.desc()).limit(bindparam("limit")))
 
 
 class DashboardReader:
@@ -78,79 +64,60 @@ class DashboardReader:
     def __init__(self, db: Database, account: str) -> None:
         self.db = db
         self.account = account
+        self.samples = SampleCache(account)
+        self._regimes_column = False
+        self._version: tuple[tuple[bool, ...], Select[Any] | None] | None = None
 
     def _has(self, table: str) -> bool:
         return self.db.has_table(table)
 
     # ------------------------------------------------------------------ what changed
     def version(self) -> tuple[int, ...]:
-        """Newest row ids and acknowledgement counts: any change to what the page shows changes this."""
-        a = self.account
-        parts = []
-        if self._has(RISK_TABLE):
+        """Newest row ids and acknowledgement counts: any change to what the page shows changes this. One statement,
+        built once for the tables there are (the page asks for it several times a second)."""
+        present = (self._has(RISK_TABLE), self._has(alerts.name), self._has(phase_events.name))
+        if self._version is None or self._version[0] != present:
+            self._version = (present, self._version_statement(*present))
+        statement = self._version[1]
+        if statement is None:
+            return ()
+        with self.db.read() as con:
+            row = con.execute(statement, {"account": self.account}).one()
+        return tuple(int(v or 0) for v in row)
+
+    @staticmethod
+    def _version_statement(risk: bool, trading: bool, phases: bool) -> Select[Any] | None:
+        a: Any = bindparam("account")
+        parts: list[Any] = []
+        if risk:
             r = risk_snapshots.c
             parts.append(select(r.id).where(r.account == a).order_by(r.ts.desc(), r.id.desc()).limit(1)
                          .scalar_subquery())
-        if self._has(alerts.name):
+        if trading:
             parts += [select(func.max(alerts.c.id)).where(alerts.c.account == a).scalar_subquery(),
                       select(func.count(alerts.c.acknowledged_ts)).where(alerts.c.account == a).scalar_subquery(),
                       select(func.max(incidents.c.id)).where(incidents.c.account == a).scalar_subquery(),
                       select(func.count(incidents.c.resolved_ts)).where(incidents.c.account == a).scalar_subquery(),
                       select(func.max(fills.c.id)).where(fills.c.account == a).scalar_subquery(),
                       select(func.max(killswitch_state.c.ts)).where(killswitch_state.c.account == a)
+                      .scalar_subquery(),
+                      select(func.max(killswitch_events.c.id)).where(killswitch_events.c.account == a)
                       .scalar_subquery()]
-        if self._has(phase_events.name):
+        if phases:
             parts.append(select(func.max(phase_events.c.id)).scalar_subquery())
-        if not parts:
-            return ()
-        with self.db.read() as con:
-            row = con.execute(select(*parts)).one()
-        return tuple(int(v or 0) for v in row)
+        return select(*parts) if parts else None
 
     # ------------------------------------------------------------------ risk history
-    def _bounds(self, con: Connection, since: int | None, until: int | None,
-                correlation: bool) -> tuple[int, int] | None:
-        r = risk_snapshots.c
-        where = [r.account == self.account]
-        if since is not None:
-            where.append(r.ts >= since)
-        if until is not None:
-            where.append(r.ts <= until)
-        if correlation:
-            where.append(r.correlation.is_not(None))
-        first = con.execute(select(r.ts).where(and_(*where)).order_by(r.ts, r.id).limit(1)).scalar()
-        last = con.execute(select(r.ts).where(and_(*where)).order_by(r.ts.desc(), r.id.desc()).limit(1)).scalar()
-        return None if first is None or last is None else (int(first), int(last))
-
     def sampled(self, since: int | None, until: int | None, points: int, *,
                 correlation: bool = False) -> list[RiskSnapshot]:
-        """At most ``points`` snapshots evenly spread over the range (the last one always included), oldest first.
-        Without ``correlation`` they carry no matrix (``symbols`` empty, ``correlation`` None: a chart of the
-        history needs none); with it, only the snapshots carrying one, matrix included."""
+        """At most ``points`` snapshots evenly spread over the range (the first and the last always included), oldest
+        first (``sampled_history``: picks kept between calls, a new bar costs a few index seeks). Without
+        ``correlation`` they carry no matrix (``symbols`` empty, ``correlation`` None: a chart of the history needs
+        none); with it, only the snapshots carrying one, matrix included."""
         if not self._has(RISK_TABLE) or points < 1:
             return []
         with self.db.read() as con:
-            bounds = self._bounds(con, since, until, correlation)
-            if bounds is None:
-                return []
-            lo, hi = bounds
-            steps = max(1, points - 1) if hi > lo else 1
-            query = _SAMPLE.format(extra="AND r.correlation IS NOT NULL" if correlation else "",
-                                   matrix=", s.symbols, s.correlation, s.mean_correlation" if correlation else "")
-            rows = con.execute(text(query), {"lo": lo, "hi": hi, "steps": steps, "account": self.account}).all()
-        out = []
-        for row in rows:
-            symbols: tuple[str, ...] = ()
-            matrix = None
-            mean = None
-            if correlation:
-                symbols = tuple(json.loads(row[9])) if row[9] else ()
-                matrix = tuple(tuple(float(x) for x in r) for r in json.loads(row[10])) if row[10] else None
-                mean = _float(row[11])
-            out.append(RiskSnapshot(int(row[1]), Decimal(str(row[2])), float(str(row[3])), int(row[7]),
-                                    _float(row[4]), _float(row[5]), _float(row[6]), symbols, matrix, mean,
-                                    str(row[8]), int(row[0])))
-        return out
+            return self.samples.sample(con, since, until, points, correlation=correlation)
 
     def newest_ids(self) -> tuple[int, int]:
         """(newest risk snapshot, newest fill of any account): what cached history and positions hang on."""
@@ -169,16 +136,33 @@ class DashboardReader:
             return None
         r = risk_snapshots.c
         with self.db.read() as con:
-            row = con.execute(select(risk_snapshots).where(r.account == self.account, r.ts <= ts)
+            row = con.execute(select(*READ_COLUMNS).where(r.account == self.account, r.ts <= ts)
                               .order_by(r.ts.desc(), r.id.desc()).limit(1)).mappings().first()
         return None if row is None else _risk_of(row)
+
+    def latest_regimes(self) -> tuple[int, tuple[tuple[str, str, int | None], ...]] | None:
+        """The newest row's regimes (when it was written, and each symbol's regime and since when), one seek on the
+        partial index of revision 0005; None when none is journalled (or the journal predates the column)."""
+        if not self._has(RISK_TABLE) or not self._has_regimes():
+            return None
+        r = risk_snapshots.c
+        with self.db.read() as con:
+            row = con.execute(select(r.ts, r.regimes).where(r.account == self.account, r.regimes.is_not(None))
+                              .order_by(r.ts.desc(), r.id.desc()).limit(1)).first()
+        return None if row is None else (int(row[0]), regimes_of(row[1]))
+
+    def _has_regimes(self) -> bool:
+        """Revision 0005's column: asked again until found (a session's first write upgrades the journal)."""
+        if not self._regimes_column:
+            self._regimes_column = "regimes" in self.db.columns(RISK_TABLE)
+        return self._regimes_column
 
     def first_risk(self) -> RiskSnapshot | None:
         if not self._has(RISK_TABLE):
             return None
         r = risk_snapshots.c
         with self.db.read() as con:
-            row = con.execute(select(risk_snapshots).where(r.account == self.account)
+            row = con.execute(select(*READ_COLUMNS).where(r.account == self.account)
                               .order_by(r.ts, r.id).limit(1)).mappings().first()
         return None if row is None else _risk_of(row)
 
@@ -247,12 +231,8 @@ class DashboardReader:
         """Created to last update of the newest ``limit`` orders that reached a final status."""
         if not self._has(orders.name):
             return []
-        o = orders.c
-        final = ("filled", "cancelled", "rejected", "expired")
         with self.db.read() as con:
-            rows = con.execute(select(o.created_ts, o.updated_ts).where(o.account == self.account,
-                                                                       o.status.in_(final))
-                               .order_by(o.id.desc()).limit(limit)).all()
+            rows = con.execute(_LATENCIES, {"account": self.account, "limit": limit}).all()
         return [float(u - c) for c, u in rows if c is not None and u is not None and u >= c]
 
     def feed_updated(self) -> int | None:

@@ -10,15 +10,25 @@ condition that tripped the switch still holds, measured on the last equity the j
 ``force`` overrides on record. A reset that would trip again at the next mark is made to stick
 the way :func:`quantum_trader.risk.kill_switch.reset_drawdown` does: a drawdown reset rebases the
 peak to the last equity, a forced daily reset rebases day-start equity to it.
+
+A running session learns of an operator's trip or reset from two reads (``engine.operator_switch``):
+``ChangeWatch.latest``, the newest change's id asked at every bar, and ``changes_after``, read only when it
+moved.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
 
 from quantum_trader.domain.time import format_time, utc_day_start
+from quantum_trader.journal.database import Database, JournalError
 from quantum_trader.journal.records import EquitySnapshot, KillSwitchChange, KillSwitchRecord
+from quantum_trader.journal.tables import killswitch_events
 from quantum_trader.risk.events import EventKind
 
 
@@ -122,3 +132,61 @@ def reset(record: KillSwitchRecord, equity: EquitySnapshot | None, *, now: int, 
     change = KillSwitchChange(now, EventKind.RESET, text, operator=operator, forced=forced)
     return replace(record, state=new_state, peak_equity=peak, day_start_equity=day_start, trip_reason="",
                    ts=now), change, notes
+
+
+LATEST_SQL = "SELECT max(id) FROM killswitch_events WHERE account = ?"
+
+
+def latest_change_id(db: Database, account: str) -> int:
+    """The id of the account's newest kill-switch change (0: none yet)."""
+    if not db.has_table(killswitch_events.name):
+        return 0
+    e = killswitch_events.c
+    with db.read() as con:
+        return int(con.execute(select(func.max(e.id)).where(e.account == account)).scalar() or 0)
+
+
+class ChangeWatch:
+    """``latest_change_id`` asked at every bar of a running session, cheaply: on SQLite through a connection of its
+    own, held for the session, in autocommit (each read is its own transaction and sees the last commit; a few
+    microseconds, where taking a pooled connection and its transaction costs a few hundred); elsewhere one pooled
+    read each time (a live bar is a minute long)."""
+
+    def __init__(self, db: Database, account: str) -> None:
+        self.db = db
+        self.account = account
+        self._raw: Any = None
+
+    def latest(self) -> int:
+        if not self.db.is_sqlite:
+            return latest_change_id(self.db, self.account)
+        if self._raw is None:
+            if not self.db.has_table(killswitch_events.name):
+                return 0
+            self._raw = self.db.engine.raw_connection()
+        try:
+            cursor = self._raw.cursor()
+            try:
+                row = cursor.execute(LATEST_SQL, (self.account,)).fetchone()
+            finally:
+                cursor.close()
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self.db.url}: cannot read the kill switch's changes ({exc})") from None
+        return int(row[0] or 0) if row else 0
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+
+def changes_after(db: Database, account: str, after: int) -> list[KillSwitchChange]:
+    """The account's kill-switch changes with an id above ``after``, oldest first."""
+    if not db.has_table(killswitch_events.name):
+        return []
+    e = killswitch_events.c
+    query = (select(e.id, e.ts, e.kind, e.reason, e.operator, e.forced, e.session)
+             .where(e.account == account, e.id > after).order_by(e.id))
+    with db.read() as con:
+        return [KillSwitchChange(int(r.ts), EventKind(r.kind), r.reason, r.operator, bool(r.forced), r.session,
+                                 int(r.id)) for r in con.execute(query)]

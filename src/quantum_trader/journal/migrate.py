@@ -27,9 +27,9 @@ from quantum_trader.journal.database import Database, JournalError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0003"
+HEAD = "0005"
 """The newest revision this code writes (``tests/journal/test_migrations.py`` checks it is Alembic's head)."""
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 BASE = "base"
 VERSION_TABLE = "alembic_version"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -47,8 +47,12 @@ REVISION_TABLES = {
              "equity_snapshots", "risk_decisions", "killswitch_state", "killswitch_events", "asset_locks",
              "tier_changes", "alerts", "incidents", "feed_cursors"),
     "0003": ("risk_snapshots",),
+    "0004": ("heard_events",),
+    "0005": (),
 }
 """The tables each revision creates: undoing it drops them, with their rows."""
+REVISION_COLUMNS = {"0005": (("risk_snapshots", "regimes"),)}
+"""The columns a revision adds to a table an earlier one made: undoing it drops them, with what they hold."""
 
 _PG_LOCK = 7_311_452_001
 """A transaction-scoped advisory lock key: one migration at a time per PostgreSQL database."""
@@ -200,9 +204,10 @@ def downgrade(db: Database, target: str, *, force: bool = False) -> tuple[str | 
             raise JournalError(f"journal {db.url}: at revision {before}, not above {target} (nothing to undo)")
         undone = REVISIONS[keep:REVISIONS.index(before) + 1]
         held = _rows(con, [name for rev in undone for name in REVISION_TABLES[rev]])
+        held.update(_filled(con, [pair for rev in undone for pair in REVISION_COLUMNS.get(rev, ())]))
         if held and not force:
             raise DowngradeRefusedError(
-                f"journal {db.url}: downgrade to {target} would drop tables holding rows "
+                f"journal {db.url}: downgrade to {target} would drop tables or columns holding rows "
                 f"({', '.join(f'{name}: {n}' for name, n in held.items())}); pass --force to drop them")
         command.downgrade(_config(con), target)
         after = _version(con)
@@ -214,6 +219,19 @@ def _rows(con: Connection, names: list[str]) -> dict[str, int]:
     counts = {name: int(con.execute(select(func.count()).select_from(table(name))).scalar_one())
               for name in names if inspector.has_table(name)}
     return {name: n for name, n in counts.items() if n}
+
+
+def _filled(con: Connection, columns: list[tuple[str, str]]) -> dict[str, int]:
+    """Rows holding a value in each of ``columns`` (table, column) that exists, by ``table.column``."""
+    inspector = inspect(con)
+    out = {}
+    for name, column in columns:
+        if inspector.has_table(name) and column in {c["name"] for c in inspector.get_columns(name)}:
+            n = int(con.execute(select(func.count()).select_from(table(name)).where(text(f"{column} IS NOT NULL")))
+                    .scalar_one())
+            if n:
+                out[f"{name}.{column}"] = n
+    return out
 
 
 def ensure_head(db: Database) -> None:

@@ -190,6 +190,9 @@ class RiskSnapshot:
     mean_correlation: float | None = None
     session: str = ""
     id: int | None = None
+    regimes: tuple[tuple[str, str, int | None], ...] = ()
+    """Each symbol's regime (symbol, ``signals.regime.Regime`` label, since when), set only at the closes where
+    one changed (revision 0005): the latest such row says every symbol's regime now."""
 
 
 @dataclass(frozen=True, slots=True)

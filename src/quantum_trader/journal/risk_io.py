@@ -1,7 +1,8 @@
 """Risk snapshots (revision 0003): the statements behind :meth:`TradingJournal.record_risk` and its readers.
 
 The correlation matrix is JSON (floats by their shortest repr, so it reads back bit for bit); a
-matrix whose size is not that of its symbols is refused before anything is written.
+matrix whose size is not that of its symbols is refused before anything is written. Each symbol's regime
+(revision 0005) is JSON too, ``[[symbol, regime, since], ...]``, written only where one changed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from quantum_trader.journal.records import RiskSnapshot
 from quantum_trader.journal.tables import risk_snapshots
 
 RISK_TABLE = "risk_snapshots"
+READ_COLUMNS = tuple(c for c in risk_snapshots.c if c.name != "regimes")
+"""What the readers of snapshots select: all but the regimes of revision 0005, which only ``latest_regimes`` reads
+(it checks the column is there), so a journal not yet upgraded (read by a command that writes nothing) reads as
+it always did."""
 
 
 def _matrix_json(snapshot: RiskSnapshot, where: str) -> str | None:
@@ -55,7 +60,23 @@ def _values(scope: Scope, snapshot: RiskSnapshot) -> dict[str, object]:
         "daily_loss": snapshot.daily_loss, "drawdown": snapshot.drawdown, "positions": snapshot.positions,
         "symbols": json.dumps(list(snapshot.symbols)) if snapshot.symbols else None,
         "correlation": _matrix_json(snapshot, where), "mean_correlation": snapshot.mean_correlation,
+        "regimes": _regimes_json(snapshot, where),
     }
+
+
+def _regimes_json(snapshot: RiskSnapshot, where: str) -> str | None:
+    if not snapshot.regimes:
+        return None
+    for symbol, regime, since in snapshot.regimes:
+        if not symbol or not regime or (since is not None and not isinstance(since, int)):
+            raise JournalError(f"{where}: regime {(symbol, regime, since)!r} is not (symbol, label, since ms)")
+    return json.dumps([list(r) for r in snapshot.regimes])
+
+
+def regimes_of(text: str | None) -> tuple[tuple[str, str, int | None], ...]:
+    if not text:
+        return ()
+    return tuple((str(s), str(r), None if t is None else int(t)) for s, r, t in json.loads(text))
 
 
 def _of(row: RowMapping) -> RiskSnapshot:
@@ -64,13 +85,13 @@ def _of(row: RowMapping) -> RiskSnapshot:
     correlation = None if matrix is None else tuple(tuple(float(x) for x in r) for r in json.loads(matrix))
     return RiskSnapshot(int(row["ts"]), Decimal(row["equity"]), row["exposure"], int(row["positions"]),
                         row["correlated_exposure"], row["daily_loss"], row["drawdown"], symbols, correlation,
-                        row["mean_correlation"], row["session"], int(row["id"]))
+                        row["mean_correlation"], row["session"], int(row["id"]), regimes_of(row.get("regimes")))
 
 
 def risk_snapshots_between(con: Connection, account: str, since: int | None, until: int | None,
                            session: str | None, correlation_only: bool) -> list[RiskSnapshot]:
     r = risk_snapshots.c
-    query = select(risk_snapshots).where(r.account == account)
+    query = select(*READ_COLUMNS).where(r.account == account)
     if since is not None:
         query = query.where(r.ts >= since)
     if until is not None:
@@ -84,7 +105,7 @@ def risk_snapshots_between(con: Connection, account: str, since: int | None, unt
 
 def latest_risk(con: Connection, account: str, correlation_only: bool) -> RiskSnapshot | None:
     r = risk_snapshots.c
-    query = select(risk_snapshots).where(r.account == account)
+    query = select(*READ_COLUMNS).where(r.account == account)
     if correlation_only:
         query = query.where(r.correlation.is_not(None))
     row = con.execute(query.order_by(r.ts.desc(), r.id.desc()).limit(1)).mappings().first()

@@ -283,9 +283,36 @@ risk_snapshots = Table(
     Column("symbols", Text, nullable=True),
     Column("correlation", Text, nullable=True),
     Column("mean_correlation", ExactFloat, nullable=True),
+    # Revision 0005: each symbol's regime [[symbol, regime, since], ...] as JSON where one changed, NULL elsewhere.
+    Column("regimes", Text, nullable=True),
     Index("ix_risk_snapshots_account_ts", "account", "ts"),
 )
 
+heard_events = Table(
+    # Revision 0004: each order event (by its row) and funding payment a live session heard, at the market time it
+    # heard it (``heard_ts``), so a catch-up after a crash books them at the same bars.
+    "heard_events", metadata,
+    _id(), account_column(), session_column(),
+    _ts("heard_ts"),
+    Column("kind", String(16), nullable=False),
+    Column("order_event_id", Integer, nullable=True),
+    Column("symbol", String(SYMBOL_LEN), nullable=True),
+    _ts("ts", nullable=True),
+    Column("rate", ExactFloat, nullable=True),
+    Column("price", ExactFloat, nullable=True),
+    Index("ix_heard_events_account_session", "account", "session"),
+)
+
+# Revision 0005: the rows a chart or the per-asset view looks for among a year of bars, found by an index of
+# their own (partial: only those rows), so the newest of them is one seek whatever the gap since.
+Index("ix_risk_snapshots_correlation", risk_snapshots.c.account, risk_snapshots.c.ts,
+      sqlite_where=risk_snapshots.c.correlation.is_not(None),
+      postgresql_where=risk_snapshots.c.correlation.is_not(None))
+Index("ix_risk_snapshots_regimes", risk_snapshots.c.account, risk_snapshots.c.ts,
+      sqlite_where=risk_snapshots.c.regimes.is_not(None), postgresql_where=risk_snapshots.c.regimes.is_not(None))
+Index("ix_killswitch_events_account", killswitch_events.c.account, killswitch_events.c.id)
+Index("ix_alerts_account_ts", alerts.c.account, alerts.c.ts)
+
 TRADING_TABLES = (sessions, orders, order_events, fills, snapshots, snapshot_positions, snapshot_balances,
                   equity_snapshots, risk_decisions, killswitch_state, killswitch_events, asset_locks, tier_changes,
-                  alerts, incidents, feed_cursors, risk_snapshots)
+                  alerts, incidents, feed_cursors, risk_snapshots, heard_events)

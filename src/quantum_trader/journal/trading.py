@@ -37,10 +37,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from quantum_trader.domain.trading import Fill, Order, OrderEvent, Position, RiskDecision
-from quantum_trader.journal import ops_io, orders_io, risk_io, state_io
+from quantum_trader.domain.trading import Fill, FundingEvent, Order, OrderEvent, Position, RiskDecision
+from quantum_trader.journal import heard_io, ops_io, orders_io, risk_io, state_io
 from quantum_trader.journal.accounts import check_account
 from quantum_trader.journal.database import Database, JournalError
+from quantum_trader.journal.heard_io import Heard
 from quantum_trader.journal.orders_io import Scope
 from quantum_trader.journal.records import (
     Alert,
@@ -148,6 +149,24 @@ class TradingJournal:
         """The venue's word on an order (and its fill, under ``fill_id``) in one transaction: the order's new status."""
         return self._write("record an order event", lambda con: orders_io.record_order_event(
             con, self._scope, event, exchange_order_id, fill_id))
+
+    def record_heard(self, event: OrderEvent | FundingEvent, *, heard_ts: int, fill_id: str | None = None,
+                     exchange_order_id: str | None = None) -> None:
+        """What a live session heard at market time ``heard_ts``, in one transaction: an order event (as
+        ``record_order_event``) with the time it was heard, or a funding payment (``journal.heard_io``)."""
+        def work(con: Connection) -> None:
+            if isinstance(event, FundingEvent):
+                heard_io.record_funding(con, self._scope, event, heard_ts)
+                return
+            orders_io.record_order_event(con, self._scope, event, exchange_order_id, fill_id)
+            heard_io.record_heard_order(con, self._scope, event, fill_id, heard_ts)
+
+        self._write("record what a session heard", work)
+
+    def heard(self, session: str | None = None) -> list[Heard]:
+        """Everything a live session heard (this one's when None), in the order it heard it."""
+        return self._read(lambda con: heard_io.heard_of(con, self.account, session or self.session), [],
+                          table=heard_io.HEARD_TABLE)
 
     def record_fill(self, fill: Fill, *, fill_id: str) -> bool:
         """A fill as the trade stream reports it; False when ``fill_id`` was already journalled."""

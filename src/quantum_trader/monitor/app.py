@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,6 +39,7 @@ from quantum_trader.monitor.views import (
     Portfolio,
     PriceChart,
     Problem,
+    Regimes,
     RiskHistory,
 )
 
@@ -103,7 +105,15 @@ def _validation_line(exc: RequestValidationError) -> str:
 def create_app(source: DashboardSource, controls: Controls | None = None, settings: Settings | None = None) -> FastAPI:
     """The app on ``source``; control routes only when ``settings.token`` and ``controls`` are both given."""
     conf = settings or Settings()
-    app = FastAPI(title="Quantum Trader dashboard", version="1",
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        close = getattr(source, "close", None)  # a journal's source stops its gate worker
+        if callable(close):
+            close()
+
+    app = FastAPI(title="Quantum Trader dashboard", version="1", lifespan=lifespan,
                   description=f"Risk against the policy's limits, read from {source.description}. Read-only unless a "
                               "control token is configured.")
 
@@ -200,8 +210,14 @@ def _reads(app: FastAPI, source: DashboardSource) -> None:
 
     @app.get("/api/assets", response_model=list[Asset], tags=["read"])
     def assets() -> list[Asset]:
-        """Each open position: entry, mark, P&L, risk to the stop and against the per-asset daily limit, tier."""
+        """Each open position: entry, mark, P&L, risk to the stop and against the per-asset daily limit, tier,
+        regime."""
         return source.assets()
+
+    @app.get("/api/regimes", response_model=Regimes, tags=["read"])
+    def regimes() -> Regimes:
+        """Each symbol's regime (trending up or down, ranging, high volatility, unknown) and since when."""
+        return source.regimes()
 
     @app.get("/api/assets/{symbol:path}/prices", response_model=PriceChart, tags=["read"])
     def prices(symbol: str, points: Annotated[int, Query(ge=2, le=5000)] = 800) -> PriceChart:

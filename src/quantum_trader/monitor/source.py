@@ -18,6 +18,7 @@ from quantum_trader.monitor.views import (
     Gates,
     Portfolio,
     PriceChart,
+    Regimes,
     RiskHistory,
 )
 
@@ -47,6 +48,9 @@ class DashboardSource(Protocol):
     def assets(self) -> list[Asset]: ...
 
     def price_chart(self, symbol: str, points: int) -> PriceChart: ...
+
+    def regimes(self) -> Regimes:
+        """Each symbol's regime as the session last journalled it."""
 
     def alerts(self, limit: int) -> Alerts: ...
 

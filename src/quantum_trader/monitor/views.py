@@ -105,6 +105,9 @@ class Gates(View):
     criteria: list[Criterion]
     evaluated: bool = False
     """False: the criteria as the policy states them, no verdict yet."""
+    as_of: int | None = None
+    """When the verdict was taken (wall clock, epoch ms): it is judged off the request path, at most every few
+    minutes while the journal changes (``monitor.background``)."""
 
 
 class Portfolio(View):
@@ -168,7 +171,24 @@ class Asset(View):
     """Fraction of day-start equity the asset may still lose today before its 3% limit locks it."""
     locked_until: int | None = None
     regime: str | None = None
-    """Not journalled yet: None."""
+    """The spec's regime classification of the asset now: ``trending_up``, ``trending_down``, ``ranging``,
+    ``high_volatility`` or ``unknown`` (warming up); None where the source journals none."""
+    regime_since: int | None = None
+    """The model bar close it has held since."""
+
+
+class AssetRegime(View):
+    symbol: str
+    asset: str
+    regime: str
+    since: int | None = None
+
+
+class Regimes(View):
+    ts: int | None
+    """When the session last journalled a change of any of them (None: none journalled)."""
+    items: list[AssetRegime]
+    """Every symbol the session trades, held or not."""
 
 
 class PriceChart(View):

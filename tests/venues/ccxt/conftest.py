@@ -68,9 +68,10 @@ def credentials(network: str = "mainnet", key: str = KEY, secret: str = SECRET,
     return Credentials(exchange, network, Secret(key), Secret(secret), "test")  # type: ignore[arg-type]
 
 
-def exchange_at(url: str, *, key: str = KEY, timeout_ms: int = 2_000, exchange: str = "binanceusdm") -> Any:
+def exchange_at(url: str, *, key: str = KEY, timeout_ms: int = 2_000, exchange: str = "binanceusdm",
+                streams: bool = False) -> Any:
     return open_exchange(exchange, credentials(key=key, exchange=exchange), api_url=url, rate_limit_ms=1,
-                         timeout_ms=timeout_ms)
+                         timeout_ms=timeout_ms, streams=streams)
 
 
 def run(make: Callable[[], Awaitable[T]]) -> T:
@@ -111,12 +112,19 @@ class Desk:
         with self.fake.exchange.lock:
             self.fake.exchange.advance()
         self.clock.advance(self.fake.exchange.market.now())
+        await self.heard()
         await self.client.settle()
         return self.client.drain()
 
+    async def heard(self) -> None:
+        """With streams, what the exchange did is on the user stream before any later answer (a request is
+        answered after the fake's websockets are told), as the feed's candle request orders it in a session."""
+        if self.client.settings.streams:
+            await self.exchange.fetch_time()
+
 
 async def open_desk(url: str, fake: Any, *, exchange_id: str = "binanceusdm", **settings: Any) -> Desk:
-    exchange = exchange_at(url, timeout_ms=1_000, exchange=exchange_id)
+    exchange = exchange_at(url, timeout_ms=1_000, exchange=exchange_id, streams=bool(settings.get("streams")))
     await exchange.load_markets()
     clock = ReplayClock(fake.exchange.market.now())
     incidents: list[Any] = []

@@ -232,7 +232,8 @@ def test_an_order_already_at_the_exchange_is_adopted_not_sent_again(bybit_url: s
 
 def test_a_fill_the_session_did_not_send_is_booked_as_an_exit_and_raised(bybit_url: str, bybit: FakeBybit) -> None:
     """An order the exchange filled that this session did not send (here Bybit's own close, link id
-    ``autoclose-``): booked as an exit, marked a liquidation from the order Bybit reports, and raised."""
+    ``autoclose-``, listed as a ``BustTrade`` execution): booked as an exit, marked a liquidation, and raised as
+    one."""
     async def test(desk: Desk) -> None:
         await desk.send(desk.order(BTC, "buy", "0.010"))
         with bybit.exchange.lock:
@@ -241,5 +242,5 @@ def test_a_fill_the_session_did_not_send_is_booked_as_an_exit_and_raised(bybit_u
         await desk.client.settle()
         (event,) = desk.client.drain()
         assert event.kind is OrderEventKind.FILLED and event.fill.liquidation and event.reason == "liquidation"
-        assert desk.client.positions[BTC] == 0 and desk.incidents[-1].kind == "foreign_fill"
+        assert desk.client.positions[BTC] == 0 and desk.incidents[-1].kind == "liquidation"
     _on(bybit_url, bybit, test)

@@ -2,7 +2,8 @@
 
 - Parity: the same hourly replay through a backtest (on Bybit's instruments) and ``live --exchange bybit``
   against the fake gives the same fills, order for order, funding settled at Bybit's funding executions, when
-  the fake charges the simulated venue's slippage and fees.
+  the fake charges the simulated venue's slippage and fees; with its websockets watched and with everything
+  polled.
 - ``quantum-trader live --exchange bybit --confirm-real-money`` trades the fake, each link id once, and writes
   its run folder; ``paper --exchange bybit`` needs no keys and sends no orders.
 - The keys never reach the output, the logs, the run folder or the journal, with the fake echoing them in its
@@ -24,7 +25,17 @@ from tests.fakes.market import SimulatedPricing
 from tests.fakes.server import FakeBybit
 from tests.venues.ccxt.conftest import KEY, SECRET, credentials, exchange_at
 from tests.venues.ccxt.test_redaction import _clean, _run_folder_text
-from tests.venues.ccxt.test_session import ENV, SESSION, Fills, _collect, _invoke, _policy, _request, _session
+from tests.venues.ccxt.test_session import (
+    ENV,
+    SESSION,
+    Fills,
+    _collect,
+    _invoke,
+    _policy,
+    _request,
+    _session,
+    outcome_reads,
+)
 from typer.testing import CliRunner
 
 from quantum_trader.analytics.backtest import assemble_market
@@ -68,7 +79,8 @@ def _instruments(fake: FakeBybit, symbols: list[str]) -> dict[str, Any]:
         return asyncio.run(go(url))
 
 
-def test_a_backtest_and_live_on_bybit_take_the_same_fills(replay: Replay) -> None:
+@pytest.mark.parametrize("streams", [True, False], ids=["streams", "polling"])
+def test_a_backtest_and_live_on_bybit_take_the_same_fills(replay: Replay, streams: bool) -> None:
     bars, funding = replay
     policy = _policy()
     settings = KernelSettings(policy=policy)
@@ -84,7 +96,7 @@ def test_a_backtest_and_live_on_bybit_take_the_same_fills(replay: Replay) -> Non
     kernel.run(decisions_for(MultiAssetStrategy(), traded, policy))
 
     live: Fills = []
-    session = _session(fake, _bybit(_request(bars, "live", rows)), live)  # type: ignore[arg-type]
+    session = _session(fake, _bybit(_request(bars, "live", rows, streams=streams)), live)  # type: ignore[arg-type]
     assert len(backtest) >= 8 and {f[-1] for f in backtest} >= {"entry", "stop"}
     assert live == backtest
     core = session.kernel.core
@@ -94,6 +106,9 @@ def test_a_backtest_and_live_on_bybit_take_the_same_fills(replay: Replay) -> Non
     assert set(fake.exchange.received.values()) == {1}
     assert any(q.get("triggerDirection") for m, p, q in fake.server.log if p == "/v5/order/create"), \
         "stops went out as Bybit conditional orders"
+    assert (fake.server.streams.connections["user"] > 0) is streams
+    reads = outcome_reads(fake.server.log)
+    assert (reads <= 12) if streams else (reads >= 100), f"{reads} polls of the orders' outcomes"
 
 
 @pytest.fixture

@@ -238,7 +238,7 @@ def test_a_fill_the_session_did_not_send_is_booked_as_an_exit_and_raised(url: st
         (event,) = desk.client.drain()
         assert event.kind is OrderEventKind.FILLED and event.fill.liquidation and event.reason == "liquidation"
         assert desk.client.positions[BTC] == 0
-        assert desk.incidents[-1].kind == "foreign_fill"
+        assert desk.incidents[-1].kind == "liquidation", "an incident named for what the exchange did"
     _on(url, fake, test)
 
 

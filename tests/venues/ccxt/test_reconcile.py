@@ -105,10 +105,16 @@ def test_what_the_journal_does_not_explain_is_an_incident_and_live_refuses_to_st
     with fake.exchange.lock:
         fake.exchange.new_order({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.200",
                                  "price": "1000.0", "timeInForce": "GTC", "newClientOrderId": "manual-1"})
-    lost = _journalled(journal, now, OrderType.LIMIT, "0.010", "900.0")  # journalled; never reached the exchange
+    lost = _journalled(journal, now, OrderType.LIMIT, "0.010", "900.0")  # acknowledged once, now unknown there
+    journal.record_order_event(OrderEvent(now, OrderEventKind.ACCEPTED, lost))
+    unsent = _journalled(journal, now - 1, OrderType.LIMIT, "0.020", "800.0", ETH)  # the process died before sending
     found = _reconcile(url, journal, now + 1)
     kinds = sorted(d.kind for d in found.differences)
     assert kinds == ["foreign_order", "order_unknown", "position_mismatch"], found.lines()
+    assert found.unsent == [unsent.client_order_id], "journalled and never acknowledged: not a difference"
+    record = journal.order(unsent.client_order_id)
+    assert record is not None and record.status is OrderStatus.REJECTED
+    assert journal.order_events(unsent.client_order_id)[-1].reason.startswith("never reached the exchange")
     text = "\n".join(found.lines())
     assert "manual-1 rests at the exchange and not in the journal" in text
     assert f"{lost.client_order_id} is open in the journal and unknown to the exchange" in text

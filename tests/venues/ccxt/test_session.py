@@ -3,7 +3,8 @@
 - Parity: the same hourly replay through a backtest, a paper replay (one bar at a time), ``live`` against the
   fake exchange and ``paper --exchange`` against it gives the same fills, order for order (time, symbol, side,
   quantity, price, fee), with funding settled, when the fake exchange charges the simulated venue's slippage
-  and fees (``SimulatedPricing``).
+  and fees (``SimulatedPricing``); with the exchange's websockets watched (``venue.live.streams``, the default)
+  and with everything polled, the account then hardly polled at all.
 - ``quantum-trader live --confirm-real-money`` runs against the fake exchange (``QT_EXCHANGE_API_URL``): orders
   placed and filled there, each client order id once, the run folder written (mode live); ``paper --exchange``
   writes its run folder without keys.
@@ -59,8 +60,20 @@ def replay() -> tuple[dict[str, BarSeries], dict[str, FundingSeries]]:
     return {s: resample_bars(b, "1h") for s, b in market.bars.items()}, market.funding
 
 
-def _policy() -> Any:
-    return fit_policy(load_policy(env={}), "1h", explicit_keys(None, []))[0]
+def _policy(streams: bool = True) -> Any:
+    policy = fit_policy(load_policy(env={}), "1h", explicit_keys(None, []))[0]
+    live = policy.venue.live.model_copy(update={"streams": streams})
+    return policy.model_copy(update={"venue": policy.venue.model_copy(update={"live": live})})
+
+
+OUTCOME_READS = frozenset({"/fapi/v1/userTrades", "/fapi/v1/openOrders", "/fapi/v1/openAlgoOrders",
+                           "/v5/execution/list", "/v5/order/realtime"})
+"""Polls of what became of the orders (a lookup by client order id before a first send is not one)."""
+
+
+def outcome_reads(log: list[tuple[str, str, dict[str, Any]]]) -> int:
+    return sum(1 for _m, p, q in log if p in OUTCOME_READS and q.get("execType") != "Funding"
+               and not q.get("orderLinkId"))
 
 
 def _collect(out: Fills) -> Callable[[OrderEvent, Any], None]:
@@ -83,8 +96,9 @@ def _session(fake: FakeBinance, request: LiveRequest, fills: Fills) -> Any:
         return asyncio.run(go())
 
 
-def _request(bars: dict[str, BarSeries], mode: str, rows: int | None, **fields: Any) -> LiveRequest:
-    policy = _policy()
+def _request(bars: dict[str, BarSeries], mode: str, rows: int | None, *, streams: bool = True,
+             **fields: Any) -> LiveRequest:
+    policy = _policy(streams)
     runs = fields.pop("runs_dir", Path("runs"))
     return LiveRequest(exchange="binanceusdm", symbols=tuple(bars), strategy=MultiAssetStrategy(), policy=policy,
                        settings=KernelSettings(policy=policy), timeframe="1h", mode=mode,  # type: ignore[arg-type]
@@ -95,8 +109,9 @@ def _request(bars: dict[str, BarSeries], mode: str, rows: int | None, **fields: 
                        rate_limit_ms=1, **fields)
 
 
+@pytest.mark.parametrize("streams", [True, False], ids=["streams", "polling"])
 def test_backtest_paper_and_live_against_the_exchange_take_the_same_fills(
-        replay: tuple[dict[str, BarSeries], dict[str, FundingSeries]]) -> None:
+        replay: tuple[dict[str, BarSeries], dict[str, FundingSeries]], streams: bool) -> None:
     bars, funding = replay
     policy = _policy()
     settings = KernelSettings(policy=policy)
@@ -117,10 +132,11 @@ def test_backtest_paper_and_live_against_the_exchange_take_the_same_fills(
 
     pricing = SimulatedPricing(SimulatedVenue.from_policy(policy, slippage=True))
     live: Fills = []
-    session = _session(FakeBinance.of(bars, funding, cursor=1, api_key=KEY, pricing=pricing),
-                       _request(bars, "live", rows), live)
+    fake = FakeBinance.of(bars, funding, cursor=1, api_key=KEY, pricing=pricing)
+    session = _session(fake, _request(bars, "live", rows, streams=streams), live)
     paper_exchange: Fills = []
-    _session(FakeBinance.of(bars, funding, cursor=1, api_key=KEY), _request(bars, "paper", rows), paper_exchange)
+    _session(FakeBinance.of(bars, funding, cursor=1, api_key=KEY), _request(bars, "paper", rows, streams=streams),
+             paper_exchange)
 
     assert len(backtest) >= 8, "the replay trades enough to compare"
     assert {f[-1] for f in backtest} >= {"entry", "stop"}
@@ -131,6 +147,10 @@ def test_backtest_paper_and_live_against_the_exchange_take_the_same_fills(
     assert core.ledger.funding_paid != 0, "funding settled at the exchange reached the kernel"
     assert core.ledger.funding_paid == kernel.ledger.funding_paid
     assert core.ledger.cash == kernel.ledger.cash
+    streamed = fake.server.streams.connections
+    assert (streamed["user"] > 0 and streamed["market"] > 0) is streams
+    reads = outcome_reads(fake.server.log)
+    assert (reads <= 12) if streams else (reads >= 100), f"{reads} polls of the orders' outcomes"
 
 
 @pytest.fixture

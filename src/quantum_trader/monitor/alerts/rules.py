@@ -1,9 +1,12 @@
 """The alert rules of spec section 8 and of our operation, as one stateful book fed in time order.
 
 Every rule is edge-triggered: it fires on the update where its condition starts and stays silent while it
-holds; when the condition clears the rule re-arms (``Latch``). The same book serves a finished run (fed from
-what the run folder holds, ``run_alerts``) and a session (fed bar by bar, ``watcher``), so a backtest shows the
-alerts an operator would have received. Pure: numbers in, ``Alert`` values out; no clock, no I/O.
+holds (``Latch``). An event rule re-arms when its condition clears; a level rule (a value against a line:
+correlation, exposure, depth, spread) re-arms only once its value has come back past the line by the policy's
+margin (``dashboard.alerts.rearm``), so a value hovering at the line is one alert, not one per crossing.
+The same book serves a finished run (fed from what the run folder holds, ``run_alerts``) and a session (fed bar
+by bar, ``watcher``), so a backtest shows the alerts an operator would have received. Pure: numbers in,
+``Alert`` values out; no clock, no I/O.
 
 Conditions (thresholds from the policy):
 
@@ -12,8 +15,8 @@ Conditions (thresholds from the policy):
 * exposure: gross exposure above ``dashboard.alerts.portfolio_exposure_above`` (35%);
 * tier removal: an asset that was in tier 1 or 2 no longer is (removed, unverified or demoted to tier 3);
 * liquidity drop: depth within 1% (its median over the last hour) below ``1 - liquidity_drop`` of its usual
-  depth (the median of the 7 days before), re-armed once back half-way to the usual depth; or the spread (its
-  median over the last hour) above ``asset_requirements.liquidity.max_spread``, re-armed under 80% of it;
+  depth (the median of the 7 days before); or the spread (its median over the last hour) above
+  ``asset_requirements.liquidity.max_spread``;
 * kill-switch trip (daily, drawdown), per-asset lock: the risk engine's events (re-armed by its re-arm, reset,
   unlock);
 * stale feed and reconciliation incidents: what a live session's exchange client reports.
@@ -32,12 +35,11 @@ from quantum_trader.monitor.alerts.model import Alert, AlertKind
 from quantum_trader.risk import EventKind, RiskEvent
 
 TOP_TIERS = (1, 2)
-RECONCILIATION_KINDS = frozenset({"order_unknown", "foreign_fill", "cancel_failed", "sync_failed", "clock_skew"})
+RECONCILIATION_KINDS = frozenset({"order_unknown", "foreign_fill", "liquidation", "adl", "cancel_failed",
+                                  "sync_failed", "clock_skew"})
 """Incidents where the venue's state or time may differ from ours: each is an alert."""
 CLEARS = {"feed_resumed": "stale_feed", "order_found": "order_unknown", "clock_ok": "clock_skew"}
 """Incidents that end another kind's condition (the rule re-arms)."""
-SPREAD_REARM = 0.8
-"""A wide spread re-arms once back under this share of its limit: a spread hovering at the limit is one alert."""
 
 
 class IncidentLike(Protocol):
@@ -65,16 +67,41 @@ class RuleSettings:
     max_spread: float
     correlation_spike: bool = True
     tier_removal: bool = True
+    spike_margin: float = 0.0
+    """Re-arm margins (``dashboard.alerts.rearm``): how far back past its line a value must come."""
+    pair_jump_margin: float = 0.0
+    exposure_margin: float = 0.0
+    depth_margin: float = 0.0
+    """A share of the usual depth."""
+    spread_margin: float = 0.0
+    """A share of the spread limit."""
 
     @classmethod
     def of_policy(cls, policy: Policy) -> RuleSettings:
         rules = policy.dashboard.alerts
+        rearm = rules.rearm
         return cls(spike_threshold=policy.correlation.spike_threshold, pair_jump=rules.correlation_pair_jump,
                    exposure_above=rules.portfolio_exposure_above, liquidity_drop=rules.liquidity_drop,
                    median_window_ms=duration_ms(rules.liquidity_median_window),
                    short_window_ms=duration_ms(rules.liquidity_short_window),
                    max_spread=policy.asset_requirements.liquidity.max_spread,
-                   correlation_spike=rules.correlation_spike, tier_removal=rules.asset_removed_from_tier)
+                   correlation_spike=rules.correlation_spike, tier_removal=rules.asset_removed_from_tier,
+                   spike_margin=rearm.correlation_spike, pair_jump_margin=rearm.correlation_pair_jump,
+                   exposure_margin=rearm.portfolio_exposure, depth_margin=rearm.liquidity_depth,
+                   spread_margin=rearm.liquidity_spread)
+
+    @property
+    def exposure_rearm(self) -> float:
+        """The exposure at or below which the exposure rule re-arms."""
+        return self.exposure_above - self.exposure_margin
+
+    @property
+    def spike_rearm(self) -> float:
+        return self.spike_threshold - self.spike_margin
+
+    @property
+    def spread_rearm(self) -> float:
+        return (1.0 - self.spread_margin) * self.max_spread
 
 
 class Latch:
@@ -91,6 +118,19 @@ class Latch:
             return False
         self._on.add(key)
         return True
+
+    def crossing(self, key: str, fires: bool, rearms: bool) -> bool:
+        """A level rule with a margin: True on an update where ``fires`` (the value past its line) while armed;
+        once fired, the rule re-arms only on an update where ``rearms`` (the value back past the re-arm line).
+        With no margin ``rearms`` is ``not fires``, and this is ``enter``."""
+        if key in self._on:
+            if rearms:
+                self._on.discard(key)
+            return False
+        if fires:
+            self._on.add(key)
+            return True
+        return False
 
     def clear(self, key: str) -> None:
         self._on.discard(key)
@@ -115,7 +155,9 @@ class AlertRuleBook:
     # ------------------------------------------------------------------ portfolio
     def exposure(self, ts: int, exposure: float) -> list[Alert]:
         limit = self.s.exposure_above
-        if not self.latch.enter("exposure", math.isfinite(exposure) and exposure > limit):
+        known = math.isfinite(exposure)
+        if not self.latch.crossing("exposure", known and exposure > limit,
+                                   known and exposure <= self.s.exposure_rearm):
             return []
         return [Alert.of(ts, AlertKind.EXPOSURE, f"portfolio exposure {_pct(exposure)} above {_pct(limit)}",
                          "exposure", value=exposure, limit=limit)]
@@ -127,7 +169,8 @@ class AlertRuleBook:
             return []
         found: list[Alert] = []
         level = self.s.spike_threshold
-        if mean is not None and math.isfinite(mean) and self.latch.enter("correlation_mean", mean > level):
+        if mean is not None and math.isfinite(mean) and self.latch.crossing("correlation_mean", mean > level,
+                                                                             mean <= self.s.spike_rearm):
             found.append(Alert.of(ts, AlertKind.CORRELATION_SPIKE,
                                   f"mean pairwise 24h correlation {mean:.2f} above {level:.2f} "
                                   f"({len(symbols)} assets)", "correlation_mean", value=mean, limit=level))
@@ -148,7 +191,9 @@ class AlertRuleBook:
                 now[pair] = value
                 before = self._pairs.get(pair)
                 key = f"correlation_pair:{a}/{symbols[j]}"
-                if self.latch.enter(key, before is not None and value - before > step):
+                rise = None if before is None else value - before
+                if self.latch.crossing(key, rise is not None and rise > step,
+                                       rise is not None and rise <= step - self.s.pair_jump_margin):
                     assert before is not None
                     found.append(Alert.of(
                         ts, AlertKind.CORRELATION_SPIKE,
@@ -183,11 +228,8 @@ class AlertRuleBook:
         found: list[Alert] = []
         key = f"liquidity_depth:{symbol}"
         if depth is not None and median is not None and median > 0 and math.isfinite(depth):
-            floor, rearm = depth_levels(median, self.s.liquidity_drop)
-            if self.latch.holds(key):
-                if depth >= rearm:
-                    self.latch.clear(key)
-            elif self.latch.enter(key, depth < floor):
+            floor, rearm = depth_levels(median, self.s.liquidity_drop, self.s.depth_margin)
+            if self.latch.crossing(key, depth < floor, depth >= rearm):
                 found.append(Alert.of(
                     ts, AlertKind.LIQUIDITY_DROP,
                     f"{symbol} depth within 1% {depth:,.0f} USD is {depth / median:.0%} of its usual "
@@ -195,10 +237,7 @@ class AlertRuleBook:
                     value=depth, limit=floor))
         if spread is not None and math.isfinite(spread):
             key = f"liquidity_spread:{symbol}"
-            if self.latch.holds(key):
-                if spread <= SPREAD_REARM * self.s.max_spread:
-                    self.latch.clear(key)
-            elif self.latch.enter(key, spread > self.s.max_spread):
+            if self.latch.crossing(key, spread > self.s.max_spread, spread <= self.s.spread_rearm):
                 found.append(Alert.of(
                     ts, AlertKind.LIQUIDITY_DROP,
                     f"{symbol} spread {spread:.4%} above its limit {self.s.max_spread:.4%}", key, symbol=symbol,
@@ -249,11 +288,11 @@ class AlertRuleBook:
         return [Alert.of(incident.ts, alert_kind, f"{kind}{where}: {incident.message}", key, symbol=symbol)]
 
 
-def depth_levels(usual: float, drop: float) -> tuple[float, float]:
-    """The depth below which a drop is raised, and above which it re-arms: half-way back to the usual depth,
-    so a book hovering at the line is one alert, not one per flicker."""
+def depth_levels(usual: float, drop: float, margin: float) -> tuple[float, float]:
+    """The depth below which a drop is raised, and at or above which it re-arms (``margin`` of the usual depth
+    back above it), so a book hovering at the line is one alert, not one per flicker."""
     floor = (1.0 - drop) * usual
-    return floor, floor + drop * usual / 2.0
+    return floor, floor + margin * usual
 
 
 def _figures(event: RiskEvent) -> str:

@@ -4,8 +4,8 @@ A run folder holds every input the rules read: the equity curve's exposure, the 
 and the incidents (events.parquet), the correlation matrices the strategy computed, the universe's tier
 changes and, where the catalog has books, the depth and spread of each snapshot. Each rule key's latch
 depends on its own series alone, so each series is fed to one ``AlertRuleBook`` on its own (the long
-ones only where their condition changes: the latch sees the same transitions as if fed every row) and
-the alerts are put in time order at the end.
+ones only where their latch changes, entering or re-arming past its margin: the latch sees the same
+transitions as if fed every row) and the alerts are put in time order at the end.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def run_alerts(inputs: RunInputs, settings: RuleSettings) -> list[Alert]:
     for symbol, (times, spread) in inputs.spreads.items():
         now = trailing_medians(times, spread, settings.short_window_ms, 1, current=True)
         with np.errstate(invalid="ignore"):
-            wide = now > settings.max_spread
-        for i in _changes(wide):
+            state = latched(now > settings.max_spread, now <= settings.spread_rearm)
+        for i in _changes(state):
             found += book.liquidity(int(times[i]), symbol, None, None, float(now[i]))
     found.sort(key=lambda a: a.ts)  # stable: within a time, the order above
     return found
@@ -95,6 +95,14 @@ def mean_pairwise(matrix: F64) -> float | None:
     upper = matrix[np.triu_indices(n, k=1)]
     known = upper[np.isfinite(upper)]
     return float(known.mean()) if known.size else None
+
+
+def latched(fires: np.ndarray, rearms: np.ndarray) -> np.ndarray:
+    """A level rule's latch along a series (``Latch.crossing`` a row at a time): set where ``fires``, cleared where
+    ``rearms``, unchanged between (the two never hold together: the re-arm line is past the level)."""
+    signal = np.where(fires, 1, np.where(rearms, -1, 0))
+    last = np.maximum.accumulate(np.where(signal != 0, np.arange(signal.size), -1))
+    return np.asarray((last >= 0) & (signal[np.maximum(last, 0)] == 1), dtype=bool)
 
 
 def _changes(condition: np.ndarray) -> Iterable[int]:
@@ -110,7 +118,9 @@ def _exposure(book: AlertRuleBook, equity: pd.DataFrame) -> list[Alert]:
     ts = equity["ts"].to_numpy(dtype=np.int64)
     exposure = equity["total_exposure"].to_numpy(dtype=float)
     found: list[Alert] = []
-    for i in _changes(exposure > book.s.exposure_above):
+    with np.errstate(invalid="ignore"):
+        state = latched(exposure > book.s.exposure_above, exposure <= book.s.exposure_rearm)
+    for i in _changes(state):
         found += book.exposure(int(ts[i]), float(exposure[i]))
     return found
 
@@ -118,17 +128,10 @@ def _exposure(book: AlertRuleBook, equity: pd.DataFrame) -> list[Alert]:
 def _depth(book: AlertRuleBook, symbol: str, ts: I64, depth: F64, settings: RuleSettings) -> list[Alert]:
     medians = trailing_medians(ts, depth, settings.median_window_ms)
     now = trailing_medians(ts, depth, settings.short_window_ms, 1, current=True)
-    drop = settings.liquidity_drop
-    floor = (1.0 - drop) * medians  # rules.depth_levels, a row at a time
-    rearm = floor + drop * medians / 2.0
+    floor = (1.0 - settings.liquidity_drop) * medians  # rules.depth_levels, a row at a time
+    rearm = floor + settings.depth_margin * medians
     with np.errstate(invalid="ignore"):
-        signal = np.where(now < floor, 1, np.where(now >= rearm, -1, 0))
-    # the latch's state: entered where thin, cleared where recovered, unchanged between
-    marked = np.flatnonzero(signal)
-    state = np.zeros(signal.size, dtype=bool)
-    if marked.size:
-        last = np.maximum.accumulate(np.where(signal != 0, np.arange(signal.size), -1))
-        state = (last >= 0) & (signal[np.maximum(last, 0)] == 1)
+        state = latched(now < floor, now >= rearm)
     found: list[Alert] = []
     for i in _changes(state):
         median = float(medians[i])

@@ -62,10 +62,15 @@ function renderAlerts(a) {
     || '<li class="dim">no alerts</li>';
 }
 
+let gatesTimer = null;
 async function renderGates() {
   const g = await getJSON("/api/gates");
   $("gates").tBodies[0].innerHTML = g.criteria.map((c) =>
     `<tr><td>${esc(c.name)}</td><td>${esc(c.level)}</td><td>${esc(c.threshold)}</td><td>${esc(c.status || "not evaluated")}</td></tr>`).join("");
+  $("gates-asof").textContent = g.evaluated ? "judged on the journal's operation " + when(g.as_of) :
+    (g.next_gate ? "judging the journal's operation..." : "");
+  clearTimeout(gatesTimer);  // the verdict is judged in the background: ask again until it is in
+  if (!g.evaluated && g.next_gate) gatesTimer = setTimeout(() => renderGates().catch(() => {}), 3000);
 }
 
 function drawHeatmap(i) {
@@ -109,13 +114,20 @@ async function renderAssets() {
     <td>${a.side}</td><td>${a.quantity}</td><td>${money(a.entry_price)}</td><td title="${esc(a.mark_source)}">${money(a.mark)}</td>
     <td class="${(a.unrealised_pnl || 0) < 0 ? "neg" : "pos"}">${money(a.unrealised_pnl)}</td>
     <td>${a.stop_price === null ? "no stop" : money(a.risk_to_stop) + " (" + pct(a.risk_to_stop_fraction) + ")"}</td>
-    <td>${pct(a.daily_room)} of ${pct(a.daily_limit)}${a.locked_until ? " LOCKED" : ""}</td><td>${esc(a.signal || "-")}</td></tr>`).join("");
+    <td>${pct(a.daily_room)} of ${pct(a.daily_limit)}${a.locked_until ? " LOCKED" : ""}</td><td>${esc(a.signal || "-")}</td>
+    <td title="since ${when(a.regime_since)}">${esc((a.regime || "-").replace("_", " "))}</td></tr>`).join("");
   const select = $("price-symbol");
   const chosen = select.value;
   const symbols = assets.map((a) => a.symbol);
   select.innerHTML = symbols.map((s) => `<option${s === chosen ? " selected" : ""}>${esc(s)}</option>`).join("");
   select.hidden = symbols.length === 0;
   if (symbols.length) renderPrices(select.value);
+}
+
+async function renderRegimes() {
+  const r = await getJSON("/api/regimes");
+  $("regimes").innerHTML = r.items.map((x) => `<span data-symbol="${esc(x.symbol)}" title="since ${when(x.since)}">` +
+    `${esc(x.asset)} ${esc(x.regime.replace("_", " "))}</span>`).join(" · ") || "none journalled";
 }
 
 async function renderPrices(symbol) {
@@ -128,7 +140,7 @@ async function renderPrices(symbol) {
 }
 
 async function refreshCharts() {
-  await Promise.allSettled([renderHistory(), renderCorrelation(), renderAssets(), renderGates()]);
+  await Promise.allSettled([renderHistory(), renderCorrelation(), renderAssets(), renderGates(), renderRegimes()]);
 }
 
 let chartTimer = null;

@@ -9,7 +9,8 @@ The leverage brackets are read too: the largest position the exchange allows at 
 ``orders.check`` holds every entry to.
 
 A session also refuses to start while the account holds positions or open orders on the symbols it
-trades: it would not know why they are there (reconciling them with the journal is recovery's job).
+trades: it would not know why they are there. The one exception is a session resumed after a crash
+(``analytics.live_resume``), once reconciliation found the journal and the exchange in agreement.
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ async def _set(what: str, call: Any) -> None:
 
 
 async def prepare_account(exchange: Any, symbols: Sequence[str], *, leverage: int, margin_mode: MarginMode,
-                          backoff: Backoff | None = None) -> AccountState:
+                          backoff: Backoff | None = None, held: str | None = None) -> AccountState:
     """Set and verify one-way mode, ``margin_mode`` and ``leverage`` on every symbol; refuse an account holding
-    positions or orders on them; read the equity and each symbol's leverage cap."""
+    positions or orders on them, unless ``held`` names the session they belong to (a resumed session whose
+    journal reconciliation found in agreement with the exchange); read the equity and each symbol's leverage cap."""
     backoff = backoff or Backoff()
-    await _refuse_open(exchange, symbols, backoff)
+    if held is None:
+        await _refuse_open(exchange, symbols, backoff)
     await _one_way(exchange, symbols, backoff)
     for symbol in symbols:
         await _set(f"{margin_mode} margin on {symbol}", exchange.set_margin_mode(margin_mode, symbol))
@@ -155,4 +158,5 @@ async def _refuse_open(exchange: Any, symbols: Sequence[str], backoff: Backoff) 
     if held or orders:
         what = "; ".join([*(f"position {h}" for h in held), *(f"open order {o}" for o in orders)])
         raise ExchangeSetupError(f"the account already holds {what}: close or cancel them first (this session "
-                                 "trades only what it opened; resuming a crashed session's positions is not built)")
+                                 "trades only what it opened; a session that did not end is resumed by starting live "
+                                 "again with its settings)")

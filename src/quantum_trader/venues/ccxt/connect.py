@@ -3,12 +3,14 @@
 ``open_exchange`` builds ``ccxt.async_support.<id>`` with ccxt's own rate limiter on, a request timeout,
 the keys (revealed here and nowhere else), and what the client never needs switched off (Binance's
 currency and margin-pair listings, which are spot endpoints). ``--testnet`` is ccxt's
-``set_sandbox_mode``.
+``set_sandbox_mode``. With ``streams`` it is ``ccxt.pro.<id>`` instead: the same REST client (a subclass),
+plus the websocket streams the feed and the client watch (``stream_candles``, ``stream_user``).
 
 ``QT_EXCHANGE_API_URL`` (for tests; not a user setting) points every REST URL of the exchange at
 another origin: the test suite's fake exchange on 127.0.0.1 (``tests/fakes``). The paths stay the
 exchange's own, so the same client code speaks to the fake exactly as to the exchange (Binance's
-fapi host, and every one of ccxt's Bybit hosts: spot, futures, v2, public, private, all ``api.{hostname}``).
+fapi host, and every one of ccxt's Bybit hosts: spot, futures, v2, public, private, all ``api.{hostname}``);
+the websocket URLs (``wss://``) go to the same origin as ``ws://``.
 With it, ``QT_EXCHANGE_RATE_LIMIT_MS`` sets ccxt's spacing of requests (the fake has no limit to respect).
 
 Bybit is asked for its linear markets only, and not for its currencies (a private endpoint ccxt's ``bybit``
@@ -74,11 +76,12 @@ def venue_info(exchange_id: str) -> VenueInfo:
 
 def open_exchange(exchange_id: str, credentials: Credentials | None = None, *, testnet: bool = False,
                   api_url: str | None = None, timeout_ms: int = 10_000, recv_window_ms: int = 5_000,
-                  rate_limit_ms: float | None = None) -> Any:
+                  rate_limit_ms: float | None = None, streams: bool = False) -> Any:
     """The ccxt async exchange (close it with ``await exchange.close()``); ``api_url`` defaults to
     ``$QT_EXCHANGE_API_URL``; ``rate_limit_ms`` replaces ccxt's spacing of requests (a fake exchange has no
-    limit to respect)."""
+    limit to respect); ``streams``: ccxt.pro's class, which also watches the exchange's websockets."""
     import ccxt.async_support as ccxt_async
+    import ccxt.pro as ccxt_pro
 
     info = venue_info(exchange_id)
     config: dict[str, Any] = {"enableRateLimit": True, "timeout": timeout_ms,
@@ -91,7 +94,7 @@ def open_exchange(exchange_id: str, credentials: Credentials | None = None, *, t
         rate_limit_ms = float(os.environ[RATE_LIMIT_ENV])
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
-    exchange = getattr(ccxt_async, exchange_id)(config)
+    exchange = getattr(ccxt_pro if streams else ccxt_async, exchange_id)(config)
     if dict(info.options).get("fetchCurrencies") is False:  # ccxt's bybit asks for currencies unless told not to
         exchange.has = {**exchange.has, "fetchCurrencies": False}
     exact = exchange.exceptions.setdefault("exact", {})
@@ -108,12 +111,14 @@ def open_exchange(exchange_id: str, credentials: Credentials | None = None, *, t
 
 
 def point_at(exchange: Any, origin: str) -> None:
-    """Every REST URL of ``exchange`` on ``origin`` instead of the exchange's host (paths kept)."""
+    """Every REST and websocket URL of ``exchange`` on ``origin`` instead of the exchange's host (paths kept;
+    ``wss://`` becomes ``ws://`` on the origin's host)."""
     origin = origin.rstrip("/")
+    ws_origin = re.sub(r"^http", "ws", origin)
 
     def rewrite(value: Any) -> Any:
         if isinstance(value, str):
-            return re.sub(r"^https?://[^/]+", origin, value)
+            return re.sub(r"^wss?://[^/]+", ws_origin, re.sub(r"^https?://[^/]+", origin, value))
         if isinstance(value, dict):
             return {k: rewrite(v) for k, v in value.items()}
         return value

@@ -4,8 +4,10 @@ The kernel calls ``submit``, ``cancel``, ``drain`` and ``quote`` synchronously, 
 calls the simulated exchange; nothing goes out then. The session's driver awaits ``settle`` right after the
 kernel is done with a bar: queued placements and cancels go out (one symbol's in the order sent, symbols
 side by side), then the user data is read back (``sync``: trades, order states, funding), and the events
-are waiting in ``drain``. User data is polled (``fetch_my_trades``, ``fetch_open_orders``, ``fetch_order``,
-``fetch_funding_history``): the fallback the brief allows, and the path the fake exchange proves.
+are waiting in ``drain``. With ``ClientSettings.streams`` the user data stream (``stream_user``: ccxt.pro's
+``watch_orders`` / ``watch_my_trades``) is read first and only what it cannot vouch for is polled; without it,
+or while it is down, user data is polled (``fetch_my_trades``, ``fetch_open_orders``, ``fetch_order``,
+``fetch_funding_history``). Funding is always polled. Trades are taken once by their id, from either.
 
 Faults:
 
@@ -21,8 +23,8 @@ Faults:
 - partial fills are gathered into the order's one filled event (``tracking``);
 - a position that went flat has its remaining reduce-only orders cancelled by the client (the simulated
   venue lapses them itself; an exchange may leave them resting for the next position to hit);
-- a fill of an order the session did not send (a liquidation, a manual trade) is booked as an exit and
-  raises an incident.
+- a fill of an order the session did not send (a liquidation, an auto-deleveraging, a manual trade) is booked
+  as an exit and raises an incident named for it (``forced``).
 
 While ``halts`` hold (a stale feed, clock skew, an unknown order), entries are refused here with the halt's
 reason; exits, stops and cancels still go out.
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 from functools import partial
@@ -52,6 +54,7 @@ from quantum_trader.domain.trading import (
     OrderType,
 )
 from quantum_trader.venues.ccxt.connect import VenueInfo
+from quantum_trader.venues.ccxt.forced import ADL, LIQUIDATION, order_forced, trade_forced, trade_reads
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
 from quantum_trader.venues.ccxt.orders import (
@@ -65,12 +68,13 @@ from quantum_trader.venues.ccxt.orders import (
 )
 from quantum_trader.venues.ccxt.rejections import post_only_refusal, rejection_reason
 from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
+from quantum_trader.venues.ccxt.stream_user import StreamSettings, UserStream
 from quantum_trader.venues.ccxt.tracking import FINAL, Phase, Tracked, TradeSeen
 
 VenueEvent = OrderEvent | FundingEvent
 Quoter = Callable[..., float]
 """``(symbol, reference, quantity, *, buy, ts, bar_volume) -> price``: the slippage model entries are sized on."""
-LIQUIDATION_PREFIXES = ("autoclose-", "adl_autoclose", "liquidation")
+FORCED_INCIDENTS = {LIQUIDATION: IncidentKind.LIQUIDATION, ADL: IncidentKind.ADL}
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,9 @@ class ClientSettings:
     funding_window_ms: int = 2 * 3_600_000
     """How long after a settlement its payment is looked for."""
     settle_rounds: int = 8
+    streams: bool = False
+    """Read the user data stream first (``stream_user``); polling stays the fallback."""
+    stream: StreamSettings = field(default_factory=StreamSettings)
 
 
 _LOOKUP_FAILED = object()
@@ -122,16 +129,25 @@ class CcxtExecutionClient:
     """Signed quantity per symbol as the fills the client reported make it."""
     sent: list[str] = field(default_factory=list)
     """Client order ids in the order their placement first left (each once: never resent on a guess)."""
+    trades_from: int = 0
+    """Where the reading of trades starts: the account's earlier trades are an earlier session's (its last closes
+    fill as this one starts)."""
+    booked_until: int = -1
+    """A trade at or before this time of an order the client does not follow is booked already (a resumed session
+    booked it from its journal), not a foreign fill."""
     _queue: list[tuple[str, Tracked]] = field(default_factory=list)
     _events: list[tuple[int, int, VenueEvent]] = field(default_factory=list)
     _by_exchange_id: dict[str, Tracked] = field(default_factory=dict)
     _seen_trades: set[str] = field(default_factory=set)
     _foreign: dict[str, list[TradeSeen]] = field(default_factory=dict)
     _trade_cursor: dict[str, int] = field(default_factory=dict)
+    _forced_at: dict[str, int] = field(default_factory=dict)
+    """When each symbol's forced executions were last asked for (once per tick of the bar clock is enough)."""
     _seen_funding: set[str] = field(default_factory=set)
     _funding_cursor: int | None = None
     _equity: Decimal = Decimal(0)
     _seq: int = 0
+    _stream: UserStream | None = None
 
     def __repr__(self) -> str:
         return f"CcxtExecutionClient({self.venue.id}, {len(self.tracked)} orders)"
@@ -182,6 +198,26 @@ class CcxtExecutionClient:
     def quote(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
               bar_volume: float) -> float:
         return self.quoter(symbol, reference, quantity, buy=buy, ts=ts, bar_volume=bar_volume)
+
+    def adopt(self, order: Order, *, exchange_id: str | None, accepted: bool) -> None:
+        """Follow an order a crashed run of this session placed, as if this client had (``engine.catch_up``): its
+        fills and its end are read back at each sync. Without its exchange id it is looked up by client id."""
+        t = Tracked(order, exchange_client_id(self.venue, order.client_order_id),
+                    conditional=order.type is OrderType.STOP_MARKET, phase=Phase.OPEN if exchange_id else Phase.UNKNOWN,
+                    amount=order.quantity, accepted=accepted)
+        if exchange_id:
+            t.exchange_id = exchange_id
+            self._by_exchange_id[exchange_id] = t
+        self.tracked[order.client_order_id] = t
+
+    def resume(self, *, positions: Mapping[str, Decimal], trades_from: int, funding_from: int | None) -> None:
+        """A resumed session's account as its journal holds it: the positions, and where the trades and funding
+        not yet booked start."""
+        self.positions = {s: q for s, q in positions.items() if q}
+        self.trades_from = max(self.trades_from, trades_from)
+        self.booked_until = max(self.booked_until, trades_from)
+        if funding_from is not None:
+            self._funding_cursor = funding_from
 
     # ------------------------------------------------------------------ the driver's side (asynchronous)
     @property
@@ -344,7 +380,7 @@ class CcxtExecutionClient:
             return
         if t.conditional and t.triggered_id is None and self.venue.trigger_becomes_new_order:
             info = answer.get("info") or {}
-            triggered = str(info.get("actualOrderId") or "")
+            triggered = str(info.get("actualOrderId") or info.get("ai") or "")  # REST, or the user stream's
             if status == "closed" and triggered:
                 t.triggered_id = triggered
                 self._by_exchange_id[triggered] = t
@@ -389,7 +425,10 @@ class CcxtExecutionClient:
     async def sync(self) -> None:
         """Read what happened since the last sync: order states, trades, funding; events wait in ``drain``."""
         symbols = sorted({t.order.symbol for t in self.live_orders()}
-                         | {s for s, q in self.positions.items() if q} | set(self._foreign_symbols()))
+                         | {s for s, q in self.positions.items() if q} | set(self.foreign_symbols()))
+        stream = self._user_stream()
+        if stream is not None:
+            symbols = await stream.sync(self, symbols)
         try:
             for symbol in symbols:
                 await self._sync_orders(symbol)
@@ -399,12 +438,15 @@ class CcxtExecutionClient:
         except Exception as exc:
             if not answer_lost(exc):
                 raise
+            if stream is not None:
+                stream.unsure()
             self._incident(IncidentKind.SYNC_FAILED, f"reading the account failed ({type(exc).__name__}); "
                            "read again at the next sync", action="alert")
         self._finals()
         await self._foreign_fills()
 
-    def _foreign_symbols(self) -> Iterable[str]:
+    def foreign_symbols(self) -> Iterable[str]:
+        """Symbols of trades whose order is not (yet) known to be the session's."""
         return (trades[0].symbol for trades in self._foreign.values() if trades)
 
     async def _sync_orders(self, symbol: str) -> None:
@@ -444,25 +486,66 @@ class CcxtExecutionClient:
                 t.finish(str(answer["status"]), Decimal(str(answer.get("filled") or 0)))
 
     async def _sync_trades(self, symbol: str) -> None:
-        since = max(self._trade_cursor.get(symbol, 0), self.clock.now() - self.settings.trades_window_ms)
-        page, params = trades_page(self.venue.id)
-        while True:
-            trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, page, dict(params)),
-                                self.settings.backoff, self._retried)
-            for raw in trades:
-                trade = trade_seen(raw)
-                if trade.id in self._seen_trades:
-                    continue
-                self._seen_trades.add(trade.id)
-                self._trade_cursor[symbol] = max(self._trade_cursor.get(symbol, 0), trade.ts)
-                t = self._by_exchange_id.get(trade.order_id)
-                if t is not None:
-                    t.take(trade)
-                else:
-                    self._foreign.setdefault(trade.order_id, []).append(trade)
-            if page is None or len(trades) < page:
-                return
-            since = self._trade_cursor[symbol]
+        now = self.clock.now()
+        start = max(self._trade_cursor.get(symbol, 0), self.trades_from, now - self.settings.trades_window_ms)
+        page, first = trades_page(self.venue.id)
+        held = bool(self.positions.get(symbol)) and self._forced_at.get(symbol) != now
+        if held:
+            self._forced_at[symbol] = now
+        for params in (first, *({**first, **extra} for extra in trade_reads(self.venue.id, held))):
+            since = start
+            while True:
+                trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, page, dict(params)),
+                                    self.settings.backoff, self._retried)
+                for raw in trades:
+                    self.take_trade(trade_seen(raw))
+                if page is None or len(trades) < page:
+                    break
+                since = self._trade_cursor[symbol]
+
+    def take_trade(self, trade: TradeSeen, *, polled: bool = True) -> None:
+        """A trade read back, once by its id: to its order, or held as a trade of an order not known to be ours.
+        Only a polled trade moves the poll's cursor (a stream may have missed an earlier one)."""
+        if trade.id in self._seen_trades:
+            return
+        self._seen_trades.add(trade.id)
+        if polled:
+            self._trade_cursor[trade.symbol] = max(self._trade_cursor.get(trade.symbol, 0), trade.ts)
+        t = self._by_exchange_id.get(trade.order_id)
+        if t is not None:
+            t.take(trade)
+        elif trade.ts > self.booked_until:  # not one booked already (before this session, or from its journal)
+            self._foreign.setdefault(trade.order_id, []).append(trade)
+
+    def take_order(self, answer: dict[str, Any]) -> bool:
+        """An order update heard on the user stream, read as a polled answer is; False when the order is not
+        known (yet) to be the session's (its trades will say whose it is)."""
+        oid = str(answer.get("id") or "")
+        t = self._by_exchange_id.get(oid) or next(
+            (t for t in self.live_orders() if t.client_id == answer.get("clientOrderId")), None)
+        if t is None:
+            return False
+        if t.phase in (Phase.DONE, Phase.QUEUED, Phase.UNKNOWN) or t.status is not None:
+            return True  # done, not sent, or left to the lookup that lifts its halt
+        if t.triggered_id is not None:  # a triggered stop ends with the order it became
+            if oid == t.triggered_id and answer.get("status") in FINAL:
+                t.finish(str(answer["status"]), Decimal(str(answer.get("filled") or 0)))
+            return True
+        if t.exchange_id is None:
+            self._ack(t, answer)
+        else:
+            self._status(t, answer)
+        return True
+
+    def _user_stream(self) -> UserStream | None:
+        if self._stream is None and self.settings.streams:
+            self._stream = UserStream(self.exchange, self.settings.stream, self._incident, self.log)
+        return self._stream
+
+    async def close(self) -> None:
+        """Stop watching the user data stream (before the exchange is closed)."""
+        if self._stream is not None:
+            await self._stream.close()
 
     def _reroute(self, order_id: str) -> None:
         t = self._by_exchange_id.get(order_id)
@@ -546,34 +629,36 @@ class CcxtExecutionClient:
                     self.cancel(t.order.client_order_id, "position closed")
 
     async def _foreign_fills(self) -> None:
-        """Trades of orders this session did not send: booked as exits (a liquidation, a manual close)."""
+        """Trades of orders this session did not send: booked as exits (a liquidation, an ADL, a manual close)."""
         for order_id, trades in list(self._foreign.items()):
             if order_id in self._by_exchange_id:
                 self._reroute(order_id)
                 continue
             symbol = trades[0].symbol
             del self._foreign[order_id]
-            client = ""
+            client, forced = "", next((t.forced for t in trades if t.forced), "")
             try:
                 info = await read(partial(self.exchange.fetch_order, order_id, symbol, by_id_params(self.venue.id)),
                                   self.settings.backoff, self._retried)
-                client = str(info.get("clientOrderId") or "")
+                client, forced = str(info.get("clientOrderId") or ""), forced or order_forced(info)
             except ccxt.BaseError:
-                pass  # the trades still say what filled; only the liquidation mark is lost
-            liquidation = client.startswith(LIQUIDATION_PREFIXES)
+                pass  # the trades still say what filled; only a Binance liquidation's mark is lost
             for trade in trades:
                 side = OrderSide(trade.side)
                 order = Order(f"exchange-{order_id}", trade.ts, symbol, side, OrderType.MARKET, trade.qty,
-                              reduce_only=True, purpose=OrderPurpose.EXIT,
-                              tag="liquidation" if liquidation else "exchange")
+                              reduce_only=True, purpose=OrderPurpose.EXIT, tag=forced or "exchange")
                 fill = Fill(trade.ts, symbol, side, trade.qty, trade.price, trade.fee, order.client_order_id,
-                            is_maker=trade.maker, liquidation=liquidation)
-                self._emit(OrderEvent(trade.ts, OrderEventKind.FILLED, order, fill=fill,
-                                      reason="liquidation" if liquidation else "exchange"))
+                            is_maker=trade.maker, liquidation=forced == LIQUIDATION)
+                self._emit(OrderEvent(trade.ts, OrderEventKind.FILLED, order, fill=fill, reason=forced or "exchange"))
                 self._filled(fill)
-            self._incident(IncidentKind.FOREIGN_FILL, f"{symbol}: the exchange filled order {order_id} "
-                           f"({client or 'no client id'}) that this session did not send; booked as an exit",
-                           symbol, action="alert")
+            if forced:
+                what = "liquidated" if forced == LIQUIDATION else "auto-deleveraged"
+                message = (f"{symbol}: the exchange {what} {sum((t.qty for t in trades), Decimal(0))} of the position "
+                           f"(order {order_id}, {client or 'no client id'}); booked as an exit")
+            else:
+                message = (f"{symbol}: the exchange filled order {order_id} ({client or 'no client id'}) that this "
+                           "session did not send; booked as an exit")
+            self._incident(FORCED_INCIDENTS.get(forced, IncidentKind.FOREIGN_FILL), message, symbol, action="alert")
 
     # ------------------------------------------------------------------ plumbing
     def _exposure(self, symbol: str) -> Decimal:
@@ -615,4 +700,5 @@ def trade_seen(raw: dict[str, Any]) -> TradeSeen:
                      side=str(raw["side"]), ts=int(raw["timestamp"]),
                      price=Decimal(str((raw.get("info") or {}).get("price") or raw["price"])),
                      qty=Decimal(str((raw.get("info") or {}).get("qty") or raw["amount"])),
-                     fee=Decimal(str(fee.get("cost") or 0)), maker=raw.get("takerOrMaker") == "maker")
+                     fee=Decimal(str(fee.get("cost") or 0)), maker=raw.get("takerOrMaker") == "maker",
+                     forced=trade_forced(raw.get("info") or {}))

@@ -8,6 +8,11 @@ every ``poll_s`` until every symbol's
 bar is in; a symbol whose bar does not come within ``straggler_s`` of the first one's is left out of the
 row (NaN, not tradable on that bar), as the replay treats a bar an exchange never printed.
 
+With ``FeedOptions.streams`` the exchange's kline stream (``stream_candles``: ccxt.pro ``watch_ohlcv``) is
+watched as well: a candle it shows closed is taken at once, without a request, and the candles are polled only
+for what it has not brought ``stream_grace_s`` after the close was due (at once for a close long past: a session
+catching up reads REST), or while it is down (an incident says so, another when it is back).
+
 With each row: the exchange's mark price per symbol (``fetch_funding_rates``: premiumIndex, one request),
 the funding settlements that fell since the last row (``fetch_funding_rate_history``, asked only once a
 settlement time has passed), and an order book snapshot per symbol (``fetch_order_book``); each can be
@@ -42,6 +47,7 @@ from quantum_trader.domain.time import format_time, timeframe_ms
 from quantum_trader.venues.ccxt.clock import ExchangeClock
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
 from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
+from quantum_trader.venues.ccxt.stream_candles import CandleStream
 
 T = TypeVar("T")
 HISTORY_PAGE = 1000
@@ -64,6 +70,12 @@ class FeedOptions:
     """Overrides ``stale_bars`` intervals (tests)."""
     funding_hours_utc: tuple[int, ...] = (0, 8, 16)
     """When settlements fall, for a feed without marks (with marks, the exchange's next funding time is used)."""
+    streams: bool = False
+    """Take closed candles from the exchange's kline stream first (the exchange must be ccxt.pro's class)."""
+    stream_grace_s: float = 3.0
+    """After a bar's close is due, how long the stream has to bring it before the candles are polled."""
+    stream_quiet_s: float = 90.0
+    """A kline stream silent this long is down (the exchanges push several times a minute)."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +113,15 @@ class LiveFeed:
     sleep: Callable[[float], Any] = asyncio.sleep
     next_open: int | None = None
     """Open time of the next row to deliver (set by ``start``)."""
+    replayed_until: int = 0
+    """Bars closing before this (a resumed session's, closed while it was down) go without marks and books: the
+    exchange's are of now, not of then; they are valued at their closes."""
     _pending: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     _next_funding: dict[str, int] = field(default_factory=dict)
     _last_row_at: float = 0.0
     _stale: bool = False
+    stream: CandleStream | None = None
+    """The kline stream (``FeedOptions.streams``; made by ``start``)."""
 
     @property
     def step(self) -> int:
@@ -113,6 +130,10 @@ class LiveFeed:
     # ------------------------------------------------------------------ where to start, what came before
     async def start(self) -> int:
         """The open of the bar forming now: the first row the session will get. Returns it."""
+        if self.options.streams and self.stream is None:
+            self.stream = CandleStream(self.exchange, self.symbols, self.timeframe, self._tell, self.clock.now,
+                                       self.options.stream_quiet_s, monotonic=self.monotonic)
+            self.stream.start()
         newest = None
         for symbol in self.symbols:
             rows = await read(partial(self.exchange.fetch_ohlcv, symbol, self.timeframe, None, 3), self.backoff)
@@ -156,33 +177,72 @@ class LiveFeed:
     def _closed(self, open_ts: int) -> bool:
         return open_ts + self.step <= self.clock.now()
 
+    async def close(self) -> None:
+        """Stop watching the kline stream (before the exchange is closed)."""
+        if self.stream is not None:
+            await self.stream.close()
+
     async def rows(self) -> AsyncIterator[BarRow]:
         """Every closed row from ``start()`` on, as it closes; never ends by itself."""
         assert self.next_open is not None, "start() first"
         first_seen: float | None = None
         while True:
             due = self.next_open + self.step - self.clock.now()
-            if due > 0:  # not closed yet by the exchange's clock: nothing to ask for
+            self._from_stream()
+            if due > 0 and not self._complete():  # not closed yet by the exchange's clock: nothing to ask for
                 self._check_stale()
-                await self.sleep(min(due / 1000 + self.options.grace_s, self.options.max_wait_s))
+                await self._pause(min(due / 1000 + self.options.grace_s, self.options.max_wait_s))
                 continue
-            try:
-                await self._poll()
-            except Exception as exc:
-                if not answer_lost(exc):
-                    raise
-                self._failed("candles", exc)  # the exchange is unreachable: keep asking; staleness halts entries
+            left = self._stream_left(due)
+            if left > 0 and not self._complete():  # the stream brings it any moment
+                self._check_stale()
+                await self._pause(min(left, self.options.max_wait_s))
+                continue
+            if not self._complete():
+                try:
+                    await self._poll()
+                except Exception as exc:
+                    if not answer_lost(exc):
+                        raise
+                    self._failed("candles", exc)  # the exchange is unreachable: keep asking; staleness halts entries
             have = [s for s in self.symbols if self.next_open in self._pending.get(s, {})]
-            passed = [s for s in self.symbols if any(t > self.next_open for t in self._pending.get(s, {}))]
             if have and first_seen is None:
                 first_seen = self.monotonic()
             late = first_seen is not None and self.monotonic() - first_seen >= self.options.straggler_s
-            if have and (len(set(have) | set(passed)) == len(self.symbols) or late):
+            if have and (self._complete() or late):
                 yield await self._row()
                 first_seen = None
                 continue
             self._check_stale()
-            await self.sleep(self.options.poll_s)
+            await self._pause(self.options.poll_s)
+
+    def _complete(self) -> bool:
+        """Every symbol has the bar, or has passed it (no bar at this time), and one has it."""
+        assert self.next_open is not None
+        at = self.next_open
+        pending = [self._pending.get(s, {}) for s in self.symbols]
+        return any(at in p for p in pending) and all(at in p or any(t > at for t in p) for p in pending)
+
+    def _from_stream(self) -> None:
+        """The stream's closed candles from the next row on, into the pending bars."""
+        if self.stream is None or self.next_open is None:
+            return
+        for symbol in self.symbols:
+            for ts, values in self.stream.closed(symbol, self.next_open).items():
+                self._pending.setdefault(symbol, {}).setdefault(ts, values)
+
+    def _stream_left(self, due_ms: int) -> float:
+        """Seconds the stream still has to bring a bar whose close was due ``-due_ms`` ago (0: poll now)."""
+        if self.stream is None or not self.stream.live:
+            return 0.0
+        return self.options.stream_grace_s + due_ms / 1000
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or while the stream delivers, wait for its next message (at most ``seconds``)."""
+        if self.stream is not None and self.stream.live:
+            await self.stream.wait(seconds)
+        else:
+            await self.sleep(seconds)
 
     async def _poll(self) -> None:
         assert self.next_open is not None
@@ -206,9 +266,11 @@ class LiveFeed:
             if bar is not None:
                 values[:, j] = bar
         close_ts = ts + self.step
-        marks = await self._extra("marks", self._marks(), np.full(len(self.symbols), np.nan))
+        past = close_ts < self.replayed_until  # a resumed session's bar that closed while it was down
+        nan = np.full(len(self.symbols), np.nan)
+        marks = nan if past else await self._extra("marks", self._marks(), nan)
         funding = await self._extra("funding", self._funding(close_ts), ())
-        books = await self._extra("order books", self._books(), {})
+        books = {} if past else await self._extra("order books", self._books(), {})
         self.next_open = ts + self.step
         self._last_row_at = self.monotonic()
         if self._stale:

@@ -22,9 +22,18 @@ class IncidentKind(StrEnum):
     ORDER_UNKNOWN = "order_unknown"
     ORDER_FOUND = "order_found"
     FOREIGN_FILL = "foreign_fill"
+    LIQUIDATION = "liquidation"
+    """The exchange liquidated (part of) a position: booked as an exit."""
+    ADL = "adl"
+    """The exchange auto-deleveraged (part of) a position: booked as an exit."""
+    STREAM_DOWN = "stream_down"
+    """A websocket stream failed, went quiet or cannot be had: what it carried is polled."""
+    STREAM_RESUMED = "stream_resumed"
     CANCEL_FAILED = "cancel_failed"
     SYNC_FAILED = "sync_failed"
     RETRIED = "retried"
+    DECISION_MISSED = "decision_missed"
+    """A resumed session's decision whose moment passed while its process was down (never sent late)."""
 
 
 @dataclass(frozen=True)

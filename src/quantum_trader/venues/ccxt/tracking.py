@@ -47,6 +47,8 @@ class TradeSeen:
     qty: Decimal
     fee: Decimal
     maker: bool
+    forced: str = ""
+    """``liquidation`` or ``adl`` when the exchange made the trade itself, as far as the trade says (``forced``)."""
 
 
 @dataclass
