@@ -15,7 +15,17 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantum_trader.engine.recorder import Recorder, _extremes_in_floats, _extremes_vectorised, extreme_rows
+from quantum_trader.config import load_policy
+from quantum_trader.domain.chunk import MarketChunk
+from quantum_trader.engine.equity_curve import EquityCurve
+from quantum_trader.engine.recorder import (
+    Recorder,
+    SpanBook,
+    _extremes_in_floats,
+    _extremes_vectorised,
+    extreme_rows,
+    span_figures,
+)
 from quantum_trader.engine.window import (
     AccountFigures,
     HeldPosition,
@@ -119,3 +129,42 @@ def test_a_close_without_a_mark_ends_the_drawdown_watch_as_in_the_vectorised_sca
     mark[1, 0] = 100.0  # with the close marked, the drop to 80 is a 16.7% drawdown at row 3
     assert _event(_scan_in_floats(0, 4, mark, held, account)[0]) == _event(
         _scan_vectorised(0, 4, mark, mark, mark, held, account)[0]) == (3, "kill_switch_drawdown", -1, "800.0")
+
+
+@st.composite
+def small_books(draw: st.DrawFn) -> tuple[SpanBook, np.ndarray, list[int]]:
+    """A book of at most one position, marks over a few rows (a NaN or a losing book sometimes), rows to record."""
+    rows, columns = draw(st.integers(2, 40)), 2
+    mark = np.asarray(draw(st.lists(PRICES, min_size=rows * columns, max_size=rows * columns))).reshape(rows, columns)
+    if draw(st.booleans()):
+        mark[draw(st.integers(0, rows - 1)), draw(st.integers(0, columns - 1))] = math.nan
+    cash = draw(st.sampled_from([1_000.0, 10.0, 0.0, -50.0]))
+    held = draw(st.lists(st.integers(0, columns - 1), max_size=1))
+    quantity = tuple(draw(st.floats(-30.0, 30.0).filter(lambda q: q != 0.0)) for _ in held)
+    entry = tuple(draw(PRICES) for _ in held)
+    book = SpanBook(cash, tuple(held), quantity, entry, ((0,),) if held else (), (len(held), 0, 0))
+    recorded = sorted(draw(st.sets(st.integers(0, rows - 1), min_size=2, max_size=8)))
+    return book, mark, recorded
+
+
+@settings(max_examples=400, deadline=None)
+@given(small_books(), st.sampled_from([0.0, 500.0, 5_000.0]))
+def test_a_span_of_a_book_of_one_position_in_floats_is_the_vectorised_span(
+        case: tuple[SpanBook, np.ndarray, list[int]], peak: float) -> None:
+    """``EquityCurve._rows`` (a book of at most one position) writes what ``span_figures`` and ``equity_span`` write,
+    or nothing when an equity is NaN (the span then goes to them)."""
+    book, mark, rows = case
+    step = 60_000
+    ts = np.arange(mark.shape[0], dtype=np.int64) * step
+    chunk = MarketChunk(("A", "B"), step, ts, mark, mark, mark, mark, np.ones_like(mark),
+                        np.ones(mark.shape, dtype=bool), mark)
+    fast, plain = Recorder(peak=peak), Recorder(peak=peak)
+    curve = EquityCurve(fast, load_policy(), {"A": 0, "B": 1})
+    curve.begin(chunk)
+    index = np.asarray(rows, dtype=np.int64)
+    equity, exposure, correlated = span_figures(book, mark[index])
+    plain.equity_span(ts[index] + step, equity, book.cash, exposure, correlated, len(book.columns), book.tiers)
+    if curve._rows(rows, book):
+        assert (fast.equity, fast.peak) == (plain.equity, plain.peak)
+    else:
+        assert np.isnan(equity).any() and fast.equity == []

@@ -21,6 +21,10 @@ from quantum_trader.domain.symbols import asset_of
 from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, extreme_rows, span_figures, span_row
 from quantum_trader.portfolio import LedgerState
 
+_FEW = 64
+"""Rows of a span written in plain floats when the book holds at most one position (a quiet stretch between two
+decisions keeps a few: its hour closes and its extremes)."""
+
 
 @dataclass
 class EquityCurve:
@@ -108,9 +112,22 @@ class EquityCurve:
         if rows.size == 1:
             self._row(int(rows[0]), book)
             return
+        if len(book.columns) <= 1 and rows.size <= _FEW and self._rows(rows.tolist(), book):
+            return
         equity, exposure, correlated = span_figures(book, chunk.mark[rows])
         self.rec.equity_span(chunk.ts[rows] + chunk.step, equity, book.cash, exposure, correlated,
                              len(book.columns), book.tiers)
+
+    def _rows(self, rows: list[int], book: SpanBook) -> bool:
+        """A few rows of a book of at most one position in plain floats (False, nothing done: an equity is NaN).
+        ``span_row`` is ``span_figures`` exactly for such a book (one product per row, no sum over positions), so
+        the rows are the same; a book of several goes to NumPy, whose matrix product may sum in its own order."""
+        chunk = self._chunk
+        assert chunk is not None
+        mark, ts, step = chunk.mark, chunk.ts, chunk.step
+        figures = [span_row(book, mark[r]) for r in rows]
+        return self.rec.equity_rows([int(ts[r]) + step for r in rows], [f[0] for f in figures], book.cash,
+                                    [f[1] for f in figures], [f[2] for f in figures], len(book.columns), book.tiers)
 
     def _row(self, row: int, book: SpanBook) -> None:
         chunk = self._chunk

@@ -276,12 +276,18 @@ class Recorder:
                         tiers: tuple[int, int, int]) -> bool:
         """``equity_span``'s rows in plain floats, element by element (False, nothing done: a NaN, which the
         running peak carries as ``np.maximum`` does, is left to it)."""
-        values = equity.tolist()
+        return self.equity_rows(ts.tolist(), equity.tolist(), cash, exposure.tolist(), correlated.tolist(), positions,
+                                tiers)
+
+    def equity_rows(self, ts: list[int], values: list[float], cash: float, exposure: list[float],
+                    correlated: list[float], positions: int, tiers: tuple[int, int, int]) -> bool:
+        """``equity_span`` over Python lists, the rows in plain floats (False, nothing done: a NaN is left to
+        ``equity_span``, whose running peak carries it as ``np.maximum`` does)."""
         peak = self.peak
         if peak != peak or any(value != value for value in values):
             return False
         rows = []
-        for t, value, x, c in zip(ts.tolist(), values, exposure.tolist(), correlated.tolist(), strict=True):
+        for t, value, x, c in zip(ts, values, exposure, correlated, strict=True):
             if value > peak:
                 peak = value
             rows.append((t, value, cash, x, c, positions, *tiers, value / peak - 1.0 if peak > 0 else 0.0))

@@ -37,6 +37,7 @@ from quantum_trader.portfolio.state import (
     build_state,
     derive_state,
     money,
+    remarked,
     sealed,
 )
 
@@ -182,7 +183,7 @@ def mark(state: LedgerState, prices: Mapping[str, float | Decimal], ts: int) -> 
         held = positions.get(symbol)
         if held is not None:  # only the symbols marked are valued again; the others' P&L stands
             unrealised[symbol] = money(held.quantity * (value - held.entry_price))
-    return _derived(state, ts, state.cash, positions, marks, unrealised, state.day_realised)
+    return remarked(state, _derived(state, ts, state.cash, positions, marks, unrealised, state.day_realised), prices)
 
 
 def _derived(state: LedgerState, ts: int, cash: Decimal, positions: Mapping[str, Position],

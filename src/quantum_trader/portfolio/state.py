@@ -273,6 +273,38 @@ def sealed(ts: int, day_start: int, deposits: Decimal, cash: Decimal, positions:
     return state
 
 
+def remarked(before: LedgerState, state: LedgerState, marked: Collection[str]) -> LedgerState:
+    """``state``, marked from ``before`` at new prices of ``marked`` (nothing else changed: positions, cash, the
+    day's baselines and realised P&L), with its figures carried over from ``before``'s when those were read:
+    only the marked positions' notional and day P&L, equity and the peak move, the same floats computed
+    afresh would give (a decision's mark would otherwise convert every figure again)."""
+    figures = before._figures
+    if figures is None:
+        return state
+    positions, marks = state.positions, state.marks
+    day_realised, unrealised, day_start = state.day_realised, state.unrealised, state.day_start_unrealised
+    notional, day_pnl = dict(figures.notional), dict(figures.day_pnl)  # (their order stays the positions')
+    for s in marked:
+        p = positions.get(s)
+        if p is not None:
+            notional[s] = float(abs(p.quantity) * marks[s])
+            day_pnl[s] = float(day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start.get(s, ZERO))
+    _figures_of(state, Figures(
+        equity=float(state.equity),
+        day_start_equity=figures.day_start_equity,
+        peak_equity=float(state.peak_equity),
+        symbols=figures.symbols,
+        notional=MappingProxyType(notional),
+        sign=figures.sign,
+        risk=figures.risk,
+        day_pnl=MappingProxyType(day_pnl),
+        total_notional=sum(notional.values(), 0.0),
+        size=figures.size,
+        entry=figures.entry,
+    ))
+    return state
+
+
 def _figures(state: LedgerState) -> Figures:
     positions, marks = state.positions, state.marks
     unrealised, day_realised, day_start_unrealised = state.unrealised, state.day_realised, state.day_start_unrealised

@@ -89,9 +89,11 @@ def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike
         )
     rows = matrix.tolist()
     for i, row in enumerate(rows):
-        for j, value in enumerate(row):
-            # (NaN and infinities fail the range too)
-            if not -_LIMIT <= value <= _LIMIT or abs(value - rows[j][i]) > 1e-9:
+        if not -_LIMIT <= row[i] <= _LIMIT:  # (NaN and infinities fail the range too)
+            _faulty(symbols, matrix)
+        for j in range(i + 1, n):
+            value, mirror = row[j], rows[j][i]
+            if not (-_LIMIT <= value <= _LIMIT and -_LIMIT <= mirror <= _LIMIT) or abs(value - mirror) > 1e-9:
                 _faulty(symbols, matrix)
     matrix.setflags(write=False)
     return matrix, tuple(tuple(row) for row in rows)

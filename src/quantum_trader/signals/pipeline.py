@@ -205,12 +205,18 @@ class BatchSignals:
 
     _rows: _Rows | None = field(default=None, init=False, repr=False, compare=False)
 
-    def intents_at(self, i: int) -> list[Intent]:
-        s = self.signals
+    @property
+    def rows(self) -> _Rows:
+        """The signals by decision bar, as tables read a row at a time (made at the first ask)."""
         rows = self._rows
         if rows is None:
             rows = _Rows.of(self)
             object.__setattr__(self, "_rows", rows)
+        return rows
+
+    def intents_at(self, i: int) -> list[Intent]:
+        s = self.signals
+        rows = self.rows
         values = [dict(zip(names, table[i].tolist(), strict=True)) for names, table in rows.features]
         dec = Decision(rows.regime[i], rows.direction[i], rows.edge[i], rows.stop[i])
         div_row = rows.divergence[i].tolist()
@@ -238,6 +244,8 @@ class _Rows:
     """(T, 3 k): direction, edge and z of each divergence symbol, in ``BatchSignals.divergence`` order."""
     sector: F64
     """(T, 2 m): direction and edge of each sector asset, in ``BatchSignals.sector`` order."""
+    trend_z: F64
+    """(T, n): each symbol's trend z (the exit rule reads it for the held ones)."""
 
     @classmethod
     def of(cls, batch: BatchSignals) -> _Rows:
@@ -258,6 +266,7 @@ class _Rows:
             stop=np.column_stack([d.stop for d in decisions]),
             divergence=np.column_stack(div).astype(np.float64) if div else np.empty((size, 0)),
             sector=np.column_stack(sector).astype(np.float64) if sector else np.empty((size, 0)),
+            trend_z=np.column_stack([np.asarray(f.features["trend_z"], dtype=np.float64) for f in frames]),
         )
 
 

@@ -100,8 +100,10 @@ class SimulatedExchange:
     _funding_rows: list[int] = field(default_factory=list)
     _state: _RowState = field(default_factory=_RowState)
     _column: dict[str, int] = field(default_factory=dict)
-    _hint: int = -1
+    _hint: tuple[int | None, int] = (None, -1)
+    """(time, row) of the row found last whose open is that time."""
     _last_price: tuple[str, float, Decimal] | None = None
+    _last_decimal: tuple[float, Decimal] | None = None
 
     def __post_init__(self) -> None:
         self._column = {s: j for j, s in enumerate(self.symbols)}
@@ -134,12 +136,15 @@ class SimulatedExchange:
     def _row_at(self, ts: int) -> int:
         """The first row at or after ``ts`` (``Traveling.resolve``'s search): the orders of one decision share
         their time, so the row found last is tried first."""
+        hint = self._hint
+        if ts == hint[0]:
+            return hint[1]
         chunk = self._chunk
         assert chunk is not None
-        hint = self._hint
-        if 0 <= hint < chunk.size and int(chunk.ts[hint]) == ts:
-            return hint
-        row = self._hint = int(chunk.ts.searchsorted(ts, side="left"))
+        times = chunk.ts
+        row = int(times.searchsorted(ts, side="left"))
+        if row < times.size and int(times[row]) == ts:
+            self._hint = (ts, row)
         return row
 
     def cancel(self, client_order_id: str, reason: str = "cancelled") -> None:
@@ -185,7 +190,7 @@ class SimulatedExchange:
         if chunk.books is not None:
             self.venue = replace(self.venue, slippage=self.venue.slippage.over_books(chunk.books))
         self._state = _RowState()
-        self._hint = -1
+        self._hint = (None, -1)
         for t in self.orders.traveling:
             t.arrival = -1
             t.resolve(chunk.ts)
@@ -272,7 +277,7 @@ class SimulatedExchange:
         if order.equity_fraction is not None:  # sized at the fill, as engines without a risk engine do
             budget = float(self.account.equity) * order.equity_fraction
             quantity = inst.round_qty_down(budget / (price * (1 + self._taker_float)))
-            return quantity if inst.is_tradable(quantity, Decimal(repr(price))) else Decimal(0)
+            return quantity if inst.is_tradable(quantity, self._decimal(price)) else Decimal(0)
         return order.quantity
 
     def _arrive_limit(self, order: Order, col: int, row: int, bar_open: float) -> None:
@@ -450,9 +455,18 @@ class SimulatedExchange:
         last = self._last_price
         if last is not None and last[0] == symbol and last[1] == raw:
             return last[2]
-        price = self.instruments[symbol].round_price(raw)
+        price = self.instruments[symbol].round_price(self._decimal(raw))  # (the float's shortest repr, as before)
         self._last_price = (symbol, raw, price)
         return price
+
+    def _decimal(self, value: float) -> Decimal:
+        """``Decimal(repr(value))``, the last one kept: a fill's sizing and its price read one open twice."""
+        last = self._last_decimal
+        if last is not None and last[0] == value and value != 0.0:
+            return last[1]
+        exact = Decimal(repr(value))
+        self._last_decimal = (value, exact)
+        return exact
 
     def _lapse_protection(self, symbol: str, ts: int, filled: str) -> None:
         """A flat position's reduce-only exits have nothing left to reduce: they lapse (but the one that filled)."""
