@@ -308,9 +308,11 @@ def remarked(before: LedgerState, state: LedgerState, marked: Collection[str]) -
 def _figures(state: LedgerState) -> Figures:
     positions, marks = state.positions, state.marks
     unrealised, day_realised, day_start_unrealised = state.unrealised, state.day_realised, state.day_start_unrealised
+    # (in the order the symbols are first met, never a set's: the kill switch locks assets in this order, and a
+    # set's order of strings changes from one process to the next)
     day_pnl = {
         s: day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start_unrealised.get(s, ZERO)
-        for s in {*day_realised, *unrealised, *day_start_unrealised}
+        for s in dict.fromkeys([*day_realised, *unrealised, *day_start_unrealised])
     }
     notional: dict[str, float] = {}
     sign: dict[str, int] = {}
