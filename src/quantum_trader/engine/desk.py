@@ -18,12 +18,12 @@ from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.trading import (
     Intent,
     Order,
+    OrderIds,
     OrderPurpose,
     OrderSide,
     OrderType,
     Position,
     Side,
-    client_order_id,
 )
 from quantum_trader.engine.ports import ExecutionClient
 
@@ -55,11 +55,15 @@ class OrderDesk:
     sent: int = 0
     _seq: dict[tuple[int, str, OrderPurpose], int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._ids = OrderIds(self.run_id)
+
     def _id(self, ts: int, symbol: str, purpose: OrderPurpose) -> str:
+        """``client_order_id(run_id, ts, symbol, purpose, seq)``, ``seq`` counting the orders of the same key."""
         key = (ts, symbol, purpose)
         seq = self._seq.get(key, 0)
         self._seq[key] = seq + 1
-        return client_order_id(self.run_id, ts, symbol, purpose, seq)
+        return self._ids(ts, symbol, purpose, seq)
 
     def _send(self, placed: Placed) -> Order:
         self.placed[placed.order.client_order_id] = placed
