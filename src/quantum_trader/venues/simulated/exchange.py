@@ -20,7 +20,8 @@ targets and resting limits at their own price as maker (``matching``); every fil
 to the tick and pays the exact fee.
 
 ``next_event_row`` finds, for a stretch of bars, the first where anything can happen, so a
-replay may jump there; visiting every bar with ``step`` gives the same events (tested).
+replay may jump there; visiting every bar with ``step`` gives the same events (tested). Where a
+position's exit happens, inside a bar or over a stretch, is ``exits``'.
 """
 
 from __future__ import annotations
@@ -50,17 +51,16 @@ from quantum_trader.portfolio import MarginTable
 from quantum_trader.portfolio.state import money
 from quantum_trader.venues.simulated.account import VenueAccount
 from quantum_trader.venues.simulated.book import (
-    ADVERSE_LIQUIDATION,
     ADVERSE_STOP,
     TARGET,
     OpenOrders,
     Protection,
     RestingLimit,
     Traveling,
-    first_hit,
     limit_fill_offset,
 )
-from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
+from quantum_trader.venues.simulated.exits import Exit, exit_in_bar, first_exit_row, first_limit_row
+from quantum_trader.venues.simulated.matching import ExitKind, target_fill
 from quantum_trader.venues.simulated.slippage import finite
 from quantum_trader.venues.simulated.venue import ExactPrice, SimulatedVenue
 
@@ -322,7 +322,7 @@ class SimulatedExchange:
         """The first exit of a position in this bar, else the first limit entry filling or lapsing."""
         chunk = self._chunk
         assert chunk is not None
-        best: tuple[int, int, str, ExitKind | None, float] | None = None
+        best: Exit | None = None
         for symbol in self.account.positions:
             found = self._exit_at(symbol, row)
             if found is not None and (best is None or (found[0], found[1]) < (best[0], best[1])):
@@ -355,51 +355,16 @@ class SimulatedExchange:
                     self._fill(limit.order, row, allowed, limit.limit, maker=True)
                 return
 
-    def _exit_at(self, symbol: str, row: int) -> tuple[int, int, str, ExitKind | None, float] | None:
-        """(priority, column, symbol, kind, price) of the position's exit in this bar, or None."""
+    def _exit_at(self, symbol: str, row: int) -> Exit | None:
+        """(priority, column, symbol, kind, price) of the position's exit in this bar, or None (``exits``)."""
         chunk = self._chunk
         assert chunk is not None
         col = self._column[symbol]
         if not chunk.valid[row, col]:
             return None
-        long = self.account.positions[symbol].quantity > 0
-        bar = (float(chunk.open[row, col]), float(chunk.high[row, col]), float(chunk.low[row, col]))
-        protection = self.orders.protection.get(symbol, _UNPROTECTED)
-        stop = protection.stop_price
-        target = protection.target_price
-        if target is not None and int(chunk.ts[row]) < protection.target_from:
-            target = None
-        adverse = []
-        liquidation = self._liquidation_now().get(symbol)
-        if liquidation is not None and ((bar[2] <= liquidation) if long else (bar[1] >= liquidation)):
-            adverse.append((liquidation, ADVERSE_LIQUIDATION))
-        if stop is not None and ((bar[2] <= stop) if long else (bar[1] >= stop)):
-            adverse.append((stop, ADVERSE_STOP))
-        if adverse:
-            # Within one bar the adverse level nearer the price is crossed first (a long's higher one).
-            level, priority = max(adverse) if long else min(adverse)
-            if priority == ADVERSE_STOP and target is not None and self._target_first(symbol, row, long, level,
-                                                                                         target, bar):
-                return (TARGET, col, symbol, None, target)
-            gap = stop_fill(long, level, *bar)
-            price = level if gap is None else gap.price
-            kind = None if priority == ADVERSE_LIQUIDATION else (gap.kind if gap is not None else ExitKind.STOP)
-            return (priority, col, symbol, kind, price)
-        if target is not None and target_fill(long, target, *bar) is not None:
-            return (TARGET, col, symbol, None, target)
-        return None
-
-    def _target_first(self, symbol: str, row: int, long: bool, stop: float, target: float,
-                      bar: tuple[float, float, float]) -> bool:
-        """A bar touched both: the finer bars inside it, when loaded, say whether the target came first."""
-        chunk = self._chunk
-        assert chunk is not None
-        finer = self.finer.get(symbol)
-        if finer is None or target_fill(long, target, *bar) is None:
-            return False
-        lo, hi = np.searchsorted(finer.ts, [int(chunk.ts[row]), int(chunk.ts[row]) + chunk.step])
-        first = first_touch(long, stop, target, finer.open[lo:hi], finer.high[lo:hi], finer.low[lo:hi])
-        return first is not None and first.kind in (ExitKind.TARGET, ExitKind.TARGET_GAP)
+        return exit_in_bar(chunk, row, col, symbol, self.account.positions[symbol].quantity > 0,
+                           self.orders.protection.get(symbol, _UNPROTECTED), self._liquidation_now().get(symbol),
+                           self.finer.get(symbol))
 
     def _exit(self, symbol: str, row: int, priority: int, kind: ExitKind | None, price: float) -> None:
         held = self.account.positions[symbol]
@@ -520,41 +485,16 @@ class SimulatedExchange:
         assert chunk is not None
         if stop <= start:
             return stop
-        col = self._column[symbol]
-        long = self.account.positions[symbol].quantity > 0
-        protection = self.orders.protection.get(symbol, _UNPROTECTED)
-        found = stop
-        liquidation, stop_price = self._liquidation_now().get(symbol), protection.stop_price
-        # A bar reaching either adverse level reaches the nearer one (a long's higher, a short's lower): one scan
-        level = stop_price if liquidation is None else liquidation if stop_price is None else (
-            max(liquidation, stop_price) if long else min(liquidation, stop_price))
-        if level is not None:
-            hit = (first_hit(chunk.low[start:stop, col], level, above=False) if long
-                   else first_hit(chunk.high[start:stop, col], level, above=True))
-            if hit >= 0:
-                found = start + hit
-        target = protection.target_price
-        if target is not None and found > start:  # (a take-profit after the adverse hit changes nothing)
-            skip = max(0, int(np.searchsorted(chunk.ts[start:found], protection.target_from, side="left")))
-            hit = (first_hit(chunk.high[start + skip:found, col], target, above=True) if long
-                   else first_hit(chunk.low[start + skip:found, col], target, above=False))
-            if hit >= 0:
-                found = start + skip + hit
-        return found
+        return first_exit_row(chunk, self._column[symbol], self.account.positions[symbol].quantity > 0,
+                              self.orders.protection.get(symbol, _UNPROTECTED), self._liquidation_now().get(symbol),
+                              start, stop)
 
     def _first_limit_row(self, limit: RestingLimit, start: int, stop: int) -> int:
         chunk = self._chunk
         assert chunk is not None
         if stop <= start:
             return stop
-        end = stop
-        if limit.expire_ts is not None:
-            end = min(stop, start + int(np.searchsorted(chunk.ts[start:stop], limit.expire_ts, side="left")))
-        hit = limit_fill_offset(limit, chunk.high[start:end, limit.column], chunk.low[start:end, limit.column],
-                                through=self.venue.limit_fill == "through")
-        if hit >= 0:
-            return start + hit
-        return end
+        return first_limit_row(chunk, limit, start, stop, through=self.venue.limit_fill == "through")
 
     # ------------------------------------------------------------------ the end
     def settle_at_close(self, row: int) -> None:
