@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quantum_trader.domain import BarSeries, BookSeries, BookSnapshot, Instrument, Intent, Side
 from quantum_trader.domain.symbols import asset_of, is_perpetual, perp_symbol, safe_symbol, symbol_from_safe
@@ -16,6 +18,7 @@ from quantum_trader.domain.time import (
     timeframe_ms,
     utc_day_start,
 )
+from quantum_trader.domain.trading import OrderIds, OrderPurpose, client_order_id
 
 
 @pytest.mark.parametrize(("tf", "ms"), [("1m", 60_000), ("5m", 300_000), ("1h", 3_600_000), ("8h", 28_800_000),
@@ -100,3 +103,15 @@ def test_instrument_quantises_down() -> None:
 def test_intent_validates_edge() -> None:
     with pytest.raises(ValueError, match="edge_score must be in \\[0, 1\\]"):
         Intent(0, "BTC/USDT:USDT", Side.LONG, 1.5, 100.0, 95.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20), st.integers(0, 2**62), st.text(min_size=1, max_size=20), st.sampled_from(OrderPurpose),
+       st.integers(0, 50))
+def test_a_runs_order_ids_are_client_order_id(run: str, ts: int, symbol: str, purpose: OrderPurpose,
+                                               seq: int) -> None:
+    """The desk's ids (the run's prefix hashed once) are the ids ``client_order_id`` derives, so a resend is
+    still recognisable."""
+    ids = OrderIds(run)
+    ids(ts + 1, symbol, purpose)  # (an id made before does not change the next)
+    assert ids(ts, symbol, purpose, seq) == client_order_id(run, ts, symbol, purpose, seq)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from tests.risk.builders import PRICES, T0, ledger_with, sym
@@ -117,3 +121,30 @@ def test_corrupt_state_is_rejected_naming_the_field(patch: dict[str, object], me
     data = {**armed(T0).to_dict(), **patch}
     with pytest.raises(KillSwitchError, match=message):
         KillSwitchState.from_dict(data)
+
+
+_LOCKS_AT_ONE_CLOSE = """
+from tests.risk.builders import PRICES, T0, ledger_with, sym
+from quantum_trader.config.policy import Policy
+from quantum_trader.portfolio import mark
+from quantum_trader.risk import EventKind, armed, compile_limits, update
+assets = ["BTC", "ETH", "SOL", "BNB", "XRP", "AVAX", "LINK", "DOGE", "ADA"]
+state = ledger_with({a: 5_000 for a in assets})
+state = mark(state, {sym(a): PRICES[a] * 0.2 for a in assets}, T0 + 1)
+events = update(armed(T0), state, compile_limits(Policy()), T0 + 1).events
+print(",".join(e.symbol or "" for e in events if e.kind is EventKind.LOCK))
+"""
+
+
+def test_assets_locked_at_one_close_are_reported_in_the_same_order_in_every_process() -> None:
+    """Several assets reaching their day's loss at one close lock in the book's order, whatever the process'
+    string hashing: a replay's events are the same run after run (they were in a set's order, which
+    ``PYTHONHASHSEED`` changes)."""
+    root = Path(__file__).resolve().parents[2]
+    found = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", _LOCKS_AT_ONE_CLOSE], cwd=root, env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        found.add(out)
+    assert found == {",".join(sym(a) for a in ("BTC", "ETH", "SOL", "BNB", "XRP", "AVAX", "LINK", "DOGE", "ADA"))}

@@ -98,6 +98,20 @@ def client_order_id(run: str, ts: int, symbol: str, purpose: OrderPurpose | str,
     return f"qt-{name[:4]}-{digest}"
 
 
+class OrderIds:
+    """``client_order_id`` of one run, the same ids: the hash of the run's prefix is taken once and copied for
+    each order (a replay sends an order per fill, and hashing the prefix again is most of an id's cost)."""
+
+    def __init__(self, run: str) -> None:
+        self._prefix = hashlib.blake2b(f"{run}|".encode(), digest_size=12)
+
+    def __call__(self, ts: int, symbol: str, purpose: OrderPurpose, seq: int = 0) -> str:
+        name = purpose.value
+        digest = self._prefix.copy()
+        digest.update(f"{ts}|{symbol}|{name}|{seq}".encode())
+        return f"qt-{name[:4]}-{digest.hexdigest()}"
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """An order as sent to a venue; quantities and prices are exact and lot/tick-valid.

@@ -12,24 +12,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.trading import (
     Intent,
     Order,
+    OrderIds,
     OrderPurpose,
     OrderSide,
     OrderType,
     Position,
     Side,
-    client_order_id,
 )
 from quantum_trader.engine.ports import ExecutionClient
 
 
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """An order of ours and why: the intent and decision behind an entry, the reason of an exit."""
+class Placed(NamedTuple):
+    """An order of ours and why: the intent and decision behind an entry, the reason of an exit (an immutable
+    record made for every order sent, so the cheapest kind)."""
 
     order: Order
     intent: Intent | None = None
@@ -54,11 +55,15 @@ class OrderDesk:
     sent: int = 0
     _seq: dict[tuple[int, str, OrderPurpose], int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._ids = OrderIds(self.run_id)
+
     def _id(self, ts: int, symbol: str, purpose: OrderPurpose) -> str:
+        """``client_order_id(run_id, ts, symbol, purpose, seq)``, ``seq`` counting the orders of the same key."""
         key = (ts, symbol, purpose)
         seq = self._seq.get(key, 0)
         self._seq[key] = seq + 1
-        return client_order_id(self.run_id, ts, symbol, purpose, seq)
+        return self._ids(ts, symbol, purpose, seq)
 
     def _send(self, placed: Placed) -> Order:
         self.placed[placed.order.client_order_id] = placed
@@ -135,12 +140,15 @@ class OrderDesk:
     # ------------------------------------------------------------------ what came back
     def settled(self, order: Order) -> Placed | None:
         """An order filled, was cancelled, rejected or expired: it is no longer on its way."""
-        placed = self.placed.get(order.client_order_id)
+        order_id = order.client_order_id
         symbol = order.symbol
-        for book in (self.limit_entry, self.entering, self.exiting):
-            if book.get(symbol) == order.client_order_id:
-                del book[symbol]
-        return placed
+        if self.limit_entry.get(symbol) == order_id:
+            del self.limit_entry[symbol]
+        if self.entering.get(symbol) == order_id:
+            del self.entering[symbol]
+        if self.exiting.get(symbol) == order_id:
+            del self.exiting[symbol]
+        return self.placed.get(order_id)
 
     def position_closed(self, symbol: str) -> None:
         """The venue lapses a flat position's protection itself; the desk forgets it."""

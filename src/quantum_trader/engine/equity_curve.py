@@ -21,6 +21,10 @@ from quantum_trader.domain.symbols import asset_of
 from quantum_trader.engine.recorder import HOUR_MS, Recorder, SpanBook, extreme_rows, span_figures, span_row
 from quantum_trader.portfolio import LedgerState
 
+_FEW = 64
+"""Rows of a span written in plain floats when the book holds at most one position (a quiet stretch between two
+decisions keeps a few: its hour closes and its extremes)."""
+
 
 @dataclass
 class EquityCurve:
@@ -33,6 +37,8 @@ class EquityCurve:
     _cadence: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     _next_cadence: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     _tier_cache: dict[frozenset[str], tuple[int, int, int]] = field(default_factory=dict)
+    _tiers_last: tuple[object, tuple[int, int, int]] | None = None
+    """The positions (a ledger's own frozen map) the tiers were last counted for, and the count."""
     _book: SpanBook | None = None
 
     def begin(self, chunk: MarketChunk) -> None:
@@ -46,7 +52,11 @@ class EquityCurve:
         self._book = None
 
     def _tiers(self, ledger: LedgerState) -> tuple[int, int, int]:
-        key = frozenset(ledger.positions)
+        positions = ledger.positions
+        last = self._tiers_last
+        if last is not None and last[0] is positions:  # (states share their positions until a fill)
+            return last[1]
+        key = frozenset(positions)
         cached = self._tier_cache.get(key)
         if cached is None:
             tiers = [0, 0, 0]
@@ -55,22 +65,27 @@ class EquityCurve:
                 if tier is not None:
                     tiers[tier - 1] += 1
             cached = self._tier_cache[key] = (tiers[0], tiers[1], tiers[2])
+        self._tiers_last = (positions, cached)
         return cached
 
     def _span_book(self, ledger: LedgerState, corr: F64) -> SpanBook:
         book = self._book
         if book is None:
-            threshold = self.policy.correlation.high_correlation_threshold
-            held = list(ledger.positions.values())
-            cols = tuple(self.column[p.symbol] for p in held)
-            book = SpanBook(
-                cash=float(ledger.cash), columns=cols, quantity=tuple(float(p.quantity) for p in held),
-                entry=tuple(float(p.entry_price) for p in held),
-                groups=((0,),) if len(cols) == 1 else tuple(
+            column = self.column
+            cols, quantity, entry = [], [], []
+            for p in ledger.positions.values():
+                cols.append(column[p.symbol])
+                quantity.append(float(p.quantity))
+                entry.append(float(p.entry_price))
+            if len(cols) <= 1:
+                groups: tuple[tuple[int, ...], ...] = ((0,),) if cols else ()
+            else:  # each position's group, once (two positions may anchor the same group)
+                threshold = self.policy.correlation.high_correlation_threshold
+                groups = tuple(dict.fromkeys(
                     tuple(b for b, cb in enumerate(cols) if b == a or corr[ca, cb] > threshold)
-                    for a, ca in enumerate(cols)),
-                tiers=self._tiers(ledger),
-            )
+                    for a, ca in enumerate(cols)))
+            book = SpanBook(float(ledger.cash), tuple(cols), tuple(quantity), tuple(entry), groups,
+                            self._tiers(ledger))
             self._book = book
         return book
 
@@ -97,9 +112,22 @@ class EquityCurve:
         if rows.size == 1:
             self._row(int(rows[0]), book)
             return
+        if len(book.columns) <= 1 and rows.size <= _FEW and self._rows(rows.tolist(), book):
+            return
         equity, exposure, correlated = span_figures(book, chunk.mark[rows])
         self.rec.equity_span(chunk.ts[rows] + chunk.step, equity, book.cash, exposure, correlated,
                              len(book.columns), book.tiers)
+
+    def _rows(self, rows: list[int], book: SpanBook) -> bool:
+        """A few rows of a book of at most one position in plain floats (False, nothing done: an equity is NaN).
+        ``span_row`` is ``span_figures`` exactly for such a book (one product per row, no sum over positions), so
+        the rows are the same; a book of several goes to NumPy, whose matrix product may sum in its own order."""
+        chunk = self._chunk
+        assert chunk is not None
+        mark, ts, step = chunk.mark, chunk.ts, chunk.step
+        figures = [span_row(book, mark[r]) for r in rows]
+        return self.rec.equity_rows([int(ts[r]) + step for r in rows], [f[0] for f in figures], book.cash,
+                                    [f[1] for f in figures], [f[2] for f in figures], len(book.columns), book.tiers)
 
     def _row(self, row: int, book: SpanBook) -> None:
         chunk = self._chunk
@@ -112,7 +140,9 @@ class EquityCurve:
         """One row at ``ts`` from the ledger as it stands (its own marks)."""
         equity = float(ledger.equity)
         marks = ledger.marks
-        notional = {s: float(p.size * marks[s]) for s, p in ledger.positions.items()}
+        notional = {}
+        for s, p in ledger.positions.items():
+            notional[s] = float(p.size * marks[s])
         exposure = sum(notional.values()) / equity if equity > 0 and notional else 0.0
         self.rec.equity_row(ts, equity, float(ledger.cash), exposure, self.largest_correlated(notional, equity, corr),
                             len(notional), self._tiers(ledger))

@@ -41,9 +41,10 @@ EVENT_NAMES = {
 """Run-folder event kinds of the risk engine's events (drift kinds keep their own names)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanBook:
-    """The account as it stands through a quiet window: constant cash and positions (floats)."""
+    """The account as it stands through a quiet window: constant cash and positions (floats). Never changed once
+    made (not frozen: one is made after every fill, and a frozen dataclass costs several times more to make)."""
 
     cash: float
     columns: tuple[int, ...]
@@ -79,15 +80,18 @@ def span_figures(book: SpanBook, marks: F64) -> tuple[F64, F64, F64]:
     held = marks[:, columns]
     equity = book.cash + (held - entry) @ quantity
     notional = np.abs(held * quantity)
-    positive = equity > 0
-    safe = np.where(positive, equity, 1.0)
-    exposure = np.where(positive, notional.sum(axis=1) / safe, 0.0)
+    total = notional.sum(axis=1)
     if len(columns) == 1:  # one group of one: its sum and the largest are the column itself
         largest = notional[:, 0]
+    elif all(len(g) == 1 for g in group_columns):  # groups of one: each sum is its column
+        largest = notional.max(axis=1)
     else:
         largest = np.stack([notional[:, g].sum(axis=1) for g in group_columns], axis=1).max(axis=1)
-    correlated = np.where(positive, largest / safe, 0.0)
-    return equity, exposure, correlated
+    positive = equity > 0
+    if positive.all():  # (the common case: the selections below would keep every division)
+        return equity, total / equity, largest / equity
+    safe = np.where(positive, equity, 1.0)
+    return equity, np.where(positive, total / safe, 0.0), np.where(positive, largest / safe, 0.0)
 
 
 def span_row(book: SpanBook, marks: F64) -> tuple[float, float, float]:
@@ -122,6 +126,16 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
     by at most three rows per sample.
     """
     n = equity.size
+    if n == 0:
+        return samples
+    if n <= _SMALL and peak_before == peak_before:
+        rows = _extremes_in_floats(equity.tolist(), samples.tolist(), peak_before)
+        return samples if rows is None else np.array(rows, dtype=np.int64)
+    return _extremes_vectorised(equity, samples, peak_before)
+
+
+def _extremes_vectorised(equity: F64, samples: I64, peak_before: float) -> I64:
+    n = equity.size
     if n == 0 or not bool(np.isfinite(equity).all()):
         return samples
     running = np.maximum.accumulate(equity)
@@ -145,6 +159,40 @@ def extreme_rows(equity: F64, samples: I64, peak_before: float) -> I64:
         if peak >= 0:
             kept.add(peak)
     return np.array(sorted(kept), dtype=np.int64)
+
+
+_SMALL = 256
+"""Spans of at most this many closes are searched in plain floats (a processed bar every hour makes spans of
+60 1m closes, where NumPy's cost per call is most of the work); longer ones with NumPy."""
+
+
+def _extremes_in_floats(equity: list[float], offsets: list[int], peak_before: float) -> list[int] | None:
+    """``extreme_rows`` over Python floats (None: a close is not finite, the samples alone are kept): the same
+    comparisons and divisions, element by element, so the same rows."""
+    if not all(map(math.isfinite, equity)):
+        return None
+    n = len(equity)
+    kept = set(offsets)
+    peak, last = peak_before, -1
+    for lo, hi in pairwise([0, *(s + 1 for s in offsets if s + 1 < n), n]):
+        if hi <= lo:
+            continue
+        high_at = lo + equity[lo:hi].index(max(equity[lo:hi]))  # the first of equal ones, as argmax
+        low, low_at, low_peak_at = math.inf, -1, -1
+        for k in range(lo, hi):
+            value = equity[k]
+            if value > peak:
+                peak = value
+            if value >= peak:
+                last = k  # where the running peak was last set
+            drawdown = value / peak if peak > 0 else 1.0
+            if low_at < 0 or drawdown < low:  # the first of equal ones, as argmin
+                low, low_at, low_peak_at = drawdown, k, last
+        kept.add(high_at)
+        kept.add(low_at)
+        if low_peak_at >= 0:
+            kept.add(low_peak_at)
+    return sorted(kept)
 
 
 @dataclass(slots=True)
@@ -208,6 +256,12 @@ class Recorder:
         """Many rows at once, for ascending ``ts`` (the hourly samples of a quiet window)."""
         if ts.size == 0:
             return
+        if ts.size <= _SMALL and self._rows_in_floats(ts, equity, cash, exposure, correlated, positions, tiers):
+            return
+        self._rows_vectorised(ts, equity, cash, exposure, correlated, positions, tiers)
+
+    def _rows_vectorised(self, ts: I64, equity: F64, cash: float, exposure: F64, correlated: F64, positions: int,
+                         tiers: tuple[int, int, int]) -> None:
         peaks = np.maximum(self.peak, np.maximum.accumulate(equity))
         self.peak = float(peaks[-1])
         drawdown = np.where(peaks > 0, equity / np.where(peaks > 0, peaks, 1.0) - 1.0, 0.0)
@@ -217,6 +271,31 @@ class Recorder:
         if self.equity and self.equity[-1][0] == int(ts[0]):
             self.equity.pop()
         self.equity.extend(rows)
+
+    def _rows_in_floats(self, ts: I64, equity: F64, cash: float, exposure: F64, correlated: F64, positions: int,
+                        tiers: tuple[int, int, int]) -> bool:
+        """``equity_span``'s rows in plain floats, element by element (False, nothing done: a NaN, which the
+        running peak carries as ``np.maximum`` does, is left to it)."""
+        return self.equity_rows(ts.tolist(), equity.tolist(), cash, exposure.tolist(), correlated.tolist(), positions,
+                                tiers)
+
+    def equity_rows(self, ts: list[int], values: list[float], cash: float, exposure: list[float],
+                    correlated: list[float], positions: int, tiers: tuple[int, int, int]) -> bool:
+        """``equity_span`` over Python lists, the rows in plain floats (False, nothing done: a NaN is left to
+        ``equity_span``, whose running peak carries it as ``np.maximum`` does)."""
+        peak = self.peak
+        if peak != peak or any(value != value for value in values):
+            return False
+        rows = []
+        for t, value, x, c in zip(ts, values, exposure, correlated, strict=True):
+            if value > peak:
+                peak = value
+            rows.append((t, value, cash, x, c, positions, *tiers, value / peak - 1.0 if peak > 0 else 0.0))
+        self.peak = peak
+        if self.equity and self.equity[-1][0] == rows[0][0]:
+            self.equity.pop()
+        self.equity.extend(rows)
+        return True
 
     def event(self, ts: int, kind: str, message: str, *, symbol: str = "", rule: str = "",
               value: float | None = None, limit: float | None = None) -> None:

@@ -54,11 +54,16 @@ class ReplayDriver:
     # three steps of ``run`` itself: ``start``, ``feed`` per stretch, ``finish`` when it ends or is stopped.
     def start(self) -> None:
         self._last: MarketChunk | None = None
+        self._due: list[int] = []
+        """``decision_ts`` as Python ints: compared at every processed bar."""
+        self._due_of: I64 | None = None
         self._every = max(1, self.total_rows // 200)
         self._next_report = self._every
 
     def feed(self, chunk: MarketChunk) -> None:
         """Drive one stretch through the venue and the kernel (the next in time)."""
+        if self._due_of is not self.decision_ts:  # (a paced source may hand a longer one before a stretch)
+            self._due, self._due_of = self.decision_ts.tolist(), self.decision_ts
         self.kernel.begin(chunk)
         self.venue.begin(chunk)
         self._first = chunk.first
@@ -99,11 +104,14 @@ class ReplayDriver:
     def _jumping(self, n: int, open_rows: I64) -> None:
         """From each processed bar, straight to the next: the venue's and the loss limits' scans find it."""
         kernel = self.kernel
+        opens = open_rows.tolist()
+        i = 0
         a = 0
         while a < n:
             self._tick(a)
-            i = int(open_rows.searchsorted(a, side="left"))
-            next_open = int(open_rows[i]) if i < open_rows.size else n
+            while i < len(opens) and opens[i] < a:  # (rows only grow: the next open row is found by walking)
+                i += 1
+            next_open = opens[i] if i < len(opens) else n
             b = min(next_open, self.venue.next_event_row(a, next_open))
             breach, equity = kernel.breach(a, b)
             stop = b if breach is None else breach.row
@@ -150,29 +158,30 @@ class ReplayDriver:
         self.clock.advance(ts)
         if kernel.day_starts(row):
             kernel.on_day_start(row)
-        while self._next_decision < self.decision_ts.size and self.decision_ts[self._next_decision] <= ts:
+        due = self._due
+        while self._next_decision < len(due) and due[self._next_decision] <= ts:
             kernel.on_decision(int(self.decision_index[self._next_decision]), row)
             self._next_decision += 1
         self._deliver()
-        funded = False
         first = True
-        pending_open = False
-        while self.venue.step(row):
-            events = self.kernel.execution.drain()
-            if first and any(e.ts == ts for e in events):
-                # fills at the open: the curve shows the book they made at that instant (later state wins)
-                pending_open = True
+        execution = kernel.execution
+        venue = self.venue
+        while venue.step(row):
+            events = execution.drain()
+            # fills at the open: the curve shows the book they made at that instant (later state wins)
+            pending_open = False
+            funded = False
+            for event in events:
+                pending_open |= first and event.ts == ts
+                funded |= isinstance(event, FundingEvent)
             first = False
-            funded |= any(isinstance(e, FundingEvent) for e in events)
             for event in events:
                 kernel.on_event(event)
             if funded:
                 kernel.after_funding(row)
-                funded = False
             self._deliver()
             if pending_open:
                 kernel.curve.at(ts, kernel.valued(), kernel.corr)
-                pending_open = False
         self.clock.advance(ts + chunk.step)
         breach, _ = kernel.breach(row, row + 1)
         if breach is not None:

@@ -27,7 +27,8 @@ def clean_correlation(corr: F64 | None, n: int) -> F64:
     layer emits no intent before its own warm-up, which is longer than the matrix's.
     """
     matrix = np.eye(n) if corr is None else np.where(np.isfinite(corr), corr, 0.0)
-    np.fill_diagonal(matrix, 1.0)
+    matrix.flat[::n + 1] = 1.0  # the diagonal (np.fill_diagonal's own assignment)
+    matrix.setflags(write=False)  # a decision's market views share it (``risk.MarketViews``)
     return matrix
 
 

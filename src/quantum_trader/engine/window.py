@@ -153,8 +153,17 @@ def scan_window_equity(
     """
     if stop <= start:
         return None, np.empty(0)
-    candidates: list[tuple[int, int, WindowEventKind, int]] = []
     n = stop - start
+    if n <= _SMALL and all(p.stop_price is None and p.liquidation_price is None and p.target_price is None
+                           for p in positions):
+        return _scan_in_floats(start, stop, mark, positions, account)
+    return _scan_vectorised(start, stop, high, low, mark, positions, account)
+
+
+def _scan_vectorised(start: int, stop: int, high: F64, low: F64, mark: F64, positions: tuple[HeldPosition, ...],
+                     account: AccountFigures) -> tuple[WindowEvent | None, F64]:
+    n = stop - start
+    candidates: list[tuple[int, int, WindowEventKind, int]] = []
     unrealised = np.zeros(n)
     for pos in positions:
         level = _level_event(pos, high[start:stop, pos.column], low[start:stop, pos.column], start)
@@ -179,3 +188,74 @@ def scan_window_equity(
         return None, equity
     offset, _, kind, column = min(candidates)
     return WindowEvent(row=start + offset, kind=kind, column=column, equity=float(equity[offset])), equity
+
+
+_SMALL = 256
+"""Windows of at most this many closes, with no price level to find (the loss limits alone), are scanned in
+plain floats: an hour of 1m closes between two decisions costs more in NumPy's calls than in arithmetic."""
+_ASSET_DAILY = PRIORITY[WindowEventKind.ASSET_DAILY_LOSS]
+_DAILY = PRIORITY[WindowEventKind.KILL_DAILY]
+_DRAWDOWN = PRIORITY[WindowEventKind.KILL_DRAWDOWN]
+
+
+def _scan_in_floats(start: int, stop: int, mark: F64, positions: tuple[HeldPosition, ...],
+                    account: AccountFigures) -> tuple[WindowEvent | None, F64]:
+    """``scan_window_equity`` without price levels, element by element: the same operations in the same order
+    (NaN carried by the running peak as ``np.maximum`` carries it), so the same event and the same equity."""
+    n = stop - start
+    candidates: list[tuple[int, int, WindowEventKind, int]] = []
+    unrealised = [0.0] * n
+    asset_floor = -account.max_daily_loss_per_asset * account.day_start_equity
+    for pos in positions:
+        quantity, entry = pos.quantity, pos.entry_price
+        realised, baseline = pos.day_realised, pos.day_start_unrealised
+        pnl = [quantity * (price - entry) for price in mark[start:stop, pos.column].tolist()]
+        unrealised = [u + p for u, p in zip(unrealised, pnl, strict=True)]
+        # a sum grows with its terms: above the floor at the lowest P&L, above it everywhere
+        if not realised + min(pnl) - baseline > asset_floor:
+            first = next((k for k, p in enumerate(pnl) if realised + p - baseline <= asset_floor), -1)
+            if first >= 0:
+                candidates.append((first, _ASSET_DAILY, WindowEventKind.ASSET_DAILY_LOSS, pos.column))
+    cash = account.cash
+    equity = [cash + u for u in unrealised]
+    daily, drawdown = _portfolio_hits(equity, account)
+    if daily >= 0:
+        candidates.append((daily, _DAILY, WindowEventKind.KILL_DAILY, -1))
+    if drawdown >= 0:
+        candidates.append((drawdown, _DRAWDOWN, WindowEventKind.KILL_DRAWDOWN, -1))
+    closes = np.array(equity)
+    if not candidates:
+        return None, closes
+    offset, _, kind, column = min(candidates)
+    return WindowEvent(row=start + offset, kind=kind, column=column, equity=equity[offset]), closes
+
+
+def _portfolio_hits(equity: list[float], account: AccountFigures) -> tuple[int, int]:
+    """The first close reaching the day's loss and the first reaching the drawdown (-1: none), as the vectorised
+    scan finds them (its running peak is ``np.maximum(peak_equity, np.maximum.accumulate(equity))``)."""
+    daily_floor = account.day_start_equity * (1.0 - account.max_daily_loss)
+    keep = 1.0 - account.max_drawdown
+    peak_before = account.peak_equity
+    lowest = min(equity)
+    if lowest == lowest and lowest > daily_floor and keep >= 0.0:  # (no NaN: min() would not see one first)
+        highest = max(equity)
+        peak = highest if highest > peak_before else peak_before
+        # every close above the floor, and above the highest peak's drawdown floor: no hit (products grow
+        # with their factors)
+        if not any(value != value for value in equity) and peak_before == peak_before and lowest > peak * keep:
+            return -1, -1
+    daily = drawdown = -1
+    running = equity[0]
+    for k, value in enumerate(equity):
+        if daily < 0 and value <= daily_floor:
+            daily = k
+        if k and running == running and (value != value or value > running):
+            running = value  # np.maximum.accumulate: the larger, NaN once met
+        # np.maximum(peak_before, running): NaN wins
+        if running != running or not (peak_before != peak_before or peak_before > running):
+            peak = running
+        else:
+            peak = peak_before
+        if drawdown < 0 and value <= peak * keep:
+            drawdown = k
+    return daily, drawdown

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -30,12 +30,15 @@ from quantum_trader.domain.instrument import Instrument
 from quantum_trader.domain.time import utc_day_start
 from quantum_trader.domain.trading import Fill, OrderSide, Position
 from quantum_trader.portfolio.state import (
+    MONEY_QUANTUM,
     ZERO,
     LedgerError,
     LedgerState,
     build_state,
     derive_state,
     money,
+    remarked,
+    sealed,
 )
 
 _V = TypeVar("_V")
@@ -112,7 +115,7 @@ def _rebuild(
 
 def _moved(state: LedgerState, ts: int) -> LedgerState:
     """The same state at a later ``ts`` (nothing derived depends on it): ``replace`` without its cost."""
-    return LedgerState(
+    return sealed(
         ts, state.day_start, state.deposits, state.cash, state.positions, state.marks, state.realised_pnl,
         state.fees_paid, state.funding_paid, state.day_start_equity, state.day_start_marked_at, state.peak_equity,
         state.day_realised, state.day_start_unrealised, state.unrealised, state.equity,
@@ -164,17 +167,39 @@ def mark(state: LedgerState, prices: Mapping[str, float | Decimal], ts: int) -> 
     Marks stamped exactly 00:00 UTC are the old day's last close: they do not roll the day
     (``roll_day`` then starts the new one at them).
     """
-    _check_time(state, ts, "mark")
+    if ts < state.ts:
+        _check_time(state, ts, "mark")
     state = _roll_if_past(state, ts)
     if not prices:
         return state if ts == state.ts else _moved(state, ts)
     marks = dict(state.marks)
+    positions = state.positions
+    unrealised = dict(state.unrealised)
     for symbol, price in prices.items():
         value = price if isinstance(price, Decimal) else Decimal(repr(float(price)))
         if not value > 0:
             raise LedgerError(f"mark {symbol}: price must be > 0, got {price}")
         marks[symbol] = value
-    return _rebuild(state, prices, ts=ts, marks=marks)
+        held = positions.get(symbol)
+        if held is not None:  # only the symbols marked are valued again; the others' P&L stands
+            unrealised[symbol] = money(held.quantity * (value - held.entry_price))
+    return remarked(state, _derived(state, ts, state.cash, positions, marks, unrealised, state.day_realised), prices)
+
+
+def _derived(state: LedgerState, ts: int, cash: Decimal, positions: Mapping[str, Position],
+             marks: dict[str, Decimal], unrealised: dict[str, Decimal], day_realised: Mapping[str, Decimal],
+             realised: Decimal = ZERO, fee: Decimal = ZERO) -> LedgerState:
+    """``state`` after a fill or a mark: the maps given are fresh ones (frozen as they are), ``unrealised``
+    already valued for every held symbol in the positions' order, so equity and the peak follow as
+    ``derive_state`` derives them."""
+    equity = cash + sum(unrealised.values(), ZERO)
+    peak = state.peak_equity
+    return sealed(
+        ts, state.day_start, state.deposits, cash, _frozen(positions), MappingProxyType(marks),
+        state.realised_pnl + realised, state.fees_paid + fee, state.funding_paid, state.day_start_equity,
+        state.day_start_marked_at, peak if peak >= equity else equity, _frozen(day_realised),
+        state.day_start_unrealised, MappingProxyType(unrealised), equity,
+    )
 
 
 def _validate_fill(fill: Fill, instrument: Instrument | None) -> None:
@@ -231,38 +256,38 @@ def apply_fill(
     correlated-risk measure needs it); ``instrument``, when given, rejects a fill off
     the lot or tick grid instead of letting an invalid quantity into the books.
     """
-    _validate_fill(fill, instrument)
-    if fill.ts < state.ts:
-        _check_time(state, fill.ts, f"fill on {fill.symbol}")
-    state = _roll_if_past(state, fill.ts)
+    if instrument is not None or not fill.quantity > 0 or not fill.price > 0:
+        _validate_fill(fill, instrument)
+    ts = fill.ts
+    if ts < state.ts:
+        _check_time(state, ts, f"fill on {fill.symbol}")
+    if utc_day_start(ts - 1) > state.day_start:  # (``_roll_if_past``)
+        state = roll_day(state, ts)
     symbol = fill.symbol
-    fee = money(fill.fee)
+    fee = fill.fee.quantize(MONEY_QUANTUM, ROUND_HALF_EVEN)  # (``money``)
     quantity = fill.quantity
-    position, realised = net_position(
-        state.positions.get(symbol), quantity if fill.side is OrderSide.BUY else -quantity, fill.price, fill.ts,
-        stop_price, symbol
-    )
+    price = fill.price
     positions = dict(state.positions)
+    position, realised = net_position(
+        positions.get(symbol), quantity if fill.side is OrderSide.BUY else -quantity, price, ts, stop_price, symbol
+    )
+    # The others' unrealised P&L stands (in the positions' order: a new symbol comes last in both)
+    unrealised = dict(state.unrealised)
     if position is None:
         positions.pop(symbol, None)
+        unrealised.pop(symbol, None)
     else:
         positions[symbol] = position
+        unrealised[symbol] = (position.quantity * (price - position.entry_price)).quantize(MONEY_QUANTUM,
+                                                                                           ROUND_HALF_EVEN)
     # The fill is the newest price the ledger has seen for the symbol (fills are time-ordered):
     # keeping an older mark would value a reopened position at a stale price.
-    marks = {**state.marks, symbol: fill.price}
+    marks = dict(state.marks)
+    marks[symbol] = price
     day_realised = dict(state.day_realised)
     day_realised[symbol] = day_realised.get(symbol, ZERO) + realised - fee
-    return _rebuild(
-        state,
-        (symbol,),
-        ts=fill.ts,
-        positions=positions,
-        marks=marks,
-        cash=state.cash + realised - fee,
-        realised_pnl=state.realised_pnl + realised,
-        fees_paid=state.fees_paid + fee,
-        day_realised=day_realised,
-    )
+    return _derived(state, ts, state.cash + realised - fee, positions, marks, unrealised, day_realised,
+                    realised, fee)
 
 
 def funding_payment(position: Position, rate: float | Decimal, price: Decimal) -> Decimal:

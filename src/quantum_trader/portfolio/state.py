@@ -215,7 +215,7 @@ def derive_state(
         unrealised = {s: money(p.unrealised_at(marks[s])) if s in changed or s not in known else known[s]
                       for s, p in positions.items()}
     equity = cash + sum(unrealised.values(), ZERO)
-    return LedgerState(
+    return sealed(
         ts,
         day_start,
         deposits,
@@ -235,12 +235,84 @@ def derive_state(
     )
 
 
+(_ts, _day_start, _deposits, _cash, _positions, _marks, _realised_pnl, _fees_paid, _funding_paid, _day_start_equity,
+ _day_start_marked_at, _peak_equity, _day_realised, _day_start_unrealised, _unrealised, _equity, _figures_of) = (
+    LedgerState.__dict__[name].__set__ for name in LedgerState.__slots__)
+"""Each field's slot setter, in declaration order (``_figures`` last): what the dataclass' ``__init__`` assigns
+(a field added to the state and not here fails at import)."""
+_new = object.__new__
+
+
+def sealed(ts: int, day_start: int, deposits: Decimal, cash: Decimal, positions: Mapping[str, Position],
+           marks: Mapping[str, Decimal], realised_pnl: Decimal, fees_paid: Decimal, funding_paid: Decimal,
+           day_start_equity: Decimal, day_start_marked_at: int, peak_equity: Decimal,
+           day_realised: Mapping[str, Decimal], day_start_unrealised: Mapping[str, Decimal],
+           unrealised: Mapping[str, Decimal], equity: Decimal) -> LedgerState:
+    """A state from its 16 fields, maps already frozen and figures already derived (``derive_state`` and the
+    ledger's hot paths). The frozen dataclass' own ``__init__`` assigns each field through
+    ``object.__setattr__``; a replay builds a state per fill and mark, and the slots' own setters cost a
+    fraction of that. The state is the same value, as immutable as ever."""
+    state: LedgerState = _new(LedgerState)
+    _ts(state, ts)
+    _day_start(state, day_start)
+    _deposits(state, deposits)
+    _cash(state, cash)
+    _positions(state, positions)
+    _marks(state, marks)
+    _realised_pnl(state, realised_pnl)
+    _fees_paid(state, fees_paid)
+    _funding_paid(state, funding_paid)
+    _day_start_equity(state, day_start_equity)
+    _day_start_marked_at(state, day_start_marked_at)
+    _peak_equity(state, peak_equity)
+    _day_realised(state, day_realised)
+    _day_start_unrealised(state, day_start_unrealised)
+    _unrealised(state, unrealised)
+    _equity(state, equity)
+    _figures_of(state, None)
+    return state
+
+
+def remarked(before: LedgerState, state: LedgerState, marked: Collection[str]) -> LedgerState:
+    """``state``, marked from ``before`` at new prices of ``marked`` (nothing else changed: positions, cash, the
+    day's baselines and realised P&L), with its figures carried over from ``before``'s when those were read:
+    only the marked positions' notional and day P&L, equity and the peak move, the same floats computed
+    afresh would give (a decision's mark would otherwise convert every figure again)."""
+    figures = before._figures
+    if figures is None:
+        return state
+    positions, marks = state.positions, state.marks
+    day_realised, unrealised, day_start = state.day_realised, state.unrealised, state.day_start_unrealised
+    notional, day_pnl = dict(figures.notional), dict(figures.day_pnl)  # (their order stays the positions')
+    for s in marked:
+        p = positions.get(s)
+        if p is not None:
+            notional[s] = float(abs(p.quantity) * marks[s])
+            day_pnl[s] = float(day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start.get(s, ZERO))
+    _figures_of(state, Figures(
+        equity=float(state.equity),
+        day_start_equity=figures.day_start_equity,
+        peak_equity=float(state.peak_equity),
+        symbols=figures.symbols,
+        notional=MappingProxyType(notional),
+        sign=figures.sign,
+        risk=figures.risk,
+        day_pnl=MappingProxyType(day_pnl),
+        total_notional=sum(notional.values(), 0.0),
+        size=figures.size,
+        entry=figures.entry,
+    ))
+    return state
+
+
 def _figures(state: LedgerState) -> Figures:
     positions, marks = state.positions, state.marks
     unrealised, day_realised, day_start_unrealised = state.unrealised, state.day_realised, state.day_start_unrealised
+    # (in the order the symbols are first met, never a set's: the kill switch locks assets in this order, and a
+    # set's order of strings changes from one process to the next)
     day_pnl = {
         s: day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start_unrealised.get(s, ZERO)
-        for s in {*day_realised, *unrealised, *day_start_unrealised}
+        for s in dict.fromkeys([*day_realised, *unrealised, *day_start_unrealised])
     }
     notional: dict[str, float] = {}
     sign: dict[str, int] = {}

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from quantum_trader.config.policy import Policy
 
 
+_NONE = Decimal(0)
 _CONTESTED = frozenset({"max_positions", "slots", "max_total_exposure", "max_correlated_exposure"})
 """Rules whose outcome depends on what earlier intents of the same cycle took."""
 _FINAL = frozenset(
@@ -88,7 +89,7 @@ def fixed_fraction_batch(intents: Sequence[Intent], fraction: float, symbols: in
     """The comparison profile (``sizing.mode: fixed_fraction``): every intent approved, each sized at the fill
     to an equal share of ``fraction`` of equity over the ``symbols`` traded; no book or market is consulted."""
     share = fraction / max(symbols, 1)
-    return BatchResult(tuple(RiskDecision(i, Verdict.APPROVED, Decimal(0), (), share) for i in intents),
+    return BatchResult(tuple([RiskDecision(i, Verdict.APPROVED, _NONE, (), share) for i in intents]),
                        tuple(range(len(intents))), ())
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from quantum_trader.domain.symbols import asset_of
@@ -28,6 +29,8 @@ from quantum_trader.risk.events import ActionKind, EventKind, KillSwitchAction, 
 from quantum_trader.risk.limits import CompiledLimits
 
 _FORMAT_VERSION = 1
+_asset = lru_cache(maxsize=4096)(asset_of)
+"""``asset_of`` remembered: the switch reads every held symbol's asset at every mark."""
 
 
 class KillSwitchError(ValueError):
@@ -196,10 +199,13 @@ def _locks(
         return switch, events
     until = ledger.day_start + MS_PER_DAY
     locks = list(switch.locks)
+    floor = -limits.daily_loss_asset * base
     for symbol, pnl in figures.day_pnl.items():
-        asset = asset_of(symbol)
+        if not pnl <= floor:
+            continue
+        asset = _asset(symbol)
         loss = pnl / base
-        if pnl <= -limits.daily_loss_asset * base and not switch.is_locked(asset):
+        if not switch.is_locked(asset):
             locks.append((asset, until))
             events.append(
                 RiskEvent(
@@ -238,8 +244,8 @@ def update(switch: KillSwitchState, ledger: LedgerState, limits: CompiledLimits,
         if limits.close_on_trip and ledger.positions:
             actions.append(KillSwitchAction(ActionKind.CLOSE_ALL, why))
         actions.append(KillSwitchAction(ActionKind.REFUSE_ENTRIES, why))
-    for symbol in ledger.positions:
-        asset = asset_of(symbol)
+    for symbol in ledger.positions if switch.locks else ():
+        asset = _asset(symbol)
         if switch.is_locked(asset):
             actions.append(
                 KillSwitchAction(

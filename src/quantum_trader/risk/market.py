@@ -10,6 +10,7 @@ lacks refuses the intent and says which figure was missing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 _NO_SLIPPAGE: Mapping[str, float] = MappingProxyType({})
 _NO_REMOVALS: Mapping[str, str] = MappingProxyType({})
+_NONE: Mapping[str, float] = MappingProxyType({})
+_NO_INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType({})
 
 
 class MarketViewError(ValueError):
@@ -66,16 +69,39 @@ class MarketView:
 
     def with_entry_slippage(self, values: Mapping[str, float]) -> MarketView:
         """The same view with the venue's expected slippage of this cycle's market entries."""
-        return replace(self, entry_slippage=_slippage_map(values))
+        return MarketView(self.ts, self.phase, self.index, self.correlation, self.rows, self.depth_1pct, self.marks,
+                          self.instruments, self.tiers, self.edge_assets, _slippage_map(values), self.removed)
 
 
-def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike) -> npt.NDArray[np.float64]:
+_LIMIT = 1.0 + 1e-9
+
+
+def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike
+            ) -> tuple[npt.NDArray[np.float64], tuple[tuple[float, ...], ...]]:
+    """The matrix validated and frozen, and its rows as tuples. A valid matrix is checked in one pass over its
+    rows in plain floats (the same comparisons as NumPy's, without a call per check); a faulty one is named by
+    ``_faulty``."""
     matrix = np.array(correlation, dtype=np.float64, copy=True)
     n = len(symbols)
     if matrix.shape != (n, n):
         raise MarketViewError(
             f"market view: correlation is {matrix.shape}, expected ({n}, {n}) for {list(symbols)}"
         )
+    rows = matrix.tolist()
+    for i, row in enumerate(rows):
+        if not -_LIMIT <= row[i] <= _LIMIT:  # (NaN and infinities fail the range too)
+            _faulty(symbols, matrix)
+        for j in range(i + 1, n):
+            value, mirror = row[j], rows[j][i]
+            if not (-_LIMIT <= value <= _LIMIT and -_LIMIT <= mirror <= _LIMIT) or abs(value - mirror) > 1e-9:
+                _faulty(symbols, matrix)
+    matrix.setflags(write=False)
+    return matrix, tuple(tuple(row) for row in rows)
+
+
+def _faulty(symbols: Sequence[str], matrix: npt.NDArray[np.float64]) -> None:
+    """Raise the error naming the first fault: not finite, outside [-1, 1], not symmetric (in that order)."""
+    n = len(symbols)
     if not np.all(np.isfinite(matrix)):
         bad = np.argwhere(~np.isfinite(matrix))[0]
         raise MarketViewError(
@@ -92,15 +118,13 @@ def _matrix(symbols: Sequence[str], correlation: npt.ArrayLike) -> npt.NDArray[n
         raise MarketViewError(
             f"market view: correlation is not symmetric at ({symbols[bad[0]]}, {symbols[bad[1]]})"
         )
-    matrix.setflags(write=False)
-    return matrix
 
 
 def _positive_map(name: str, values: Mapping[str, float]) -> Mapping[str, float]:
     out: dict[str, float] = {}
     for symbol, value in values.items():
         number = float(value)
-        if not number > 0 or not np.isfinite(number):
+        if not number > 0 or not math.isfinite(number):
             raise MarketViewError(f"market view: {name}[{symbol}] must be a finite number > 0, got {value}")
         out[symbol] = number
     return MappingProxyType(out)
@@ -122,31 +146,89 @@ def build_market_view(
     removed: Mapping[str, str] | None = None,
 ) -> MarketView:
     """Validate and freeze the inputs; ``symbols`` orders the matrix's rows and columns."""
-    limits = compile_limits(policy)
-    if phase not in limits.phase_assets:
-        raise MarketViewError(f"market view: phase {phase} is not one of {sorted(limits.phase_assets)}")
-    if len(set(symbols)) != len(symbols):
-        raise MarketViewError(f"market view: symbols repeat in {list(symbols)}")
-    matrix = _matrix(symbols, correlation)
-    instrument_map = {}
-    for instrument in instruments:
-        if instrument.symbol in instrument_map:
-            raise MarketViewError(f"market view: two instruments for {instrument.symbol}")
-        instrument_map[instrument.symbol] = instrument
-    return MarketView(
-        ts=ts,
-        phase=phase,
-        index=MappingProxyType({s: i for i, s in enumerate(symbols)}),
-        correlation=matrix,
-        rows=tuple(tuple(row) for row in matrix.tolist()),
-        depth_1pct=_positive_map("depth_1pct", depth_1pct),
-        marks=_positive_map("marks", marks),
-        instruments=MappingProxyType(instrument_map),
-        tiers=limits.tiers if tiers is None else MappingProxyType(dict(tiers)),
-        edge_assets=frozenset(asset_of(a) for a in edge_assets),
-        entry_slippage=_slippage_map(entry_slippage or {}),
-        removed=MappingProxyType(dict(removed)) if removed else _NO_REMOVALS,
+    return MarketViews(policy, symbols, instruments).build(
+        ts=ts, phase=phase, correlation=correlation, depth_1pct=depth_1pct, marks=marks, edge_assets=edge_assets,
+        entry_slippage=entry_slippage, tiers=tiers, removed=removed,
     )
+
+
+class MarketViews:
+    """``build_market_view`` for one set of symbols and instruments, at decision after decision: what does not
+    change between them (the symbols' index, the instruments, the last correlation matrix and its rows) is made
+    once. Errors are those of ``build_market_view``, raised at ``build`` in the same order."""
+
+    def __init__(self, policy: Policy | CompiledLimits, symbols: Sequence[str],
+                 instruments: Iterable[Instrument]) -> None:
+        self.limits = compile_limits(policy)
+        self.symbols = tuple(symbols)
+        self._repeat = len(set(self.symbols)) != len(self.symbols)
+        instrument_map: dict[str, Instrument] = {}
+        self._twice: str | None = None
+        for instrument in instruments:
+            if instrument.symbol in instrument_map:
+                self._twice = instrument.symbol
+                break
+            instrument_map[instrument.symbol] = instrument
+        self.instruments: Mapping[str, Instrument] = MappingProxyType(instrument_map)
+        self.index: Mapping[str, int] = MappingProxyType({s: i for i, s in enumerate(self.symbols)})
+        self._matrix: tuple[object, npt.NDArray[np.float64], tuple[tuple[float, ...], ...]] | None = None
+        """(the correlation given, validated, its rows): a decision's views share its matrix."""
+
+    def _correlation(self, correlation: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], tuple[tuple[float, ...], ...]]:
+        known = self._matrix
+        if known is not None and known[0] is correlation and isinstance(correlation, np.ndarray) \
+                and not correlation.flags.writeable:
+            return known[1], known[2]
+        matrix, rows = _matrix(self.symbols, correlation)
+        self._matrix = (correlation, matrix, rows)
+        return matrix, rows
+
+    def correlation_only(self, *, ts: int, phase: int, correlation: npt.ArrayLike) -> MarketView:
+        """``build`` with the correlation alone (no depth, marks, instruments or edge): what drift reads."""
+        limits = self.limits
+        if phase not in limits.phase_assets:
+            raise MarketViewError(f"market view: phase {phase} is not one of {sorted(limits.phase_assets)}")
+        if self._repeat:
+            raise MarketViewError(f"market view: symbols repeat in {list(self.symbols)}")
+        matrix, rows = self._correlation(correlation)
+        return MarketView(ts=ts, phase=phase, index=self.index, correlation=matrix, rows=rows, depth_1pct=_NONE,
+                          marks=_NONE, instruments=_NO_INSTRUMENTS, tiers=limits.tiers, edge_assets=frozenset())
+
+    def build(
+        self,
+        *,
+        ts: int,
+        phase: int,
+        correlation: npt.ArrayLike,
+        depth_1pct: Mapping[str, float],
+        marks: Mapping[str, float],
+        edge_assets: Iterable[str] = (),
+        entry_slippage: Mapping[str, float] | None = None,
+        tiers: Mapping[str, int] | None = None,
+        removed: Mapping[str, str] | None = None,
+    ) -> MarketView:
+        limits = self.limits
+        if phase not in limits.phase_assets:
+            raise MarketViewError(f"market view: phase {phase} is not one of {sorted(limits.phase_assets)}")
+        if self._repeat:
+            raise MarketViewError(f"market view: symbols repeat in {list(self.symbols)}")
+        matrix, rows = self._correlation(correlation)
+        if self._twice is not None:
+            raise MarketViewError(f"market view: two instruments for {self._twice}")
+        return MarketView(
+            ts=ts,
+            phase=phase,
+            index=self.index,
+            correlation=matrix,
+            rows=rows,
+            depth_1pct=_positive_map("depth_1pct", depth_1pct),
+            marks=_positive_map("marks", marks),
+            instruments=self.instruments,
+            tiers=limits.tiers if tiers is None else MappingProxyType(dict(tiers)),
+            edge_assets=frozenset(asset_of(a) for a in edge_assets),
+            entry_slippage=_slippage_map(entry_slippage or {}),
+            removed=MappingProxyType(dict(removed)) if removed else _NO_REMOVALS,
+        )
 
 
 def _slippage_map(values: Mapping[str, float]) -> Mapping[str, float]:

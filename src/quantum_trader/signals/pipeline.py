@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -122,31 +122,39 @@ class SignalSet:
         """Intents of one decision bar from per-asset values; the one place both paths build them."""
         sp = self.policy.signals
         mult = sp.model.stop_atr_multiple
+        min_edge = sp.model.min_edge_score
         btc_z = values[self.btc]["trend_z"]
         found: list[Intent] = []
+        # the decision's arrays read once, as Python numbers (not an element at a time)
+        regimes, directions, edges, stops = d.regime.tolist(), d.direction.tolist(), d.edge.tolist(), d.stop.tolist()
+        # A candidate below the minimum edge is dropped, its reasons never read: they are not written for it.
         for j, (sym, asset) in enumerate(zip(self.symbols, self.assets, strict=True)):
             v = values[j]
             cands: list[Intent | None] = []
-            if d.direction[j] != 0:
+            direction = directions[j]
+            if direction != 0:
                 p = self.models[j].params
                 bz = 0.0 if j == self.btc or btc_z != btc_z else btc_z
-                reasons = explain(asset, v, (int(d.regime[j]), int(d.direction[j]), float(d.edge[j]),
-                                             float(d.stop[j])), p, bz)
-                cands.append(cross_intent(ts, sym, int(d.direction[j]), float(d.edge[j]), v["close"], v["atr"],
+                edge = float(edges[j])
+                reasons = () if edge < min_edge else explain(
+                    asset, v, (int(regimes[j]), int(direction), edge, float(stops[j])), p, bz)
+                cands.append(cross_intent(ts, sym, int(direction), edge, v["close"], v["atr"],
                                           mult, "trend", reasons))
             if sym in div and div[sym][0] != 0:
                 dd, de, dz = div[sym]
-                why = (f"btc_divergence: {self.divergence.cfg.lookback} spread z {dz:+.2f} beyond "
-                       f"±{self.divergence.cfg.threshold_std:g}; "
-                       f"{'reversion' if self.divergence.cfg.expected_reversion else 'continuation'}",)
+                why = () if de < min_edge else (
+                    f"btc_divergence: {self.divergence.cfg.lookback} spread z {dz:+.2f} beyond "
+                    f"±{self.divergence.cfg.threshold_std:g}; "
+                    f"{'reversion' if self.divergence.cfg.expected_reversion else 'continuation'}",)
                 cands.append(cross_intent(ts, sym, dd, de, v["close"], v["atr"], mult, "btc_divergence", why))
             if asset in sector and sector[asset][0] != 0:
                 sd, se = sector[asset]
-                why = (f"sector_momentum: {'+'.join(self.sector.cfg.assets_in_sector)} is the "
-                       f"{'strongest' if sd > 0 else 'weakest'} sector over {self.sector.cfg.lookback}",)
+                why = () if se < min_edge else (
+                    f"sector_momentum: {'+'.join(self.sector.cfg.assets_in_sector)} is the "
+                    f"{'strongest' if sd > 0 else 'weakest'} sector over {self.sector.cfg.lookback}",)
                 cands.append(cross_intent(ts, sym, sd, se, v["close"], v["atr"], mult, "sector_momentum", why))
             for it in cands:
-                if it is None or it.edge_score < sp.model.min_edge_score:
+                if it is None or it.edge_score < min_edge:
                     continue
                 if btc_corr is not None:
                     it = apply_correlation_breakdown(it, asset, float(btc_corr[j]),
@@ -195,17 +203,71 @@ class BatchSignals:
     btc_corr: F64 | None
     """(T, n) BTC correlation known at each model bar's close."""
 
+    _rows: _Rows | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def rows(self) -> _Rows:
+        """The signals by decision bar, as tables read a row at a time (made at the first ask)."""
+        rows = self._rows
+        if rows is None:
+            rows = _Rows.of(self)
+            object.__setattr__(self, "_rows", rows)
+        return rows
+
     def intents_at(self, i: int) -> list[Intent]:
         s = self.signals
-        values = [self.frames[sym].values_at(i) for sym in s.symbols]
-        d = [self.frames[sym].decision for sym in s.symbols]
-        dec = Decision(*(np.array([getattr(x, f)[i] for x in d]) for f in ("regime", "direction", "edge", "stop")))
-        div = {
-            sym: (int(v["direction"][i]), float(v["edge"][i]), float(v["z"][i])) for sym, v in self.divergence.items()
-        }
-        sector = {a: (int(dd[i]), float(de[i])) for a, (dd, de) in self.sector.items()}
+        rows = self.rows
+        values = [dict(zip(names, table[i].tolist(), strict=True)) for names, table in rows.features]
+        dec = Decision(rows.regime[i], rows.direction[i], rows.edge[i], rows.stop[i])
+        div_row = rows.divergence[i].tolist()
+        div = {sym: (int(div_row[3 * k]), div_row[3 * k + 1], div_row[3 * k + 2])
+               for k, sym in enumerate(self.divergence)}
+        sector_row = rows.sector[i].tolist()
+        sector = {a: (int(sector_row[2 * k]), sector_row[2 * k + 1]) for k, a in enumerate(self.sector)}
         bc = None if self.btc_corr is None else self.btc_corr[i]
         return s.intents(int(self.ts[i]), values, dec, div, sector, bc)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """``BatchSignals`` by decision bar: what ``intents_at`` reads of one bar, one row of a few tables instead of
+    an element of dozens of arrays (made once, at the first decision that asks)."""
+
+    features: tuple[tuple[tuple[str, ...], F64], ...]
+    """Per symbol: its feature names and their (T, F) values."""
+    regime: npt.NDArray[np.int8]
+    direction: npt.NDArray[np.int8]
+    edge: F64
+    stop: F64
+    """(T, n) each: the per-asset decisions."""
+    divergence: F64
+    """(T, 3 k): direction, edge and z of each divergence symbol, in ``BatchSignals.divergence`` order."""
+    sector: F64
+    """(T, 2 m): direction and edge of each sector asset, in ``BatchSignals.sector`` order."""
+    trend_z: F64
+    """(T, n): each symbol's trend z (the exit rule reads it for the held ones)."""
+
+    @classmethod
+    def of(cls, batch: BatchSignals) -> _Rows:
+        symbols = batch.signals.symbols
+        frames = [batch.frames[sym] for sym in symbols]
+        size = batch.ts.size
+        features = tuple((tuple(f.features), np.column_stack([np.asarray(v, dtype=np.float64)
+                                                             for v in f.features.values()]))
+                         for f in frames)
+        decisions = [f.decision for f in frames]
+        div = [v[name] for v in batch.divergence.values() for name in ("direction", "edge", "z")]
+        sector = [a for dd, de in batch.sector.values() for a in (dd, de)]
+        return cls(
+            features=features,
+            regime=np.column_stack([d.regime for d in decisions]),
+            direction=np.column_stack([d.direction for d in decisions]),
+            edge=np.column_stack([d.edge for d in decisions]),
+            stop=np.column_stack([d.stop for d in decisions]),
+            divergence=np.column_stack(div).astype(np.float64) if div else np.empty((size, 0)),
+            sector=np.column_stack(sector).astype(np.float64) if sector else np.empty((size, 0)),
+            trend_z=np.column_stack([np.asarray(f.features["trend_z"], dtype=np.float64) for f in frames]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -127,6 +128,11 @@ class MultiAssetDecisions:
     _intents: dict[int, list[Intent]] = field(default_factory=dict, repr=False, compare=False)
     """Intents already built, by decision: the kernel, the exits and the edge measure all ask."""
 
+    @cached_property
+    def _column(self) -> dict[str, int]:
+        """Each symbol's column in the signals' tables."""
+        return {s: j for j, s in enumerate(self.result.signals.symbols)}
+
     def active(self) -> I64:
         return every_decision(self.close_ts)
 
@@ -137,10 +143,13 @@ class MultiAssetDecisions:
         return list(cached)
 
     def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
-        frames = self.result.frames
-        return exit_reasons(held, k, lambda s: int(frames[s].decision.direction[k]),
-                            lambda s: float(frames[s].features["trend_z"][k]), self.horizons,
-                            lambda: self.intents(k))
+        if not held:
+            return []
+        rows = self.result.rows  # (decision k's row of each table, read once)
+        column = self._column
+        direction, trend_z = rows.direction[k].tolist(), rows.trend_z[k].tolist()
+        return exit_reasons(held, k, lambda s: int(direction[column[s]]), lambda s: float(trend_z[column[s]]),
+                            self.horizons, lambda: self.intents(k))
 
     def correlation(self, k: int) -> F64 | None:
         history = self.result.correlation

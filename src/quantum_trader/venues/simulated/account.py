@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from quantum_trader.domain.trading import Fill, Position
+from quantum_trader.domain.trading import Fill, OrderSide, Position
 from quantum_trader.portfolio import MarginTable, funding_payment, liquidation_prices, net_position
 from quantum_trader.portfolio.state import ZERO, money
 
@@ -36,7 +36,9 @@ class VenueAccount:
 
     def fill(self, fill: Fill) -> None:
         symbol = fill.symbol
-        position, realised = net_position(self.positions.get(symbol), fill.quantity * fill.side.sign, fill.price,
+        quantity = fill.quantity
+        position, realised = net_position(self.positions.get(symbol),
+                                          quantity if fill.side is OrderSide.BUY else -quantity, fill.price,
                                           fill.ts, None, symbol)
         if position is None:
             self.positions.pop(symbol, None)

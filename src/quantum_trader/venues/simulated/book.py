@@ -93,10 +93,12 @@ def first_hit(prices: F64, level: float, *, above: bool, strict: bool = False) -
     """Offset of the first price at or beyond ``level`` (``above``: >=, else <=; ``strict``: > or <), or -1."""
     if prices.size == 0:
         return -1
-    sign = 1.0 if above else -1.0
-    hit = (prices - level) * sign > 0 if strict else (prices - level) * sign >= 0
-    index = int(np.argmax(hit))
-    return index if bool(hit[index]) else -1
+    # (prices - level) * sign compared with 0, without the two temporaries: a float difference is 0 only
+    # for equal values and keeps the sign of the exact one, so the comparisons agree (NaN: never a hit)
+    compare = (np.greater if strict else np.greater_equal) if above else (np.less if strict else np.less_equal)
+    hit = compare(prices, level)
+    index = int(hit.argmax())
+    return index if hit[index] else -1
 
 
 def limit_fill_offset(order: RestingLimit, high: F64, low: F64, *, through: bool) -> int:

@@ -20,7 +20,8 @@ targets and resting limits at their own price as maker (``matching``); every fil
 to the tick and pays the exact fee.
 
 ``next_event_row`` finds, for a stretch of bars, the first where anything can happen, so a
-replay may jump there; visiting every bar with ``step`` gives the same events (tested).
+replay may jump there; visiting every bar with ``step`` gives the same events (tested). Where a
+position's exit happens, inside a bar or over a stretch, is ``exits``'.
 """
 
 from __future__ import annotations
@@ -50,17 +51,16 @@ from quantum_trader.portfolio import MarginTable
 from quantum_trader.portfolio.state import money
 from quantum_trader.venues.simulated.account import VenueAccount
 from quantum_trader.venues.simulated.book import (
-    ADVERSE_LIQUIDATION,
     ADVERSE_STOP,
     TARGET,
     OpenOrders,
     Protection,
     RestingLimit,
     Traveling,
-    first_hit,
     limit_fill_offset,
 )
-from quantum_trader.venues.simulated.matching import ExitKind, first_touch, stop_fill, target_fill
+from quantum_trader.venues.simulated.exits import Exit, exit_in_bar, first_exit_row, first_limit_row
+from quantum_trader.venues.simulated.matching import ExitKind, target_fill
 from quantum_trader.venues.simulated.slippage import finite
 from quantum_trader.venues.simulated.venue import ExactPrice, SimulatedVenue
 
@@ -100,12 +100,17 @@ class SimulatedExchange:
     _funding_rows: list[int] = field(default_factory=list)
     _state: _RowState = field(default_factory=_RowState)
     _column: dict[str, int] = field(default_factory=dict)
+    _hint: tuple[int | None, int] = (None, -1)
+    """(time, row) of the row found last whose open is that time."""
+    _last_price: tuple[str, float, Decimal] | None = None
+    _last_decimal: tuple[float, Decimal] | None = None
 
     def __post_init__(self) -> None:
         self._column = {s: j for j, s in enumerate(self.symbols)}
         self._exact = isinstance(self.venue.slippage, ExactPrice)
         self._taker = self.venue.taker_rate
         self._maker = self.venue.maker_rate
+        self._taker_float = self.venue.fees.taker
 
     # ------------------------------------------------------------------ the execution client
     def submit(self, order: Order) -> None:
@@ -125,8 +130,22 @@ class SimulatedExchange:
             return
         traveling = Traveling(order, col, order.ts, self.latency_bars - 1)
         if self._chunk is not None:
-            traveling.resolve(self._chunk.ts)
+            traveling.arrival = self._row_at(order.ts) + traveling.wait
         self.orders.traveling.append(traveling)
+
+    def _row_at(self, ts: int) -> int:
+        """The first row at or after ``ts`` (``Traveling.resolve``'s search): the orders of one decision share
+        their time, so the row found last is tried first."""
+        hint = self._hint
+        if ts == hint[0]:
+            return hint[1]
+        chunk = self._chunk
+        assert chunk is not None
+        times = chunk.ts
+        row = int(times.searchsorted(ts, side="left"))
+        if row < times.size and int(times[row]) == ts:
+            self._hint = (ts, row)
+        return row
 
     def cancel(self, client_order_id: str, reason: str = "cancelled") -> None:
         """Cancel an order of ours wherever it is; an unknown id is not an error (it filled or lapsed)."""
@@ -171,6 +190,7 @@ class SimulatedExchange:
         if chunk.books is not None:
             self.venue = replace(self.venue, slippage=self.venue.slippage.over_books(chunk.books))
         self._state = _RowState()
+        self._hint = (None, -1)
         for t in self.orders.traveling:
             t.arrival = -1
             t.resolve(chunk.ts)
@@ -180,9 +200,10 @@ class SimulatedExchange:
         the kernel has reacted, until False)."""
         chunk = self._chunk
         assert chunk is not None, "begin(chunk) first"
-        if self._state.row != row:
-            self._state = _RowState(row)
         state = self._state
+        if state.row != row:
+            state.row = row
+            state.arrivals_done = state.funding_done = state.marked = False
         if not state.arrivals_done:
             state.arrivals_done = True
             self._arrivals(row)
@@ -190,9 +211,10 @@ class SimulatedExchange:
                 return True
         if not state.funding_done:
             state.funding_done = True
-            self._funding(row)
-            if self._events:
-                return True
+            if row in chunk.funding:
+                self._funding(row)
+                if self._events:
+                    return True
         self._intrabar(row)
         return bool(self._events)
 
@@ -204,7 +226,9 @@ class SimulatedExchange:
         chunk = self._chunk
         assert chunk is not None
         self._liquidation_now()  # as of the books before these marks
-        prices = {s: float(chunk.mark_before(row, self._column[s])) for s in self.account.positions}
+        before = chunk.mark[row - 1] if row > 0 else chunk.mark_in if chunk.mark_in is not None else chunk.mark[0]
+        column = self._column
+        prices = {s: float(before[column[s]]) for s in self.account.positions}
         self.account.mark({s: p for s, p in prices.items() if p == p}, int(chunk.ts[row]))
 
     # ------------------------------------------------------------------ arrivals at the open
@@ -252,8 +276,8 @@ class SimulatedExchange:
             return min(order.quantity, held.size) if order.quantity > 0 else held.size
         if order.equity_fraction is not None:  # sized at the fill, as engines without a risk engine do
             budget = float(self.account.equity) * order.equity_fraction
-            quantity = inst.round_qty_down(budget / (price * (1 + self.venue.fees.taker)))
-            return quantity if inst.is_tradable(quantity, Decimal(repr(price))) else Decimal(0)
+            quantity = inst.round_qty_down(budget / (price * (1 + self._taker_float)))
+            return quantity if inst.is_tradable(quantity, self._decimal(price)) else Decimal(0)
         return order.quantity
 
     def _arrive_limit(self, order: Order, col: int, row: int, bar_open: float) -> None:
@@ -298,7 +322,7 @@ class SimulatedExchange:
         """The first exit of a position in this bar, else the first limit entry filling or lapsing."""
         chunk = self._chunk
         assert chunk is not None
-        best: tuple[int, int, str, ExitKind | None, float] | None = None
+        best: Exit | None = None
         for symbol in self.account.positions:
             found = self._exit_at(symbol, row)
             if found is not None and (best is None or (found[0], found[1]) < (best[0], best[1])):
@@ -307,6 +331,8 @@ class SimulatedExchange:
             self._mark_once(row)
             priority, _, symbol, kind, price = best
             self._exit(symbol, row, priority, kind, price)
+            return
+        if not self.orders.limits:
             return
         for symbol, limit in sorted(self.orders.limits.items(), key=lambda item: item[1].column):
             if limit.expire_ts is not None and int(chunk.ts[row]) >= limit.expire_ts:
@@ -329,48 +355,16 @@ class SimulatedExchange:
                     self._fill(limit.order, row, allowed, limit.limit, maker=True)
                 return
 
-    def _exit_at(self, symbol: str, row: int) -> tuple[int, int, str, ExitKind | None, float] | None:
-        """(priority, column, symbol, kind, price) of the position's exit in this bar, or None."""
+    def _exit_at(self, symbol: str, row: int) -> Exit | None:
+        """(priority, column, symbol, kind, price) of the position's exit in this bar, or None (``exits``)."""
         chunk = self._chunk
         assert chunk is not None
         col = self._column[symbol]
         if not chunk.valid[row, col]:
             return None
-        held = self.account.positions[symbol]
-        long = held.quantity > 0
-        bar = (float(chunk.open[row, col]), float(chunk.high[row, col]), float(chunk.low[row, col]))
-        protection = self.orders.protection.get(symbol, _UNPROTECTED)
-        stop = protection.stop_price
-        target = protection.target_price if int(chunk.ts[row]) >= protection.target_from else None
-        adverse = []
-        for level, priority in ((self._liquidation_now().get(symbol), ADVERSE_LIQUIDATION), (stop, ADVERSE_STOP)):
-            if level is not None and ((bar[2] <= level) if long else (bar[1] >= level)):
-                adverse.append((level, priority))
-        if adverse:
-            # Within one bar the adverse level nearer the price is crossed first (a long's higher one).
-            level, priority = max(adverse) if long else min(adverse)
-            if priority == ADVERSE_STOP and target is not None and self._target_first(symbol, row, long, level,
-                                                                                         target, bar):
-                return (TARGET, col, symbol, None, target)
-            gap = stop_fill(long, level, *bar)
-            price = level if gap is None else gap.price
-            kind = None if priority == ADVERSE_LIQUIDATION else (gap.kind if gap is not None else ExitKind.STOP)
-            return (priority, col, symbol, kind, price)
-        if target is not None and target_fill(long, target, *bar) is not None:
-            return (TARGET, col, symbol, None, target)
-        return None
-
-    def _target_first(self, symbol: str, row: int, long: bool, stop: float, target: float,
-                      bar: tuple[float, float, float]) -> bool:
-        """A bar touched both: the finer bars inside it, when loaded, say whether the target came first."""
-        chunk = self._chunk
-        assert chunk is not None
-        finer = self.finer.get(symbol)
-        if finer is None or target_fill(long, target, *bar) is None:
-            return False
-        lo, hi = np.searchsorted(finer.ts, [int(chunk.ts[row]), int(chunk.ts[row]) + chunk.step])
-        first = first_touch(long, stop, target, finer.open[lo:hi], finer.high[lo:hi], finer.low[lo:hi])
-        return first is not None and first.kind in (ExitKind.TARGET, ExitKind.TARGET_GAP)
+        return exit_in_bar(chunk, row, col, symbol, self.account.positions[symbol].quantity > 0,
+                           self.orders.protection.get(symbol, _UNPROTECTED), self._liquidation_now().get(symbol),
+                           self.finer.get(symbol))
 
     def _exit(self, symbol: str, row: int, priority: int, kind: ExitKind | None, price: float) -> None:
         held = self.account.positions[symbol]
@@ -402,25 +396,42 @@ class SimulatedExchange:
         chunk = self._chunk
         assert chunk is not None
         symbol = order.symbol
-        col = self._column[symbol]
-        inst = self.instruments[symbol]
         buy = order.side is OrderSide.BUY
+        bar_ts = int(chunk.ts[row])
         raw = reference if maker or self._exact else self.venue.slippage.taker_price(
-            symbol, reference, float(quantity), buy=buy, ts=int(chunk.ts[row]),
-            bar_volume=finite(float(chunk.volume[row, col])))
+            symbol, reference, float(quantity), buy=buy, ts=bar_ts,
+            bar_volume=finite(float(chunk.volume[row, self._column[symbol]])))
         if cap is not None:
             raw = min(raw, cap) if buy else max(raw, cap)
-        price = inst.round_price(raw)
+        price = self._price(symbol, raw)
         fee = money(quantity * price * (self._maker if maker else self._taker))
-        ts = max(int(chunk.ts[row]), self.account.ts)
-        fill = Fill(ts, symbol, order.side, quantity, price, fee, client_order_id=order.client_order_id,
-                    is_maker=maker, liquidation=liquidation)
-        self.account.fill(fill)
-        self._events.append(OrderEvent(ts, OrderEventKind.FILLED, order, fill=fill, reason=reason,
-                                       reference=reference))
-        if symbol not in self.account.positions:
+        account = self.account
+        ts = bar_ts if bar_ts >= account.ts else account.ts
+        fill = Fill(ts, symbol, order.side, quantity, price, fee, order.client_order_id, maker, liquidation)
+        account.fill(fill)
+        self._events.append(OrderEvent(ts, OrderEventKind.FILLED, order, fill, reason, reference))
+        if symbol not in account.positions:
             self._lapse_protection(symbol, ts, order.client_order_id)
-        self._refresh_liquidation(row)
+        self._liquidation_due = True  # (``_refresh_liquidation``)
+
+    def _price(self, symbol: str, raw: float) -> Decimal:
+        """``raw`` rounded to the symbol's tick; a reversal's exit and entry fill at one open, so the price
+        rounded last is kept."""
+        last = self._last_price
+        if last is not None and last[0] == symbol and last[1] == raw:
+            return last[2]
+        price = self.instruments[symbol].round_price(self._decimal(raw))  # (the float's shortest repr, as before)
+        self._last_price = (symbol, raw, price)
+        return price
+
+    def _decimal(self, value: float) -> Decimal:
+        """``Decimal(repr(value))``, the last one kept: a fill's sizing and its price read one open twice."""
+        last = self._last_decimal
+        if last is not None and last[0] == value and value != 0.0:
+            return last[1]
+        exact = Decimal(repr(value))
+        self._last_decimal = (value, exact)
+        return exact
 
     def _lapse_protection(self, symbol: str, ts: int, filled: str) -> None:
         """A flat position's reduce-only exits have nothing left to reduce: they lapse (but the one that filled)."""
@@ -474,38 +485,16 @@ class SimulatedExchange:
         assert chunk is not None
         if stop <= start:
             return stop
-        col = self._column[symbol]
-        long = self.account.positions[symbol].quantity > 0
-        high, low = chunk.high[start:stop, col], chunk.low[start:stop, col]
-        protection = self.orders.protection.get(symbol, _UNPROTECTED)
-        found = stop
-        for level in (self._liquidation_now().get(symbol), protection.stop_price):
-            if level is not None:
-                hit = first_hit(low, level, above=False) if long else first_hit(high, level, above=True)
-                if hit >= 0:
-                    found = min(found, start + hit)
-        target = protection.target_price
-        if target is not None:
-            skip = max(0, int(np.searchsorted(chunk.ts[start:stop], protection.target_from, side="left")))
-            hit = (first_hit(high[skip:], target, above=True) if long
-                   else first_hit(low[skip:], target, above=False))
-            if hit >= 0:
-                found = min(found, start + skip + hit)
-        return found
+        return first_exit_row(chunk, self._column[symbol], self.account.positions[symbol].quantity > 0,
+                              self.orders.protection.get(symbol, _UNPROTECTED), self._liquidation_now().get(symbol),
+                              start, stop)
 
     def _first_limit_row(self, limit: RestingLimit, start: int, stop: int) -> int:
         chunk = self._chunk
         assert chunk is not None
         if stop <= start:
             return stop
-        end = stop
-        if limit.expire_ts is not None:
-            end = min(stop, start + int(np.searchsorted(chunk.ts[start:stop], limit.expire_ts, side="left")))
-        hit = limit_fill_offset(limit, chunk.high[start:end, limit.column], chunk.low[start:end, limit.column],
-                                through=self.venue.limit_fill == "through")
-        if hit >= 0:
-            return start + hit
-        return end
+        return first_limit_row(chunk, limit, start, stop, through=self.venue.limit_fill == "through")
 
     # ------------------------------------------------------------------ the end
     def settle_at_close(self, row: int) -> None:

@@ -43,13 +43,14 @@ def walk_book(levels_px: F64, levels_sz: F64, quantity: float) -> tuple[float, f
     remaining = quantity
     cost = 0.0
     last_px = math.nan
-    for px, sz in zip(levels_px, levels_sz, strict=True):
+    # (the levels as Python floats, read once: the same values as NumPy's one at a time)
+    for px, sz in zip(levels_px.tolist(), levels_sz.tolist(), strict=True):
         if not sz > 0 or math.isnan(px):
             continue
-        take = min(remaining, float(sz))
-        cost += take * float(px)
+        take = min(remaining, sz)
+        cost += take * px
         remaining -= take
-        last_px = float(px)
+        last_px = px
         if remaining <= 0:
             break
     if math.isnan(last_px):
