@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
+from quantum_trader.cli.dashboard_points import PointViews, correlation_frame, risk_point
 from quantum_trader.config import Policy
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import MS_PER_DAY, utc_day_start
@@ -29,7 +30,6 @@ from quantum_trader.journal import (
     JournalError,
     KillSwitchChange,
     KillSwitchRecord,
-    RiskSnapshot,
     TradingJournal,
 )
 from quantum_trader.journal.dashboard_io import DashboardReader
@@ -43,14 +43,12 @@ from quantum_trader.monitor.views import (
     Alerts,
     Asset,
     AssetRegime,
-    CorrelationFrame,
     CorrelationHistory,
     Gates,
     Portfolio,
     PriceChart,
     Regimes,
     RiskHistory,
-    RiskPoint,
 )
 from quantum_trader.risk.events import EventKind
 from quantum_trader.risk.kill_switch import armed
@@ -100,13 +98,6 @@ def journal_gates(policy: Policy, store: Journal) -> Gates:
         criteria.append(c.model_copy(update={"status": None if found is None else found.status.value,
                                              "value": value}))
     return gates.model_copy(update={"criteria": criteria, "evaluated": True})
-
-
-def risk_point(s: RiskSnapshot) -> RiskPoint:
-    """Built without validation: the journal's own typed row (a year's chart is hundreds of them per request)."""
-    return RiskPoint.model_construct(ts=s.ts, equity=float(s.equity), exposure=s.exposure,
-                                     correlated_exposure=s.correlated_exposure, daily_loss=s.daily_loss,
-                                     drawdown=s.drawdown, positions=s.positions)
 
 
 def switch_record(record: KillSwitchRecord | None) -> SwitchRecord | None:
@@ -167,6 +158,9 @@ class JournalSource:
         self._portfolio: tuple[tuple[int, ...], Portfolio, int | None] | None = None
         self._alerts: dict[tuple[tuple[int, ...], int], Alerts] = {}
         self._parts: dict[str, tuple[tuple[int, ...], object]] = {}
+        self.history_points = PointViews(risk_point)
+        """The history chart's points by snapshot id, per range (``dashboard_points``)."""
+        self.correlation_frames = PointViews(correlation_frame)
         """Figures kept under the parts of the version they show (``_kept``)."""
         self.verdicts: Refreshed[Gates] = Refreshed([sys.executable, "-m", GATES_WORKER],
                                                     gates_request(target, account, policy),
@@ -251,15 +245,17 @@ class JournalSource:
         return self._cache[full]  # type: ignore[return-value]
 
     def risk_history(self, since: int | None, until: int | None, points: int) -> RiskHistory:
-        return self._cached(("history", since, until, points), lambda: RiskHistory(
-            points=[risk_point(s) for s in self.reader.sampled(since, until, points)]))
+        """Sampled again after each new bar; the points of the rows shown before are reused (``dashboard_points``)."""
+        def read() -> RiskHistory:
+            rows = self.reader.sampled(since, until, points)
+            return RiskHistory.model_construct(points=self.history_points.views((since, until, points), rows))
+
+        return self._cached(("history", since, until, points), read)
 
     def correlation_history(self, frames: int) -> CorrelationHistory:
         def read() -> CorrelationHistory:
             rows = self.reader.sampled(None, None, frames, correlation=True)
-            return CorrelationHistory(frames=[
-                CorrelationFrame(ts=s.ts, symbols=list(s.symbols), matrix=[list(r) for r in s.correlation or ()],
-                                 mean=s.mean_correlation) for s in rows])
+            return CorrelationHistory.model_construct(frames=self.correlation_frames.views(frames, rows))
 
         return self._cached(("correlation", frames), read)
 

@@ -295,12 +295,3 @@ class DashboardReader:
         with self.db.read() as con:
             rows = con.execute(_LATENCIES, {"account": self.account, "limit": limit}).all()
         return [float(u - c) for c, u in rows if c is not None and u is not None and u >= c]
-
-    def feed_updated(self) -> int | None:
-        """When any feed cursor of the account last moved (wall clock of the session)."""
-        if not self._has(feed_cursors.name):
-            return None
-        c = feed_cursors.c
-        with self.db.read() as con:
-            value = con.execute(select(func.max(c.updated_ts)).where(c.account == self.account)).scalar()
-        return None if value is None else int(value)
