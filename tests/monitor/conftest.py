@@ -141,3 +141,18 @@ def serve() -> Iterator[object]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of a synthetic 1m market of BTC, ETH and SOL, for the modules running sessions on it (a module
+    needing another market defines its own)."""
+    from typer.testing import CliRunner
+
+    from quantum_trader.cli.main import app
+
+    root = tmp_path_factory.mktemp("catalog")
+    result = CliRunner().invoke(app, ["data", "synth", "--days", "2", "--seed", "3", "--catalog", str(root),
+                                      "--assets", "BTC,ETH,SOL"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    return root

@@ -9,24 +9,13 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from tests.fakes.receiver import Receiver
-from typer.testing import CliRunner
 
-from quantum_trader.cli.main import app
 from quantum_trader.domain.chunk import MarketChunk
 from quantum_trader.journal import TradingJournal
 
 CYCLE = str(Path(__file__).with_name("cycling.py")) + ":Cycle"
 
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("catalog")
-    result = CliRunner().invoke(app, ["data", "synth", "--days", "2", "--seed", "3", "--catalog", str(root),
-                                      "--assets", "BTC,ETH,SOL"], env={"COLUMNS": "160"})
-    assert result.exit_code == 0, result.output
-    return root
 
 
 def _session(catalog: Path, tmp_path: Path, url: str, speed: float):  # type: ignore[no-untyped-def]

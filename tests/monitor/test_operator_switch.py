@@ -13,11 +13,8 @@ import asyncio
 from pathlib import Path
 
 import pandas as pd
-import pytest
-from typer.testing import CliRunner
 
 from quantum_trader.cli.dashboard_source import JournalControls, JournalSource
-from quantum_trader.cli.main import app
 from quantum_trader.config import load_policy
 from quantum_trader.domain.chunk import MarketChunk
 from quantum_trader.journal import TradingJournal
@@ -30,14 +27,6 @@ session takes each at the bar after)."""
 WALL = 1_900_000_000_000
 """The dashboard's wall clock (the replay's bars are of January 2025)."""
 
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("catalog")
-    result = CliRunner().invoke(app, ["data", "synth", "--days", "2", "--seed", "3", "--catalog", str(root),
-                                      "--assets", "BTC,ETH,SOL"], env={"COLUMNS": "160"})
-    assert result.exit_code == 0, result.output
-    return root
 
 
 def _session(catalog: Path, path: Path, runs: Path):  # type: ignore[no-untyped-def]

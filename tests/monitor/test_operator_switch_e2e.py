@@ -13,12 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from quantum_trader.cli.dashboard_source import JournalControls, JournalSource
-from quantum_trader.cli.main import app
 from quantum_trader.config import load_policy
 from quantum_trader.journal import TradingJournal
 from quantum_trader.monitor.app import Settings, create_app
@@ -28,14 +25,6 @@ CYCLE = str(Path(__file__).with_name("cycling.py")) + ":Cycle"
 TOKEN = "e2e-token-0123456789abcdef"
 HOST = "testserver"
 
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("catalog")
-    result = CliRunner().invoke(app, ["data", "synth", "--days", "2", "--seed", "3", "--catalog", str(root),
-                                      "--assets", "BTC,ETH,SOL"], env={"COLUMNS": "160"})
-    assert result.exit_code == 0, result.output
-    return root
 
 
 def _until(what: str, done: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60.0) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from quantum_trader.venues.ccxt.incidents import Incident, IncidentKind
 from quantum_trader.venues.ccxt.retry import Backoff
+from quantum_trader.venues.ccxt.watch_tasks import cancel_tasks
 
 KEEP = 8
 """Candles kept per symbol behind the one the feed asks for."""
@@ -87,11 +88,7 @@ class CandleStream:
         self._tasks = [asyncio.ensure_future(self._watch(s)) for s in self.symbols]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(self._tasks)
         self._tasks = []
 
     @property

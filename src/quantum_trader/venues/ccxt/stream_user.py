@@ -40,6 +40,7 @@ from quantum_trader.venues.ccxt.forced import order_forced
 from quantum_trader.venues.ccxt.incidents import IncidentKind
 from quantum_trader.venues.ccxt.retry import Backoff
 from quantum_trader.venues.ccxt.tracking import Phase, Tracked, TradeSeen
+from quantum_trader.venues.ccxt.watch_tasks import cancel_tasks
 
 if TYPE_CHECKING:
     from quantum_trader.venues.ccxt.execution import CcxtExecutionClient
@@ -125,11 +126,7 @@ class UserStream:
                        asyncio.ensure_future(self._watch(self.exchange.watch_my_trades))]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_tasks(self._tasks)
         self._tasks = []
 
     async def _watch(self, watch: Callable[[], Any]) -> None:
