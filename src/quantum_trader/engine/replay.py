@@ -156,6 +156,7 @@ class ReplayDriver:
         chunk = kernel._chunk()
         ts = int(chunk.ts[row])
         self.clock.advance(ts)
+        self.venue.opening(row, ts)
         if kernel.day_starts(row):
             kernel.on_day_start(row)
         due = self._due

@@ -25,11 +25,13 @@ import numpy.typing as npt
 
 from quantum_trader.config import Policy
 from quantum_trader.domain.market import F64, I64, Bar, BarSeries
+from quantum_trader.domain.slot_init import slot_init
 from quantum_trader.domain.trading import Intent, Side
 
 T = TypeVar("T", bound=np.generic)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Held:
     """A held position as a strategy sees it: which way, opened by which signal, at which decision."""

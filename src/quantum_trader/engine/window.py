@@ -21,6 +21,7 @@ from enum import StrEnum
 import numpy as np
 
 from quantum_trader.domain.market import F64
+from quantum_trader.domain.slot_init import slot_init
 
 
 class WindowEventKind(StrEnum):
@@ -45,6 +46,7 @@ PRIORITY = {
 }
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class HeldPosition:
     """What the scan needs of one position, in floats (the ledger stays exact elsewhere)."""
@@ -64,6 +66,7 @@ class HeldPosition:
     the high (a long's) may have come before the fill."""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class AccountFigures:
     cash: float
@@ -75,6 +78,7 @@ class AccountFigures:
     max_daily_loss_per_asset: float
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class WindowEvent:
     row: int

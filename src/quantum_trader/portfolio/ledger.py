@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from quantum_trader.domain.instrument import Instrument
-from quantum_trader.domain.time import utc_day_start
+from quantum_trader.domain.time import MS_PER_DAY, utc_day_start
 from quantum_trader.domain.trading import Fill, OrderSide, Position
 from quantum_trader.portfolio.state import (
     MONEY_QUANTUM,
@@ -39,6 +39,7 @@ from quantum_trader.portfolio.state import (
     money,
     remarked,
     sealed,
+    thawed,
 )
 
 _V = TypeVar("_V")
@@ -149,7 +150,7 @@ def roll_day(state: LedgerState, ts: int) -> LedgerState:
         # Flat, equity is cash whatever the prices: the day starts at the boundary itself.
         day_start_marked_at=state.ts if state.positions else ts,
         day_realised={},
-        day_start_unrealised=dict(state.unrealised),
+        day_start_unrealised=thawed(state.unrealised),
     )
 
 
@@ -172,9 +173,9 @@ def mark(state: LedgerState, prices: Mapping[str, float | Decimal], ts: int) -> 
     state = _roll_if_past(state, ts)
     if not prices:
         return state if ts == state.ts else _moved(state, ts)
-    marks = dict(state.marks)
+    marks = thawed(state.marks)
     positions = state.positions
-    unrealised = dict(state.unrealised)
+    unrealised = thawed(state.unrealised)
     for symbol, price in prices.items():
         value = price if isinstance(price, Decimal) else Decimal(repr(float(price)))
         if not value > 0:
@@ -261,18 +262,18 @@ def apply_fill(
     ts = fill.ts
     if ts < state.ts:
         _check_time(state, ts, f"fill on {fill.symbol}")
-    if utc_day_start(ts - 1) > state.day_start:  # (``_roll_if_past``)
+    if ts - 1 - (ts - 1) % MS_PER_DAY > state.day_start:  # (``_roll_if_past``: ``utc_day_start(ts - 1)``)
         state = roll_day(state, ts)
     symbol = fill.symbol
     fee = fill.fee.quantize(MONEY_QUANTUM, ROUND_HALF_EVEN)  # (``money``)
     quantity = fill.quantity
     price = fill.price
-    positions = dict(state.positions)
+    positions = thawed(state.positions)
     position, realised = net_position(
         positions.get(symbol), quantity if fill.side is OrderSide.BUY else -quantity, price, ts, stop_price, symbol
     )
     # The others' unrealised P&L stands (in the positions' order: a new symbol comes last in both)
-    unrealised = dict(state.unrealised)
+    unrealised = thawed(state.unrealised)
     if position is None:
         positions.pop(symbol, None)
         unrealised.pop(symbol, None)
@@ -282,9 +283,9 @@ def apply_fill(
                                                                                            ROUND_HALF_EVEN)
     # The fill is the newest price the ledger has seen for the symbol (fills are time-ordered):
     # keeping an older mark would value a reopened position at a stale price.
-    marks = dict(state.marks)
+    marks = thawed(state.marks)
     marks[symbol] = price
-    day_realised = dict(state.day_realised)
+    day_realised = thawed(state.day_realised)
     day_realised[symbol] = day_realised.get(symbol, ZERO) + realised - fee
     return _derived(state, ts, state.cash + realised - fee, positions, marks, unrealised, day_realised,
                     realised, fee)
@@ -320,7 +321,7 @@ def apply_funding(
     if not price > 0:
         raise LedgerError(f"funding on {symbol} at {ts}: mark price must be > 0, got {mark_price}")
     payment = funding_payment(position, rate, price)
-    day_realised = dict(state.day_realised)
+    day_realised = thawed(state.day_realised)
     day_realised[symbol] = day_realised.get(symbol, ZERO) - payment
     return _rebuild(
         state,

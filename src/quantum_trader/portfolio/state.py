@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
 from typing import Final, TypeVar
 
+from quantum_trader.domain.slot_init import slot_init
 from quantum_trader.domain.trading import Position
 
 MONEY_QUANTUM: Final = Decimal("0.00000001")
@@ -46,6 +47,16 @@ def frozen_map(data: Mapping[str, _V]) -> Mapping[str, _V]:
     return data if isinstance(data, MappingProxyType) else MappingProxyType(dict(data))
 
 
+def thawed(data: Mapping[str, _V]) -> dict[str, _V]:
+    """A fresh dict of ``data`` to build the next state's map from. A state's maps are ``MappingProxyType``s, whose
+    ``copy`` copies the dict under them at once; ``dict(view)`` goes key by key through the mapping protocol, at
+    several times the cost, and the ledger copies four maps on every fill."""
+    if type(data) is MappingProxyType or type(data) is dict:
+        return data.copy()
+    return dict(data)
+
+
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Figures:
     """Float view of a state for the hot risk checks (no Decimal arithmetic there).
@@ -283,7 +294,7 @@ def remarked(before: LedgerState, state: LedgerState, marked: Collection[str]) -
         return state
     positions, marks = state.positions, state.marks
     day_realised, unrealised, day_start = state.day_realised, state.unrealised, state.day_start_unrealised
-    notional, day_pnl = dict(figures.notional), dict(figures.day_pnl)  # (their order stays the positions')
+    notional, day_pnl = thawed(figures.notional), thawed(figures.day_pnl)  # (their order stays the positions')
     for s in marked:
         p = positions.get(s)
         if p is not None:

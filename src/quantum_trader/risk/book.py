@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from quantum_trader.domain.slot_init import slot_init
 from quantum_trader.domain.trading import Intent, OrderType
 from quantum_trader.portfolio.state import Figures
 from quantum_trader.risk.limits import CompiledLimits
@@ -23,6 +24,7 @@ def asset_code(symbol: str) -> str:
     return symbol.partition("/")[0]
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Book:
     equity: float

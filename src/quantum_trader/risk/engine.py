@@ -14,7 +14,6 @@ Decimal, so no limit can be exceeded by rounding. Then:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -97,7 +96,7 @@ def decide(
         allowed = min(allowed, value)
     if reasons:  # a gate refused it; under reduce-or-refuse the caps only say how far it would have been cut
         explained = (rule.explain(c, book, limits, desired, allowed) for rule in binding)
-        reasons.extend(replace(r, reduces=limits.reduce) for r in explained)
+        reasons.extend(r.reducing(limits.reduce) for r in explained)
         return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
     reasons.extend(rule.explain(c, book, limits, desired, allowed) for rule in binding)
     if binding and not limits.reduce:
@@ -107,7 +106,7 @@ def decide(
     notional = float(quantity) * c.price
     if not _tradable(instrument, quantity, c.price):
         # the caps that alone would have left a tradable quantity only reduced it; the others refused it
-        reasons = [replace(r, reduces=_tradable(instrument, _rounded(instrument, cap), c.price))
+        reasons = [r.reducing(_tradable(instrument, _rounded(instrument, cap), c.price))
                    for r, cap in zip(reasons, caps, strict=True)]
         reasons.append(
             RiskReason(
@@ -120,5 +119,5 @@ def decide(
         )
         return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
     if binding:  # it goes ahead, cut by its caps
-        return RiskDecision(intent, Verdict.REDUCED, quantity, tuple(replace(r, reduces=True) for r in reasons))
+        return RiskDecision(intent, Verdict.REDUCED, quantity, tuple(r.reducing(True) for r in reasons))
     return RiskDecision(intent, Verdict.APPROVED, quantity, ())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from quantum_trader.domain.slot_init import slot_init
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import MS_PER_DAY, format_time, utc_day_start
 from quantum_trader.portfolio.ledger import rebase_peak
@@ -37,6 +38,7 @@ class KillSwitchError(ValueError):
     """A kill-switch state that cannot be loaded, or an operator command that does not apply."""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class KillSwitchState:
     """``locks`` pairs an asset code with the epoch ms its lock ends (the next UTC day)."""
@@ -108,6 +110,7 @@ def armed(ts: int) -> KillSwitchState:
     return KillSwitchState(day_start=utc_day_start(ts))
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class SwitchUpdate:
     state: KillSwitchState

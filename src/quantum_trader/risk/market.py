@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quantum_trader.domain.instrument import Instrument
+from quantum_trader.domain.slot_init import slot_init
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.risk.limits import CompiledLimits, compile_limits
 
@@ -37,6 +38,7 @@ class MarketViewError(ValueError):
     """A market view built from inconsistent inputs (names the field and symbol)."""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class MarketView:
     ts: int

@@ -88,6 +88,27 @@ class OpenOrders:
         return len(self.traveling) + len(self.limits) + sum(
             (p.stop is not None) + (p.target is not None) for p in self.protection.values())
 
+    def take(self, client_order_id: str) -> Order | None:
+        """Remove the order of ours with this id wherever it is (on its way, resting, protecting a position);
+        None when none is held (it filled or lapsed)."""
+        for t in self.traveling:
+            if t.order.client_order_id == client_order_id:
+                self.traveling.remove(t)
+                return t.order
+        for symbol, limit in self.limits.items():
+            if limit.order.client_order_id == client_order_id:
+                del self.limits[symbol]
+                return limit.order
+        for protection in self.protection.values():
+            stop, target = protection.stop, protection.target
+            if stop is not None and stop.client_order_id == client_order_id:
+                protection.stop = None
+                return stop
+            if target is not None and target.client_order_id == client_order_id:
+                protection.target = None
+                return target
+        return None
+
 
 def first_hit(prices: F64, level: float, *, above: bool, strict: bool = False) -> int:
     """Offset of the first price at or beyond ``level`` (``above``: >=, else <=; ``strict``: > or <), or -1."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
@@ -48,7 +48,7 @@ from quantum_trader.domain.trading import (
     OrderType,
 )
 from quantum_trader.portfolio import MarginTable
-from quantum_trader.portfolio.state import money
+from quantum_trader.portfolio.state import MONEY_QUANTUM, money
 from quantum_trader.venues.simulated.account import VenueAccount
 from quantum_trader.venues.simulated.book import (
     ADVERSE_STOP,
@@ -133,6 +133,11 @@ class SimulatedExchange:
             traveling.arrival = self._row_at(order.ts) + traveling.wait
         self.orders.traveling.append(traveling)
 
+    def opening(self, row: int, ts: int) -> None:
+        """The replay opens ``row`` (at ``ts``): orders sent now are sent at its open, so their row is known
+        without a search."""
+        self._hint = (ts, row)
+
     def _row_at(self, ts: int) -> int:
         """The first row at or after ``ts`` (``Traveling.resolve``'s search): the orders of one decision share
         their time, so the row found last is tried first."""
@@ -149,25 +154,9 @@ class SimulatedExchange:
 
     def cancel(self, client_order_id: str, reason: str = "cancelled") -> None:
         """Cancel an order of ours wherever it is; an unknown id is not an error (it filled or lapsed)."""
-        for t in list(self.orders.traveling):
-            if t.order.client_order_id == client_order_id:
-                self.orders.traveling.remove(t)
-                self._cancelled(t.order, reason)
-                return
-        for symbol, limit in list(self.orders.limits.items()):
-            if limit.order.client_order_id == client_order_id:
-                del self.orders.limits[symbol]
-                self._cancelled(limit.order, reason)
-                return
-        for protection in self.orders.protection.values():
-            if protection.stop is not None and protection.stop.client_order_id == client_order_id:
-                order, protection.stop = protection.stop, None
-                self._cancelled(order, reason)
-                return
-            if protection.target is not None and protection.target.client_order_id == client_order_id:
-                order, protection.target = protection.target, None
-                self._cancelled(order, reason)
-                return
+        order = self.orders.take(client_order_id)
+        if order is not None:
+            self._cancelled(order, reason)
 
     def quote(self, symbol: str, reference: float, quantity: float, *, buy: bool, ts: int,
               bar_volume: float) -> float:
@@ -228,8 +217,12 @@ class SimulatedExchange:
         self._liquidation_now()  # as of the books before these marks
         before = chunk.mark[row - 1] if row > 0 else chunk.mark_in if chunk.mark_in is not None else chunk.mark[0]
         column = self._column
-        prices = {s: float(before[column[s]]) for s in self.account.positions}
-        self.account.mark({s: p for s, p in prices.items() if p == p}, int(chunk.ts[row]))
+        prices = {}
+        for s in self.account.positions:
+            price = float(before[column[s]])
+            if price == price:
+                prices[s] = price
+        self.account.mark(prices, int(chunk.ts[row]))
 
     # ------------------------------------------------------------------ arrivals at the open
     def _arrivals(self, row: int) -> None:
@@ -404,7 +397,7 @@ class SimulatedExchange:
         if cap is not None:
             raw = min(raw, cap) if buy else max(raw, cap)
         price = self._price(symbol, raw)
-        fee = money(quantity * price * (self._maker if maker else self._taker))
+        fee = (quantity * price * (self._maker if maker else self._taker)).quantize(MONEY_QUANTUM, ROUND_HALF_EVEN)
         account = self.account
         ts = bar_ts if bar_ts >= account.ts else account.ts
         fill = Fill(ts, symbol, order.side, quantity, price, fee, order.client_order_id, maker, liquidation)
