@@ -217,12 +217,14 @@ class BatchSignals:
     def intents_at(self, i: int) -> list[Intent]:
         s = self.signals
         rows = self.rows
+        div_row = rows.divergence[i].tolist()
+        sector_row = rows.sector[i].tolist()
+        if not rows.direction[i].any() and not any(div_row[0::3]) and not any(sector_row[0::2]):
+            return []  # no model, spread or sector has a direction: no candidate (about half of the decisions)
         values = [dict(zip(names, table[i].tolist(), strict=True)) for names, table in rows.features]
         dec = Decision(rows.regime[i], rows.direction[i], rows.edge[i], rows.stop[i])
-        div_row = rows.divergence[i].tolist()
         div = {sym: (int(div_row[3 * k]), div_row[3 * k + 1], div_row[3 * k + 2])
                for k, sym in enumerate(self.divergence)}
-        sector_row = rows.sector[i].tolist()
         sector = {a: (int(sector_row[2 * k]), sector_row[2 * k + 1]) for k, a in enumerate(self.sector)}
         bc = None if self.btc_corr is None else self.btc_corr[i]
         return s.intents(int(self.ts[i]), values, dec, div, sector, bc)

@@ -126,7 +126,8 @@ class MultiAssetDecisions:
     horizons: Mapping[str, int]
     corr_step: int = 0
     _intents: dict[int, list[Intent]] = field(default_factory=dict, repr=False, compare=False)
-    """Intents already built, by decision: the kernel, the exits and the edge measure all ask."""
+    """The last decision's intents: the kernel, the exits and the edge measure all ask for them at that decision
+    (one entry only, so a run of years holds one decision's intents, not every one it took)."""
 
     @cached_property
     def _column(self) -> dict[str, int]:
@@ -139,7 +140,9 @@ class MultiAssetDecisions:
     def intents(self, k: int) -> list[Intent]:
         cached = self._intents.get(k)
         if cached is None:
-            cached = self._intents[k] = self.result.intents_at(k)
+            cached = self.result.intents_at(k)
+            self._intents.clear()
+            self._intents[k] = cached
         return list(cached)
 
     def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
