@@ -30,6 +30,7 @@ from quantum_trader.engine.window import (
     AccountFigures,
     HeldPosition,
     WindowEvent,
+    _scan_block,
     _scan_in_floats,
     _scan_vectorised,
     scan_window_equity,
@@ -92,6 +93,19 @@ def test_the_loss_limit_scan_in_floats_is_the_vectorised_scan(
     assert _event(found) == _event(expected)
     np.testing.assert_array_equal(equity, expected_equity)  # (NaN where NaN)
     assert _event(scan_window_equity(start, stop, mark, mark, mark, positions, account)[0]) == _event(expected)
+
+
+@settings(max_examples=400, deadline=None)
+@given(windows())
+def test_the_loss_limit_scan_of_a_block_of_positions_is_the_vectorised_scan(
+        window: tuple[int, int, np.ndarray, tuple[HeldPosition, ...], AccountFigures]) -> None:
+    """A book of several positions is scanned one (rows, positions) block at a time: the same event, the same
+    equity to the last bit, as position by position."""
+    start, stop, mark, positions, account = window
+    expected, expected_equity = _scan_vectorised(start, stop, mark, mark, mark, positions, account)
+    found, equity = _scan_block(start, stop, mark, positions, account)
+    assert _event(found) == _event(expected)
+    np.testing.assert_array_equal(equity, expected_equity)  # (NaN where NaN)
 
 
 def _event(event: WindowEvent | None) -> tuple[object, ...] | None:

@@ -158,9 +158,11 @@ def scan_window_equity(
     if stop <= start:
         return None, np.empty(0)
     n = stop - start
-    if n <= _SMALL and all(p.stop_price is None and p.liquidation_price is None and p.target_price is None
-                           for p in positions):
-        return _scan_in_floats(start, stop, mark, positions, account)
+    if all(p.stop_price is None and p.liquidation_price is None and p.target_price is None for p in positions):
+        if len(positions) > 1:
+            return _scan_block(start, stop, mark, positions, account)
+        if n <= _SMALL:
+            return _scan_in_floats(start, stop, mark, positions, account)
     return _scan_vectorised(start, stop, high, low, mark, positions, account)
 
 
@@ -180,7 +182,12 @@ def _scan_vectorised(start: int, stop: int, high: F64, low: F64, mark: F64, posi
         if hit >= 0:
             candidates.append((hit, PRIORITY[WindowEventKind.ASSET_DAILY_LOSS],
                                WindowEventKind.ASSET_DAILY_LOSS, pos.column))
-    equity = account.cash + unrealised
+    return _portfolio_scan(start, account.cash + unrealised, account, candidates)
+
+
+def _portfolio_scan(start: int, equity: F64, account: AccountFigures,
+                    candidates: list[tuple[int, int, WindowEventKind, int]]) -> tuple[WindowEvent | None, F64]:
+    """The portfolio's limits over the window's equity, and the earliest of every event found."""
     hit = _first(equity <= account.day_start_equity * (1.0 - account.max_daily_loss))
     if hit >= 0:
         candidates.append((hit, PRIORITY[WindowEventKind.KILL_DAILY], WindowEventKind.KILL_DAILY, -1))
@@ -192,6 +199,28 @@ def _scan_vectorised(start: int, stop: int, high: F64, low: F64, mark: F64, posi
         return None, equity
     offset, _, kind, column = min(candidates)
     return WindowEvent(row=start + offset, kind=kind, column=column, equity=float(equity[offset])), equity
+
+
+def _scan_block(start: int, stop: int, mark: F64, positions: tuple[HeldPosition, ...],
+                account: AccountFigures) -> tuple[WindowEvent | None, F64]:
+    """``_scan_vectorised`` for a book of several positions and no price level to find: each operation over the
+    (rows, positions) block of their marks at once, instead of once per position. Element by element the same
+    operations (the P&L summed over positions in their order), so the same event and the same equity."""
+    block = mark[start:stop, [p.column for p in positions]]
+    pnl = np.array([p.quantity for p in positions]) * (block - np.array([p.entry_price for p in positions]))
+    unrealised = np.zeros(stop - start)
+    for j in range(len(positions)):
+        unrealised += pnl[:, j]
+    asset_day = (np.array([p.day_realised for p in positions]) + pnl) - np.array(
+        [p.day_start_unrealised for p in positions])
+    hits = asset_day <= -account.max_daily_loss_per_asset * account.day_start_equity
+    candidates: list[tuple[int, int, WindowEventKind, int]] = []
+    if hits.any():
+        first = hits.argmax(axis=0).tolist()
+        for j, hit in enumerate(hits.any(axis=0).tolist()):
+            if hit:
+                candidates.append((first[j], _ASSET_DAILY, WindowEventKind.ASSET_DAILY_LOSS, positions[j].column))
+    return _portfolio_scan(start, account.cash + unrealised, account, candidates)
 
 
 _SMALL = 256
