@@ -153,6 +153,17 @@ def test_user_file_only_states_what_it_changes(tmp_path: Path) -> None:
     assert policy.per_asset.max_risk_per_trade == 0.02
 
 
+@pytest.mark.parametrize("name", ["\n0\x850\u20280\u2028", "a\rb", "tab\there"])
+def test_a_path_that_cannot_be_read_is_named_on_one_line(name: str) -> None:
+    """A file name holding line breaks (``\\n``, NEL, LINE SEPARATOR) is shown escaped: the error stays one line
+    a terminal prints as one, naming the path exactly as given."""
+    with pytest.raises(PolicyError) as caught:
+        load_policy(name, env={})
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and message.isprintable(), message
+    assert message.startswith(f"{name!r}: cannot read policy file")
+
+
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="missing.yaml: cannot read policy file"):
         load_policy(tmp_path / "missing.yaml", env={})

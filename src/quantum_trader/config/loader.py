@@ -176,6 +176,13 @@ def _decode(data: bytes, source: str) -> str:
         ) from None
 
 
+def _shown(file: Path) -> str:
+    """The path as given, quoted and escaped if it holds a line break or another unprintable character: the
+    error that names it is one line, and the name is exact (``'a\\u2028b'``, not two lines)."""
+    text = str(file)
+    return text if text.isprintable() else repr(text)
+
+
 def load_policy(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Policy:
     """The default policy, or a user's file merged over it, with ``QT__`` overrides applied.
 
@@ -187,7 +194,7 @@ def load_policy(path: str | Path | None = None, *, env: Mapping[str, str] | None
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise PolicyError(f"{file}: cannot read policy file: {exc.strerror}") from None
+        raise PolicyError(f"{_shown(file)}: cannot read policy file: {exc.strerror}") from None
     return parse_policy(_decode(data, str(file)), str(file), env=env)
 
 
