@@ -135,3 +135,13 @@ def test_a_missing_file_names_the_file() -> None:
 def test_passwords_in_urls_are_redacted(text: str) -> None:
     out = redact_secrets(text)
     assert "s3cret" not in out and ":***@" in out
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029", "\r", "\x0b", "\x0c", "\x1c"])
+def test_a_name_holding_a_line_break_does_not_split_the_error_line(tmp_path: Path, separator: str) -> None:
+    """A catalog path with a character ``str.splitlines`` (and many terminals) breaks lines at: the error is still
+    one line, the character shown escaped."""
+    code, output = invoke("data", "check", "--catalog", str(tmp_path / f"cat{separator}alog"))
+    assert code == 2
+    (line,) = error_lines(output)
+    assert repr(separator)[1:-1] in line

@@ -90,12 +90,17 @@ def describe(exc: BaseException) -> str:
     return redact_secrets(f"{text}; {TRACEBACK_HINT}")
 
 
+_ODD_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+"""Characters a terminal or ``str.splitlines`` takes as a line break, but ``\\n``: written as their escapes, so a
+name holding one (a path, a symbol) cannot split an error line (a policy error's list keeps its own ``\\n``)."""
+
+
 def say_error(message: str) -> None:
     """Print an error line on stderr, not re-wrapped, never read as markup (a message may hold ``[...]``)."""
     from rich.console import Console
     from rich.markup import escape
 
-    line = redact_secrets(message)
+    line = redact_secrets(message).translate(_ODD_BREAKS)
     head, sep, rest = line.partition(": ")
     styled = f"[bold red]{escape(head)}[/]{sep}{escape(rest)}" if sep else escape(line)
     Console(stderr=True, soft_wrap=True, highlight=False).print(styled)
