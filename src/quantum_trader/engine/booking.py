@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _FILLED = OrderEventKind.FILLED
 _REJECTED = OrderEventKind.REJECTED
 _ACCEPTED = OrderEventKind.ACCEPTED
+_PARTIAL = OrderEventKind.PARTIALLY_FILLED
 _ENDED = (OrderEventKind.CANCELLED, OrderEventKind.EXPIRED)
 
 
@@ -43,7 +44,7 @@ def on_event(kernel: TradingKernel, event: VenueEvent) -> None:
     kind = event.kind
     if kind is _ACCEPTED:
         return
-    placed = kernel.desk.settled(event.order)
+    placed = kernel.desk.settled(event.order, final=kind is not _PARTIAL)
     if kind is _FILLED:
         fill = event.fill
         if fill is not None:

@@ -44,6 +44,7 @@ class OrderDesk:
     run_id: str
     instruments: Mapping[str, Instrument]
     placed: dict[str, Placed] = field(default_factory=dict)
+    """Client order id -> the record of each order still open (its last event forgets it, ``settled``)."""
     limit_entry: dict[str, str] = field(default_factory=dict)
     """Symbol -> id of its limit entry on the way or resting (at most one)."""
     entering: dict[str, str] = field(default_factory=dict)
@@ -138,8 +139,10 @@ class OrderDesk:
         return True
 
     # ------------------------------------------------------------------ what came back
-    def settled(self, order: Order) -> Placed | None:
-        """An order filled, was cancelled, rejected or expired: it is no longer on its way."""
+    def settled(self, order: Order, *, final: bool = True) -> Placed | None:
+        """An order filled, was cancelled, rejected or expired: it is no longer on its way. Its record is handed
+        back and, the event being its last (``final``), forgotten: a run of years sends an order per fill, and
+        keeping each one's record (its order and intent) held memory growing with the history."""
         order_id = order.client_order_id
         symbol = order.symbol
         if self.limit_entry.get(symbol) == order_id:
@@ -148,7 +151,7 @@ class OrderDesk:
             del self.entering[symbol]
         if self.exiting.get(symbol) == order_id:
             del self.exiting[symbol]
-        return self.placed.get(order_id)
+        return self.placed.pop(order_id, None) if final else self.placed.get(order_id)
 
     def position_closed(self, symbol: str) -> None:
         """The venue lapses a flat position's protection itself; the desk forgets it."""
