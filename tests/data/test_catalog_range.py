@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from quantum_trader.data import catalog_range
 from quantum_trader.data.catalog_range import read_range
 
 ROWS = 500
@@ -51,7 +52,14 @@ def _assert_same(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) ->
         np.testing.assert_array_equal(got[name], values, err_msg=name)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.fixture(params=["column by column", "whole groups"])
+def group_reads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways a group is read: a column at a time (large groups, order books) or whole (small ones)."""
+    monkeypatch.setattr(catalog_range, "WHOLE_GROUP_BYTES", 0 if request.param == "column by column" else 2**30)
+
+
+@pytest.mark.usefixtures("group_reads")
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=st.one_of(st.none(), st.integers(-60_000, 1_600 * 60_000)),
        length=st.one_of(st.none(), st.integers(0, 900 * 60_000)))
 def test_a_range_read_equals_the_filtered_read(stored: Path, start: int | None, length: int | None) -> None:
@@ -59,6 +67,7 @@ def test_a_range_read_equals_the_filtered_read(stored: Path, start: int | None, 
     _assert_same(read_range(stored, start, end), _filtered(stored, start, end))
 
 
+@pytest.mark.usefixtures("group_reads")
 def test_ranges_inside_across_and_outside_the_groups(stored: Path) -> None:
     ts = pq.read_table(stored, columns=["ts"]).column("ts").to_numpy()
     for start, end in ((int(ts[10]), int(ts[20])), (int(ts[60]), int(ts[70])), (int(ts[5]), int(ts[300])),

@@ -14,14 +14,20 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
 
+WHOLE_GROUP_BYTES = 16 * 2**20
+"""A row group up to this size (decoded) is read in one call: a group of 1m bars (7 columns, 7 MB) costs less
+memory than a window's result, and one call per column costs more time. Larger groups (order books) are
+read a column at a time."""
+
 
 def read_range(path: Path, start_ms: int | None, end_ms: int | None) -> dict[str, npt.NDArray[Any]]:
     """The columns of the rows with ``start_ms <= ts < end_ms``, in file order, a row group and a column at a time.
 
     ``pq.read_table`` with filters decodes every row group the range touches, all columns at once, before it
     filters: a month of order books (row groups of 131,072 snapshots, 41 columns: 43 MB each) held a whole
-    group, two when the month straddled them. Here one column chunk is decoded at a time and only the rows in
-    the range are kept, so a read holds its result and one column of one group (the same values, tested)."""
+    group, two when the month straddled them. Here one column chunk is decoded at a time (the whole group when it
+    is small, ``WHOLE_GROUP_BYTES``) and only the rows in the range are kept, so a read holds its result and one
+    column of one group (the same values, tested)."""
     file = pq.ParquetFile(path)
     meta = file.metadata
     names = file.schema_arrow.names
@@ -41,8 +47,13 @@ def read_range(path: Path, start_ms: int | None, end_ms: int | None) -> dict[str
         if not keep.any():
             continue
         whole = bool(keep.all())
+        table = file.read_row_group(group) if meta.row_group(group).total_byte_size <= WHOLE_GROUP_BYTES else None
         for name in names:
-            values = ts if name == "ts" else file.read_row_group(group, columns=[name]).column(0).to_numpy()
+            if name == "ts":
+                values = ts
+            else:
+                source = file.read_row_group(group, columns=[name]) if table is None else table
+                values = source.column(name).to_numpy()
             parts[name].append(values if whole else values[keep])
     empty = file.schema_arrow.empty_table()
     return {name: (np.concatenate(found) if len(found) > 1 else found[0]) if found
