@@ -5,12 +5,16 @@ Run: .venv/bin/python benchmarks/bench_memory.py [--years 1 3 5] [--catalog .ben
 Target (issue 13): the whole policy (multi-asset strategy, every limit) over 5 assets x 5 years of
 1m bars with order books (5m snapshots, 10 levels) under 1.5 GB peak RSS, and nearly flat across
 1, 3 and 5 years. The catalog is generated once (one synthetic asset at a time, so generating it
-is not what is measured) and reused; each measurement runs in its own process, whose ru_maxrss
-is the peak of everything ``quantum-trader backtest`` does (``run_backtest``): reading the books'
-depth, the signals' 5m bars read and resampled window by window, the universe screens, the
-strategy, the kernel fed by ``CatalogFeed`` a window of 32 days at a time, the run folder and
-its report. "other s" is everything but the kernel. For comparison, the same run on 1 year
-loaded whole (``--load-whole``) is printed with ``--whole``.
+is not what is measured) and reused; each measurement runs in its own process, whose peak RSS
+(``VmHWM``: ``ru_maxrss`` would also count the parent's memory at the fork, the catalog's generation
+on a first run) is the peak of everything ``quantum-trader backtest`` does (``run_backtest``): reading
+the books' depth, the signals' 5m bars read and resampled window by window, the universe screens, the
+strategy, the kernel fed by ``CatalogFeed`` a window of 32 days at a time, the run folder and its
+report. "other s" is everything but the kernel. The peak RSS reached by the end of each stage is
+printed under the table (load: the books' depth and the feed; signals: the decision bars and the
+strategy's batch; universe: the screens; kernel; write: the run folder and the report), so a growth
+shows where it happens. For comparison, the same run on 1 year loaded whole (``--load-whole``) is
+printed with ``--whole``.
 """
 
 from __future__ import annotations
@@ -59,11 +63,13 @@ def _child(catalog: Path, years: int, whole: bool) -> None:
 
     policy = load_policy()
     start = parse_time(START)
-    stages: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     t0 = time.perf_counter()
 
     def heard(message: str, _fraction: float) -> None:
-        stages.setdefault(message.split(" ")[0], time.perf_counter())
+        stage = message.split(" ")[0]
+        if stage not in peaks:  # the peak so far closes the stage before this one
+            peaks[stage] = _peak_mb()
 
     with tempfile.TemporaryDirectory() as runs:
         request = BacktestRequest(catalog=catalog, symbols=tuple(f"{a}/USDT:USDT" for a in ASSETS),
@@ -72,18 +78,35 @@ def _child(catalog: Path, years: int, whole: bool) -> None:
                                   settings=default_settings(policy, phase=3, plain=False))
         result = run_backtest(request, progress=heard)
     t2 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = _peak_mb()
+    ends = [peaks.get(s, float("nan")) for s in ("computing", "screening", "running", "writing")] + [peak]
+    print(" ".join(f"{name}={value:.0f}" for name, value in zip(STAGES, ends, strict=True)))
     rows = int(result.metrics["run"]["bars"])  # type: ignore[index]
     print(f"{peak:.0f} {rows} {t2 - t0 - result.seconds:.1f} {result.seconds:.1f} {len(result.recorder.trades)}")
 
 
-def _measure(catalog: Path, years: int, whole: bool) -> tuple[float, int, float, float, int]:
+STAGES = ("load", "signals", "universe", "kernel", "write")
+"""The stages whose end the peak RSS is printed at (``run_backtest``'s progress messages delimit them)."""
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM, Linux; ``ru_maxrss`` elsewhere), MB."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _measure(catalog: Path, years: int, whole: bool) -> tuple[float, int, float, float, int, str]:
     out = subprocess.run([sys.executable, __file__, "--child", str(years), "--catalog", str(catalog),
                           *(["--whole"] if whole else [])], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"the {years}-year run failed:\n{out.stderr}")
-    peak, rows, load, run, trades = out.stdout.split()[-5:]
-    return float(peak), int(rows), float(load), float(run), int(trades)
+    *_, stages, last = out.stdout.strip().splitlines()
+    peak, rows, load, run, trades = last.split()
+    return float(peak), int(rows), float(load), float(run), int(trades), stages
 
 
 def main() -> None:
@@ -101,17 +124,20 @@ def main() -> None:
     _build(args.catalog, max(args.years))
     print(f"multi-asset, whole default policy, {len(ASSETS)} assets of 1m bars with books, streamed from the catalog:")
     print(f"  {'years':>5}{'bars':>14}{'peak RSS MB':>13}{'other s':>11}{'kernel s':>10}{'bars/s':>10}{'trades':>8}")
-    peaks = []
+    peaks, stages = [], []
     for years in args.years:
-        peak, rows, load, run, trades = _measure(args.catalog, years, whole=False)
+        peak, rows, load, run, trades, by_stage = _measure(args.catalog, years, whole=False)
         peaks.append(peak)
+        stages.append(f"  {years:>5}  {by_stage}")
         bars = rows * len(ASSETS)
         print(f"  {years:>5}{bars:>14,}{peak:>13,.0f}{load:>11.1f}{run:>10.1f}{bars / run:>10,.0f}{trades:>8,}",
               flush=True)
     print(f"  target peak < 1536 MB at every length: {'PASS' if max(peaks) < 1536 else 'FAIL'};  "
           f"growth from the shortest to the longest: {peaks[-1] / peaks[0]:.2f}x")
+    print("  peak RSS MB by the end of each stage:")
+    print("\n".join(stages))
     if args.whole:
-        peak, rows, load, run, _ = _measure(args.catalog, min(args.years), whole=True)
+        peak, rows, load, run, _, _ = _measure(args.catalog, min(args.years), whole=True)
         print(f"  loaded whole, {min(args.years)} year(s): peak RSS {peak:,.0f} MB (load {load:.1f} s, kernel "
               f"{run:.1f} s)")
 

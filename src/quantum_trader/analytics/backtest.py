@@ -51,6 +51,7 @@ from quantum_trader.data.markets import stored_listing
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import MS_PER_DAY, format_time, timeframe_ms
+from quantum_trader.domain.trading import Intent
 from quantum_trader.engine.catalog_feed import streamed_bars
 from quantum_trader.engine.incremental import decisions_for
 from quantum_trader.engine.inputs import KernelSettings, MarketData
@@ -205,7 +206,7 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
     schedule = None
     if policy.universe.in_backtests:
         say("screening the universe on the run's own data", 0.2)
-        intents = [(int(decisions.close_ts[k]), decisions.intents(k)) for k in range(decisions.close_ts.size)]
+        intents = _edge_intents(decisions)
         markets = stored_listing(catalog.root, request.exchange)[0]
         inputs = ReplayInputs(bars=bars, corr_bars=correlation_clock(bars, policy), books=data.books,
                               funding=data.funding, listed=listed_from(markets, bars),
@@ -215,6 +216,14 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
         data = replace(data, universe=schedule)
     excluded = frozenset(s for s in bars if not admitted_by_phase(policy, phase, asset_of(s)))
     return data, replace(settings, excluded=excluded), start_standings(request.symbols, bars, policy, phase, schedule)
+
+
+def _edge_intents(decisions: Decisions) -> list[tuple[int, tuple[Intent, ...]]]:
+    """(decision time, intents) of every decision, as the universe's tier-3 edge reads them: without the reasons,
+    which it never reads and which are most of an intent's memory (held whole, a history's intents cost
+    about 20 MB a year of hourly decisions on five assets)."""
+    return [(int(ts), tuple(replace(i, reasons=()) for i in decisions.intents(k)))
+            for k, ts in enumerate(decisions.close_ts.tolist())]
 
 
 def _tier_events(data: MarketData, last_ts: int) -> list[EventRow]:

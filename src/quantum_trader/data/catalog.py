@@ -48,6 +48,7 @@ from quantum_trader.data import catalog_commit
 from quantum_trader.data.catalog_errors import CatalogError, DamagedDatasetError, LockTimeoutError
 from quantum_trader.data.catalog_lock import DEFAULT_LOCK_WAIT_S, LOCK_FILE, hold
 from quantum_trader.data.catalog_merge import ConflictRule, WriteRefusedError
+from quantum_trader.data.catalog_range import read_range
 from quantum_trader.data.catalog_schema import Series, kind_of, series_from_columns
 from quantum_trader.data.catalog_source import DatasetSource, WriteSource, from_metadata
 from quantum_trader.data.catalog_write import (
@@ -297,16 +298,14 @@ class Catalog:
         path = self._resolve(symbol, kind, timeframe, exchange)
         label = dataset_label(path_exchange(path), symbol, kind, timeframe)
         self._finish_commit(path, label)
-        filters = []
-        if start_ms is not None:
-            filters.append(("ts", ">=", int(start_ms)))
-        if end_ms is not None:
-            filters.append(("ts", "<", int(end_ms)))
         # pyarrow reads the file straight into Arrow buffers; row-group statistics skip what the
         # range excludes. (DuckDB's fetchnumpy measured 3x slower for the same full-year load.)
         try:
-            table = pq.read_table(path, filters=filters or None, partitioning=None)
-            columns = {name: table.column(name).to_numpy() for name in table.column_names}
+            if start_ms is not None or end_ms is not None:
+                columns = read_range(path, start_ms, end_ms)
+            else:
+                table = pq.read_table(path, partitioning=None)
+                columns = {name: table.column(name).to_numpy() for name in table.column_names}
             return series_from_columns(kind, symbol, timeframe, columns)
         except UNREADABLE as exc:
             raise DamagedDatasetError(label, path, reason(exc)) from None

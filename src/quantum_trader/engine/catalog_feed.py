@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import pyarrow.parquet as pq
 
 from quantum_trader.data.catalog import Catalog
 from quantum_trader.data.resample import resample_bars
@@ -104,7 +105,7 @@ class CatalogFeed:
 
     def _span(self, requested: tuple[str, ...]) -> FeedSpan:
         """Symbols with bars in the range, the first and last bar time and the number of distinct bar times:
-        DuckDB over the ``ts`` columns of the Parquet files (nothing else is read)."""
+        DuckDB and pyarrow over the ``ts`` columns of the Parquet files (nothing else is read)."""
         where, params = [], []
         if self.start_ms is not None:
             where.append("ts >= ?")
@@ -132,9 +133,22 @@ class CatalogFeed:
         self._last_ts = max(ends)
         self.first_ts = dict(zip(present, starts, strict=True))
         """Each symbol's first bar in the range."""
-        counted = con.execute(f"SELECT count(DISTINCT ts) FROM read_parquet(?){clause}", [files, *params]).fetchone()
         con.close()
-        return FeedSpan(tuple(present), self.timeframe, min(starts), int(counted[0]) if counted else 0)
+        return FeedSpan(tuple(present), self.timeframe, min(starts), self._distinct_times(files, min(starts)))
+
+    def _distinct_times(self, files: Sequence[str], first: int) -> int:
+        """Distinct bar times of the range over every file, counted a window of whole UTC days at a time (a time
+        falls in one window only): one query over the whole range hashed every bar time of the history at once,
+        50 MB a year of 1m bars on five assets."""
+        total = 0
+        for lo, hi in _windows(first, self._last_ts, self.window_days):
+            lo, hi = self._clip(lo, hi)
+            if hi <= lo:
+                continue
+            times = [pq.read_table(f, columns=["ts"], filters=[("ts", ">=", lo), ("ts", "<", hi)], partitioning=None)
+                     .column("ts").to_numpy() for f in files]
+            total += int(np.unique(np.concatenate(times)).size)
+        return total
 
     def _clip(self, lo: int, hi: int) -> tuple[int, int]:
         if self.start_ms is not None:

@@ -29,6 +29,11 @@ from quantum_trader.risk import EventKind
 HOUR_MS = 3_600_000
 """Cadence of the sampled equity curve between decisions and events."""
 
+EQUITY_PACK_ROWS = 4_096
+"""Equity rows kept as Python tuples before all but the newest are packed into one float array: a tuple row
+costs about 330 bytes, a packed one 80 (every figure of a row, its time and counts included, is exact in a
+float64), so five years of five assets' curve (145,000 rows) hold 12 MB instead of 48 through the run."""
+
 
 EVENT_NAMES = {
     EventKind.TRIP_DAILY: "kill_switch_trip",
@@ -223,6 +228,9 @@ EventRow = tuple[int, str, str, str, str, float, float]
 class Recorder:
     trades: list[tuple[object, ...]] = field(default_factory=list)
     equity: list[tuple[object, ...]] = field(default_factory=list)
+    """The newest equity rows (the last one may still be replaced); the older ones are in ``equity_packed``."""
+    equity_packed: list[F64] = field(default_factory=list)
+    """Older equity rows, oldest first, in arrays of (rows, ``EQUITY_COLUMNS``) floats (``EQUITY_PACK_ROWS``)."""
     events: list[EventRow] = field(default_factory=list)
     open: dict[str, OpenTrade] = field(default_factory=dict)
     refusals: Counter[str] = field(default_factory=Counter)
@@ -250,6 +258,13 @@ class Recorder:
             self.equity[-1] = row
         else:
             self.equity.append(row)
+            self._pack()
+
+    def _pack(self) -> None:
+        """Past ``EQUITY_PACK_ROWS`` rows, all but the newest (a later row at its time replaces it) into one array."""
+        if len(self.equity) > EQUITY_PACK_ROWS:
+            self.equity_packed.append(np.array(self.equity[:-1], dtype=np.float64))
+            del self.equity[:-1]
 
     def equity_span(self, ts: I64, equity: F64, cash: float, exposure: F64, correlated: F64,
                     positions: int, tiers: tuple[int, int, int]) -> None:
@@ -271,6 +286,7 @@ class Recorder:
         if self.equity and self.equity[-1][0] == int(ts[0]):
             self.equity.pop()
         self.equity.extend(rows)
+        self._pack()
 
     def _rows_in_floats(self, ts: I64, equity: F64, cash: float, exposure: F64, correlated: F64, positions: int,
                         tiers: tuple[int, int, int]) -> bool:
@@ -295,6 +311,7 @@ class Recorder:
         if self.equity and self.equity[-1][0] == rows[0][0]:
             self.equity.pop()
         self.equity.extend(rows)
+        self._pack()
         return True
 
     def event(self, ts: int, kind: str, message: str, *, symbol: str = "", rule: str = "",
@@ -339,7 +356,11 @@ class Recorder:
         )
 
     def equity_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.equity, columns=list(EQUITY_COLUMNS))
+        if self.equity_packed:
+            newest = np.array(self.equity, dtype=np.float64).reshape(-1, len(EQUITY_COLUMNS))
+            frame = pd.DataFrame(np.concatenate([*self.equity_packed, newest]), columns=list(EQUITY_COLUMNS))
+        else:
+            frame = pd.DataFrame(self.equity, columns=list(EQUITY_COLUMNS))
         return frame.astype({"ts": "int64", "open_positions": "int64", "slots_tier_1": "int64",
                              "slots_tier_2": "int64", "slots_tier_3": "int64"})
 

@@ -15,7 +15,7 @@ reopening at the same open pays two fees for nothing).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -27,6 +27,7 @@ from quantum_trader.domain.trading import Intent
 from quantum_trader.engine.incremental import on_timeframe
 from quantum_trader.engine.strategy import Decision, Held, StrategyView, Subscription, every_decision
 from quantum_trader.signals.pipeline import BatchSignals, ModelStepper, SignalSet
+from quantum_trader.universe.correlation import CorrelationHistory
 
 
 def exit_reasons(held: Mapping[str, Held], k: int, direction: Callable[[str], int], trend_z: Callable[[str], float],
@@ -105,13 +106,36 @@ class MultiAssetStrategy:
         corr_tf = policy.correlation.returns_timeframe
         model_tf, step = _timeframes(next(iter(bars.values())).timeframe, policy)
         result = signal_set.batch(on_timeframe(bars, model_tf), on_timeframe(bars, corr_tf))
+        history = None if result.correlation is None else decision_rows(result.correlation)
+        result = replace(result, correlation=history)
         close_ts = result.ts + step
-        history = result.correlation
         corr_index = np.full(close_ts.shape, -1, dtype=np.int64)
         if history is not None:
             corr_index = np.searchsorted(history.ts, close_ts - timeframe_ms(corr_tf), side="right") - 1
         return MultiAssetDecisions(tuple(bars), close_ts, result, step, corr_index, _horizons(policy, step),
                                    timeframe_ms(corr_tf))
+
+
+def decision_rows(history: CorrelationHistory) -> CorrelationHistory:
+    """The history at the rows whose matrix it kept (those the decisions read), the rest dropped.
+
+    The batch keeps per-row figures (average, BTC columns, spikes, breakdowns, events) at every returns bar:
+    a 5m history of five assets costs about 10 MB a year, held through the whole replay, while the decisions
+    read only the matrix and its time at the last bar closed by each decision. Every such bar is a kept
+    row, so the last kept row at or before a time is the last row there, and an index into these rows reads
+    the very same matrix."""
+    if history.kept is None:
+        return history
+    rows = history.kept
+    return CorrelationHistory(history.assets, history.ts[rows], history.matrix, history.average[rows],
+                              history.btc_corr[rows], history.btc_corr_long[rows], history.spike[rows],
+                              history.breakdown[rows], (), None)
+
+
+INTENTS_CACHED = 16
+"""Decisions whose intents ``MultiAssetDecisions`` keeps built: the kernel asks about one decision at a time, in
+order (its exits, its intents, the edge measure), so a few suffice; keeping every one held a Python object per
+intent of the whole history through the replay (about 10 MB a year of hourly decisions on five assets)."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +150,8 @@ class MultiAssetDecisions:
     horizons: Mapping[str, int]
     corr_step: int = 0
     _intents: dict[int, list[Intent]] = field(default_factory=dict, repr=False, compare=False)
-    """The last decision's intents: the kernel, the exits and the edge measure all ask for them at that decision
-    (one entry only, so a run of years holds one decision's intents, not every one it took)."""
+    """Intents of the latest decisions asked about (``INTENTS_CACHED``): the kernel, the exits and the edge
+    measure all ask about the same one."""
 
     @cached_property
     def _column(self) -> dict[str, int]:
@@ -140,9 +164,9 @@ class MultiAssetDecisions:
     def intents(self, k: int) -> list[Intent]:
         cached = self._intents.get(k)
         if cached is None:
-            cached = self.result.intents_at(k)
-            self._intents.clear()
-            self._intents[k] = cached
+            if len(self._intents) >= INTENTS_CACHED:
+                del self._intents[next(iter(self._intents))]  # the oldest asked (dicts keep insertion order)
+            cached = self._intents[k] = self.result.intents_at(k)
         return list(cached)
 
     def exits(self, k: int, held: Mapping[str, Held]) -> list[tuple[str, str]]:
