@@ -235,7 +235,7 @@ def net_position(
         avg = (qty * entry + delta * price) / total
         return Position(symbol, total, avg, new_stop, held.opened_ts), ZERO
     closed = min(abs(delta), abs(qty))
-    realised = money(closed * (price - entry) * (1 if qty > 0 else -1))
+    realised = (closed * (price - entry) * (1 if qty > 0 else -1)).quantize(MONEY_QUANTUM, ROUND_HALF_EVEN)
     remaining = qty + delta
     if remaining == 0:
         return None, realised

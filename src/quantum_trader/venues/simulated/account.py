@@ -62,6 +62,8 @@ class VenueAccount:
 
     @property
     def equity(self) -> Decimal:
+        if not self.positions:  # (flat: what a reversal's entry is sized on, after its exit filled)
+            return self.cash
         marks = self.marks
         return self.cash + sum((money(p.unrealised_at(marks[s])) for s, p in self.positions.items()), ZERO)
 
