@@ -3,7 +3,9 @@ frozen, keep their defaults and checks, and a class it cannot serve is refused a
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 from dataclasses import FrozenInstanceError, dataclass, field
 from decimal import Decimal
 
@@ -28,6 +30,7 @@ from quantum_trader.domain.trading import (
     Verdict,
 )
 from quantum_trader.engine.strategy import Held
+from quantum_trader.risk.batch import BatchResult
 
 
 def _reference(cls: type, *args: object, **kwargs: object) -> object:
@@ -70,6 +73,8 @@ def test_every_decorated_class_builds_its_fields_in_order_with_defaults() -> Non
     assert _values(Held(Side.LONG, "trend", 3)) == _reference(Held, Side.LONG, "trend", 3)
     intent = Intent(1, "X", Side.SHORT, 0.5, 10.0, 11.0, target_price=9.0)
     assert _values(intent) == _reference(Intent, 1, "X", Side.SHORT, 0.5, 10.0, 11.0, target_price=9.0)
+    decision = RiskDecision(intent, Verdict.APPROVED, Decimal(0), (), 0.5)
+    assert _values(BatchResult((decision,), (0,), ())) == _reference(BatchResult, (decision,), (0,), ())
 
 
 def test_the_classes_stay_frozen_and_keep_their_checks() -> None:
@@ -115,3 +120,44 @@ def test_a_default_factory_makes_a_fresh_value_for_each_instance() -> None:
     assert WithFactory("c", given_items).items is given_items
     decision = RiskDecision(Intent(1, "X", Side.LONG, 0.5, 10.0, 9.0), Verdict.APPROVED, Decimal(1))
     assert decision.reasons == () and decision.equity_fraction is None
+
+
+def test_a_value_built_is_of_its_own_class_and_no_twin_leaks() -> None:
+    """The twin class is lent for the time of ``__init__`` only: what comes out, and what ``__post_init__`` sees,
+    is the class itself, frozen; a check that fails leaves no half-built value of another class behind."""
+    seen: list[type] = []
+
+    @slot_init
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        value: int
+
+        def __post_init__(self) -> None:
+            seen.append(type(self))
+            if self.value < 0:
+                raise ValueError("negative")
+
+    built = Checked(3)
+    assert type(built) is Checked and seen == [Checked]
+    assert isinstance(built, Checked) and built == Checked(3) and hash(built) == hash(Checked(3))
+    with pytest.raises(FrozenInstanceError):
+        built.value = 4  # type: ignore[misc]
+    with pytest.raises(ValueError, match="negative"):
+        Checked(-1)
+    assert dataclasses.replace(built, value=5) == Checked(5)
+    assert copy.copy(built) == built
+    order = Order("id", 5, "ETH/USDT:USDT", OrderSide.SELL, OrderType.MARKET, Decimal(2))
+    assert pickle.loads(pickle.dumps(order)) == order and type(pickle.loads(pickle.dumps(order))) is Order
+
+
+def test_a_class_whose_slots_are_not_all_its_own_is_refused() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Base:
+        a: int
+
+    @dataclass(frozen=True, slots=True)
+    class Child(Base):
+        b: int = 0
+
+    with pytest.raises(TypeError, match="derives from"):
+        slot_init(Child)

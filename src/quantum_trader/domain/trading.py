@@ -20,11 +20,16 @@ class Side(StrEnum):
 
     @property
     def sign(self) -> int:
-        return 1 if self is Side.LONG else -1
+        return 1 if self is _LONG else -1
 
     @property
     def opposite(self) -> Side:
-        return Side.SHORT if self is Side.LONG else Side.LONG
+        return _SHORT if self is _LONG else _LONG
+
+
+_LONG, _SHORT = Side.LONG, Side.SHORT
+"""Enum members read once: through the class, each read costs the metaclass' ``__getattr__`` hook on Python 3.11
+(``sign`` is read per intent and per risk check)."""
 
 
 class OrderSide(StrEnum):
@@ -41,6 +46,11 @@ class OrderType(StrEnum):
     LIMIT = "limit"
     STOP_MARKET = "stop_market"
     TAKE_PROFIT = "take_profit"
+
+
+_ENTRY_TYPES = (OrderType.MARKET, OrderType.LIMIT)
+"""What an entry intent may be; an enum member read through its class costs a metaclass ``__getattr__`` hook on
+Python 3.11 (an intent is built per decision), a module constant a dict lookup."""
 
 
 @slot_init
@@ -68,7 +78,7 @@ class Intent:
     (maker fee) until it fills or expires, and is checked by the risk engine again when it fills."""
 
     def __post_init__(self) -> None:
-        if self.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+        if self.order_type not in _ENTRY_TYPES:
             raise ValueError(f"intent {self.symbol}: an entry is a market or a limit order, not {self.order_type}")
         if not 0.0 <= self.edge_score <= 1.0:
             raise ValueError(f"intent {self.symbol}: edge_score must be in [0, 1], got {self.edge_score}")
@@ -230,6 +240,9 @@ class RiskReason:
         return RiskReason(self.rule, self.message, self.value, self.limit, reduces)
 
 
+_REFUSED = Verdict.REFUSED
+
+
 @slot_init
 @dataclass(frozen=True, slots=True)
 class RiskDecision:
@@ -242,7 +255,7 @@ class RiskDecision:
 
     @property
     def approved(self) -> bool:
-        return self.verdict is not Verdict.REFUSED and (self.quantity > 0 or self.equity_fraction is not None)
+        return self.verdict is not _REFUSED and (self.quantity > 0 or self.equity_fraction is not None)
 
     @property
     def refused_by(self) -> tuple[RiskReason, ...]:
@@ -279,7 +292,7 @@ class Position:
 
     @property
     def side(self) -> Side:
-        return Side.LONG if self.quantity > 0 else Side.SHORT
+        return _LONG if self.quantity > 0 else _SHORT
 
     @property
     def size(self) -> Decimal:

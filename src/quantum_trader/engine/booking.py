@@ -27,6 +27,11 @@ from quantum_trader.engine.ports import VenueEvent
 from quantum_trader.engine.recorder import OpenTrade
 from quantum_trader.portfolio import apply_fill, apply_funding
 
+_ENTRY = OrderPurpose.ENTRY
+_REDUCE = OrderPurpose.REDUCE
+_LIMIT = OrderType.LIMIT
+_LONG = Side.LONG
+
 if TYPE_CHECKING:
     from quantum_trader.engine.core import TradingKernel
 
@@ -73,7 +78,7 @@ def _book_fill(kernel: TradingKernel, event: OrderEvent, fill: Fill, placed: Pla
     rec = kernel.rec
     rec.fills += 1
     purpose = order.purpose
-    if purpose is OrderPurpose.ENTRY and placed is not None and placed.intent is not None:
+    if purpose is _ENTRY and placed is not None and placed.intent is not None:
         _entered(kernel, event, fill, placed.intent, placed.decision)
         return
     before = kernel.ledger.realised_pnl
@@ -82,7 +87,7 @@ def _book_fill(kernel: TradingKernel, event: OrderEvent, fill: Fill, placed: Pla
     kernel.filled_since.add(symbol)
     realised = float(ledger.realised_pnl - before)
     kernel.changed()
-    if purpose is OrderPurpose.REDUCE:
+    if purpose is _REDUCE:
         reason = placed.reason if placed is not None else "reduce"
         rec.reduce_trade(symbol, fill.ts, float(fill.price), float(fill.quantity), float(fill.fee), realised, reason)
         return
@@ -108,7 +113,7 @@ def _entered(kernel: TradingKernel, event: OrderEvent, fill: Fill, intent: Inten
     price = float(fill.price)
     qty = float(fill.quantity)
     reference = event.reference if event.reference is not None else price
-    buy = intent.side is Side.LONG
+    buy = intent.side is _LONG
     kernel.opened[symbol] = (intent.source, decision)
     rec = kernel.rec
     rec.open[symbol] = OpenTrade(
@@ -117,7 +122,7 @@ def _entered(kernel: TradingKernel, event: OrderEvent, fill: Fill, intent: Inten
         qty * abs(price - float(stop)) if stop is not None else qty * price, float(fill.fee), 0.0, intent.source,
         ((price - reference) if buy else (reference - price)) / reference if reference else 0.0,
     )
-    if event.order.type is OrderType.LIMIT:
+    if event.order.type is _LIMIT:
         rec.limit_entries["filled"] += 1
     position = ledger.positions[symbol]
     target = None if intent.target_price is None else inst.round_price(intent.target_price)
@@ -140,13 +145,13 @@ def _on_rejected(kernel: TradingKernel, event: OrderEvent) -> None:
     order = event.order
     symbol = order.symbol
     rec = kernel.rec
-    if order.type is OrderType.LIMIT and event.reason.startswith("post_only"):
+    if order.type is _LIMIT and event.reason.startswith("post_only"):
         rec.limit_entries["rejected"] += 1
         rec.event(event.ts, "limit_rejected", f"{symbol} {order.side} limit {float(order.price or 0):.6g}: "
                   f"{event.reason}", symbol=symbol, rule="post_only", value=event.reference,
                   limit=float(order.price or 0))
         return
-    if order.purpose is OrderPurpose.ENTRY:
+    if order.purpose is _ENTRY:
         rule = "no_bar" if event.reason.startswith("no bar") else "venue"
         rec.event(event.ts, "refused", f"{symbol}: {event.reason}", symbol=symbol, rule=rule)
         rec.refusals[rule] += 1
@@ -155,7 +160,7 @@ def _on_rejected(kernel: TradingKernel, event: OrderEvent) -> None:
 
 def _on_cancelled(kernel: TradingKernel, event: OrderEvent) -> None:
     order = event.order
-    if order.purpose is not OrderPurpose.ENTRY or order.type is not OrderType.LIMIT:
+    if order.purpose is not _ENTRY or order.type is not _LIMIT:
         return
     symbol = order.symbol
     limit = float(order.price or 0)

@@ -68,6 +68,8 @@ from quantum_trader.risk import (
     update,
 )
 
+_LIMIT = OrderType.LIMIT
+
 _LONG, _SHORT = Side.LONG, Side.SHORT
 
 
@@ -351,10 +353,10 @@ class TradingKernel:
     def _as_order(self, intent: Intent) -> Intent:
         """The policy's entry style applied to a strategy's intent (an explicit limit stays as it is)."""
         entry = self._entry
-        if entry.type == "market" or intent.order_type is OrderType.LIMIT:
+        if entry.type == "market" or intent.order_type is _LIMIT:
             return intent
         price = intent.entry_price * (1.0 - intent.side.sign * entry.limit_offset)
-        return replace(intent, order_type=OrderType.LIMIT, entry_price=price)
+        return replace(intent, order_type=_LIMIT, entry_price=price)
 
     def _no_bar(self, row: int, symbol: str) -> bool:
         """The data has no bar of ``symbol`` where an order sent now would arrive (a gap in a replay; a live
@@ -412,7 +414,7 @@ class TradingKernel:
         if self.limits.fixed_fraction is not None:  # sized at the fill: neither book nor market is consulted
             result = fixed_fraction_batch(intents, self.limits.fixed_fraction, len(self.symbols))
             for intent in intents:
-                if intent.order_type is OrderType.LIMIT:
+                if intent.order_type is _LIMIT:
                     # a limit is sized now, on the book it will meet: marked at the decision, exits paid
                     self.valued()
                     return result, self._after_exits(ts)
@@ -442,7 +444,7 @@ class TradingKernel:
             if not approved:
                 rec.refused_intents += 1
                 continue
-            if intent.order_type is OrderType.LIMIT:
+            if intent.order_type is _LIMIT:
                 quantity = decision.quantity
                 if decision.equity_fraction is not None:  # a limit's price is known now: size it now
                     inst = self.data.instruments[intent.symbol]

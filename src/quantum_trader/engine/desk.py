@@ -27,6 +27,16 @@ from quantum_trader.domain.trading import (
 )
 from quantum_trader.engine.ports import ExecutionClient
 
+_STOP = OrderPurpose.STOP
+_STOP_MARKET = OrderType.STOP_MARKET
+
+_BUY = OrderSide.BUY
+_SELL = OrderSide.SELL
+_ENTRY = OrderPurpose.ENTRY
+_EXIT = OrderPurpose.EXIT
+_MARKET = OrderType.MARKET
+_LONG = Side.LONG
+
 
 class Placed(NamedTuple):
     """An order of ours and why: the intent and decision behind an entry, the reason of an exit (an immutable
@@ -75,18 +85,18 @@ class OrderDesk:
     # ------------------------------------------------------------------ entries
     def enter(self, ts: int, intent: Intent, quantity: Decimal, decision: int,
               equity_fraction: float | None = None) -> Order:
-        side = OrderSide.BUY if intent.side is Side.LONG else OrderSide.SELL
-        order = Order(self._id(ts, intent.symbol, OrderPurpose.ENTRY), ts, intent.symbol, side, OrderType.MARKET,
-                      quantity, equity_fraction=equity_fraction, purpose=OrderPurpose.ENTRY, tag=intent.source)
+        side = _BUY if intent.side is _LONG else _SELL
+        order = Order(self._id(ts, intent.symbol, _ENTRY), ts, intent.symbol, side, _MARKET,
+                      quantity, equity_fraction=equity_fraction, purpose=_ENTRY, tag=intent.source)
         self.entering[intent.symbol] = order.client_order_id
         return self._send(Placed(order, intent, decision))
 
     def place_limit(self, ts: int, intent: Intent, quantity: Decimal, decision: int, *, post_only: bool,
                     expire_ts: int) -> Order:
-        side = OrderSide.BUY if intent.side is Side.LONG else OrderSide.SELL
+        side = _BUY if intent.side is _LONG else _SELL
         price = self.instruments[intent.symbol].round_price(intent.entry_price)
-        order = Order(self._id(ts, intent.symbol, OrderPurpose.ENTRY), ts, intent.symbol, side, OrderType.LIMIT,
-                      quantity, price=price, post_only=post_only, expire_ts=expire_ts, purpose=OrderPurpose.ENTRY,
+        order = Order(self._id(ts, intent.symbol, _ENTRY), ts, intent.symbol, side, OrderType.LIMIT,
+                      quantity, price=price, post_only=post_only, expire_ts=expire_ts, purpose=_ENTRY,
                       tag=intent.source)
         self.limit_entry[intent.symbol] = order.client_order_id
         return self._send(Placed(order, intent, decision))
@@ -97,27 +107,27 @@ class OrderDesk:
         symbol = position.symbol
         if symbol in self.exiting:
             return None
-        side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
-        order = Order(self._id(ts, symbol, OrderPurpose.EXIT), ts, symbol, side, OrderType.MARKET, position.size,
-                      reduce_only=True, purpose=OrderPurpose.EXIT, tag=reason)
+        side = _SELL if position.quantity > 0 else _BUY
+        order = Order(self._id(ts, symbol, _EXIT), ts, symbol, side, _MARKET, position.size,
+                      reduce_only=True, purpose=_EXIT, tag=reason)
         self.exiting[symbol] = order.client_order_id
         return self._send(Placed(order, reason=reason))
 
     def reduce(self, ts: int, position: Position, quantity: Decimal, reason: str) -> Order:
-        side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+        side = _SELL if position.quantity > 0 else _BUY
         order = Order(self._id(ts, position.symbol, OrderPurpose.REDUCE), ts, position.symbol, side,
-                      OrderType.MARKET, quantity, reduce_only=True, purpose=OrderPurpose.REDUCE, tag=reason)
+                      _MARKET, quantity, reduce_only=True, purpose=OrderPurpose.REDUCE, tag=reason)
         return self._send(Placed(order, reason=reason))
 
     def protect(self, ts: int, position: Position, stop: Decimal | None, target: Decimal | None,
                 target_from: int) -> None:
         """The position's stop-market and take-profit, reduce-only, resting at the venue."""
         symbol = position.symbol
-        side = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+        side = _SELL if position.quantity > 0 else _BUY
         stop_id = target_id = None
         if stop is not None:
-            order = Order(self._id(ts, symbol, OrderPurpose.STOP), ts, symbol, side, OrderType.STOP_MARKET,
-                          position.size, stop_price=stop, reduce_only=True, purpose=OrderPurpose.STOP)
+            order = Order(self._id(ts, symbol, _STOP), ts, symbol, side, _STOP_MARKET,
+                          position.size, stop_price=stop, reduce_only=True, purpose=_STOP)
             stop_id = self._send(Placed(order)).client_order_id
         if target is not None:
             order = Order(self._id(ts, symbol, OrderPurpose.TARGET), ts, symbol, side, OrderType.TAKE_PROFIT,

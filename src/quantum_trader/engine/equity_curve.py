@@ -43,9 +43,12 @@ class EquityCurve:
 
     def begin(self, chunk: MarketChunk) -> None:
         self._chunk = chunk
-        self._cadence = np.flatnonzero((chunk.ts + chunk.step) % HOUR_MS == 0).astype(np.int64)
-        # First hour-closing row at or after each row: a stretch with none records nothing, in O(1).
-        self._next_cadence = np.searchsorted(self._cadence, np.arange(chunk.size + 1), side="left")
+        closes_hour = (chunk.ts + chunk.step) % HOUR_MS == 0
+        self._cadence = np.flatnonzero(closes_hour).astype(np.int64)
+        # First hour-closing row at or after each row (the count of those before it): a stretch with none records
+        # nothing, in O(1). A running count, not a search per row: a year of 1m bars is half a million rows.
+        self._next_cadence = np.zeros(chunk.size + 1, dtype=np.int64)
+        np.cumsum(closes_hour, out=self._next_cadence[1:])
 
     def changed(self) -> None:
         """Positions or cash changed: the next stretch is priced from the ledger again."""

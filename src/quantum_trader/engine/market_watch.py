@@ -22,6 +22,9 @@ from quantum_trader.risk import MarketView
 from quantum_trader.risk.market import MarketViews
 from quantum_trader.venues.simulated.slippage import finite
 
+_MARKET = OrderType.MARKET
+_LONG = Side.LONG
+
 if TYPE_CHECKING:
     from quantum_trader.engine.core import TradingKernel
 
@@ -112,13 +115,13 @@ class MarketWatch:
         ts = kernel.ts_of(row)
         position_size = kernel.limits.position_size
         for intent in intents:
-            if intent.order_type is not OrderType.MARKET or not intent.entry_price > 0:
+            if intent.order_type is not _MARKET or not intent.entry_price > 0:
                 continue
             col = kernel.column[intent.symbol]
             price = float(intent.entry_price)
             largest = position_size * equity / price
             volume = finite(float(before[col]))
-            expected = kernel.execution.quote(intent.symbol, price, largest, buy=intent.side is Side.LONG,
+            expected = kernel.execution.quote(intent.symbol, price, largest, buy=intent.side is _LONG,
                                               ts=ts, bar_volume=volume)
             out[intent.symbol] = min(abs(expected / price - 1.0), 0.5)
         return out

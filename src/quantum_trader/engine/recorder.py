@@ -254,11 +254,13 @@ class Recorder:
         self.peak = max(self.peak, equity)
         drawdown = equity / self.peak - 1.0 if self.peak > 0 else 0.0
         row = (ts, equity, cash, exposure, correlated, positions, *tiers, drawdown)
-        if self.equity and self.equity[-1][0] == ts:
-            self.equity[-1] = row
+        rows = self.equity
+        if rows and rows[-1][0] == ts:
+            rows[-1] = row
         else:
-            self.equity.append(row)
-            self._pack()
+            rows.append(row)
+            if len(rows) > EQUITY_PACK_ROWS:  # (``_pack``, inline: a row is written per processed bar)
+                self._pack()
 
     def _pack(self) -> None:
         """Past ``EQUITY_PACK_ROWS`` rows, all but the newest (a later row at its time replaces it) into one array."""
@@ -326,7 +328,7 @@ class Recorder:
         fees = trade.fees + fee
         pnl = realised - fees + trade.funding
         self.trades.append((
-            symbol, trade.side.value, trade.entry_ts, ts, trade.entry_price, price, trade.quantity,
+            symbol, trade.side._value_, trade.entry_ts, ts, trade.entry_price, price, trade.quantity,
             trade.notional_at_entry, trade.equity_at_entry, trade.stop, trade.planned_risk, pnl, fees,
             0.0 - trade.funding, reason, trade.signal, trade.entry_slippage,
         ))
@@ -340,7 +342,7 @@ class Recorder:
         entry_fee, funding = trade.fees * part, trade.funding * part
         fees = entry_fee + fee
         self.trades.append((
-            symbol, trade.side.value, trade.entry_ts, ts, trade.entry_price, price, quantity,
+            symbol, trade.side._value_, trade.entry_ts, ts, trade.entry_price, price, quantity,
             trade.notional_at_entry * part, trade.equity_at_entry, trade.stop, trade.planned_risk * part,
             realised - fees + funding, fees, 0.0 - funding, reason, trade.signal, trade.entry_slippage,
         ))

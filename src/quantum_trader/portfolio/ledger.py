@@ -42,6 +42,8 @@ from quantum_trader.portfolio.state import (
     thawed,
 )
 
+_BUY = OrderSide.BUY
+
 _V = TypeVar("_V")
 
 
@@ -270,7 +272,7 @@ def apply_fill(
     price = fill.price
     positions = thawed(state.positions)
     position, realised = net_position(
-        positions.get(symbol), quantity if fill.side is OrderSide.BUY else -quantity, price, ts, stop_price, symbol
+        positions.get(symbol), quantity if fill.side is _BUY else -quantity, price, ts, stop_price, symbol
     )
     # The others' unrealised P&L stands (in the positions' order: a new symbol comes last in both)
     unrealised = thawed(state.unrealised)

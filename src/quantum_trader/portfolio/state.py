@@ -17,9 +17,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
-from quantum_trader.domain.slot_init import slot_init
+from quantum_trader.domain.slot_init import slot_init, twin_of
 from quantum_trader.domain.trading import Position
 
 MONEY_QUANTUM: Final = Decimal("0.00000001")
@@ -246,12 +246,16 @@ def derive_state(
     )
 
 
-(_ts, _day_start, _deposits, _cash, _positions, _marks, _realised_pnl, _fees_paid, _funding_paid, _day_start_equity,
- _day_start_marked_at, _peak_equity, _day_realised, _day_start_unrealised, _unrealised, _equity, _figures_of) = (
-    LedgerState.__dict__[name].__set__ for name in LedgerState.__slots__)
-"""Each field's slot setter, in declaration order (``_figures`` last): what the dataclass' ``__init__`` assigns
-(a field added to the state and not here fails at import)."""
+_LedgerSlots = twin_of(LedgerState)
+"""Where ``sealed`` fills a state's slots before it becomes a ``LedgerState`` (``domain.slot_init``)."""
+_FIELDS = ("ts", "day_start", "deposits", "cash", "positions", "marks", "realised_pnl", "fees_paid", "funding_paid",
+           "day_start_equity", "day_start_marked_at", "peak_equity", "day_realised", "day_start_unrealised",
+           "unrealised", "equity", "_figures")
+if LedgerState.__slots__ != _FIELDS:  # (``sealed`` fills each by name)
+    raise TypeError(f"sealed: LedgerState's slots are {LedgerState.__slots__}, not {_FIELDS}")
 _new = object.__new__
+_set_figures = LedgerState.__dict__["_figures"].__set__
+"""The cached figures' slot setter (the state is frozen; its figures are derived once, when first read)."""
 
 
 def sealed(ts: int, day_start: int, deposits: Decimal, cash: Decimal, positions: Mapping[str, Position],
@@ -261,27 +265,29 @@ def sealed(ts: int, day_start: int, deposits: Decimal, cash: Decimal, positions:
            unrealised: Mapping[str, Decimal], equity: Decimal) -> LedgerState:
     """A state from its 16 fields, maps already frozen and figures already derived (``derive_state`` and the
     ledger's hot paths). The frozen dataclass' own ``__init__`` assigns each field through
-    ``object.__setattr__``; a replay builds a state per fill and mark, and the slots' own setters cost a
-    fraction of that. The state is the same value, as immutable as ever."""
-    state: LedgerState = _new(LedgerState)
-    _ts(state, ts)
-    _day_start(state, day_start)
-    _deposits(state, deposits)
-    _cash(state, cash)
-    _positions(state, positions)
-    _marks(state, marks)
-    _realised_pnl(state, realised_pnl)
-    _fees_paid(state, fees_paid)
-    _funding_paid(state, funding_paid)
-    _day_start_equity(state, day_start_equity)
-    _day_start_marked_at(state, day_start_marked_at)
-    _peak_equity(state, peak_equity)
-    _day_realised(state, day_realised)
-    _day_start_unrealised(state, day_start_unrealised)
-    _unrealised(state, unrealised)
-    _equity(state, equity)
-    _figures_of(state, None)
-    return state
+    ``object.__setattr__``; a replay builds a state per fill and mark, and plain slot stores on a twin of the
+    class cost a fraction of that. The state is the same value, as immutable as ever."""
+    state: Any = _new(_LedgerSlots)
+    state.ts = ts
+    state.day_start = day_start
+    state.deposits = deposits
+    state.cash = cash
+    state.positions = positions
+    state.marks = marks
+    state.realised_pnl = realised_pnl
+    state.fees_paid = fees_paid
+    state.funding_paid = funding_paid
+    state.day_start_equity = day_start_equity
+    state.day_start_marked_at = day_start_marked_at
+    state.peak_equity = peak_equity
+    state.day_realised = day_realised
+    state.day_start_unrealised = day_start_unrealised
+    state.unrealised = unrealised
+    state.equity = equity
+    state._figures = None
+    state.__class__ = LedgerState
+    sealed_state: LedgerState = state
+    return sealed_state
 
 
 def remarked(before: LedgerState, state: LedgerState, marked: Collection[str]) -> LedgerState:
@@ -300,7 +306,7 @@ def remarked(before: LedgerState, state: LedgerState, marked: Collection[str]) -
         if p is not None:
             notional[s] = float(abs(p.quantity) * marks[s])
             day_pnl[s] = float(day_realised.get(s, ZERO) + unrealised.get(s, ZERO) - day_start.get(s, ZERO))
-    _figures_of(state, Figures(
+    _set_figures(state, Figures(
         equity=float(state.equity),
         day_start_equity=figures.day_start_equity,
         peak_equity=float(state.peak_equity),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from quantum_trader.domain.slot_init import slot_init
 from quantum_trader.domain.trading import Intent, RiskDecision, RiskReason, Verdict
 from quantum_trader.portfolio.state import LedgerState
 from quantum_trader.risk.book import Book, Candidate
@@ -27,6 +28,8 @@ from quantum_trader.risk.engine import book_of, decide
 from quantum_trader.risk.kill_switch import KillSwitchState
 from quantum_trader.risk.limits import CompiledLimits, compile_limits
 from quantum_trader.risk.market import MarketView
+
+_APPROVED = Verdict.APPROVED
 
 if TYPE_CHECKING:
     from quantum_trader.config.policy import Policy
@@ -59,6 +62,7 @@ class Conflict:
     reason: RiskReason
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     decisions: tuple[RiskDecision, ...]
@@ -89,7 +93,7 @@ def fixed_fraction_batch(intents: Sequence[Intent], fraction: float, symbols: in
     """The comparison profile (``sizing.mode: fixed_fraction``): every intent approved, each sized at the fill
     to an equal share of ``fraction`` of equity over the ``symbols`` traded; no book or market is consulted."""
     share = fraction / max(symbols, 1)
-    return BatchResult(tuple([RiskDecision(i, Verdict.APPROVED, _NONE, (), share) for i in intents]),
+    return BatchResult(tuple([RiskDecision(i, _APPROVED, _NONE, (), share) for i in intents]),
                        tuple(range(len(intents))), ())
 
 

@@ -17,6 +17,9 @@ from quantum_trader.risk.events import ActionKind, EventKind, KillSwitchAction, 
 from quantum_trader.risk.limits import CompiledLimits
 from quantum_trader.risk.market import MarketView
 
+_DRIFT_CORRELATED = EventKind.DRIFT_CORRELATED
+_DRIFT_EXPOSURE_ALERT = EventKind.DRIFT_EXPOSURE_ALERT
+
 
 @dataclass(frozen=True, slots=True)
 class DriftReport:
@@ -78,7 +81,7 @@ def drift(state: LedgerState, market: MarketView, limits: CompiledLimits, ts: in
         events.append(
             RiskEvent(
                 ts,
-                EventKind.DRIFT_EXPOSURE_ALERT,
+                _DRIFT_EXPOSURE_ALERT,
                 f"total exposure {total:.2%} above the {limits.drift_alert:.2%} alert",
                 total,
                 limits.drift_alert,
@@ -94,7 +97,7 @@ def drift(state: LedgerState, market: MarketView, limits: CompiledLimits, ts: in
         events.append(
             RiskEvent(
                 ts,
-                EventKind.DRIFT_CORRELATED,
+                _DRIFT_CORRELATED,
                 f"correlated exposure {correlated:.2%} ({', '.join(members)}) above the "
                 f"{limits.correlated_exposure:.2%} limit",
                 correlated,

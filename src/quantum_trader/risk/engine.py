@@ -26,6 +26,9 @@ from quantum_trader.risk.limits import CompiledLimits, compile_limits
 from quantum_trader.risk.market import MarketView
 from quantum_trader.risk.rules import CAPS, GATES, SIZING
 
+_REFUSED = Verdict.REFUSED
+_REDUCED = Verdict.REDUCED
+
 if TYPE_CHECKING:
     from quantum_trader.config.policy import Policy
 
@@ -83,7 +86,7 @@ def decide(
             reasons.append(reason)
             unsizable = unsizable or reason.rule in _UNSIZABLE
     if unsizable:
-        return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
+        return RiskDecision(intent, _REFUSED, _ZERO, tuple(reasons))
     desired = SIZING.cap(c, book, market, limits)
     allowed = desired
     binding = []
@@ -97,10 +100,10 @@ def decide(
     if reasons:  # a gate refused it; under reduce-or-refuse the caps only say how far it would have been cut
         explained = (rule.explain(c, book, limits, desired, allowed) for rule in binding)
         reasons.extend(r.reducing(limits.reduce) for r in explained)
-        return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
+        return RiskDecision(intent, _REFUSED, _ZERO, tuple(reasons))
     reasons.extend(rule.explain(c, book, limits, desired, allowed) for rule in binding)
     if binding and not limits.reduce:
-        return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
+        return RiskDecision(intent, _REFUSED, _ZERO, tuple(reasons))
     instrument = market.instruments[c.symbol]
     quantity = _rounded(instrument, allowed)
     notional = float(quantity) * c.price
@@ -117,7 +120,7 @@ def decide(
                 float(instrument.min_notional),
             )
         )
-        return RiskDecision(intent, Verdict.REFUSED, _ZERO, tuple(reasons))
+        return RiskDecision(intent, _REFUSED, _ZERO, tuple(reasons))
     if binding:  # it goes ahead, cut by its caps
-        return RiskDecision(intent, Verdict.REDUCED, quantity, tuple(r.reducing(True) for r in reasons))
+        return RiskDecision(intent, _REDUCED, quantity, tuple(r.reducing(True) for r in reasons))
     return RiskDecision(intent, Verdict.APPROVED, quantity, ())

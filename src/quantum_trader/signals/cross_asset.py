@@ -41,6 +41,8 @@ from quantum_trader.signals.features import bars_in
 from quantum_trader.signals.model import edge_from_z
 from quantum_trader.universe.market_picture import sector_returns
 
+_LONG, _SHORT = Side.LONG, Side.SHORT
+
 F64 = npt.NDArray[np.float64]
 Num = F64 | float
 WATCHED_SECTOR = "sector_momentum"
@@ -190,6 +192,6 @@ def cross_intent(
     if direction == 0 or atr != atr:
         return None
     return Intent(
-        ts=ts, symbol=symbol, side=Side.LONG if direction > 0 else Side.SHORT, edge_score=edge,
+        ts=ts, symbol=symbol, side=_LONG if direction > 0 else _SHORT, edge_score=edge,
         entry_price=close, stop_price=close - direction * stop_multiple * atr, source=source, reasons=reasons,
     )

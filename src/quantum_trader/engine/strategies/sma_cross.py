@@ -27,8 +27,11 @@ from quantum_trader.domain.trading import Intent, Side
 from quantum_trader.engine.strategy import Decision, Held, StrategyView, Subscription
 from quantum_trader.signals.pipeline import union_clock
 
+_LONG = Side.LONG
+_SHORT = Side.SHORT
+
 SOURCE = "sma-cross"
-_CROSS_REASONS = {Side.LONG: ("sma cross long",), Side.SHORT: ("sma cross short",)}
+_CROSS_REASONS = {_LONG: ("sma cross long",), _SHORT: ("sma cross short",)}
 
 TIE_RTOL = 1e-12
 """Averages closer than this, relative to their size, are equal: a rolling mean carries float error of
@@ -128,7 +131,7 @@ class _Crossing:
         if fast == fast and slow == slow:
             tolerance = TIE_RTOL * max(abs(fast), abs(slow))
             above, below = fast - slow > tolerance, slow - fast > tolerance
-        side = Side.LONG if self._below and above else Side.SHORT if self._above and below else None
+        side = _LONG if self._below and above else _SHORT if self._above and below else None
         self._above, self._below = above, below
         return side
 
@@ -208,7 +211,7 @@ class SmaCrossDecisions:
         for symbol in self.symbols:
             long = bool(self.long_cross[symbol][k])
             if long or self.short_cross[symbol][k]:
-                out.append(_intent(int(self.ts[k]), symbol, Side.LONG if long else Side.SHORT,
+                out.append(_intent(int(self.ts[k]), symbol, _LONG if long else _SHORT,
                                    float(self.close[symbol][k])))
         return out
 

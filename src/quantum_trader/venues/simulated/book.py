@@ -19,6 +19,8 @@ import numpy as np
 from quantum_trader.domain.market import F64, I64
 from quantum_trader.domain.trading import Order, OrderSide
 
+_BUY = OrderSide.BUY
+
 ADVERSE_LIQUIDATION = 0
 ADVERSE_STOP = 1
 TARGET = 2
@@ -55,7 +57,7 @@ class RestingLimit:
 
     @property
     def buy(self) -> bool:
-        return self.order.side is OrderSide.BUY
+        return self.order.side is _BUY
 
 
 @dataclass

@@ -64,6 +64,14 @@ from quantum_trader.venues.simulated.matching import ExitKind, target_fill
 from quantum_trader.venues.simulated.slippage import finite
 from quantum_trader.venues.simulated.venue import ExactPrice, SimulatedVenue
 
+_CANCELLED = OrderEventKind.CANCELLED
+_SELL = OrderSide.SELL
+_STOP_MARKET = OrderType.STOP_MARKET
+_TAKE_PROFIT = OrderType.TAKE_PROFIT
+_LIMIT = OrderType.LIMIT
+_BUY = OrderSide.BUY
+_FILLED = OrderEventKind.FILLED
+
 VenueEvent = OrderEvent | FundingEvent
 _UNPROTECTED = Protection()
 """A position without resting exits (read only: the book's own ``Protection`` is made on the first one)."""
@@ -120,9 +128,9 @@ class SimulatedExchange:
         if col is None or order.symbol not in self.instruments:
             self._events.append(OrderEvent(order.ts, OrderEventKind.REJECTED, order, reason="unknown symbol"))
             return
-        if order.type in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT):
+        if order.type in (_STOP_MARKET, _TAKE_PROFIT):
             protection = self.orders.protection.setdefault(order.symbol, Protection())
-            if order.type is OrderType.STOP_MARKET:
+            if order.type is _STOP_MARKET:
                 protection.stop = order
             else:
                 protection.target = order
@@ -168,7 +176,7 @@ class SimulatedExchange:
         return events
 
     def _cancelled(self, order: Order, reason: str) -> None:
-        self._events.append(OrderEvent(max(self.clock.now(), order.ts), OrderEventKind.CANCELLED, order,
+        self._events.append(OrderEvent(max(self.clock.now(), order.ts), _CANCELLED, order,
                                        reason=reason))
 
     # ------------------------------------------------------------------ the replay
@@ -250,13 +258,13 @@ class SimulatedExchange:
                                            reason="no bar to fill at"))
             return
         bar_open = float(chunk.open[row, col])
-        if order.type is OrderType.LIMIT:
+        if order.type is _LIMIT:
             self._arrive_limit(order, col, row, bar_open)
             return
         quantity = self._market_quantity(order, bar_open)
         if quantity <= 0:
             why = "nothing to reduce" if order.reduce_only else "below the instrument minimum at the fill"
-            self._events.append(OrderEvent(int(chunk.ts[row]), OrderEventKind.CANCELLED, order, reason=why))
+            self._events.append(OrderEvent(int(chunk.ts[row]), _CANCELLED, order, reason=why))
             return
         self._fill(order, row, quantity, bar_open)
 
@@ -264,7 +272,7 @@ class SimulatedExchange:
         inst = self.instruments[order.symbol]
         if order.reduce_only:
             held = self.account.positions.get(order.symbol)
-            if held is None or (held.quantity > 0) == (order.side is OrderSide.BUY):
+            if held is None or (held.quantity > 0) == (order.side is _BUY):
                 return Decimal(0)
             return min(order.quantity, held.size) if order.quantity > 0 else held.size
         if order.equity_fraction is not None:  # sized at the fill, as engines without a risk engine do
@@ -277,7 +285,7 @@ class SimulatedExchange:
         chunk = self._chunk
         assert chunk is not None and order.price is not None
         limit = float(order.price)
-        buy = order.side is OrderSide.BUY
+        buy = order.side is _BUY
         if (bar_open <= limit) if buy else (bar_open >= limit):  # it would trade at once
             if order.post_only:
                 self._events.append(OrderEvent(int(chunk.ts[row]), OrderEventKind.REJECTED, order,
@@ -342,7 +350,7 @@ class SimulatedExchange:
                 allowed = limit.order.quantity if self.guard is None else min(
                     limit.order.quantity, self.guard(limit.order, row))
                 if allowed <= 0:
-                    self._events.append(OrderEvent(int(chunk.ts[row]), OrderEventKind.CANCELLED, limit.order,
+                    self._events.append(OrderEvent(int(chunk.ts[row]), _CANCELLED, limit.order,
                                                    reason="refused at the fill"))
                 else:
                     self._fill(limit.order, row, allowed, limit.limit, maker=True)
@@ -362,7 +370,7 @@ class SimulatedExchange:
     def _exit(self, symbol: str, row: int, priority: int, kind: ExitKind | None, price: float) -> None:
         held = self.account.positions[symbol]
         protection = self.orders.protection.get(symbol, _UNPROTECTED)
-        side = OrderSide.SELL if held.quantity > 0 else OrderSide.BUY
+        side = _SELL if held.quantity > 0 else _BUY
         chunk = self._chunk
         assert chunk is not None
         ts = int(chunk.ts[row])
@@ -389,7 +397,7 @@ class SimulatedExchange:
         chunk = self._chunk
         assert chunk is not None
         symbol = order.symbol
-        buy = order.side is OrderSide.BUY
+        buy = order.side is _BUY
         bar_ts = int(chunk.ts[row])
         raw = reference if maker or self._exact else self.venue.slippage.taker_price(
             symbol, reference, float(quantity), buy=buy, ts=bar_ts,
@@ -402,7 +410,7 @@ class SimulatedExchange:
         ts = bar_ts if bar_ts >= account.ts else account.ts
         fill = Fill(ts, symbol, order.side, quantity, price, fee, order.client_order_id, maker, liquidation)
         account.fill(fill)
-        self._events.append(OrderEvent(ts, OrderEventKind.FILLED, order, fill, reason, reference))
+        self._events.append(OrderEvent(ts, _FILLED, order, fill, reason, reference))
         if symbol not in account.positions:
             self._lapse_protection(symbol, ts, order.client_order_id)
         self._liquidation_due = True  # (``_refresh_liquidation``)
@@ -433,7 +441,7 @@ class SimulatedExchange:
             return
         for order in (protection.stop, protection.target):
             if order is not None and order.client_order_id != filled:
-                self._events.append(OrderEvent(ts, OrderEventKind.CANCELLED, order, reason="position closed"))
+                self._events.append(OrderEvent(ts, _CANCELLED, order, reason="position closed"))
 
     def _refresh_liquidation(self, row: int) -> None:
         """The account changed: its liquidation prices are due again, computed when first read (a reversal's
@@ -511,7 +519,7 @@ class SimulatedExchange:
         assert chunk is not None
         inst = self.instruments[order.symbol]
         col = self._column[order.symbol]
-        buy = order.side is OrderSide.BUY
+        buy = order.side is _BUY
         raw = reference if self._exact else self.venue.slippage.taker_price(
             order.symbol, reference, float(quantity), buy=buy, ts=ts,
             bar_volume=finite(float(chunk.volume[row, col])))
@@ -521,6 +529,6 @@ class SimulatedExchange:
                     client_order_id=order.client_order_id)
         self._liquidation_now()  # as of the books before this fill (it is not refreshed after)
         self.account.fill(fill)
-        self._events.append(OrderEvent(fill.ts, OrderEventKind.FILLED, order, fill=fill, reference=reference))
+        self._events.append(OrderEvent(fill.ts, _FILLED, order, fill=fill, reference=reference))
         if order.symbol not in self.account.positions:
             self._lapse_protection(order.symbol, fill.ts, order.client_order_id)
