@@ -14,7 +14,7 @@ differ only in how the bars reach the kernel.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -231,12 +231,13 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
     return data, replace(settings, excluded=excluded), start_standings(request.symbols, bars, policy, phase, schedule)
 
 
-def _edge_intents(decisions: Decisions) -> list[tuple[int, tuple[Intent, ...]]]:
-    """(decision time, intents) of every decision, as the universe's tier-3 edge reads them: without the reasons,
-    which it never reads and which are most of an intent's memory (held whole, a history's intents cost
-    about 20 MB a year of hourly decisions on five assets)."""
-    return [(int(ts), tuple(replace(i, reasons=()) for i in decisions.intents(k)))
-            for k, ts in enumerate(decisions.close_ts.tolist())]
+def _edge_intents(decisions: Decisions) -> Iterator[tuple[int, tuple[Intent, ...]]]:
+    """(decision time, intents) of every decision, in time order, as the universe's tier-3 edge reads them:
+    without the reasons, which it never reads and which are most of an intent's memory, and made as the
+    screens reach them (``replay_universe`` holds only the edge lookback's: held whole, a history's intents
+    cost about 10 MB a year of hourly decisions on five assets even without their reasons)."""
+    for k, ts in enumerate(decisions.close_ts.tolist()):
+        yield int(ts), tuple(replace(i, reasons=()) for i in decisions.intents(k))
 
 
 def _tier_events(data: MarketData, last_ts: int) -> list[EventRow]:
