@@ -24,7 +24,7 @@ def test_the_schedule_from_intents_without_reasons_is_the_whole_intents_one() ->
                           "asset_tiers.tier_3.edge_lookback": "3d"})
     decisions = MultiAssetStrategy().prepare(bars, policy)
     whole = [(int(decisions.close_ts[k]), decisions.intents(k)) for k in range(decisions.close_ts.size)]
-    light = _edge_intents(decisions)
+    light = list(_edge_intents(decisions))
     assert sum(len(i) for _, i in whole) > 50 and any(i.reasons for _, batch in whole for i in batch)
     assert all(not i.reasons for _, batch in light for i in batch)
     assert [(t, [(i.symbol, i.side, i.edge_score) for i in b]) for t, b in light] == \
@@ -36,6 +36,9 @@ def test_the_schedule_from_intents_without_reasons_is_the_whole_intents_one() ->
     got = replay_universe(inputs, light, policy, phase=3, start=start, end=end)
     np.testing.assert_array_equal(got.times, expected.times)
     assert got.assignments == expected.assignments
+    # read once as they are made (the backtest's way: only the edge lookback's intents held), the same schedule
+    streamed = replay_universe(inputs, _edge_intents(decisions), policy, phase=3, start=start, end=end)
+    assert streamed.assignments == expected.assignments
     assert len(expected.assignments) > 10
     for at in expected.times.tolist():  # the figures the tiers are assigned from, at every screen
         edges = edge_figures([i for t, b in light if t <= at for i in b], at, "3d")

@@ -25,7 +25,7 @@ from quantum_trader.data.synthetic import SynthConfig, generate_market
 from quantum_trader.data.synthetic.writer import write_market
 from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.time import MS_PER_DAY
-from quantum_trader.engine.catalog_feed import CatalogFeed, streamed_bars
+from quantum_trader.engine.catalog_feed import CatalogFeed, streamed_bars, streamed_decision_bars
 from quantum_trader.engine.feed import InMemoryFeed
 from quantum_trader.engine.inputs import KernelSettings
 from quantum_trader.engine.kernel import Kernel
@@ -121,6 +121,57 @@ def test_streamed_resampling_equals_resampling_the_whole(catalog: Catalog, start
     assert got.timeframe == target
     for name in ("ts", *FIELDS):
         assert _same(getattr(got, name), getattr(whole, name)), name
+
+
+@pytest.mark.parametrize(("start_day", "end_day", "coarser"),
+                         [(None, None, ("1h",)), (3, 29, ("1h", "4h")), (0.3, 20.6, ("15m", "1h"))])
+def test_decision_bars_are_the_streamed_closes_and_their_coarser_bars_resampled_whole(
+        catalog: Catalog, start_day: float | None, end_day: float | None, coarser: tuple[str, ...]) -> None:
+    """The decision bars keep the 5m bars' times and closes only (their other columns NaN, held as no memory) and
+    the coarser bars built window by window equal those resampled from the whole 5m bars, the trailing
+    half-formed one dropped alike: a strategy's batch reads the very same numbers."""
+    first = int(catalog.read_bars("BTC/USDT:USDT", "1m").ts[0])
+    start = None if start_day is None else first + int(start_day * MS_PER_DAY)
+    end = None if end_day is None else first + int(end_day * MS_PER_DAY) + 7 * 60_000
+    full = streamed_bars(catalog, SYMBOLS, "1m", "5m", start_ms=start, end_ms=end, window_days=4)
+    got = streamed_decision_bars(catalog, SYMBOLS, "1m", "5m", coarser, start_ms=start, end_ms=end, window_days=4)
+    assert list(got) == list(full)
+    for symbol, bars in full.items():
+        assert _same(got[symbol].ts, bars.ts) and _same(got[symbol].close, bars.close)
+        for name in ("open", "high", "low", "volume"):
+            column = getattr(got[symbol], name)
+            assert column.strides == (0,) and bool(np.isnan(column).all()), name
+        for timeframe in coarser:
+            whole = resample_bars(bars, timeframe)
+            assert got.coarser[timeframe][symbol].timeframe == timeframe
+            for name in ("ts", *FIELDS):
+                assert _same(getattr(got.coarser[timeframe][symbol], name), getattr(whole, name)), (timeframe, name)
+
+
+def test_the_strategy_decides_the_same_on_decision_bars(catalog: Catalog) -> None:
+    """The multi-asset strategy's batch over the decision bars (closes only, the models' 1h bars given) makes the
+    decisions it makes over the whole 5m bars: its intents and the correlation it reads, at every decision."""
+    policy = load_policy()
+    full = MultiAssetStrategy().prepare(streamed_bars(catalog, SYMBOLS, "1m", "5m", window_days=WINDOW), policy)
+    got = MultiAssetStrategy().prepare(
+        streamed_decision_bars(catalog, SYMBOLS, "1m", "5m", (policy.signals.model.timeframe,), window_days=WINDOW),
+        policy)
+    assert _same(got.close_ts, full.close_ts) and got.close_ts.size > 100
+    intents = 0
+    for k in range(got.close_ts.size):
+        assert repr(got.intents(k)) == repr(full.intents(k))
+        assert got.correlation_time(k) == full.correlation_time(k)
+        mine, theirs = got.correlation(k), full.correlation(k)
+        assert (mine is None) == (theirs is None)
+        if mine is not None and theirs is not None:
+            assert _same(np.asarray(mine), np.asarray(theirs))
+        intents += len(got.intents(k))
+    assert intents > 0
+
+
+def test_decision_bars_refuse_a_timeframe_that_is_not_a_multiple(catalog: Catalog) -> None:
+    with pytest.raises(ValueError, match="7m is not a multiple of 5m dividing a day"):
+        streamed_decision_bars(catalog, SYMBOLS, "1m", "5m", ("7m",))
 
 
 def test_a_range_without_bars_is_one_clear_error(catalog: Catalog) -> None:

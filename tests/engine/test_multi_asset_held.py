@@ -18,7 +18,7 @@ from quantum_trader.domain.time import timeframe_ms
 from quantum_trader.engine.incremental import on_timeframe
 from quantum_trader.engine.strategies import MultiAssetStrategy
 from quantum_trader.engine.strategies.multi_asset import INTENTS_CACHED, MultiAssetDecisions
-from quantum_trader.signals.pipeline import SignalSet
+from quantum_trader.signals.pipeline import SignalSet, carried_closes
 from quantum_trader.testkit import policy_with
 
 POLICY = policy_with(CASES["multi_asset_20d_seed3_short_lookback"])
@@ -36,10 +36,11 @@ def decisions(bars: dict[str, BarSeries]) -> MultiAssetDecisions:
 
 def test_the_kept_rows_give_each_decision_the_matrix_and_time_of_the_whole_history(
         bars: dict[str, BarSeries], decisions: MultiAssetDecisions) -> None:
-    corr_tf, model_tf = POLICY.correlation.returns_timeframe, POLICY.signals.model.timeframe
-    whole = SignalSet(tuple(bars), POLICY).batch(on_timeframe(bars, model_tf), on_timeframe(bars, corr_tf))
-    history = whole.correlation
-    assert history is not None and decisions.result.correlation is not None
+    corr_tf = POLICY.correlation.returns_timeframe
+    signals = SignalSet(tuple(bars), POLICY)
+    corr_bars = on_timeframe(bars, corr_tf)
+    history = signals.monitor.batch(*carried_closes([corr_bars[s] for s in signals.symbols]))  # every row
+    assert decisions.result.correlation is not None
     assert decisions.result.correlation.ts.size < history.ts.size / 6, "only the decisions' rows are held"
     rows = np.searchsorted(history.ts, decisions.close_ts - timeframe_ms(corr_tf), side="right") - 1
     known = 0

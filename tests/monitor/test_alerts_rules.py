@@ -171,6 +171,21 @@ def test_trailing_median_equals_the_batch_one(rows: list[tuple[int, float]], cur
     assert [None if np.isnan(b) else pytest.approx(b) for b in batch] == streamed
 
 
+@given(st.lists(st.tuples(st.integers(0, 900_000), st.one_of(st.floats(1.0, 1e7), st.just(float("nan")))),
+                min_size=1, max_size=120), st.booleans(), st.integers(1, 40), st.integers(1, 5))
+def test_trailing_medians_a_chunk_at_a_time_are_the_whole_historys(
+        rows: list[tuple[int, float]], current: bool, chunk: int, min_samples: int) -> None:
+    """A run's history rolled ``chunk_rows`` snapshots at a time (its write holds one chunk, not the years) gives
+    every median of the history rolled at once, bit for bit: repeated times, gaps longer than the window and
+    missing depth included."""
+    ts = np.cumsum([r[0] for r in rows]).astype(np.int64)
+    depth = np.array([r[1] for r in rows])
+    window = 3_600_000
+    whole = trailing_medians(ts, depth, window, min_samples, current=current, chunk_rows=10**9)
+    chunked = trailing_medians(ts, depth, window, min_samples, current=current, chunk_rows=chunk)
+    assert np.array_equal(chunked, whole, equal_nan=True)
+
+
 class _LiveDecisions:
     """A live session's decisions: only the newest decision answers (``GrowingDecisions``)."""
 

@@ -150,3 +150,35 @@ def test_the_batch_a_block_at_a_time_is_the_whole_history_to_the_last_bit(
     if keep_every > 1 and rows > 1:
         with pytest.raises(KeyError, match="not kept"):
             blocked.matrix_at(1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(2, 400), block=st.integers(1, 90),
+       late=st.integers(0, 120), keep_every=st.integers(1, 13))
+def test_a_compact_batch_is_the_whole_history_at_the_kept_rows_with_every_rows_events(
+        seed: int, rows: int, block: int, late: int, keep_every: int) -> None:
+    """``compact=True`` holds each figure at the kept rows only (what a strategy reads at its decisions, the
+    per-row BTC columns never whole) and still gives the events of every row: the same numbers, bit for bit, as
+    the full history cut at those rows, whatever the blocks."""
+    policy = Policy().model_copy(update={"correlation": CorrelationPolicy(
+        returns_timeframe="1h", window="7h", btc_correlation_window="19h")})
+    monitor = CorrelationMonitor(ASSETS, policy, "BTC")
+    rng = np.random.default_rng(seed)
+    closes = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, (rows, len(ASSETS))), axis=0))
+    closes[: min(late, rows), 3] = np.nan
+    ts = np.arange(rows, dtype=np.int64) * 3_600_000
+    whole = monitor.batch(ts, closes, block_rows=10**9)
+    keep = np.arange(rows - 1, -1, -keep_every, dtype=np.int64)[::-1].copy()
+    compact = monitor.batch(ts, closes, keep=keep, block_rows=block, compact=True)
+    assert compact.kept is None
+    assert np.array_equal(compact.ts, ts[keep])
+    for name in ("average", "btc_corr", "btc_corr_long", "spike", "breakdown"):
+        assert np.array_equal(getattr(compact, name), getattr(whole, name)[keep], equal_nan=True), name
+    assert np.array_equal(compact.matrix, whole.matrix[keep], equal_nan=True)
+    assert compact.events == whole.events
+
+
+def test_a_compact_batch_needs_the_rows_to_keep() -> None:
+    monitor = CorrelationMonitor(ASSETS, Policy(), "BTC")
+    with pytest.raises(ValueError, match="compact history needs the rows to keep"):
+        monitor.batch(np.arange(3, dtype=np.int64), np.ones((3, len(ASSETS))), compact=True)

@@ -14,7 +14,7 @@ differ only in how the bars reach the kernel.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from quantum_trader.analytics.data_notes import FINER_TIMEFRAME, data_notes
+from quantum_trader.analytics.heap import release_free_memory
 from quantum_trader.analytics.market_summary import MarketSummary, SummarisedFeed
 from quantum_trader.analytics.metrics import compute_metrics
 from quantum_trader.analytics.replay_market import (
@@ -52,7 +53,7 @@ from quantum_trader.domain.market import BarSeries
 from quantum_trader.domain.symbols import asset_of
 from quantum_trader.domain.time import MS_PER_DAY, format_time, timeframe_ms
 from quantum_trader.domain.trading import Intent
-from quantum_trader.engine.catalog_feed import streamed_bars
+from quantum_trader.engine.catalog_feed import streamed_bars, streamed_decision_bars
 from quantum_trader.engine.incremental import decisions_for
 from quantum_trader.engine.inputs import KernelSettings, MarketData
 from quantum_trader.engine.kernel import Kernel
@@ -137,6 +138,7 @@ def run_backtest(request: BacktestRequest, progress: Callable[[str, float], None
     rec = kernel.run(prepared.decisions,
                      on_rows=lambda done, total: say(bars_note, 0.3 + 0.6 * done / max(total, 1)))
     seconds = time.perf_counter() - started
+    release_free_memory()  # each stage's transients freed: the write's peak is not stacked on theirs
     say("writing the run folder and the report", 0.9)
     run = write_run(request, prepared, kernel, seconds)
     return BacktestResult(run=run, metrics=run.metrics(), recorder=rec, seconds=seconds)
@@ -164,11 +166,15 @@ def prepare_run(request: BacktestRequest, say: Callable[[str, float], None],
         bars, data = load_market(catalog, request.symbols, timeframe=request.timeframe, exchange=request.exchange,
                                  start_ms=request.start_ms, end_ms=request.end_ms, policy=request.policy)
         span = (int(data.grid.ts[0]), int(data.grid.ts[-1]))
+    release_free_memory()
     say(f"computing {request.strategy.name} signals", 0.1)
     decisions = decisions_for(request.strategy, bars, request.policy)
+    release_free_memory()
     settings = request.settings or KernelSettings(policy=request.policy)
     data, settings, standings = _universe(request, catalog, bars, data, decisions, settings, say,
                                           span=span, reader=reader)
+    del bars
+    release_free_memory()
     for standing in standings:
         (lines or (lambda _line: None))(standing.line())
     return PreparedRun(data, decisions, settings, standings, feed)
@@ -177,11 +183,18 @@ def prepare_run(request: BacktestRequest, say: Callable[[str, float], None],
 def _decision_bars(request: BacktestRequest, catalog: Catalog, symbols: tuple[str, ...]) -> dict[str, BarSeries]:
     """The bars the strategy decides on in a streamed run: the multi-asset strategy's finest signal timeframe
     (the correlation's returns; its models' timeframe is a multiple), resampled window by window, where the
-    run's bars are finer; any other strategy reads the run's own bars (its decisions are per bar anyway)."""
+    run's bars are finer, with closes only and the models' bars resampled from them window by window
+    (``DecisionBars``: what the strategy and the screens read of them); any other strategy reads the run's own
+    bars (its decisions are per bar anyway)."""
     want = request.policy.correlation.returns_timeframe
+    model = request.policy.signals.model.timeframe
     have = timeframe_ms(request.timeframe)
     if (isinstance(request.strategy, MultiAssetStrategy) and timeframe_ms(want) > have
             and timeframe_ms(want) % have == 0 and MS_PER_DAY % timeframe_ms(want) == 0):
+        step, finest = timeframe_ms(model), timeframe_ms(want)
+        if step > finest and step % finest == 0 and MS_PER_DAY % step == 0:
+            return streamed_decision_bars(catalog, symbols, request.timeframe, want, (model,),
+                                          exchange=request.exchange, start_ms=request.start_ms, end_ms=request.end_ms)
         return streamed_bars(catalog, symbols, request.timeframe, want, exchange=request.exchange,
                              start_ms=request.start_ms, end_ms=request.end_ms)
     read = {s: catalog.read_bars(s, request.timeframe, exchange=request.exchange, start_ms=request.start_ms,
@@ -218,12 +231,13 @@ def _universe(request: BacktestRequest, catalog: Catalog, bars: Mapping[str, Bar
     return data, replace(settings, excluded=excluded), start_standings(request.symbols, bars, policy, phase, schedule)
 
 
-def _edge_intents(decisions: Decisions) -> list[tuple[int, tuple[Intent, ...]]]:
-    """(decision time, intents) of every decision, as the universe's tier-3 edge reads them: without the reasons,
-    which it never reads and which are most of an intent's memory (held whole, a history's intents cost
-    about 20 MB a year of hourly decisions on five assets)."""
-    return [(int(ts), tuple(replace(i, reasons=()) for i in decisions.intents(k)))
-            for k, ts in enumerate(decisions.close_ts.tolist())]
+def _edge_intents(decisions: Decisions) -> Iterator[tuple[int, tuple[Intent, ...]]]:
+    """(decision time, intents) of every decision, in time order, as the universe's tier-3 edge reads them:
+    without the reasons, which it never reads and which are most of an intent's memory, and made as the
+    screens reach them (``replay_universe`` holds only the edge lookback's: held whole, a history's intents
+    cost about 10 MB a year of hourly decisions on five assets even without their reasons)."""
+    for k, ts in enumerate(decisions.close_ts.tolist()):
+        yield int(ts), tuple(replace(i, reasons=()) for i in decisions.intents(k))
 
 
 def _tier_events(data: MarketData, last_ts: int) -> list[EventRow]:

@@ -16,6 +16,7 @@ and the screen says so; a measured failure removes or demotes it at once.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -127,29 +128,48 @@ def _screen_inputs(symbol: str, btc: str, inputs: ReplayInputs, at: int, policy:
     )
 
 
-def replay_universe(inputs: ReplayInputs, intents: Sequence[tuple[int, Sequence[Intent]]], policy: Policy, *,
+def replay_universe(inputs: ReplayInputs, intents: Iterable[tuple[int, Sequence[Intent]]], policy: Policy, *,
                     phase: int, start: int, end: int) -> UniverseSchedule:
     """Screen every ``universe.rescreen_every`` from ``start`` (each on the data strictly before it).
 
     ``intents``: (decision time, intents) of the strategy, ascending; tier-3 edge is measured
-    on those known by each screening time.
+    on those known by each screening time (within the edge lookback). They are read once, in order, and only
+    the lookback's are held: a generator over years of decisions costs a lookback of intents, not the years.
     """
     btc = next((s for s in inputs.symbols if asset_of(s) == policy.signals.model.baseline_asset), "")
     requested = [asset_of(s) for s in inputs.symbols]
     lookback = policy.asset_tiers.tier_3.edge_lookback
     times = screening_times(start, end, policy.universe.rescreen_every)
-    known = np.array([t for t, _ in intents], dtype=np.int64)
+    window = _LookbackWindow(intents, duration_ms(lookback))
     assignments: list[TierAssignment] = []
     previous: TierAssignment | None = None
     for at in times.tolist():
         screens = {asset_of(s): screen_asset(_screen_inputs(s, btc, inputs, at, policy), policy)
                    for s in inputs.symbols}
-        lo, hi = np.searchsorted(known, [at - duration_ms(lookback), at], side="right")
-        recent = [i for _, batch in intents[lo:hi] for i in batch]
+        recent = window.at(at)
         previous = assign_tiers(policy, screens, ts=at, edges=edge_figures(recent, at, lookback), previous=previous,
                                 keep_unverified=True, assets=requested)
         assignments.append(previous)
     return UniverseSchedule(times, tuple(assignments), phase)
+
+
+class _LookbackWindow:
+    """The intents decided in ``(at - lookback_ms, at]`` for ascending ``at``, read from ascending ``intents``
+    as the times advance (what ``np.searchsorted`` of every decision time, side right, cut from the whole)."""
+
+    def __init__(self, intents: Iterable[tuple[int, Sequence[Intent]]], lookback_ms: int) -> None:
+        self._source = iter(intents)
+        self._next: tuple[int, Sequence[Intent]] | None = next(self._source, None)
+        self._held: deque[tuple[int, Sequence[Intent]]] = deque()
+        self._lookback = lookback_ms
+
+    def at(self, at: int) -> list[Intent]:
+        while self._next is not None and self._next[0] <= at:
+            self._held.append(self._next)
+            self._next = next(self._source, None)
+        while self._held and self._held[0][0] <= at - self._lookback:
+            self._held.popleft()
+        return [i for _, batch in self._held for i in batch]
 
 
 def listed_from(markets: Mapping[str, object] | None, symbols: Iterable[str]) -> dict[str, bool | None]:

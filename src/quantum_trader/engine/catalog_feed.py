@@ -10,7 +10,8 @@ the window, not the length of the history. The stretches it yields are exactly t
 
 ``streamed_bars`` is the strategies' side of the same idea: bars resampled to a signal
 timeframe window by window (windows are whole UTC days, so no bucket straddles two),
-equal to resampling the whole history at once.
+equal to resampling the whole history at once; ``streamed_decision_bars`` keeps the finest
+of them as closes only, with the coarser timeframes resampled from them window by window.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from quantum_trader.domain.market import F64, I64, BarSeries, BookSeries, Fundin
 from quantum_trader.domain.time import MS_PER_DAY, timeframe_ms
 from quantum_trader.engine.feed import funding_by_row
 from quantum_trader.engine.grid import FIELDS, align, forward_fill, overlay_marks
+from quantum_trader.engine.strategy import DecisionBars, closes_only
 
 WINDOW_DAYS = 32
 """Days per window: about 46,000 1m rows, 0.4 MB per symbol and field (a catalog row group, ~91 days of 1m
@@ -252,30 +254,73 @@ def streamed_bars(catalog: Catalog, symbols: Sequence[str], source: str, target:
         raise ValueError(f"streamed resampling needs a timeframe that divides a day, got {target}")
     out: dict[str, BarSeries] = {}
     for symbol in symbols:
-        info = catalog.dataset(symbol, DataKind.CANDLES, source, exchange=exchange)
-        if info is None or info.first_ts is None or info.last_ts is None:
-            continue
-        first = info.first_ts if start_ms is None else max(info.first_ts, int(start_ms))
-        last = info.last_ts if end_ms is None else min(info.last_ts, int(end_ms) - 1)
-        if last < first:
-            continue
-        bounds = (first, last)
-        pieces, last_bar = [], None
-        for lo, hi in _windows(bounds[0], bounds[1], window_days):
-            bars = catalog.read_bars(symbol, source, exchange=exchange, start_ms=max(lo, bounds[0]),
-                                     end_ms=min(hi, bounds[1] + 1))
-            if len(bars):
-                pieces.append(resample_bars(bars, target, keep_partial=True))
-                last_bar = int(bars.ts[-1])
-        if last_bar is None:
-            continue
-        resampled = _concat(symbol, target, pieces)
-        # the last bucket is whole when its last source bar is in (resample_bars' rule for the trailing one)
-        if len(resampled) and last_bar + timeframe_ms(source) < int(resampled.ts[-1]) + timeframe_ms(target):
-            resampled = BarSeries(symbol, target, resampled.ts[:-1], *(getattr(resampled, f)[:-1] for f in FIELDS))
-        if len(resampled):
+        pieces = _resampled_windows(catalog, symbol, source, (target,), exchange, start_ms, end_ms, window_days)
+        if pieces is not None and len(resampled := _whole(symbol, source, target, pieces[0][target], pieces[1])):
             out[symbol] = resampled
     return out
+
+
+def streamed_decision_bars(catalog: Catalog, symbols: Sequence[str], source: str, target: str,
+                           coarser: Sequence[str], *, exchange: str | None = None, start_ms: int | None = None,
+                           end_ms: int | None = None, window_days: int = WINDOW_DAYS) -> DecisionBars:
+    """``streamed_bars`` with closes only (``closes_only``), and the same bars resampled to each of ``coarser``
+    (multiples of ``target`` dividing a day) window by window: equal to ``resample_bars`` of the ``target`` bars
+    over the whole range, without holding those whole."""
+    for timeframe in (target, *coarser):
+        if timeframe_ms(timeframe) % timeframe_ms(target) or MS_PER_DAY % timeframe_ms(timeframe):
+            raise ValueError(f"decision bars: {timeframe} is not a multiple of {target} dividing a day")
+    finest: dict[str, BarSeries] = {}
+    coarse: dict[str, dict[str, BarSeries]] = {timeframe: {} for timeframe in coarser}
+    for symbol in symbols:
+        pieces = _resampled_windows(catalog, symbol, source, (target, *coarser), exchange, start_ms, end_ms,
+                                    window_days)
+        if pieces is None:
+            continue
+        by_timeframe, last_bar = pieces
+        bars = _whole(symbol, source, target, by_timeframe[target], last_bar)
+        if not len(bars):
+            continue
+        finest[symbol] = closes_only(bars)
+        for timeframe in coarser:
+            # resample_bars(bars, timeframe) drops the trailing bucket unless its last target bar is in
+            whole = _concat(symbol, timeframe, by_timeframe[timeframe])
+            keep = int(np.searchsorted(whole.ts + timeframe_ms(timeframe),
+                                       int(bars.ts[-1]) + timeframe_ms(target), side="right"))
+            coarse[timeframe][symbol] = whole.slice(end_ms=int(whole.ts[keep])) if keep < len(whole) else whole
+    return DecisionBars(finest, coarse)
+
+
+def _resampled_windows(catalog: Catalog, symbol: str, source: str, targets: Sequence[str], exchange: str | None,
+                       start_ms: int | None, end_ms: int | None, window_days: int
+                       ) -> tuple[dict[str, list[BarSeries]], int] | None:
+    """Per timeframe of ``targets`` (the first resampled from ``source``, each other from the first), the
+    pieces of each window (their trailing buckets kept), and the last ``source`` bar's time; None: no bars."""
+    info = catalog.dataset(symbol, DataKind.CANDLES, source, exchange=exchange)
+    if info is None or info.first_ts is None or info.last_ts is None:
+        return None
+    first = info.first_ts if start_ms is None else max(info.first_ts, int(start_ms))
+    last = info.last_ts if end_ms is None else min(info.last_ts, int(end_ms) - 1)
+    if last < first:
+        return None
+    pieces: dict[str, list[BarSeries]] = {target: [] for target in targets}
+    last_bar = None
+    for lo, hi in _windows(first, last, window_days):
+        bars = catalog.read_bars(symbol, source, exchange=exchange, start_ms=max(lo, first), end_ms=min(hi, last + 1))
+        if len(bars):
+            piece = resample_bars(bars, targets[0], keep_partial=True)
+            pieces[targets[0]].append(piece)
+            for target in targets[1:]:
+                pieces[target].append(resample_bars(piece, target, keep_partial=True))
+            last_bar = int(bars.ts[-1])
+    return None if last_bar is None else (pieces, last_bar)
+
+
+def _whole(symbol: str, source: str, target: str, pieces: list[BarSeries], last_bar: int) -> BarSeries:
+    """The pieces as one series, its trailing bucket dropped unless whole (its last ``source`` bar is in)."""
+    resampled = _concat(symbol, target, pieces)
+    if len(resampled) and last_bar + timeframe_ms(source) < int(resampled.ts[-1]) + timeframe_ms(target):
+        resampled = BarSeries(symbol, target, resampled.ts[:-1], *(getattr(resampled, f)[:-1] for f in FIELDS))
+    return resampled
 
 
 def _concat(symbol: str, timeframe: str, pieces: list[BarSeries]) -> BarSeries:

@@ -37,6 +37,7 @@ from quantum_trader.domain.trading import Intent
 from quantum_trader.engine.strategy import (
     BarWindow,
     BatchStrategy,
+    DecisionBars,
     Decisions,
     Held,
     KnownCorrelation,
@@ -54,7 +55,10 @@ _LIBRARIES = ("site-packages", "dist-packages")
 
 
 def on_timeframe(bars: Mapping[str, BarSeries], timeframe: str) -> dict[str, BarSeries]:
-    """Each symbol's bars resampled to ``timeframe``, on its own clock (a decision clock takes the union)."""
+    """Each symbol's bars resampled to ``timeframe``, on its own clock (a decision clock takes the union); a
+    streamed replay's ``DecisionBars`` hold them resampled already (their finest bars have closes only)."""
+    if isinstance(bars, DecisionBars) and timeframe in bars.coarser:
+        return {s: bars.coarser[timeframe][s] for s in bars}
     return {s: (b if b.timeframe == timeframe else resample_bars(b, timeframe)) for s, b in bars.items()}
 
 

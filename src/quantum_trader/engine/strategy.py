@@ -186,6 +186,24 @@ STRATEGY_MEMBERS = ("name", "start", "on_bar")
 """``Strategy``'s members, for a loader to name the one a class lacks (a test holds the two the same)."""
 
 
+class DecisionBars(dict[str, BarSeries]):
+    """A streamed replay's decision bars: each symbol's finest signal bars with their times and closes only (the
+    other columns read NaN, held as no memory) and, in ``coarser``, the same bars resampled to the coarser
+    timeframes whole (OHLCV), built window by window from those finest bars. A strategy's batch reads the finest
+    bars' closes (the correlation's returns) and the coarser ones' columns (its models), so five years of 5m
+    OHLCV (about 25 MB a year on five assets) are never held whole. ``on_timeframe`` answers from ``coarser``."""
+
+    def __init__(self, bars: Mapping[str, BarSeries], coarser: Mapping[str, Mapping[str, BarSeries]]) -> None:
+        super().__init__(bars)
+        self.coarser = {timeframe: dict(by_symbol) for timeframe, by_symbol in coarser.items()}
+
+
+def closes_only(bars: BarSeries) -> BarSeries:
+    """``bars`` keeping its times and closes: the other columns are NaN views of one number (no memory)."""
+    nothing = np.broadcast_to(np.float64(np.nan), bars.ts.shape)
+    return BarSeries(bars.symbol, bars.timeframe, bars.ts, nothing, nothing, nothing, bars.close, nothing)
+
+
 @runtime_checkable
 class BatchStrategy(Strategy, Protocol):
     """A strategy that can also decide a whole known history at once: an accelerator of ``on_bar``.

@@ -96,8 +96,11 @@ class SignalSet:
             known = ts + timeframe_ms(self.timeframe) - step
             # the matrices a decision can read (the last one known at its close) are the only ones kept
             at = np.searchsorted(cts, known, side="right") - 1
-            corr = self.monitor.batch(cts, closes, keep=np.unique(at[at >= 0]))
-            btc_corr = np.column_stack([align_asof(cts, corr.btc_corr[:, j], known) for j in range(len(self.symbols))])
+            # compact: every figure at those rows only (the last kept row at or before a time is the last row there)
+            corr = self.monitor.batch(cts, closes, keep=np.unique(at[at >= 0]), compact=True)
+            del closes
+            btc_corr = np.column_stack([align_asof(corr.ts, corr.btc_corr[:, j], known)
+                                        for j in range(len(self.symbols))])
         return BatchSignals(self, ts, out, div, sector, corr, btc_corr)
 
     def _divergence(self, ts: npt.NDArray[np.int64], bars: BarSeries, btc: BarSeries) -> dict[str, F64]:

@@ -27,7 +27,7 @@ correlation matrix.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -75,6 +75,39 @@ def _blocked_correlation(returns: F64, window: int, block_rows: int) -> Iterator
         start = max(0, lo - window)
         hi = min(size, lo + step)
         yield lo, rolling_correlation(returns[start:hi], window)[lo - start:]
+
+
+def _put(target: F64, at: npt.NDArray[np.int64] | None, rows: slice, values: F64) -> None:
+    """``values`` of history rows ``rows`` into ``target``: at those rows, or (``at``: the rows ``target`` holds,
+    ascending) at the ones of them in ``rows``."""
+    if at is None:
+        target[rows] = values
+        return
+    a, b = np.searchsorted(at, [rows.start, rows.stop], side="left")
+    target[a:b] = values[at[a:b] - rows.start]
+
+
+class _Breakdowns:
+    """A compact batch's breakdown flags at every row (a byte per asset and row) and the BTC correlation at each
+    onset, gathered a block at a time in row order: the events without the whole (T, n) float columns."""
+
+    def __init__(self, rows: int, n: int, btc: int, below: float) -> None:
+        self.flags = np.zeros((rows, n), dtype=bool)
+        self.btc = btc
+        self.below = below
+        self._onsets: dict[tuple[int, int], float] = {}
+
+    def add(self, rows: slice, btc_corr: F64) -> None:
+        flags = btc_corr < self.below
+        flags[:, self.btc] = False
+        self.flags[rows] = flags
+        before = self.flags[rows.start - 1] if rows.start > 0 else np.zeros(flags.shape[1], dtype=bool)
+        onset = flags & ~np.vstack([before[None, :], flags[:-1]])
+        for i, j in np.argwhere(onset):
+            self._onsets[(rows.start + int(i), int(j))] = float(btc_corr[i, j])
+
+    def onset_value(self, row: int, column: int) -> float:
+        return self._onsets[(row, column)]
 
 
 def rolling_correlation(returns: F64, window: int) -> F64:
@@ -201,7 +234,7 @@ class CorrelationMonitor:
             )
 
     def batch(self, ts: npt.NDArray[np.int64], closes: F64, *, keep: npt.NDArray[np.int64] | None = None,
-              block_rows: int = BLOCK_ROWS) -> CorrelationHistory:
+              block_rows: int = BLOCK_ROWS, compact: bool = False) -> CorrelationHistory:
         """Whole history: ``closes`` is (T, n) on the returns timeframe, columns in ``assets`` order.
 
         ``keep`` (ascending rows of ``ts``) keeps the full matrix only at those rows (a strategy reads it at its
@@ -210,49 +243,68 @@ class CorrelationMonitor:
         time, cut where ``rolling_sum`` cuts its own blocks, so the figures are the whole-history ones to the
         last bit while the memory follows the block: five years of 5m returns on five assets would need
         2 GB of (T, n, n) arrays at once.
+
+        ``compact`` (with ``keep``): every figure at the kept rows only (the events still those of every row),
+        the history a strategy reads at its decisions (``engine.strategies.multi_asset.decision_rows`` of the
+        full one, bit for bit): the BTC columns of five years of 5m returns are never held whole (about 9 MB a
+        year).
         """
         if closes.ndim != 2 or closes.shape != (ts.size, len(self.assets)):
             raise ValueError(f"correlation monitor: closes must be ({ts.size}, {len(self.assets)}), got {closes.shape}")
         self._check(closes, "row ", missing_ok=True)
         t, n = closes.shape
         kept = None if keep is None else np.asarray(keep, dtype=np.int64)
+        if compact and kept is None:
+            raise ValueError("correlation monitor: a compact history needs the rows to keep")
+        # the rows the per-row figures are held at (compact: the kept ones; their row i in ``at[i]``)
+        at = kept if compact and kept is not None else None
+        held = t if at is None else at.size
         matrix = np.full((t if kept is None else kept.size, n, n), np.nan)
-        avg = np.full(t, np.nan)
-        btc_corr = np.full((t, n), np.nan)
-        long_btc = np.full((t, n), np.nan)
+        avg = np.full(t, np.nan)  # every row: a spike compares with the average ``window`` rows before
+        btc_corr = np.full((held, n), np.nan)
+        long_btc = np.full((held, n), np.nan)
+        every = _Breakdowns(t, n, self.btc, self.breakdown_below)  # compact: every row's flags, for the events
         if t > 1:
             r = np.log(closes[1:] / closes[:-1])
             for lo, block in _blocked_correlation(r, self.window, block_rows):
                 rows = slice(lo + 1, lo + 1 + block.shape[0])  # history row i + 1 is the return ending at close i + 1
                 avg[rows] = average_pairwise(block)
-                btc_corr[rows] = block[:, :, self.btc]
+                _put(btc_corr, at, rows, block[:, :, self.btc])
+                if at is not None:
+                    every.add(rows, block[:, :, self.btc])
                 if kept is None:
                     matrix[rows] = block
                 else:
                     a, b = np.searchsorted(kept, [rows.start, rows.stop], side="left")
                     matrix[a:b] = block[kept[a:b] - rows.start]
             for lo, block in _blocked_correlation(r, self.long_window, block_rows):
-                long_btc[lo + 1: lo + 1 + block.shape[0]] = block[:, :, self.btc]
+                _put(long_btc, at, slice(lo + 1, lo + 1 + block.shape[0]), block[:, :, self.btc])
+            del r
         prior = np.full(t, np.nan)
         if t > self.window:
             prior[self.window :] = avg[: -self.window]
         spike = (avg >= self.spike_threshold) | (avg - prior >= self.spike_jump)
         breakdown = btc_corr < self.breakdown_below
         breakdown[:, self.btc] = False
+        if at is not None:
+            events = self._events(ts, avg, every.onset_value, spike, every.flags)
+            return CorrelationHistory(self.assets, ts[at], matrix, avg[at], btc_corr, long_btc, spike[at], breakdown,
+                                      tuple(events), None)
         return CorrelationHistory(
             self.assets, ts, matrix, avg, btc_corr, long_btc, spike, breakdown,
-            tuple(self._events(ts, avg, btc_corr, spike, breakdown)), kept,
+            tuple(self._events(ts, avg, lambda i, j: float(btc_corr[i, j]), spike, breakdown)), kept,
         )
 
-    def _events(self, ts: npt.NDArray[np.int64], avg: F64, btc: F64, spike: npt.NDArray[np.bool_],
-                breakdown: npt.NDArray[np.bool_]) -> list[CorrelationEvent]:
+    def _events(self, ts: npt.NDArray[np.int64], avg: F64, btc: Callable[[int, int], float],
+                spike: npt.NDArray[np.bool_], breakdown: npt.NDArray[np.bool_]) -> list[CorrelationEvent]:
+        """The spike and breakdown onsets; ``btc(row, column)``: the BTC correlation at a breakdown's onset."""
         events: list[CorrelationEvent] = []
         onset = spike & ~np.concatenate([[False], spike[:-1]])
         for i in np.flatnonzero(onset):
             events.append(self.spike_event(int(ts[i]), float(avg[i])))
         b_onset = breakdown & ~np.vstack([np.zeros((1, breakdown.shape[1]), bool), breakdown[:-1]])
         for i, j in np.argwhere(b_onset):
-            events.append(self.breakdown_event(int(ts[i]), self.assets[j], float(btc[i, j])))
+            events.append(self.breakdown_event(int(ts[i]), self.assets[j], btc(int(i), int(j))))
         # the order live emits them in: per bar, a spike first, then breakdowns in asset order
         order = {a: j for j, a in enumerate(self.assets)}
         events.sort(key=lambda e: (e.ts, e.kind != SPIKE, order.get(e.asset or "", -1)))

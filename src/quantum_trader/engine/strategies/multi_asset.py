@@ -124,8 +124,8 @@ def decision_rows(history: CorrelationHistory) -> CorrelationHistory:
     read only the matrix and its time at the last bar closed by each decision. Every such bar is a kept
     row, so the last kept row at or before a time is the last row there, and an index into these rows reads
     the very same matrix."""
-    if history.kept is None:
-        return history
+    if history.kept is None:  # already at those rows (``CorrelationMonitor.batch(compact=True)``): the events go
+        return replace(history, events=())
     rows = history.kept
     return CorrelationHistory(history.assets, history.ts[rows], history.matrix, history.average[rows],
                               history.btc_corr[rows], history.btc_corr_long[rows], history.spike[rows],
