@@ -28,6 +28,10 @@ Faults:
 
 While ``halts`` hold (a stale feed, clock skew, an unknown order), entries are refused here with the halt's
 reason; exits, stops and cancels still go out.
+
+This module holds the kernel's side and the sending (placing, cancelling); the reading back (``sync``, the
+order states, trades and funding it reads, and the events and positions that come of them) is ``readback``,
+functions of this client kept apart so each half reads on its own.
 """
 
 from __future__ import annotations
@@ -37,14 +41,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
-from functools import partial
 from typing import Any
 
 import ccxt
 
 from quantum_trader.domain.clock import Clock
 from quantum_trader.domain.trading import (
-    Fill,
     FundingEvent,
     Order,
     OrderEvent,
@@ -52,9 +54,8 @@ from quantum_trader.domain.trading import (
     OrderPurpose,
     OrderType,
 )
+from quantum_trader.venues.ccxt import readback
 from quantum_trader.venues.ccxt.connect import VenueInfo
-from quantum_trader.venues.ccxt.forced import trade_reads
-from quantum_trader.venues.ccxt.foreign_fills import foreign_fills
 from quantum_trader.venues.ccxt.funding_poll import FundingPoll
 from quantum_trader.venues.ccxt.ids import exchange_client_id
 from quantum_trader.venues.ccxt.incidents import Halts, Incident, IncidentKind, Listener
@@ -64,12 +65,11 @@ from quantum_trader.venues.ccxt.orders import (
     check,
     find_order,
     request,
-    trades_page,
 )
-from quantum_trader.venues.ccxt.rejections import post_only_refusal, rejection_reason
+from quantum_trader.venues.ccxt.rejections import rejection_reason
 from quantum_trader.venues.ccxt.retry import Backoff, answer_lost, read
 from quantum_trader.venues.ccxt.stream_user import StreamSettings, UserStream
-from quantum_trader.venues.ccxt.tracking import FINAL, Phase, Tracked, TradeSeen, trade_seen
+from quantum_trader.venues.ccxt.tracking import Phase, Tracked, TradeSeen
 
 VenueEvent = OrderEvent | FundingEvent
 Quoter = Callable[..., float]
@@ -185,7 +185,7 @@ class CcxtExecutionClient:
         if t.phase is Phase.QUEUED:
             self._queue.remove(("place", t))
             t.finish("canceled", Decimal(0))
-            self._final(t)
+            readback.final(self, t)
             return
         if ("cancel", t) not in self._queue:
             self._queue.append(("cancel", t))
@@ -298,7 +298,7 @@ class CcxtExecutionClient:
         if amount <= 0:
             t.finish("canceled", Decimal(0))
             t.cancel_reason = "below the instrument minimum at the fill"
-            self._final(t)
+            readback.final(self, t)
             return
         t.amount = amount
         if self.settings.lookup_before_send:
@@ -378,33 +378,9 @@ class CcxtExecutionClient:
         if answer.get("id") is not None:
             t.exchange_id = str(answer["id"])
             self._by_exchange_id[t.exchange_id] = t
-        self._status(t, answer)
+        readback.status(self, t, answer)
         if t.cancel_reason is not None and t.status is None and ("cancel", t) not in self._queue:
             self._queue.append(("cancel", t))
-
-    def _status(self, t: Tracked, answer: dict[str, Any]) -> None:
-        """What an order dict from the exchange says: still live, triggered (a stop) or final."""
-        status = answer.get("status")
-        refused = post_only_refusal(answer) if t.order.post_only and status in ("expired", "canceled") else None
-        if refused is not None:
-            t.reject(refused)
-            return
-        if t.conditional and t.triggered_id is None and self.venue.trigger_becomes_new_order:
-            info = answer.get("info") or {}
-            triggered = str(info.get("actualOrderId") or info.get("ai") or "")  # REST, or the user stream's
-            if status == "closed" and triggered:
-                t.triggered_id = triggered
-                self._by_exchange_id[triggered] = t
-                self._reroute(triggered)
-                return
-            if status == "closed":
-                return  # triggered, the order it became not known yet: asked again at the next sync
-        if status in FINAL:
-            filled = Decimal(str(answer.get("filled") or 0))
-            t.finish(str(status), filled)
-        elif status == "open" and t.resting and not t.accepted:
-            t.accepted = True
-            self._emit(OrderEvent(max(self.clock.now(), t.order.ts), OrderEventKind.ACCEPTED, t.order))
 
     # ------------------------------------------------------------------ cancelling
     async def _cancel(self, t: Tracked) -> None:
@@ -423,191 +399,40 @@ class CcxtExecutionClient:
                 return
             found = await self._lookup(t)  # filled or ended already: learn how
             if isinstance(found, dict):
-                self._status(t, found)
+                readback.status(self, t, found)
             return
         if answer.get("status") in (None, "canceled") and not answer.get("filled"):
             found = await self._lookup(t)
             if isinstance(found, dict):
-                self._status(t, found)
+                readback.status(self, t, found)
                 return
-        self._status(t, answer)
+        readback.status(self, t, answer)
 
-    # ------------------------------------------------------------------ reading back
+    # ------------------------------------------------------------------ reading back (``readback``)
     async def sync(self) -> None:
         """Read what happened since the last sync: order states, trades, funding; events wait in ``drain``."""
-        symbols = sorted({t.order.symbol for t in self.live_orders()}
-                         | {s for s, q in self.positions.items() if q} | set(self.foreign_symbols()))
-        stream = self._user_stream()
-        if stream is not None:
-            symbols = await stream.sync(self, symbols)
-        try:
-            for symbol in symbols:
-                await self._sync_orders(symbol)
-                await self._sync_trades(symbol)
-            self._finals()
-            await self._sync_funding()
-        except Exception as exc:
-            if not answer_lost(exc):
-                raise
-            if stream is not None:
-                stream.unsure()
-            self._incident(IncidentKind.SYNC_FAILED, f"reading the account failed ({type(exc).__name__}); "
-                           "read again at the next sync", action="alert")
-        self._finals()
-        await self._foreign_fills()
+        await readback.sync(self)
 
     def foreign_symbols(self) -> Iterable[str]:
         """Symbols of trades whose order is not (yet) known to be the session's."""
-        return (trades[0].symbol for trades in self._foreign.values() if trades)
-
-    async def _sync_orders(self, symbol: str) -> None:
-        live = [t for t in self.live_orders(symbol) if t.status is None]
-        for t in [t for t in live if t.phase is Phase.UNKNOWN]:
-            found = await self._lookup(t)
-            if isinstance(found, dict):
-                self._ack(t, found)
-                self._lift(f"order:{t.client_id}", IncidentKind.ORDER_FOUND,
-                           f"{symbol} order {t.client_id}: found at the exchange", symbol)
-            elif found is None:
-                self._reject(t, "never reached the exchange: its placement answer was lost and the exchange "
-                                "does not have it")
-                self._lift(f"order:{t.client_id}", IncidentKind.ORDER_FOUND,
-                           f"{symbol} order {t.client_id}: ruled out (not at the exchange)", symbol)
-        for conditional in (False, True):
-            group = [t for t in live if t.phase is Phase.OPEN and t.conditional == conditional
-                     and t.triggered_id is None]
-            if not group:
-                continue
-            params = {"trigger": True} if conditional else {}
-            open_orders = await read(partial(self.exchange.fetch_open_orders, symbol, None, None, params),
-                                     self.settings.backoff, self._retried)
-            still = {str(o.get("clientOrderId")): o for o in open_orders}
-            for t in group:
-                if t.client_id in still:
-                    if not t.accepted:  # Bybit's placement answer holds ids only: its open order says it rests
-                        self._status(t, still[t.client_id])
-                else:
-                    found = await self._lookup(t)
-                    if isinstance(found, dict):
-                        self._status(t, found)
-        for t in [t for t in live if t.triggered_id is not None and t.status is None]:
-            answer = await read(partial(self.exchange.fetch_order, t.triggered_id, symbol),
-                                self.settings.backoff, self._retried)
-            if answer.get("status") in FINAL:
-                t.finish(str(answer["status"]), Decimal(str(answer.get("filled") or 0)))
-
-    async def _sync_trades(self, symbol: str) -> None:
-        now = self.clock.now()
-        start = max(self._trade_cursor.get(symbol, 0), self.trades_from, now - self.settings.trades_window_ms)
-        page, first = trades_page(self.venue.id)
-        held = bool(self.positions.get(symbol)) and self._forced_at.get(symbol) != now
-        if held:
-            self._forced_at[symbol] = now
-        for params in (first, *({**first, **extra} for extra in trade_reads(self.venue.id, held))):
-            since = start
-            while True:
-                trades = await read(partial(self.exchange.fetch_my_trades, symbol, since, page, dict(params)),
-                                    self.settings.backoff, self._retried)
-                for raw in trades:
-                    self.take_trade(trade_seen(raw))
-                if page is None or len(trades) < page:
-                    break
-                since = self._trade_cursor[symbol]
+        return readback.foreign_symbols(self)
 
     def take_trade(self, trade: TradeSeen, *, polled: bool = True) -> None:
-        """A trade read back, once by its id: to its order, or held as a trade of an order not known to be ours.
-        Only a polled trade moves the poll's cursor (a stream may have missed an earlier one)."""
-        if trade.id in self._seen_trades:
-            return
-        self._seen_trades.add(trade.id)
-        if polled:
-            self._trade_cursor[trade.symbol] = max(self._trade_cursor.get(trade.symbol, 0), trade.ts)
-        t = self._by_exchange_id.get(trade.order_id)
-        if t is not None:
-            t.take(trade)
-        elif trade.ts > self.booked_until:  # not one booked already (before this session, or from its journal)
-            self._foreign.setdefault(trade.order_id, []).append(trade)
+        """A trade read back (polled, or heard on the user stream with ``polled=False``), taken once by its id."""
+        readback.take_trade(self, trade, polled=polled)
 
     def take_order(self, answer: dict[str, Any]) -> bool:
-        """An order update heard on the user stream, read as a polled answer is; False when the order is not
-        known (yet) to be the session's (its trades will say whose it is)."""
-        oid = str(answer.get("id") or "")
-        t = self._by_exchange_id.get(oid) or next(
-            (t for t in self.live_orders() if t.client_id == answer.get("clientOrderId")), None)
-        if t is None:
-            return False
-        if t.phase in (Phase.DONE, Phase.QUEUED, Phase.UNKNOWN) or t.status is not None:
-            return True  # done, not sent, or left to the lookup that lifts its halt
-        if t.triggered_id is not None:  # a triggered stop ends with the order it became
-            if oid == t.triggered_id and answer.get("status") in FINAL:
-                t.finish(str(answer["status"]), Decimal(str(answer.get("filled") or 0)))
-            return True
-        if t.exchange_id is None:
-            self._ack(t, answer)
-        else:
-            self._status(t, answer)
-        return True
-
-    def _user_stream(self) -> UserStream | None:
-        if self._stream is None and self.settings.streams:
-            self._stream = UserStream(self.exchange, self.settings.stream, self._incident, self.log)
-        return self._stream
+        """An order update heard on the user stream; False when the order is not known (yet) to be the session's."""
+        return readback.take_order(self, answer)
 
     async def close(self) -> None:
         """Stop watching the user data stream (before the exchange is closed)."""
         if self._stream is not None:
             await self._stream.close()
 
-    def _reroute(self, order_id: str) -> None:
-        t = self._by_exchange_id.get(order_id)
-        for trade in self._foreign.pop(order_id, []):
-            if t is not None:
-                t.take(trade)
-
-    async def _sync_funding(self) -> None:
-        for event in await self.funding.read(self.exchange, self.clock.now(), self.positions, self.prices,
-                                             self.settings.backoff, self._retried):
-            self._emit(event, first=True)
-
-    # ------------------------------------------------------------------ what the kernel hears
-    def _finals(self) -> None:
-        for t in list(self.tracked.values()):
-            self._final(t)
-
-    def _final(self, t: Tracked) -> None:
-        event = t.final_event(self.clock.now())
-        if event is None:
-            return
-        t.phase = Phase.DONE
-        self._emit(event)
-        if event.fill is not None:
-            self._filled(event.fill)
-
-    def _filled(self, fill: Fill) -> None:
-        symbol = fill.symbol
-        held = self.positions.get(symbol, Decimal(0)) + fill.quantity * fill.side.sign
-        self.positions[symbol] = held
-        if held:
-            self.funding.owed_from(fill.ts)
-        if held == 0:  # flat: what would reduce it has nothing left to reduce
-            for t in self.live_orders(symbol):
-                if t.order.reduce_only and t.order.client_order_id != fill.client_order_id:
-                    self.cancel(t.order.client_order_id, "position closed")
-
     async def _foreign_fills(self) -> None:
         """Trades of orders this session did not send: booked as exits (``foreign_fills``)."""
-        for order_id, trades in list(self._foreign.items()):
-            if order_id in self._by_exchange_id:
-                self._reroute(order_id)
-                continue
-            del self._foreign[order_id]
-            booked = await foreign_fills(self.exchange, self.venue.id, order_id, trades, self.settings.backoff,
-                                         self._retried)
-            for event in booked.events:
-                assert event.fill is not None
-                self._emit(event)
-                self._filled(event.fill)
-            self._incident(booked.kind, booked.message, trades[0].symbol, action="alert")
+        await readback.book_foreign(self)
 
     # ------------------------------------------------------------------ plumbing
     def _exposure(self, symbol: str) -> Decimal:
@@ -620,7 +445,7 @@ class CcxtExecutionClient:
 
     def _reject(self, t: Tracked, reason: str) -> None:
         t.reject(self.redact(reason))
-        self._final(t)
+        readback.final(self, t)
 
     def _emit(self, event: VenueEvent, *, first: bool = False) -> None:
         self._seq += 1
