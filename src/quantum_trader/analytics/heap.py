@@ -5,8 +5,7 @@ next allocation instead of returning it, so the resident size after a stage that
 transient arrays (the signals' batch, the universe screens) stays near that stage's peak, and every later stage
 stacks its own peak on top: about 100 MB of a five-year streamed backtest. ``malloc_trim(0)`` hands the free
 pages back. Elsewhere (macOS, Windows, musl without ``malloc_trim``) this is a no-op: those allocators return
-memory on their own terms. Arrow keeps its own pool (mimalloc or jemalloc) of the buffers a catalog read freed;
-it is asked to release what it holds unused too.
+memory on their own terms.
 """
 
 from __future__ import annotations
@@ -29,9 +28,6 @@ def _trim() -> Callable[[int], int] | None:
 
 
 def release_free_memory() -> bool:
-    """Return the heap's free pages to the system (glibc, and Arrow's pool); True when glibc released any."""
-    import pyarrow as pa  # (an edge layer's import, here only when a run releases memory)
-
-    pa.default_memory_pool().release_unused()
+    """Return the heap's free pages to the system (glibc); True when anything was released."""
     trim = _trim()
     return bool(trim(0)) if trim is not None else False
