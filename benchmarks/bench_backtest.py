@@ -177,8 +177,12 @@ def bench_sma_cross(days: int, repeat: int) -> float:
     market = generate_market(SynthConfig(days=days, assets=("BTC",)))
     bars = next(iter(market.bars.values()))
     n = len(bars)
-    ours = [_ours(bars) for _ in range(repeat)]
-    theirs = [_reference(bars) for _ in range(repeat)]
+    # Taken in turns (ours, theirs, ours, ...) and the best of each kept: on a shared machine other load comes and
+    # goes, and a block of one engine's runs followed by a block of the other's would hand one of them a slow phase.
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(_ours(bars))
+        theirs.append(_reference(bars))
     our_s, their_s = _best([o[0] for o in ours]), _best([t[0] for t in theirs])
     print(f"\nsma-cross {FAST}/{SLOW}, policy plain, 1 asset x {n:,} 1m bars, commission {COMMISSION:.2%} a side:")
     print(f"  {'engine':<16}{'seconds':>9}{'bars/s':>12}{'trades':>9}{'final equity':>15}")
