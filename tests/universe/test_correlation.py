@@ -122,6 +122,16 @@ def test_bad_input_names_asset_and_row() -> None:
         CorrelationMonitor(("BTC", "ETH"), bad)
 
 
+def _hourly_market(seed: int, rows: int, late: int) -> tuple[CorrelationMonitor, np.ndarray, np.ndarray]:
+    """A monitor on short windows and ``rows`` hourly closes of random walks, the fourth asset listing ``late``."""
+    policy = Policy().model_copy(update={"correlation": CorrelationPolicy(
+        returns_timeframe="1h", window="7h", btc_correlation_window="19h")})
+    rng = np.random.default_rng(seed)
+    closes = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, (rows, len(ASSETS))), axis=0))
+    closes[: min(late, rows), 3] = np.nan
+    return CorrelationMonitor(ASSETS, policy, "BTC"), np.arange(rows, dtype=np.int64) * 3_600_000, closes
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), rows=st.integers(2, 400), block=st.integers(1, 90),
        late=st.integers(0, 120), keep_every=st.integers(1, 13))
@@ -131,13 +141,7 @@ def test_the_batch_a_block_at_a_time_is_the_whole_history_to_the_last_bit(
     """Summed a block at a time (``block_rows``), keeping matrices only at some rows, every figure equals the
     batch over the whole array exactly, an asset listing late (NaN closes) included: without the blocks cut on
     ``rolling_sum``'s own boundaries, the sums would be formed in another order and differ in the last bits."""
-    policy = Policy().model_copy(update={"correlation": CorrelationPolicy(
-        returns_timeframe="1h", window="7h", btc_correlation_window="19h")})
-    monitor = CorrelationMonitor(ASSETS, policy, "BTC")
-    rng = np.random.default_rng(seed)
-    closes = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, (rows, len(ASSETS))), axis=0))
-    closes[: min(late, rows), 3] = np.nan
-    ts = np.arange(rows, dtype=np.int64) * 3_600_000
+    monitor, ts, closes = _hourly_market(seed, rows, late)
     whole = monitor.batch(ts, closes, block_rows=10**9)
     keep = np.arange(0, rows, keep_every, dtype=np.int64)
     blocked = monitor.batch(ts, closes, keep=keep, block_rows=block)
@@ -160,13 +164,7 @@ def test_a_compact_batch_is_the_whole_history_at_the_kept_rows_with_every_rows_e
     """``compact=True`` holds each figure at the kept rows only (what a strategy reads at its decisions, the
     per-row BTC columns never whole) and still gives the events of every row: the same numbers, bit for bit, as
     the full history cut at those rows, whatever the blocks."""
-    policy = Policy().model_copy(update={"correlation": CorrelationPolicy(
-        returns_timeframe="1h", window="7h", btc_correlation_window="19h")})
-    monitor = CorrelationMonitor(ASSETS, policy, "BTC")
-    rng = np.random.default_rng(seed)
-    closes = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, (rows, len(ASSETS))), axis=0))
-    closes[: min(late, rows), 3] = np.nan
-    ts = np.arange(rows, dtype=np.int64) * 3_600_000
+    monitor, ts, closes = _hourly_market(seed, rows, late)
     whole = monitor.batch(ts, closes, block_rows=10**9)
     keep = np.arange(rows - 1, -1, -keep_every, dtype=np.int64)[::-1].copy()
     compact = monitor.batch(ts, closes, keep=keep, block_rows=block, compact=True)
